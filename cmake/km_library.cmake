@@ -8,7 +8,8 @@
 #   A Boost.Test executable registered with ctest under the given labels
 #   (unit, integration, recovery).
 
-set(KM_WARNINGS -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter)
+set(KM_WARNINGS -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter
+                -Wno-missing-field-initializers)
 
 function(km_library name)
   cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})

@@ -1,0 +1,194 @@
+#include "consumers/kafka_consumer.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <limits>
+#include <string>
+
+namespace keymeter {
+namespace {
+
+// librdkafka's timeouts are int milliseconds; longer ones are clamped.
+int ToTimeoutMs(std::chrono::milliseconds timeout) {
+  if (timeout.count() < 0) return 0;
+  if (timeout.count() > std::numeric_limits<int>::max()) return std::numeric_limits<int>::max();
+  return static_cast<int>(timeout.count());
+}
+
+Status KafkaStatus(std::string code, std::string_view what, RdKafka::ErrorCode err,
+                   const std::string& detail = "") {
+  std::string message = std::string(what) + ": " + RdKafka::err2str(err) + " (" +
+                        std::to_string(err) + ")";
+  if (!detail.empty() && detail != RdKafka::err2str(err)) message += ": " + detail;
+  return Status(std::move(code), std::move(message));
+}
+
+Status SetAll(RdKafka::Conf& conf, const std::vector<std::pair<std::string, std::string>>& props) {
+  std::string errstr;
+  for (const auto& [name, value] : props) {
+    if (conf.set(name, value, errstr) != RdKafka::Conf::CONF_OK) {
+      return Status("KAFKA-CONFIG", name + "=" + value + ": " + errstr);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------- KafkaMessage
+
+KafkaMessage::KafkaMessage(std::unique_ptr<RdKafka::Message> message)
+    : message_(std::move(message)) {}
+KafkaMessage::KafkaMessage(KafkaMessage&&) noexcept = default;
+KafkaMessage& KafkaMessage::operator=(KafkaMessage&&) noexcept = default;
+KafkaMessage::~KafkaMessage() = default;
+
+std::string KafkaMessage::topic() const { return message_->topic_name(); }
+int32_t KafkaMessage::partition() const { return message_->partition(); }
+int64_t KafkaMessage::offset() const { return message_->offset(); }
+
+std::string_view KafkaMessage::key() const {
+  const void* key = message_->key_pointer();
+  if (key == nullptr) return {};
+  return {static_cast<const char*>(key), message_->key_len()};
+}
+
+std::span<const uint8_t> KafkaMessage::payload() const {
+  const void* bytes = message_->payload();
+  if (bytes == nullptr) return {};
+  return {static_cast<const uint8_t*>(bytes), message_->len()};
+}
+
+// ------------------------------------------------------------------------ RebalanceHandler
+
+class KafkaConsumer::RebalanceHandler : public RdKafka::RebalanceCb {
+ public:
+  RebalanceHandler(KafkaConsumer& owner, StartOffsetFn start_offset)
+      : owner_(owner), start_offset_(std::move(start_offset)) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      // Offsets left at OFFSET_INVALID make librdkafka use the committed offset.
+      if (start_offset_) {
+        for (RdKafka::TopicPartition* tp : partitions) {
+          std::optional<int64_t> next = start_offset_(tp->topic(), tp->partition());
+          if (next.has_value()) tp->set_offset(*next);
+        }
+      }
+      if (cooperative) {
+        Record("incremental assign", consumer->incremental_assign(partitions));
+      } else {
+        Record("assign", consumer->assign(partitions));
+      }
+      return;
+    }
+    if (err != RdKafka::ERR__REVOKE_PARTITIONS) Record("rebalance", err);
+    if (cooperative) {
+      Record("incremental unassign", consumer->incremental_unassign(partitions));
+    } else {
+      Record("unassign", consumer->unassign());
+    }
+  }
+
+ private:
+  void Record(std::string_view what, RdKafka::ErrorCode err) {
+    if (err != RdKafka::ERR_NO_ERROR && owner_.pending_error_.ok()) {
+      owner_.pending_error_ = KafkaStatus("KAFKA-ERROR", what, err);
+    }
+  }
+  void Record(std::string_view what, RdKafka::Error* error) {
+    std::unique_ptr<RdKafka::Error> owned(error);  // the callee hands over ownership
+    if (owned != nullptr && owner_.pending_error_.ok()) {
+      owner_.pending_error_ = KafkaStatus("KAFKA-ERROR", what, owned->code(), owned->str());
+    }
+  }
+
+  KafkaConsumer& owner_;
+  StartOffsetFn start_offset_;
+};
+
+// --------------------------------------------------------------------------- KafkaConsumer
+
+Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
+    const KafkaConsumerOptions& options) {
+  if (options.brokers.empty()) return Status("KAFKA-CONFIG", "no brokers given");
+  if (options.group_id.empty()) return Status("KAFKA-CONFIG", "no consumer group given");
+  if (options.topics.empty()) return Status("KAFKA-CONFIG", "no topics given");
+  auto consumer = std::make_unique<KafkaConsumer>(PrivateTag(), options);
+  Status status = consumer->Init(options);
+  if (!status.ok()) return status;
+  return consumer;
+}
+
+KafkaConsumer::KafkaConsumer(PrivateTag, const KafkaConsumerOptions& options)
+    : rebalance_(std::make_unique<RebalanceHandler>(*this, options.start_offset)) {}
+
+KafkaConsumer::~KafkaConsumer() {
+  if (consumer_ != nullptr) (void)Close();
+}
+
+Status KafkaConsumer::Init(const KafkaConsumerOptions& options) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  Status status = SetAll(*conf, {
+                                    {"bootstrap.servers", options.brokers},
+                                    {"group.id", options.group_id},
+                                    {"client.id", options.client_id},
+                                    {"auto.offset.reset", options.auto_offset_reset},
+                                    {"enable.auto.commit", "false"},
+                                    {"enable.auto.offset.store", "false"},
+                                    {"enable.partition.eof", "false"},
+                                });
+  if (!status.ok()) return status;
+  status = SetAll(*conf, options.extra);
+  if (!status.ok()) return status;
+  std::string errstr;
+  if (conf->set("rebalance_cb", rebalance_.get(), errstr) != RdKafka::Conf::CONF_OK) {
+    return Status("KAFKA-CONFIG", "rebalance_cb: " + errstr);
+  }
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), errstr));
+  if (consumer_ == nullptr) return Status("KAFKA-ERROR", "creating the consumer: " + errstr);
+  RdKafka::ErrorCode err = consumer_->subscribe(options.topics);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "subscribe", err);
+  return Status::Ok();
+}
+
+Result<size_t> KafkaConsumer::Poll(std::vector<KafkaMessage>& out, size_t max,
+                                   std::chrono::milliseconds timeout) {
+  if (closed_) return Status("KAFKA-CLOSED", "poll after close");
+  if (!pending_error_.ok()) return std::exchange(pending_error_, Status::Ok());
+  size_t appended = 0;
+  int wait_ms = ToTimeoutMs(timeout);
+  while (appended < max) {
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(wait_ms));
+    const RdKafka::ErrorCode err = message->err();
+    if (err == RdKafka::ERR_NO_ERROR) {
+      out.emplace_back(std::move(message));
+      ++appended;
+      wait_ms = 0;  // only the first message is waited for
+      continue;
+    }
+    if (err == RdKafka::ERR__TIMED_OUT) break;
+    if (err == RdKafka::ERR__PARTITION_EOF) continue;
+    Status error = err == RdKafka::ERR__FATAL
+                       ? KafkaStatus("KAFKA-FATAL", "consume", err, message->errstr())
+                       : KafkaStatus("KAFKA-ERROR", "consume", err, message->errstr());
+    if (appended == 0) return error;
+    pending_error_ = std::move(error);
+    break;
+  }
+  // A rebalance inside consume() may have failed after messages were appended.
+  if (appended == 0 && !pending_error_.ok()) return std::exchange(pending_error_, Status::Ok());
+  return appended;
+}
+
+Status KafkaConsumer::Close() {
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  RdKafka::ErrorCode err = consumer_->close();
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "close", err);
+  return Status::Ok();
+}
+
+}  // namespace keymeter

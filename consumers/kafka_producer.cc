@@ -1,0 +1,136 @@
+#include "consumers/kafka_producer.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <limits>
+#include <string>
+
+namespace keymeter {
+namespace {
+
+// librdkafka's timeouts are int milliseconds; longer ones are clamped.
+int ToTimeoutMs(std::chrono::milliseconds timeout) {
+  if (timeout.count() < 0) return 0;
+  if (timeout.count() > std::numeric_limits<int>::max()) return std::numeric_limits<int>::max();
+  return static_cast<int>(timeout.count());
+}
+
+Status KafkaStatus(std::string code, std::string_view what, RdKafka::ErrorCode err) {
+  return Status(std::move(code), std::string(what) + ": " + RdKafka::err2str(err) + " (" +
+                                     std::to_string(err) + ")");
+}
+
+Status SetAll(RdKafka::Conf& conf, const std::vector<std::pair<std::string, std::string>>& props) {
+  std::string errstr;
+  for (const auto& [name, value] : props) {
+    if (conf.set(name, value, errstr) != RdKafka::Conf::CONF_OK) {
+      return Status("KAFKA-CONFIG", name + "=" + value + ": " + errstr);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+class KafkaProducer::DeliveryReporter : public RdKafka::DeliveryReportCb {
+ public:
+  explicit DeliveryReporter(KafkaProducer& owner) : owner_(owner) {}
+
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      owner_.delivered_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      owner_.delivery_failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+ private:
+  KafkaProducer& owner_;
+};
+
+Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
+    const KafkaProducerOptions& options) {
+  if (options.brokers.empty()) return Status("KAFKA-CONFIG", "no brokers given");
+  auto producer = std::make_unique<KafkaProducer>(PrivateTag(), options);
+  Status status = producer->Init(options);
+  if (!status.ok()) return status;
+  return producer;
+}
+
+KafkaProducer::KafkaProducer(PrivateTag, const KafkaProducerOptions& options)
+    : queue_full_wait_(options.queue_full_wait),
+      reporter_(std::make_unique<DeliveryReporter>(*this)) {}
+
+KafkaProducer::~KafkaProducer() = default;
+
+Status KafkaProducer::Init(const KafkaProducerOptions& options) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  Status status = SetAll(
+      *conf, {
+                 {"bootstrap.servers", options.brokers},
+                 {"client.id", options.client_id},
+                 {"enable.idempotence", "true"},
+                 {"acks", "all"},
+                 {"partitioner", "murmur2_random"},
+                 {"compression.codec", options.compression},
+                 {"linger.ms", std::to_string(options.linger.count())},
+                 {"batch.size", std::to_string(options.batch_bytes)},
+                 {"batch.num.messages", std::to_string(options.batch_messages)},
+                 {"queue.buffering.max.messages", std::to_string(options.queue_messages)},
+                 {"delivery.timeout.ms", std::to_string(options.delivery_timeout.count())},
+             });
+  if (!status.ok()) return status;
+  status = SetAll(*conf, options.extra);
+  if (!status.ok()) return status;
+  std::string errstr;
+  if (conf->set("dr_cb", reporter_.get(), errstr) != RdKafka::Conf::CONF_OK) {
+    return Status("KAFKA-CONFIG", "dr_cb: " + errstr);
+  }
+  producer_.reset(RdKafka::Producer::create(conf.get(), errstr));
+  if (producer_ == nullptr) return Status("KAFKA-ERROR", "creating the producer: " + errstr);
+  return Status::Ok();
+}
+
+Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
+                              std::span<const uint8_t> payload) {
+  const std::string topic_name(topic);
+  // RK_MSG_COPY: librdkafka copies the payload before produce() returns, so the const_cast
+  // never lets it write to the caller's bytes.
+  void* bytes = const_cast<uint8_t*>(payload.data());
+  const auto deadline = std::chrono::steady_clock::now() + queue_full_wait_;
+  while (true) {
+    RdKafka::ErrorCode err = producer_->produce(
+        topic_name, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, bytes,
+        payload.size(), key.data(), key.size(), /*timestamp=*/0, /*msg_opaque=*/nullptr);
+    if (err == RdKafka::ERR_NO_ERROR) {
+      producer_->poll(0);  // serve delivery reports so the queue drains
+      return Status::Ok();
+    }
+    if (err == RdKafka::ERR__FATAL) return FatalStatus();
+    if (err != RdKafka::ERR__QUEUE_FULL) return KafkaStatus("KAFKA-ERROR", "produce", err);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return KafkaStatus("KAFKA-QUEUE-FULL", "produce", err);
+    }
+    producer_->poll(100);  // wait for deliveries to free room
+  }
+}
+
+Status KafkaProducer::Flush(std::chrono::milliseconds timeout) {
+  RdKafka::ErrorCode err = producer_->flush(ToTimeoutMs(timeout));
+  if (err == RdKafka::ERR_NO_ERROR) return Status::Ok();
+  if (err == RdKafka::ERR__TIMED_OUT) {
+    return Status("KAFKA-TIMEOUT", "flush: " + std::to_string(producer_->outq_len()) +
+                                       " messages or requests still outstanding");
+  }
+  if (err == RdKafka::ERR__FATAL) return FatalStatus();
+  return KafkaStatus("KAFKA-ERROR", "flush", err);
+}
+
+Status KafkaProducer::FatalStatus() const {
+  std::string reason;
+  RdKafka::ErrorCode err = producer_->fatal_error(reason);
+  return Status("KAFKA-FATAL",
+                "producer failed for good: " + RdKafka::err2str(err) + ": " + reason);
+}
+
+}  // namespace keymeter

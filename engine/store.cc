@@ -1,0 +1,101 @@
+#include "engine/store.h"
+
+#include <openssl/evp.h>
+#include <rocksdb/db.h>
+#include <rocksdb/table.h>
+#include <rocksdb/filter_policy.h>
+
+#include <vector>
+
+namespace keymeter {
+
+namespace {
+
+Status FromRocks(const rocksdb::Status& s) {
+  return s.ok() ? Status::Ok() : Status("IO-ERROR", s.ToString());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+  if (options.env != nullptr) db_options.env = options.env;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.compression = rocksdb::kLZ4Compression;
+  cf_options.bottommost_compression = rocksdb::kZSTD;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (std::string_view name : kCfNames) descriptors.emplace_back(std::string(name), cf_options);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &handles, &raw)
+          : rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!s.ok()) return Status("IO-ERROR", "opening " + options.path + ": " + s.ToString());
+
+  std::unique_ptr<Store> store(new Store());
+  store->options_ = options;
+  store->db_.reset(raw);
+  // handles[0] is the default family, which keymeter does not use.
+  store->db_->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
+  for (size_t i = 0; i < size_t(Cf::kCount); ++i) store->cfs_.handles[i] = handles[i + 1];
+  return store;
+}
+
+Store::~Store() {
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* h : cfs_.handles) {
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  db_->Close().PermitUncheckedError();
+}
+
+Status Store::Write(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  return FromRocks(db_->Write(write_options, batch));
+}
+
+Result<std::string> Store::Checksum() const {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  auto update_sized = [&](rocksdb::Slice s) {
+    const uint64_t n = s.size();
+    EVP_DigestUpdate(ctx.get(), &n, sizeof(n));
+    EVP_DigestUpdate(ctx.get(), s.data(), s.size());
+  };
+  for (size_t i = 0; i < size_t(Cf::kCount); ++i) {
+    if (!IsProjection(Cf(i))) continue;
+    update_sized(kCfNames[i]);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_.handles[i]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      update_sized(it->key());
+      update_sized(it->value());
+    }
+    if (!it->status().ok()) return FromRocks(it->status());
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 15]);
+  }
+  return hex;
+}
+
+}  // namespace keymeter

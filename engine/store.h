@@ -1,0 +1,59 @@
+// Store: keymeter's RocksDB database and its column families (projections/column_families.h).
+//
+// One Write() per projector batch: the batch holds state changes and offsets together, so a
+// crash leaves either all of a batch or none of it.
+//
+// Thread safety: thread-safe (RocksDB is); the handles live as long as the Store.
+
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "projections/column_families.h"
+#include "schemas/status.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+class Env;
+}  // namespace rocksdb
+
+namespace keymeter {
+
+struct StoreOptions {
+  std::string path;
+  bool create_if_missing = true;
+  bool read_only = false;
+  // fsync each write (the WAL is always on). Off trades the last instants before a power loss
+  // (not a process crash) for throughput; the log replays them.
+  bool sync = false;
+  size_t block_cache_bytes = 256 << 20;
+  rocksdb::Env* env = nullptr;  // fault injection in tests; nullptr = default
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  rocksdb::DB* db() const { return db_.get(); }
+  const CfHandles& cfs() const { return cfs_; }
+
+  // Applies `batch` atomically. IO-ERROR with RocksDB's message on failure.
+  Status Write(rocksdb::WriteBatch* batch);
+
+  // SHA-256 (hex) over the name, keys and values of every projection column family in order.
+  // Equal for two stores that applied the same log, whatever the source of that log.
+  Result<std::string> Checksum() const;
+
+ private:
+  Store() = default;
+  StoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  CfHandles cfs_;
+};
+
+}  // namespace keymeter

@@ -1,0 +1,53 @@
+// Allowed sources of a key: IPv4/IPv6 addresses and CIDR blocks, and domains.
+//
+// IPv4 is held as IPv4-mapped IPv6 (::ffff:a.b.c.d/96+n), so one 16-byte compare serves both
+// families. An empty IP list allows every address.
+//
+// Thread safety: values; const methods are safe to call concurrently.
+
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keymeter {
+
+using IpAddress = std::array<uint8_t, 16>;
+
+// Parses "203.0.113.7" or "2001:db8::1"; nullopt when not an address.
+std::optional<IpAddress> ParseIp(std::string_view text);
+
+struct Cidr {
+  IpAddress base{};
+  uint8_t prefix = 128;  // in IPv6 bits
+
+  // Parses an address ("10.0.0.1", "::1") or a block ("10.0.0.0/8", "2001:db8::/32").
+  // nullopt on anything else, including host bits set beyond the prefix.
+  static std::optional<Cidr> Parse(std::string_view text);
+  bool Contains(const IpAddress& ip) const;
+};
+
+// True for a host name or a wildcard "*.example.com": labels of [a-z0-9-], 1..63 characters,
+// not starting or ending with '-', at most 253 characters in all.
+bool IsValidDomain(std::string_view text);
+
+class AllowedSources {
+ public:
+  AllowedSources() = default;
+  // Keeps the blocks that parse; callers validate first (the projector refuses the op with
+  // INVALID-CIDR otherwise).
+  explicit AllowedSources(const std::vector<std::string>& ips);
+
+  // True when the list is empty or one block contains `ip`.
+  bool AllowsIp(const IpAddress& ip) const;
+  bool empty() const { return blocks_.empty(); }
+
+ private:
+  std::vector<Cidr> blocks_;
+};
+
+}  // namespace keymeter

@@ -1,0 +1,51 @@
+// The RocksDB column families keymeter keeps, and the helpers that encode their keys.
+// docs/storage.md has the long form of every layout.
+//
+//   meta      "offset/" source "/" be32(partition) -> fixed64 next offset   (not projections)
+//   accounts  account_id                           -> fb::AccountRecord
+//   keys      key_id (8 bytes)                     -> fb::KeyRecord
+//   audit     account_id 0x00 be64(time_us) be64(seq) -> fb::AuditRecord
+//
+// Big-endian integers make RocksDB's bytewise order the numeric order, so a time range is one
+// contiguous scan.
+
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+}
+
+namespace keymeter {
+
+enum class Cf : int { kMeta = 0, kAccounts, kKeys, kAudit, kCount };
+
+// Names as stored in the RocksDB manifest, indexed by Cf.
+constexpr std::array<std::string_view, size_t(Cf::kCount)> kCfNames = {"meta", "accounts",
+                                                                          "keys", "audit"};
+
+// True for the column families whose content is a pure function of the log and so enters
+// the checksum (offsets differ between a Kafka and a file replay; the projections don't).
+constexpr bool IsProjection(Cf cf) { return cf != Cf::kMeta; }
+
+// Handles of an open store, indexed by Cf. Owned by the store.
+struct CfHandles {
+  std::array<rocksdb::ColumnFamilyHandle*, size_t(Cf::kCount)> handles{};
+  rocksdb::ColumnFamilyHandle* operator[](Cf cf) const { return handles[size_t(cf)]; }
+};
+
+inline void PutBigEndian64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(char(uint8_t(v >> (8 * i))));
+}
+
+inline uint64_t GetBigEndian64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | uint8_t(in[i]);
+  return v;
+}
+
+}  // namespace keymeter

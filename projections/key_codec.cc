@@ -1,0 +1,116 @@
+#include "projections/key_codec.h"
+
+#include "schemas/records_generated.h"
+
+namespace keymeter {
+
+namespace {
+
+fb::Sha256 ToFb(const Digest& d) {
+  return fb::Sha256(flatbuffers::span<const uint8_t, 32>(d.data(), d.size()));
+}
+
+Digest FromFb(const fb::Sha256* s) {
+  Digest d{};
+  if (s != nullptr) std::copy(s->bytes()->begin(), s->bytes()->end(), d.begin());
+  return d;
+}
+
+std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+std::vector<std::string> Strings(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v) {
+  std::vector<std::string> out;
+  if (v != nullptr) {
+    for (const flatbuffers::String* s : *v) out.push_back(s->str());
+  }
+  return out;
+}
+
+template <class T>
+bool Verify(std::string_view bytes) {
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  return verifier.VerifyBuffer<T>(nullptr);
+}
+
+std::string Finish(flatbuffers::FlatBufferBuilder& b) {
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+}  // namespace
+
+std::string EncodeAccount(const AccountState& a) {
+  flatbuffers::FlatBufferBuilder b(256);
+  fb::Sha256 token = ToFb(a.admin_token_hash);
+  auto record = fb::CreateAccountRecordDirect(b, a.account_id.c_str(), a.name.c_str(), &token,
+                                              a.require_confirmation, a.created_us,
+                                              a.updated_us, a.next_audit_seq);
+  b.Finish(record);
+  return Finish(b);
+}
+
+std::optional<AccountState> DecodeAccount(std::string_view bytes) {
+  if (!Verify<fb::AccountRecord>(bytes)) return std::nullopt;
+  const auto* r = flatbuffers::GetRoot<fb::AccountRecord>(bytes.data());
+  AccountState a;
+  a.account_id = Str(r->account_id());
+  a.name = Str(r->name());
+  a.admin_token_hash = FromFb(r->admin_token_hash());
+  a.require_confirmation = r->require_confirmation();
+  a.created_us = r->created_us();
+  a.updated_us = r->updated_us();
+  a.next_audit_seq = r->next_audit_seq();
+  return a;
+}
+
+std::string EncodeKey(const KeyState& k) {
+  flatbuffers::FlatBufferBuilder b(512);
+  std::vector<flatbuffers::Offset<fb::Setting>> settings;
+  for (const auto& [name, value] : k.config.settings) {
+    settings.push_back(fb::CreateSettingDirect(b, name.c_str(), value.c_str()));
+  }
+  std::vector<flatbuffers::Offset<flatbuffers::String>> ips, domains, products;
+  for (const auto& s : k.ips) ips.push_back(b.CreateString(s));
+  for (const auto& s : k.domains) domains.push_back(b.CreateString(s));
+  for (const auto& s : k.config.products) products.push_back(b.CreateString(s));
+  fb::Sha256 secret = ToFb(k.secret_hash);
+  fb::Sha256 old = ToFb(k.old_secret_hash);
+  auto record = fb::CreateKeyRecordDirect(
+      b, k.id.str().c_str(), k.account_id.c_str(), &secret, k.has_old_secret ? &old : nullptr,
+      k.grace_until_us, k.label.c_str(), k.status,
+      k.parent.empty() ? nullptr : k.parent.str().c_str(), &ips, &domains, &products, &settings,
+      k.daily_requests, k.monthly_units, k.member_cap, k.created_us, k.updated_us);
+  b.Finish(record);
+  return Finish(b);
+}
+
+std::optional<KeyState> DecodeKey(std::string_view bytes) {
+  if (!Verify<fb::KeyRecord>(bytes)) return std::nullopt;
+  const auto* r = flatbuffers::GetRoot<fb::KeyRecord>(bytes.data());
+  std::optional<KeyId> id = KeyId::Parse(Str(r->key_id()));
+  if (!id) return std::nullopt;
+  KeyState k;
+  k.id = *id;
+  k.account_id = Str(r->account_id());
+  k.secret_hash = FromFb(r->secret_hash());
+  k.has_old_secret = r->old_secret_hash() != nullptr;
+  k.old_secret_hash = FromFb(r->old_secret_hash());
+  k.grace_until_us = r->grace_until_us();
+  k.label = Str(r->label());
+  k.status = r->status();
+  if (r->parent_key_id() != nullptr) k.parent = KeyId::Parse(r->parent_key_id()->str()).value_or(KeyId());
+  k.ips = Strings(r->ips());
+  k.domains = Strings(r->domains());
+  k.sources = AllowedSources(k.ips);
+  k.config.products = Strings(r->products());
+  if (r->settings() != nullptr) {
+    for (const fb::Setting* s : *r->settings()) k.config.settings.emplace_back(Str(s->name()), Str(s->value()));
+  }
+  k.daily_requests = r->daily_requests();
+  k.monthly_units = r->monthly_units();
+  k.member_cap = r->member_cap();
+  k.created_us = r->created_us();
+  k.updated_us = r->updated_us();
+  return k;
+}
+
+}  // namespace keymeter

@@ -1,0 +1,88 @@
+#include "projections/key_directory.h"
+
+#include <rocksdb/db.h>
+
+#include <algorithm>
+
+#include "projections/key_codec.h"
+
+namespace keymeter {
+
+bool KeyConfig::AllowsProduct(std::string_view product) const {
+  if (products.empty()) return true;
+  return std::find(products.begin(), products.end(), product) != products.end();
+}
+
+bool KeyState::operator==(const KeyState& o) const {
+  return id == o.id && account_id == o.account_id && secret_hash == o.secret_hash &&
+         has_old_secret == o.has_old_secret && old_secret_hash == o.old_secret_hash &&
+         grace_until_us == o.grace_until_us && label == o.label && status == o.status &&
+         parent == o.parent && ips == o.ips && domains == o.domains && config == o.config &&
+         daily_requests == o.daily_requests && monthly_units == o.monthly_units &&
+         member_cap == o.member_cap && created_us == o.created_us &&
+         updated_us == o.updated_us && children == o.children;
+}
+
+Status KeyDirectory::Load(rocksdb::DB* db) {
+  accounts_.clear();
+  keys_.clear();
+  keys_by_account_.clear();
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cfs_[Cf::kAccounts]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::optional<AccountState> a = DecodeAccount(it->value().ToStringView());
+    if (!a) return Status("CORRUPT-RECORD", "account " + it->key().ToString());
+    accounts_.emplace(a->account_id, std::move(*a));
+  }
+  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  it.reset(db->NewIterator({}, cfs_[Cf::kKeys]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::optional<KeyState> k = DecodeKey(it->value().ToStringView());
+    if (!k) return Status("CORRUPT-RECORD", "key " + it->key().ToString());
+    keys_by_account_[k->account_id].push_back(k->id);
+    keys_.emplace(k->id, std::move(*k));
+  }
+  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  for (const auto& [id, key] : keys_) {
+    if (key.is_child() && key.status != fb::KeyStatus::Deleted) {
+      auto parent = keys_.find(key.parent);
+      if (parent != keys_.end()) ++parent->second.children;
+    }
+  }
+  return Status::Ok();
+}
+
+const AccountState* KeyDirectory::FindAccount(std::string_view account_id) const {
+  auto it = accounts_.find(absl::string_view(account_id.data(), account_id.size()));
+  return it == accounts_.end() ? nullptr : &it->second;
+}
+
+const KeyState* KeyDirectory::FindKey(KeyId id) const {
+  auto it = keys_.find(id);
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
+const KeyConfig& KeyDirectory::EffectiveConfig(const KeyState& key) const {
+  if (key.is_child()) {
+    if (const KeyState* parent = FindKey(key.parent)) return parent->config;
+  }
+  return key.config;
+}
+
+std::vector<const KeyState*> KeyDirectory::KeysOf(std::string_view account_id) const {
+  std::vector<const KeyState*> out;
+  auto ids = keys_by_account_.find(absl::string_view(account_id.data(), account_id.size()));
+  if (ids == keys_by_account_.end()) return out;
+  for (KeyId id : ids->second) out.push_back(FindKey(id));
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  return out;
+}
+
+void KeyDirectory::ForEachKey(const std::function<void(const KeyState&)>& fn) const {
+  for (const auto& [id, key] : keys_) fn(key);
+}
+
+void KeyDirectory::ForEachAccount(const std::function<void(const AccountState&)>& fn) const {
+  for (const auto& [id, account] : accounts_) fn(account);
+}
+
+}  // namespace keymeter

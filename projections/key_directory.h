@@ -1,0 +1,74 @@
+// The key directory: accounts and keys, projected from lifecycle ops in log order.
+//
+// Apply() decides every op by DESIGN §1's rules and returns its outcome — OK or a stable code
+// (seed 001's codes for the hierarchy, the same style for the rest). It never reads a clock or
+// a random source: the same ops give the same state and the same records, byte for byte. Every
+// op that names an existing account, accepted or rejected, leaves one audit entry.
+//
+// Every change is written to the caller's WriteBatch (column families "accounts", "keys",
+// "audit"); the in-memory maps change at once, so the caller commits the batch before it
+// exposes its effects (the projector does) or drops the directory if the commit fails.
+//
+// Thread safety: not thread-safe. The engine serializes Apply() against readers (the projector
+// holds the writer side of a shared mutex; authorize readers take the shared side).
+
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "projections/column_families.h"
+#include "projections/key_state.h"
+#include "schemas/status.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace keymeter {
+
+class KeyDirectory {
+ public:
+  explicit KeyDirectory(const CfHandles& cfs) : cfs_(cfs) {}
+  KeyDirectory(const KeyDirectory&) = delete;
+  KeyDirectory& operator=(const KeyDirectory&) = delete;
+
+  // Replaces the in-memory state with what `db` holds. Error on a record that does not decode.
+  Status Load(rocksdb::DB* db);
+
+  // Applies one lifecycle op (any Op but RequestEvent) at the envelope's event time.
+  // Returns the outcome; state and audit changes go into `batch`.
+  Status Apply(const fb::Envelope& envelope, rocksdb::WriteBatch* batch);
+
+  const AccountState* FindAccount(std::string_view account_id) const;
+  const KeyState* FindKey(KeyId id) const;
+
+  // The config that applies to `key`: its parent's while it has one, else its own.
+  const KeyConfig& EffectiveConfig(const KeyState& key) const;
+  // The key whose pool `key` draws on: its parent, or itself.
+  KeyId RootOf(const KeyState& key) const { return key.is_child() ? key.parent : key.id; }
+
+  // Keys of an account, ordered by key id. Deleted keys included.
+  std::vector<const KeyState*> KeysOf(std::string_view account_id) const;
+  void ForEachKey(const std::function<void(const KeyState&)>& fn) const;
+  void ForEachAccount(const std::function<void(const AccountState&)>& fn) const;
+
+  size_t key_count() const { return keys_.size(); }
+  size_t account_count() const { return accounts_.size(); }
+
+ private:
+  friend class KeyOpApplier;
+
+  CfHandles cfs_;
+  absl::flat_hash_map<std::string, AccountState> accounts_;
+  absl::flat_hash_map<KeyId, KeyState> keys_;
+  // Index: the key ids of each account, in issue order.
+  absl::flat_hash_map<std::string, std::vector<KeyId>> keys_by_account_;
+};
+
+}  // namespace keymeter

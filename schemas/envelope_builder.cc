@@ -1,0 +1,135 @@
+#include "schemas/envelope_builder.h"
+
+namespace keymeter {
+
+namespace {
+
+using Builder = flatbuffers::FlatBufferBuilder;
+
+fb::Sha256 ToFb(const Digest& d) {
+  return fb::Sha256(flatbuffers::span<const uint8_t, 32>(d.data(), d.size()));
+}
+
+const char* OrNull(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+
+template <class T>
+std::string Finish(Builder& b, const EnvelopeHeader& h, fb::Op type, flatbuffers::Offset<T> op) {
+  auto actor = fb::CreateActorDirect(b, h.actor, OrNull(h.actor_key_id));
+  auto envelope = fb::CreateEnvelopeDirect(b, OrNull(h.command_id), h.time_us, actor,
+                                           h.account_id.c_str(), type, op.Union());
+  b.Finish(envelope, fb::EnvelopeIdentifier());
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+std::vector<flatbuffers::Offset<flatbuffers::String>> Strings(Builder& b,
+                                                               const std::vector<std::string>& v) {
+  std::vector<flatbuffers::Offset<flatbuffers::String>> out;
+  for (const std::string& s : v) out.push_back(b.CreateString(s));
+  return out;
+}
+
+}  // namespace
+
+std::string BuildAccountCreated(const EnvelopeHeader& h, const std::string& name,
+                                const Digest& admin_token_hash, bool require_confirmation) {
+  Builder b(256);
+  fb::Sha256 hash = ToFb(admin_token_hash);
+  return Finish(b, h, fb::Op::AccountCreated,
+                fb::CreateAccountCreatedDirect(b, name.c_str(), &hash, require_confirmation));
+}
+
+std::string BuildAccountConfigSet(const EnvelopeHeader& h, bool require_confirmation) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::AccountConfigSet,
+                fb::CreateAccountConfigSet(b, require_confirmation));
+}
+
+std::string BuildKeyIssued(const EnvelopeHeader& h, const std::string& key_id,
+                           const Digest& secret_hash, const std::string& label,
+                           const std::string& parent, fb::KeyStatus status) {
+  Builder b(256);
+  fb::Sha256 hash = ToFb(secret_hash);
+  return Finish(b, h, fb::Op::KeyIssued,
+                fb::CreateKeyIssuedDirect(b, key_id.c_str(), &hash, label.c_str(),
+                                          parent.c_str(), status));
+}
+
+std::string BuildParentSet(const EnvelopeHeader& h, const std::string& key_id,
+                           const std::string& parent) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::ParentSet,
+                fb::CreateParentSetDirect(b, key_id.c_str(), parent.c_str()));
+}
+
+std::string BuildKeyRotated(const EnvelopeHeader& h, const std::string& key_id,
+                            const Digest& secret_hash, TimeUs grace_until_us) {
+  Builder b(128);
+  fb::Sha256 hash = ToFb(secret_hash);
+  return Finish(b, h, fb::Op::KeyRotated,
+                fb::CreateKeyRotatedDirect(b, key_id.c_str(), &hash, grace_until_us));
+}
+
+std::string BuildStatusOp(const EnvelopeHeader& h, fb::Op op, const std::string& key_id) {
+  Builder b(128);
+  auto id = b.CreateString(key_id);
+  switch (op) {
+    case fb::Op::KeySuspended: return Finish(b, h, op, fb::CreateKeySuspended(b, id));
+    case fb::Op::KeyActivated: return Finish(b, h, op, fb::CreateKeyActivated(b, id));
+    case fb::Op::KeyConfirmed: return Finish(b, h, op, fb::CreateKeyConfirmed(b, id));
+    default: return Finish(b, h, fb::Op::KeyDeleted, fb::CreateKeyDeleted(b, id));
+  }
+}
+
+std::string BuildAllowedSourcesSet(const EnvelopeHeader& h, const std::string& key_id,
+                                   const std::vector<std::string>& ips,
+                                   const std::vector<std::string>& domains) {
+  Builder b(256);
+  auto ip_offsets = Strings(b, ips);
+  auto domain_offsets = Strings(b, domains);
+  return Finish(b, h, fb::Op::AllowedSourcesSet,
+                fb::CreateAllowedSourcesSetDirect(b, key_id.c_str(), &ip_offsets,
+                                                  &domain_offsets));
+}
+
+std::string BuildConfigSet(const EnvelopeHeader& h, const std::string& key_id,
+                           const std::vector<std::string>& products,
+                           const std::vector<std::pair<std::string, std::string>>& settings) {
+  Builder b(256);
+  auto product_offsets = Strings(b, products);
+  std::vector<flatbuffers::Offset<fb::Setting>> setting_offsets;
+  for (const auto& [name, value] : settings) {
+    setting_offsets.push_back(fb::CreateSettingDirect(b, name.c_str(), value.c_str()));
+  }
+  return Finish(b, h, fb::Op::ConfigSet,
+                fb::CreateConfigSetDirect(b, key_id.c_str(), &product_offsets, &setting_offsets));
+}
+
+std::string BuildQuotaSet(const EnvelopeHeader& h, const std::string& key_id,
+                          uint64_t daily_requests, uint64_t monthly_units) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::QuotaSet,
+                fb::CreateQuotaSetDirect(b, key_id.c_str(), daily_requests, monthly_units));
+}
+
+std::string BuildMemberCapSet(const EnvelopeHeader& h, const std::string& key_id,
+                              uint64_t daily_requests) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::MemberCapSet,
+                fb::CreateMemberCapSetDirect(b, key_id.c_str(), daily_requests));
+}
+
+std::string BuildRequestEvent(const RequestFields& r) {
+  Builder b(256);
+  fb::RequestId id(flatbuffers::span<const uint8_t, 16>(r.request_id.data(), 16));
+  auto op = fb::CreateRequestEventDirect(b, &id, r.key_id.c_str(), r.account_id.c_str(),
+                                         r.time_us, r.product.c_str(), r.units, r.status,
+                                         r.bytes_in, r.bytes_out, r.latency_us,
+                                         r.client_ip.c_str(), r.gateway_id.c_str());
+  EnvelopeHeader h;
+  h.time_us = r.time_us;
+  h.account_id = r.account_id;
+  h.actor = fb::ActorKind::System;
+  return Finish(b, h, fb::Op::RequestEvent, op);
+}
+
+}  // namespace keymeter
