@@ -5,6 +5,10 @@
 //   accounts  account_id                           -> fb::AccountRecord
 //   keys      key_id (8 bytes)                     -> fb::KeyRecord
 //   audit     account_id 0x00 be64(time_us) be64(seq) -> fb::AuditRecord
+//   usage     see projections/usage.h
+//   requests  see projections/request_log.h
+//   log       see consumers/embedded_log.h (the embedded event log)
+//   dlq       see consumers/dead_letter.h (the embedded dead-letter queue)
 //
 // Big-endian integers make RocksDB's bytewise order the numeric order, so a time range is one
 // contiguous scan.
@@ -22,15 +26,18 @@ class ColumnFamilyHandle;
 
 namespace keymeter {
 
-enum class Cf : int { kMeta = 0, kAccounts, kKeys, kAudit, kCount };
+enum class Cf : int { kMeta = 0, kAccounts, kKeys, kAudit, kUsage, kRequests, kLog, kDlq, kCount };
 
 // Names as stored in the RocksDB manifest, indexed by Cf.
-constexpr std::array<std::string_view, size_t(Cf::kCount)> kCfNames = {"meta", "accounts",
-                                                                          "keys", "audit"};
+constexpr std::array<std::string_view, size_t(Cf::kCount)> kCfNames = {
+    "meta", "accounts", "keys", "audit", "usage", "requests", "log", "dlq"};
 
 // True for the column families whose content is a pure function of the log and so enters
-// the checksum (offsets differ between a Kafka and a file replay; the projections don't).
-constexpr bool IsProjection(Cf cf) { return cf != Cf::kMeta; }
+// the checksum (offsets differ between a Kafka and a file replay; the projections don't; the
+// embedded log and its DLQ are the input, not a projection).
+constexpr bool IsProjection(Cf cf) {
+  return cf != Cf::kMeta && cf != Cf::kLog && cf != Cf::kDlq;
+}
 
 // Handles of an open store, indexed by Cf. Owned by the store.
 struct CfHandles {

@@ -1,0 +1,65 @@
+// Source: where the projector reads envelopes from — a Kafka consumer group, the embedded log
+// (a RocksDB column family) or files. One interface, so the projector and its exactly-once
+// rule don't care which.
+//
+// Offsets: every message has a partition and an offset; the next offset to read of each
+// partition is stored by the projector in RocksDB in the same WriteBatch as the state it
+// produced, and handed back through `StartOffsetFn` when a partition is (re)assigned.
+//
+// Thread safety: a Source is used by one thread (the projector's) at a time.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "schemas/ids.h"
+#include "schemas/status.h"
+
+namespace keymeter {
+
+struct SourceMessage {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  // The raw bytes, not yet verified. Valid until the next Poll() of the source.
+  std::span<const uint8_t> payload;
+  // When the log accepted the message (Kafka's timestamp, the embedded log's append time);
+  // FUTURE-TIMESTAMP is judged against it. 0 when unknown.
+  TimeUs log_time_us = 0;
+};
+
+struct PartitionOffset {
+  int32_t partition = 0;
+  int64_t next_offset = 0;
+};
+
+// The stored next offset of `partition`, or nullopt when nothing was applied from it yet.
+using StoredOffsetFn = std::function<std::optional<int64_t>(int32_t partition)>;
+
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  // Replaces `out` with up to `max` messages, in offset order within each partition, waiting
+  // up to `timeout` for the first. Returns how many. Errors are transient unless the source
+  // says otherwise in the code; the projector reports them and polls again.
+  virtual Result<size_t> Poll(std::vector<SourceMessage>* out, size_t max,
+                              std::chrono::milliseconds timeout) = 0;
+
+  // The projector committed `next` durably. Kafka commits them to the group asynchronously
+  // (only so that lag shows in Kafka's tools); others may ignore it.
+  virtual void Committed(const std::vector<PartitionOffset>& next) {}
+
+  // True once a finite source (files, a replay up to the end) has delivered everything.
+  virtual bool AtEnd() const { return false; }
+
+  // Stable name used in stored offset keys: "kafka/keymeter.events", "embedded", "file".
+  virtual std::string name() const = 0;
+};
+
+}  // namespace keymeter
