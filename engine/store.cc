@@ -7,6 +7,9 @@
 
 #include <vector>
 
+#include "projections/request_log.h"
+#include "projections/usage.h"
+
 namespace keymeter {
 
 namespace {
@@ -35,7 +38,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
-  for (std::string_view name : kCfNames) descriptors.emplace_back(std::string(name), cf_options);
+  for (size_t i = 0; i < size_t(Cf::kCount); ++i) {
+    rocksdb::ColumnFamilyOptions options = cf_options;
+    if (Cf(i) == Cf::kUsage) options.merge_operator = NewCountersMergeOperator();
+    if (Cf(i) == Cf::kRequests) options.merge_operator = NewAppendMergeOperator();
+    descriptors.emplace_back(std::string(kCfNames[i]), options);
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

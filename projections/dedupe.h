@@ -1,0 +1,71 @@
+// DedupeWindow: drops gateway retries — a request id seen again for the same account within a
+// window of event time (default one hour) — with bounded memory. One window per partition, so
+// that what it holds is a function of that partition's log alone (accounts never span
+// partitions, and the interleaving of partitions differs from run to run).
+//
+// The window holds the (time, account, request id) of every accepted request whose time is at
+// least `watermark - window`, where the watermark is the latest event time of the partition;
+// beyond `max_entries` the oldest go first. A request older than the window can't be checked
+// and is accepted. After a restart the window is rebuilt from the request log, which holds
+// exactly the accepted requests; the rebuilt window equals the live one while it never reached
+// `max_entries`.
+//
+// Memory: about 80 bytes per entry; the default bound is 2,000,000 entries per partition.
+//
+// Thread safety: not thread-safe (the projector's alone).
+
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <set>
+#include <string_view>
+
+#include "absl/container/flat_hash_set.h"
+#include "schemas/ids.h"
+
+namespace keymeter {
+
+using RequestIdBytes = std::array<uint8_t, 16>;
+
+class DedupeWindow {
+ public:
+  DedupeWindow(TimeUs window_us, size_t max_entries)
+      : window_us_(window_us), max_entries_(max_entries) {}
+
+  // True when (account, id) is in the window: a duplicate to drop. Otherwise remembers it
+  // (when recent enough) and returns false. Advances the watermark to `t`.
+  bool SeenOrAdd(std::string_view account_id, const RequestIdBytes& id, TimeUs t);
+
+  // Remembers an accepted request without checking it (rebuilding after a restart).
+  void Remember(std::string_view account_id, const RequestIdBytes& id, TimeUs t);
+  void set_watermark(TimeUs t) { watermark_ = std::max(watermark_, t); }
+
+  TimeUs watermark() const { return watermark_; }
+  TimeUs window_start() const { return watermark_ - window_us_; }
+  size_t size() const { return ids_.size(); }
+
+ private:
+  struct Entry {
+    TimeUs time;
+    uint64_t account;  // FNV-1a of the account id: stable across processes
+    RequestIdBytes id;
+    auto operator<=>(const Entry&) const = default;
+  };
+  struct IdHash {
+    size_t operator()(const std::pair<uint64_t, RequestIdBytes>& k) const;
+  };
+
+  void Evict();
+
+  const TimeUs window_us_;
+  const size_t max_entries_;
+  TimeUs watermark_ = INT64_MIN / 2;
+  std::set<Entry> by_time_;
+  absl::flat_hash_set<std::pair<uint64_t, RequestIdBytes>, IdHash> ids_;
+};
+
+// FNV-1a, 64 bits.
+uint64_t StableHash(std::string_view s);
+
+}  // namespace keymeter

@@ -1,0 +1,202 @@
+#include "projections/request_log.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
+#include "projections/column_families.h"
+#include "projections/time_buckets.h"
+
+namespace keymeter {
+
+namespace {
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(char(uint8_t(v) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(char(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    const uint8_t byte = uint8_t(in->front());
+    in->remove_prefix(1);
+    *v |= uint64_t(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool GetString(std::string_view* in, std::string* out) {
+  uint64_t n;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  out->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+std::string BlockKey(std::string_view account_id, TimeUs second) {
+  std::string key(account_id);
+  key.push_back('\0');
+  PutBigEndian64(&key, uint64_t(second));
+  return key;
+}
+
+void EncodeRecord(const RequestRecord& r, TimeUs second, std::string* out) {
+  std::string body;
+  PutVarint(&body, uint64_t(r.time_us - second));
+  const std::string id = r.key.str();
+  body.append(id.empty() ? std::string(kKeyIdLength, '\0') : id);
+  body.append(reinterpret_cast<const char*>(r.request_id.data()), r.request_id.size());
+  PutVarint(&body, r.status);
+  PutVarint(&body, r.units);
+  PutVarint(&body, r.bytes_in);
+  PutVarint(&body, r.bytes_out);
+  PutVarint(&body, r.latency_us);
+  for (const std::string* s : {&r.product, &r.client_ip, &r.gateway_id}) {
+    PutVarint(&body, s->size());
+    body.append(*s);
+  }
+  PutVarint(out, body.size());
+  out->append(body);
+}
+
+bool DecodeRecord(std::string_view* in, TimeUs second, RequestRecord* r) {
+  uint64_t size, v;
+  if (!GetVarint(in, &size) || size > in->size()) return false;
+  std::string_view body = in->substr(0, size);
+  in->remove_prefix(size);
+  if (!GetVarint(&body, &v)) return false;
+  r->time_us = second + TimeUs(v);
+  if (body.size() < kKeyIdLength + 16) return false;
+  r->key = KeyId::Parse(body.substr(0, kKeyIdLength)).value_or(KeyId());
+  std::memcpy(r->request_id.data(), body.data() + kKeyIdLength, 16);
+  body.remove_prefix(kKeyIdLength + 16);
+  uint64_t status, units, latency;
+  if (!GetVarint(&body, &status) || !GetVarint(&body, &units) || !GetVarint(&body, &r->bytes_in) ||
+      !GetVarint(&body, &r->bytes_out) || !GetVarint(&body, &latency)) {
+    return false;
+  }
+  r->status = uint16_t(status);
+  r->units = uint32_t(units);
+  r->latency_us = uint32_t(latency);
+  return GetString(&body, &r->product) && GetString(&body, &r->client_ip) &&
+         GetString(&body, &r->gateway_id);
+}
+
+class Append : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    new_value->clear();
+    if (existing != nullptr) new_value->assign(existing->data(), existing->size());
+    new_value->append(value.data(), value.size());
+    return true;
+  }
+  const char* Name() const override { return "keymeter.Append"; }
+};
+
+// Decodes a whole block; false on corruption.
+bool DecodeBlock(std::string_view value, TimeUs second, std::vector<RequestRecord>* out) {
+  while (!value.empty()) {
+    RequestRecord r;
+    if (!DecodeRecord(&value, second, &r)) return false;
+    out->push_back(std::move(r));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::shared_ptr<rocksdb::MergeOperator> NewAppendMergeOperator() {
+  return std::make_shared<Append>();
+}
+
+void RequestLogBatch::Add(std::string_view account_id, const RequestRecord& r) {
+  const TimeUs second = FloorDiv(r.time_us, kMicrosPerSecond) * kMicrosPerSecond;
+  EncodeRecord(r, second, &blocks_[BlockKey(account_id, second)]);
+}
+
+void RequestLogBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
+  for (const auto& [key, records] : blocks_) batch->Merge(cf, key, records).PermitUncheckedError();
+  blocks_.clear();
+}
+
+void DropRequestsBefore(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf,
+                        std::string_view account_id, TimeUs cutoff_us) {
+  batch->DeleteRange(cf, BlockKey(account_id, 0), BlockKey(account_id, std::max<TimeUs>(cutoff_us, 0)))
+      .PermitUncheckedError();
+}
+
+Result<RequestPage> ReadRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                                 const RequestQuery& q) {
+  const std::string lower = BlockKey(q.account_id, FloorDiv(std::max<TimeUs>(q.from_us, 0), kMicrosPerSecond) * kMicrosPerSecond);
+  TimeUs to = q.to_us;
+  if (q.before) to = std::min(to, q.before->first + 1);
+  const std::string upper = BlockKey(q.account_id, to == INT64_MAX ? INT64_MAX : FloorDiv(to - 1, kMicrosPerSecond) * kMicrosPerSecond);
+  rocksdb::ReadOptions options;
+  rocksdb::Slice lower_slice(lower);
+  options.iterate_lower_bound = &lower_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, cf));
+  RequestPage page;
+  const size_t prefix = q.account_id.size() + 1;
+  std::vector<RequestRecord> block;
+  for (it->SeekForPrev(upper); it->Valid(); it->Prev()) {
+    const TimeUs second = TimeUs(GetBigEndian64(it->key().ToStringView().substr(prefix)));
+    block.clear();
+    if (!DecodeBlock(it->value().ToStringView(), second, &block)) {
+      return Status("CORRUPT-RECORD", "request log block does not decode");
+    }
+    std::sort(block.begin(), block.end(), [](const RequestRecord& a, const RequestRecord& b) {
+      return std::tie(a.time_us, a.request_id) > std::tie(b.time_us, b.request_id);
+    });
+    for (RequestRecord& r : block) {
+      if (r.time_us < q.from_us || r.time_us >= q.to_us) continue;
+      if (q.before && std::tie(r.time_us, r.request_id) >= std::tie(q.before->first, q.before->second)) continue;
+      if (q.key && r.key != *q.key) continue;
+      if (q.status_class && r.status / 100 != *q.status_class) continue;
+      if (page.records.size() == q.limit) {
+        const RequestRecord& last = page.records.back();
+        page.next_cursor = {last.time_us, last.request_id};
+        return page;
+      }
+      page.records.push_back(std::move(r));
+    }
+  }
+  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  return page;
+}
+
+Status ScanRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view account_id,
+                    TimeUs from_us, TimeUs to_us,
+                    const std::function<void(const RequestRecord&)>& fn) {
+  const std::string start = BlockKey(account_id, FloorDiv(std::max<TimeUs>(from_us, 0), kMicrosPerSecond) * kMicrosPerSecond);
+  const std::string end = BlockKey(account_id, to_us);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, cf));
+  std::vector<RequestRecord> block;
+  const size_t prefix = account_id.size() + 1;
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    const TimeUs second = TimeUs(GetBigEndian64(it->key().ToStringView().substr(prefix)));
+    block.clear();
+    if (!DecodeBlock(it->value().ToStringView(), second, &block)) {
+      return Status("CORRUPT-RECORD", "request log block does not decode");
+    }
+    for (const RequestRecord& r : block) {
+      if (r.time_us >= from_us && r.time_us < to_us) fn(r);
+    }
+  }
+  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  return Status::Ok();
+}
+
+}  // namespace keymeter

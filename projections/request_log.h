@@ -1,0 +1,105 @@
+// The request log: every request event of an account, kept for a retention period and read
+// newest first.
+//
+// Layout (column family "requests"):
+//   key    := account_id 0x00 be64(second_start_us)
+//   value  := record*                      (records appended in log order)
+//   record := varint(body_size) body
+//   body   := varint(time_us - second_start_us) key_id[8] request_id[16] varint(status)
+//             varint(units) varint(bytes_in) varint(bytes_out) varint(latency_us)
+//             varint(n) product[n] varint(n) client_ip[n] varint(n) gateway_id[n]
+// One block per account and second of event time. A projector batch appends all its records of
+// a block with one RocksDB Merge through the "keymeter.Append" operator (concatenation). The
+// records of an account come from one partition in log order, so a block's bytes are the same
+// whatever the batch boundaries: a replay writes the same bytes.
+//
+// Retention drops whole ranges (DeleteRange from the account's first block up to the cutoff),
+// never scans.
+//
+// Thread safety: RequestLogBatch is single-threaded (the projector's); ReadRequests is safe to
+// call concurrently.
+
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "schemas/ids.h"
+#include "schemas/status.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+class MergeOperator;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace keymeter {
+
+struct RequestRecord {
+  TimeUs time_us = 0;
+  KeyId key;
+  std::array<uint8_t, 16> request_id{};
+  uint16_t status = 0;
+  uint32_t units = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint32_t latency_us = 0;
+  std::string product;
+  std::string client_ip;
+  std::string gateway_id;
+
+  friend bool operator==(const RequestRecord&, const RequestRecord&) = default;
+};
+
+// The merge operator of the requests column family.
+std::shared_ptr<rocksdb::MergeOperator> NewAppendMergeOperator();
+
+class RequestLogBatch {
+ public:
+  void Add(std::string_view account_id, const RequestRecord& r);
+  // Writes one Merge per touched block into `batch` and clears the aggregate.
+  void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf);
+  bool empty() const { return blocks_.empty(); }
+
+ private:
+  // Insertion order matters (log order inside a block), so blocks keep a vector of bytes.
+  absl::flat_hash_map<std::string, std::string> blocks_;
+};
+
+// Drops every block of `account_id` whose second starts before `cutoff_us`.
+void DropRequestsBefore(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf,
+                        std::string_view account_id, TimeUs cutoff_us);
+
+struct RequestQuery {
+  std::string account_id;
+  std::optional<KeyId> key;       // only this key's requests
+  std::optional<uint16_t> status_class;  // 2, 3, 4 or 5: only that class of statuses
+  TimeUs from_us = 0;             // inclusive
+  TimeUs to_us = INT64_MAX;       // exclusive
+  size_t limit = 100;
+  // Continue strictly below this (time_us, request_id): the `next_cursor` of the last page.
+  std::optional<std::pair<TimeUs, std::array<uint8_t, 16>>> before;
+};
+
+struct RequestPage {
+  std::vector<RequestRecord> records;  // newest first; ties by request id, descending
+  std::optional<std::pair<TimeUs, std::array<uint8_t, 16>>> next_cursor;
+};
+
+Result<RequestPage> ReadRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                                 const RequestQuery& query);
+
+// Visits every record of `account_id` with time in [from_us, to_us), block by block in time
+// order, records of a block in log order. Used to rebuild the dedupe window on open.
+Status ScanRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view account_id,
+                    TimeUs from_us, TimeUs to_us,
+                    const std::function<void(const RequestRecord&)>& fn);
+
+}  // namespace keymeter
