@@ -59,12 +59,23 @@ std::span<const uint8_t> KafkaMessage::payload() const {
   return {static_cast<const uint8_t*>(bytes), message_->len()};
 }
 
+int64_t KafkaMessage::timestamp_us() const {
+  const RdKafka::MessageTimestamp ts = message_->timestamp();
+  if (ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE || ts.timestamp < 0) {
+    return 0;
+  }
+  return ts.timestamp * 1000;
+}
+
 // ------------------------------------------------------------------------ RebalanceHandler
 
 class KafkaConsumer::RebalanceHandler : public RdKafka::RebalanceCb {
  public:
-  RebalanceHandler(KafkaConsumer& owner, StartOffsetFn start_offset)
-      : owner_(owner), start_offset_(std::move(start_offset)) {}
+  RebalanceHandler(KafkaConsumer& owner, const KafkaConsumerOptions& options)
+      : owner_(owner),
+        start_offset_(options.start_offset),
+        on_assigned_(options.on_assigned),
+        on_revoked_(options.on_revoked) {}
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
@@ -82,9 +93,15 @@ class KafkaConsumer::RebalanceHandler : public RdKafka::RebalanceCb {
       } else {
         Record("assign", consumer->assign(partitions));
       }
+      if (on_assigned_) {
+        for (RdKafka::TopicPartition* tp : partitions) on_assigned_(tp->topic(), tp->partition());
+      }
       return;
     }
     if (err != RdKafka::ERR__REVOKE_PARTITIONS) Record("rebalance", err);
+    if (on_revoked_) {
+      for (RdKafka::TopicPartition* tp : partitions) on_revoked_(tp->topic(), tp->partition());
+    }
     if (cooperative) {
       Record("incremental unassign", consumer->incremental_unassign(partitions));
     } else {
@@ -107,6 +124,8 @@ class KafkaConsumer::RebalanceHandler : public RdKafka::RebalanceCb {
 
   KafkaConsumer& owner_;
   StartOffsetFn start_offset_;
+  PartitionFn on_assigned_;
+  PartitionFn on_revoked_;
 };
 
 // --------------------------------------------------------------------------- KafkaConsumer
@@ -123,7 +142,7 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
 }
 
 KafkaConsumer::KafkaConsumer(PrivateTag, const KafkaConsumerOptions& options)
-    : rebalance_(std::make_unique<RebalanceHandler>(*this, options.start_offset)) {}
+    : rebalance_(std::make_unique<RebalanceHandler>(*this, options)) {}
 
 KafkaConsumer::~KafkaConsumer() {
   if (consumer_ != nullptr) (void)Close();
@@ -181,6 +200,75 @@ Result<size_t> KafkaConsumer::Poll(std::vector<KafkaMessage>& out, size_t max,
   // A rebalance inside consume() may have failed after messages were appended.
   if (appended == 0 && !pending_error_.ok()) return std::exchange(pending_error_, Status::Ok());
   return appended;
+}
+
+namespace {
+
+// TopicPartition objects for librdkafka's list APIs, deleted with the list.
+class PartitionList {
+ public:
+  PartitionList(std::string_view topic, const std::vector<int32_t>& partitions) {
+    for (int32_t p : partitions) {
+      owned_.emplace_back(RdKafka::TopicPartition::create(std::string(topic), p));
+      raw_.push_back(owned_.back().get());
+    }
+  }
+  std::vector<RdKafka::TopicPartition*>& raw() { return raw_; }
+
+ private:
+  std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned_;
+  std::vector<RdKafka::TopicPartition*> raw_;
+};
+
+}  // namespace
+
+Status KafkaConsumer::PauseOrResume(bool pause, std::string_view topic,
+                                    const std::vector<int32_t>& partitions) {
+  if (closed_) return Status("KAFKA-CLOSED", pause ? "pause after close" : "resume after close");
+  if (partitions.empty()) return Status::Ok();
+  PartitionList list(topic, partitions);
+  RdKafka::ErrorCode err = pause ? consumer_->pause(list.raw()) : consumer_->resume(list.raw());
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", pause ? "pause" : "resume", err);
+  for (RdKafka::TopicPartition* tp : list.raw()) {
+    if (tp->err() != RdKafka::ERR_NO_ERROR) {
+      return KafkaStatus("KAFKA-ERROR", pause ? "pause" : "resume", tp->err());
+    }
+  }
+  return Status::Ok();
+}
+
+Status KafkaConsumer::Pause(std::string_view topic, const std::vector<int32_t>& partitions) {
+  return PauseOrResume(true, topic, partitions);
+}
+
+Status KafkaConsumer::Resume(std::string_view topic, const std::vector<int32_t>& partitions) {
+  return PauseOrResume(false, topic, partitions);
+}
+
+Status KafkaConsumer::CommitAsync(std::string_view topic,
+                                  const std::vector<TopicPartitionOffset>& offsets) {
+  if (closed_) return Status("KAFKA-CLOSED", "commit after close");
+  if (offsets.empty()) return Status::Ok();
+  std::vector<int32_t> partitions;
+  for (const TopicPartitionOffset& o : offsets) partitions.push_back(o.partition);
+  PartitionList list(topic, partitions);
+  for (size_t i = 0; i < offsets.size(); ++i) list.raw()[i]->set_offset(offsets[i].offset);
+  RdKafka::ErrorCode err = consumer_->commitAsync(list.raw());
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "commit", err);
+  return Status::Ok();
+}
+
+Result<std::vector<TopicPartitionOffset>> KafkaConsumer::Committed(
+    std::string_view topic, const std::vector<int32_t>& partitions,
+    std::chrono::milliseconds timeout) {
+  if (closed_) return Status("KAFKA-CLOSED", "committed after close");
+  PartitionList list(topic, partitions);
+  RdKafka::ErrorCode err = consumer_->committed(list.raw(), ToTimeoutMs(timeout));
+  if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus("KAFKA-TIMEOUT", "committed", err);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "committed", err);
+  std::vector<TopicPartitionOffset> out;
+  for (RdKafka::TopicPartition* tp : list.raw()) out.push_back({tp->partition(), tp->offset()});
+  return out;
 }
 
 Status KafkaConsumer::Close() {

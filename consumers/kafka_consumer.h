@@ -9,12 +9,13 @@
 // keymeter keeps its offsets in RocksDB. Messages are returned as librdkafka fetched them, not
 // verified or decoded; that is the caller's job.
 //
-// Room left for later: pause/resume of partitions (RdKafka::KafkaConsumer::pause/resume on the
-// assignment) and asynchronous commits (commitAsync) are methods on `consumer_` and need no
-// change to the shape of this class.
+// The caller may also pause and resume fetching of partitions (flow control), commit offsets
+// asynchronously (only so that Kafka's tools show the group's lag) and query them, and hear of
+// assignments and revocations (`on_assigned`, `on_revoked`).
 //
 // Thread safety: not thread-safe; Poll() and Close() must be called from one thread at a time.
-// `start_offset` is called on the thread inside Poll() or Close(), during a rebalance.
+// `start_offset`, `on_assigned` and `on_revoked` are called on the thread inside Poll() or
+// Close(), during a rebalance; they may call Pause()/Resume().
 
 #pragma once
 
@@ -40,6 +41,8 @@ namespace keymeter {
 
 // One consumed message. It holds librdkafka's message, so key() and payload() point into
 // librdkafka's fetch buffer without a copy; both stay valid as long as this object.
+// Every KafkaMessage must be destroyed before the KafkaConsumer that returned it (librdkafka's
+// handle waits for its messages when destroyed).
 // Thread safety: a value; distinct objects may be used from distinct threads.
 class KafkaMessage {
  public:
@@ -54,15 +57,29 @@ class KafkaMessage {
   // Empty for a message produced without a key.
   std::string_view key() const;
   std::span<const uint8_t> payload() const;
+  // The message's timestamp (create or log-append time, as the topic says) in microseconds
+  // since the epoch; 0 when the message has none.
+  int64_t timestamp_us() const;
 
  private:
   std::unique_ptr<RdKafka::Message> message_;
 };
 
-// Returns the next offset to read for a newly assigned partition, or nullopt to start from
-// the group's committed offset.
+// Returns the next offset to read for a newly assigned partition (or kKafkaOffsetBeginning),
+// or nullopt to start from the group's committed offset.
 using StartOffsetFn =
     std::function<std::optional<int64_t>(std::string_view topic, int32_t partition)>;
+// Told of one partition assigned to (after it is assigned) or revoked from (before it is
+// unassigned) this member.
+using PartitionFn = std::function<void(std::string_view topic, int32_t partition)>;
+
+// The first offset still in the partition (RdKafka::Topic::OFFSET_BEGINNING).
+constexpr int64_t kKafkaOffsetBeginning = -2;
+
+struct TopicPartitionOffset {
+  int32_t partition = 0;
+  int64_t offset = 0;  // next offset to read; -1001 (OFFSET_INVALID) when none committed
+};
 
 struct KafkaConsumerOptions {
   // Bootstrap brokers, "host:port[,host:port...]". Required.
@@ -76,6 +93,8 @@ struct KafkaConsumerOptions {
   std::string auto_offset_reset = "earliest";
   // Optional; see the file comment.
   StartOffsetFn start_offset;
+  PartitionFn on_assigned;
+  PartitionFn on_revoked;
   // Raw librdkafka properties applied last, e.g. {"debug", "cgrp"}.
   std::vector<std::pair<std::string, std::string>> extra;
 };
@@ -108,12 +127,30 @@ class KafkaConsumer {
   Result<size_t> Poll(std::vector<KafkaMessage>& out, size_t max,
                       std::chrono::milliseconds timeout);
 
+  // Stops (Pause) or restarts (Resume) fetching `partitions` of `topic`. Messages librdkafka
+  // had already fetched for a paused partition are dropped and fetched again on resume, from
+  // after the last message Poll() returned. Resume only what was paused (librdkafka may
+  // otherwise refetch from an older position). Errors: KAFKA-ERROR.
+  Status Pause(std::string_view topic, const std::vector<int32_t>& partitions);
+  Status Resume(std::string_view topic, const std::vector<int32_t>& partitions);
+
+  // Commits `offsets` (next offsets to read) of `topic` to the group without waiting; the
+  // outcome is not reported. Errors: KAFKA-ERROR when the request cannot even be queued.
+  Status CommitAsync(std::string_view topic, const std::vector<TopicPartitionOffset>& offsets);
+  // The group's committed offsets of `partitions` of `topic`, asked of the broker.
+  // Errors: KAFKA-ERROR, KAFKA-TIMEOUT.
+  Result<std::vector<TopicPartitionOffset>> Committed(std::string_view topic,
+                                                      const std::vector<int32_t>& partitions,
+                                                      std::chrono::milliseconds timeout);
+
   // Leaves the group (its partitions are revoked and reassigned to the other members) and
   // stops fetching. Idempotent: a second call returns OK. Errors: KAFKA-ERROR.
   Status Close();
 
  private:
   class RebalanceHandler;  // RdKafka::RebalanceCb; applies start_offset on assignment
+
+  Status PauseOrResume(bool pause, std::string_view topic, const std::vector<int32_t>& partitions);
 
   Status Init(const KafkaConsumerOptions& options);
 

@@ -92,7 +92,7 @@ Status KafkaProducer::Init(const KafkaProducerOptions& options) {
 }
 
 Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
-                              std::span<const uint8_t> payload) {
+                              std::span<const uint8_t> payload, int64_t timestamp_ms) {
   const std::string topic_name(topic);
   // RK_MSG_COPY: librdkafka copies the payload before produce() returns, so the const_cast
   // never lets it write to the caller's bytes.
@@ -101,7 +101,7 @@ Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
   while (true) {
     RdKafka::ErrorCode err = producer_->produce(
         topic_name, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, bytes,
-        payload.size(), key.data(), key.size(), /*timestamp=*/0, /*msg_opaque=*/nullptr);
+        payload.size(), key.data(), key.size(), timestamp_ms, /*msg_opaque=*/nullptr);
     if (err == RdKafka::ERR_NO_ERROR) {
       producer_->poll(0);  // serve delivery reports so the queue drains
       return Status::Ok();

@@ -80,7 +80,9 @@ class KafkaProducer {
   // `queue_full_wait`; KAFKA-FATAL when the idempotent producer hit a fatal error (it can
   // produce no more; recreate it); KAFKA-ERROR for any other refusal (message too large,
   // unknown partition...).
-  Status Produce(std::string_view topic, std::string_view key, std::span<const uint8_t> payload);
+  // `timestamp_ms` is the message's CreateTime (0: now); replays and tests set it.
+  Status Produce(std::string_view topic, std::string_view key, std::span<const uint8_t> payload,
+                 int64_t timestamp_ms = 0);
 
   // Waits up to `timeout` until every queued message is delivered or failed. OK when the queue
   // is empty; KAFKA-TIMEOUT (with the count still outstanding) otherwise. Check

@@ -78,7 +78,8 @@ std::string EncodeKey(const KeyState& k) {
       b, k.id.str().c_str(), k.account_id.c_str(), &secret, k.has_old_secret ? &old : nullptr,
       k.grace_until_us, k.label.c_str(), k.status,
       k.parent.empty() ? nullptr : k.parent.str().c_str(), &ips, &domains, &products, &settings,
-      k.daily_requests, k.monthly_units, k.member_cap, k.created_us, k.updated_us);
+      k.daily_requests, k.monthly_units, k.member_cap, k.created_us, k.updated_us,
+      k.root_at_delete.empty() ? nullptr : k.root_at_delete.str().c_str());
   b.Finish(record);
   return Finish(b);
 }
@@ -110,6 +111,9 @@ std::optional<KeyState> DecodeKey(std::string_view bytes) {
   k.member_cap = r->member_cap();
   k.created_us = r->created_us();
   k.updated_us = r->updated_us();
+  if (r->root_at_delete() != nullptr) {
+    k.root_at_delete = KeyId::Parse(r->root_at_delete()->str()).value_or(KeyId());
+  }
   return k;
 }
 

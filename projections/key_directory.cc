@@ -20,7 +20,8 @@ bool KeyState::operator==(const KeyState& o) const {
          parent == o.parent && ips == o.ips && domains == o.domains && config == o.config &&
          daily_requests == o.daily_requests && monthly_units == o.monthly_units &&
          member_cap == o.member_cap && created_us == o.created_us &&
-         updated_us == o.updated_us && children == o.children;
+         updated_us == o.updated_us && children == o.children &&
+         root_at_delete == o.root_at_delete;
 }
 
 Status KeyDirectory::Load(rocksdb::DB* db) {

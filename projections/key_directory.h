@@ -51,7 +51,10 @@ class KeyDirectory {
   // The config that applies to `key`: its parent's while it has one, else its own.
   const KeyConfig& EffectiveConfig(const KeyState& key) const;
   // The key whose pool `key` draws on: its parent, or itself.
-  KeyId RootOf(const KeyState& key) const { return key.is_child() ? key.parent : key.id; }
+  KeyId RootOf(const KeyState& key) const {
+    if (!key.root_at_delete.empty()) return key.root_at_delete;
+    return key.is_child() ? key.parent : key.id;
+  }
 
   // Keys of an account, ordered by key id. Deleted keys included.
   std::vector<const KeyState*> KeysOf(std::string_view account_id) const;

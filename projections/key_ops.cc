@@ -287,6 +287,7 @@ class KeyOpApplier {
     if (key.is_child()) {
       --dir_.keys_.at(key.parent).children;
       detail_ += ", detached from parent " + key.parent.str();
+      key.root_at_delete = key.parent;
       key.parent = KeyId();
     }
     key.status = fb::KeyStatus::Deleted;

@@ -55,6 +55,8 @@ struct KeyState {
   TimeUs created_us = 0;
   TimeUs updated_us = 0;
   uint32_t children = 0;  // derived: live keys whose parent is this one
+  // A deleted child leaves the hierarchy; its late requests still count to this pool.
+  KeyId root_at_delete;
 
   bool is_child() const { return !parent.empty(); }
   bool operator==(const KeyState& o) const;

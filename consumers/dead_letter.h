@@ -1,0 +1,130 @@
+// The dead-letter queue: messages the projector could not apply, kept with a reason instead of
+// being dropped silently (DESIGN §2 "Late and odd events").
+//
+// A DeadLetter is encoded as the fb::DeadLetter table of schemas/records.fbs. Two sinks:
+//   - KafkaDeadLetterSink produces it to topic keymeter.dlq (message key = source "/" partition,
+//     so one partition's dead letters stay in order). Flush() waits for delivery: the projector
+//     calls it before committing the offsets of the batch, so a committed offset never covers a
+//     dead letter that was lost.
+//   - EmbeddedDeadLetterSink buffers them for column family "dlq"; the projector moves them
+//     into the WriteBatch that commits the batch's state and offsets (MoveInto), so they are
+//     exactly as durable as the offsets that skip them.
+// Both count dead letters per reason (CountsByReason) for metrics.
+//
+// Payload copies are cut to kDeadLetterPayloadLimit bytes; the original size goes into detail.
+//
+// Thread safety: DeadLetter is a value. A sink's Add/Flush/MoveInto are meant for the
+// projector's thread but are safe from any thread; CountsByReason may be read concurrently.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "schemas/ids.h"
+#include "schemas/status.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace keymeter {
+
+class KafkaProducer;
+
+constexpr size_t kDeadLetterPayloadLimit = size_t{64} << 10;
+
+struct DeadLetter {
+  std::string reason;  // stable code, e.g. "UNDECODABLE"
+  std::string detail;
+  std::string source;  // Source::name()
+  int32_t partition = 0;
+  int64_t offset = 0;
+  TimeUs time_us = 0;  // log time of the message; 0 when unknown
+  std::vector<uint8_t> payload;
+
+  // A dead letter holding a copy of at most kDeadLetterPayloadLimit bytes of `payload`; when
+  // cut, " (payload N bytes, first 65536 kept)" is appended to `detail`.
+  static DeadLetter Make(std::string reason, std::string detail, std::string source,
+                         int32_t partition, int64_t offset, TimeUs time_us,
+                         std::span<const uint8_t> payload);
+};
+
+// The fb::DeadLetter bytes of `d` (payload cut to the limit if longer).
+std::string EncodeDeadLetter(const DeadLetter& d);
+// The dead letter in `bytes`, verified. Errors: UNDECODABLE.
+Result<DeadLetter> DecodeDeadLetter(std::span<const uint8_t> bytes);
+
+// Embedded DLQ key:  key := be64(time_us) be32(partition) be64(offset)   (time_us < 0 as 0)
+// so a scan of column family "dlq" lists dead letters in log-time order.
+std::string DeadLetterKey(TimeUs time_us, int32_t partition, int64_t offset);
+// Adds `d` to `batch` under DeadLetterKey in column family `cf` ("dlq").
+Status PutDeadLetter(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf,
+                     const DeadLetter& d);
+
+class DeadLetterSink {
+ public:
+  virtual ~DeadLetterSink() = default;
+  // Queues `d` (copied). Never fails here; failures surface in Flush().
+  virtual void Add(const DeadLetter& d) = 0;
+  // Makes everything added so far durable, or says why not. After an error the projector must
+  // not commit the offsets the failed dead letters cover.
+  virtual Status Flush() = 0;
+
+  // Dead letters added since creation, per reason.
+  std::map<std::string, uint64_t> CountsByReason() const;
+
+ protected:
+  void Count(const std::string& reason);
+
+ private:
+  mutable std::mutex counts_mu_;
+  std::map<std::string, uint64_t> counts_;  // GUARDED_BY(counts_mu_)
+};
+
+// Produces to a Kafka topic through its own producer (so that the producer's delivery
+// counters are the DLQ's). Flush errors: the producer's (KAFKA-TIMEOUT, KAFKA-FATAL...), the
+// first Produce error since the last Flush, or DLQ-DELIVERY-FAILED when the broker refused some.
+class KafkaDeadLetterSink : public DeadLetterSink {
+ public:
+  KafkaDeadLetterSink(std::unique_ptr<KafkaProducer> producer, std::string topic = "keymeter.dlq",
+                      std::chrono::milliseconds flush_timeout = std::chrono::seconds(30));
+  ~KafkaDeadLetterSink() override;
+
+  void Add(const DeadLetter& d) override;
+  Status Flush() override;
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::string topic_;
+  std::chrono::milliseconds flush_timeout_;
+  Status produce_error_;        // GUARDED_BY(mu_)
+  uint64_t failures_seen_ = 0;  // GUARDED_BY(mu_): producer failures already reported
+};
+
+// Buffers dead letters until the projector moves them into its batch. Flush() is OK: the
+// entries become durable with the WriteBatch they are moved into.
+class EmbeddedDeadLetterSink : public DeadLetterSink {
+ public:
+  void Add(const DeadLetter& d) override;
+  Status Flush() override { return Status::Ok(); }
+
+  // Puts every buffered dead letter into `batch` (column family `cf`, "dlq") and forgets them.
+  void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf);
+  size_t buffered() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> pending_;  // GUARDED_BY(mu_): key, value
+};
+
+}  // namespace keymeter

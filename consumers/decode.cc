@@ -1,0 +1,87 @@
+#include "consumers/decode.h"
+
+#include <string_view>
+
+#include "schemas/envelope.h"
+
+namespace keymeter {
+namespace {
+
+Decoded Reject(const fb::Envelope* envelope, std::string reason, std::string detail) {
+  return Decoded{envelope, std::move(reason), std::move(detail)};
+}
+
+bool Empty(const flatbuffers::String* s) { return s == nullptr || s->size() == 0; }
+
+// The key id of a key op, and whether `op` is one.
+const flatbuffers::String* KeyIdOf(const fb::Envelope& e, bool* is_key_op) {
+  *is_key_op = true;
+  switch (e.op_type()) {
+    case fb::Op::KeyIssued: return e.op_as_KeyIssued()->key_id();
+    case fb::Op::ParentSet: return e.op_as_ParentSet()->key_id();
+    case fb::Op::KeyRotated: return e.op_as_KeyRotated()->key_id();
+    case fb::Op::KeySuspended: return e.op_as_KeySuspended()->key_id();
+    case fb::Op::KeyActivated: return e.op_as_KeyActivated()->key_id();
+    case fb::Op::KeyConfirmed: return e.op_as_KeyConfirmed()->key_id();
+    case fb::Op::KeyDeleted: return e.op_as_KeyDeleted()->key_id();
+    case fb::Op::AllowedSourcesSet: return e.op_as_AllowedSourcesSet()->key_id();
+    case fb::Op::ConfigSet: return e.op_as_ConfigSet()->key_id();
+    case fb::Op::QuotaSet: return e.op_as_QuotaSet()->key_id();
+    case fb::Op::MemberCapSet: return e.op_as_MemberCapSet()->key_id();
+    default: *is_key_op = false; return nullptr;
+  }
+}
+
+Decoded CheckRequestEvent(const fb::Envelope* envelope) {
+  const fb::RequestEvent* r = envelope->op_as_RequestEvent();
+  if (r->request_id() == nullptr) return Reject(envelope, "MISSING-FIELD", "request_id");
+  if (Empty(r->key_id())) return Reject(envelope, "MISSING-FIELD", "key_id");
+  if (Empty(r->account_id())) return Reject(envelope, "MISSING-FIELD", "account_id");
+  if (r->time_us() <= 0) return Reject(envelope, "MISSING-FIELD", "time_us");
+  if (r->account_id()->string_view() != envelope->account_id()->string_view()) {
+    return Reject(envelope, "ACCOUNT-MISMATCH",
+                  "event account " + r->account_id()->str() + ", envelope account " +
+                      envelope->account_id()->str());
+  }
+  return Decoded{envelope, {}, {}};
+}
+
+}  // namespace
+
+Decoded DecodeEnvelope(std::span<const uint8_t> bytes, size_t max_bytes) {
+  if (bytes.size() > max_bytes) {
+    return Reject(nullptr, "OVERSIZED",
+                  std::to_string(bytes.size()) + " bytes, limit " + std::to_string(max_bytes));
+  }
+  if (bytes.empty()) return Reject(nullptr, "UNDECODABLE", "empty message");
+  const fb::Envelope* envelope = VerifyEnvelope(bytes, max_bytes);
+  if (envelope == nullptr) {
+    return Reject(nullptr, "UNDECODABLE", "not a verifiable KMEV envelope");
+  }
+  const fb::Op type = envelope->op_type();
+  if (type == fb::Op::NONE) return Reject(nullptr, "UNDECODABLE", "op NONE");
+  if (type > fb::Op::MAX) {
+    return Reject(nullptr, "UNDECODABLE",
+                  "unknown op type " + std::to_string(static_cast<int>(type)));
+  }
+  if (envelope->op() == nullptr) {
+    return Reject(nullptr, "UNDECODABLE", std::string(OpName(type)) + " without its table");
+  }
+  if (Empty(envelope->account_id())) return Reject(envelope, "MISSING-FIELD", "account_id");
+  if (type == fb::Op::RequestEvent) return CheckRequestEvent(envelope);
+
+  bool is_key_op = false;
+  const flatbuffers::String* key_id = KeyIdOf(*envelope, &is_key_op);
+  if (is_key_op && Empty(key_id)) return Reject(envelope, "MISSING-FIELD", "key_id");
+  if ((type == fb::Op::KeyIssued && envelope->op_as_KeyIssued()->secret_hash() == nullptr) ||
+      (type == fb::Op::KeyRotated && envelope->op_as_KeyRotated()->secret_hash() == nullptr)) {
+    return Reject(envelope, "MISSING-FIELD", "secret_hash");
+  }
+  if (type == fb::Op::AccountCreated &&
+      envelope->op_as_AccountCreated()->admin_token_hash() == nullptr) {
+    return Reject(envelope, "MISSING-FIELD", "admin_token_hash");
+  }
+  return Decoded{envelope, {}, {}};
+}
+
+}  // namespace keymeter

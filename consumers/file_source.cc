@@ -1,0 +1,198 @@
+#include "consumers/file_source.h"
+
+#include <cstdio>
+#include <limits>
+
+#include "schemas/envelope_builder.h"
+
+namespace keymeter {
+namespace {
+
+std::span<const uint8_t> Bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+bool IsSpace(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+enum class LineRead { kLine, kTooLong, kEof };
+
+// Reads a line without its "\n" (and "\r"), keeping at most `max` bytes of it.
+LineRead ReadLine(std::istream& in, size_t max, std::string* line) {
+  line->clear();
+  std::streambuf* buf = in.rdbuf();
+  bool any = false;
+  bool too_long = false;
+  for (int c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
+    any = true;
+    if (c == '\n') break;
+    if (line->size() < max) {
+      line->push_back(static_cast<char>(c));
+    } else {
+      too_long = true;
+    }
+  }
+  if (!any) return LineRead::kEof;
+  if (!line->empty() && line->back() == '\r') line->pop_back();
+  return too_long ? LineRead::kTooLong : LineRead::kLine;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileSource>> FileSource::Open(FileSourceOptions options) {
+  auto source = std::make_unique<FileSource>(PrivateTag(), std::move(options));
+  if (!source->in_.is_open()) {
+    return Status("IO-ERROR", "cannot open " + source->options_.path);
+  }
+  Status status = source->Detect();
+  if (!status.ok()) return status;
+  return source;
+}
+
+FileSource::FileSource(PrivateTag, FileSourceOptions options)
+    : options_(std::move(options)),
+      in_(options_.path, std::ios::binary),
+      parser_(options_.max_line_bytes) {}
+
+Status FileSource::Detect() {
+  if (options_.format != FileFormat::kAuto) return Status::Ok();
+  std::streambuf* buf = in_.rdbuf();
+  int c = buf->sgetc();
+  while (c != std::char_traits<char>::eof() && IsSpace(c)) c = buf->snextc();
+  options_.format = c == '{' ? FileFormat::kNdjson : FileFormat::kLengthPrefixed;
+  in_.clear();
+  in_.seekg(0);
+  return in_.good() ? Status::Ok() : Status("IO-ERROR", "cannot rewind " + options_.path);
+}
+
+void FileSource::Reject(std::string reason, std::string detail, int64_t index,
+                        std::span<const uint8_t> payload) {
+  ++rejected_;
+  if (options_.dead_letters == nullptr) return;
+  options_.dead_letters->Add(DeadLetter::Make(std::move(reason), std::move(detail), name(),
+                                              /*partition=*/0, index, /*time_us=*/0, payload));
+}
+
+Result<bool> FileSource::ReadNdjson(int64_t index, bool skip) {
+  const LineRead read = ReadLine(in_, options_.max_line_bytes, &line_);
+  if (read == LineRead::kEof) {
+    if (in_.bad()) return Status("IO-ERROR", "reading " + options_.path);
+    at_end_ = true;
+    return false;
+  }
+  if (skip) return false;
+  if (read == LineRead::kTooLong) {
+    Reject("OVERSIZED", "line longer than " + std::to_string(options_.max_line_bytes) + " bytes",
+           index, Bytes(line_));
+    return false;
+  }
+  if (line_.find_first_not_of(" \t") == std::string::npos) return false;  // blank line
+  Result<RequestFields> fields = parser_.Parse(line_);
+  if (!fields) {
+    Reject(fields.error().code(), fields.error().message(), index, Bytes(line_));
+    return false;
+  }
+  RequestFields& r = fields.value();
+  if (options_.account_of) {
+    std::optional<std::string> account = options_.account_of(r.key_id);
+    if (!account.has_value()) {
+      Reject("UNKNOWN-KEY", "key " + r.key_id, index, Bytes(line_));
+      return false;
+    }
+    r.account_id = std::move(*account);
+  }
+  arena_.append(BuildRequestEvent(r));
+  return true;
+}
+
+Result<bool> FileSource::ReadRecord(int64_t index, bool skip) {
+  unsigned char header[4];
+  in_.read(reinterpret_cast<char*>(header), sizeof(header));
+  const auto got = static_cast<size_t>(in_.gcount());
+  if (got == 0 && in_.eof()) {
+    at_end_ = true;
+    return false;
+  }
+  if (in_.bad()) return Status("IO-ERROR", "reading " + options_.path);
+  if (got < sizeof(header)) {
+    at_end_ = true;
+    if (!skip) Reject("UNDECODABLE", "truncated record header", index, {header, got});
+    return false;
+  }
+  const size_t length = size_t{header[0]} << 24 | size_t{header[1]} << 16 |
+                        size_t{header[2]} << 8 | size_t{header[3]};
+  if (skip || length > options_.max_record_bytes) {
+    in_.seekg(static_cast<std::streamoff>(length), std::ios::cur);
+    if (!skip) {
+      Reject("OVERSIZED", "record of " + std::to_string(length) + " bytes, limit " +
+                              std::to_string(options_.max_record_bytes),
+             index, {});
+    }
+    if (!in_.good()) return Status("IO-ERROR", "seeking in " + options_.path);
+    return false;
+  }
+  const size_t start = arena_.size();
+  arena_.resize(start + length);
+  in_.read(arena_.data() + start, static_cast<std::streamsize>(length));
+  const auto body = static_cast<size_t>(in_.gcount());
+  if (in_.bad()) return Status("IO-ERROR", "reading " + options_.path);
+  if (body < length) {
+    at_end_ = true;
+    Reject("UNDECODABLE",
+           "truncated record: " + std::to_string(body) + " of " + std::to_string(length) +
+               " bytes",
+           index, Bytes(std::string_view(arena_).substr(start)));
+    arena_.resize(start);
+    return false;
+  }
+  return true;
+}
+
+Result<size_t> FileSource::Poll(std::vector<SourceMessage>* out, size_t max,
+                                std::chrono::milliseconds) {
+  out->clear();
+  arena_.clear();
+  if (!skip_until_.has_value()) {
+    skip_until_ = options_.stored_offset ? options_.stored_offset(0).value_or(0) : 0;
+  }
+  std::vector<size_t> starts;
+  for (size_t scanned = 0; scanned < max && !at_end_;) {
+    const int64_t index = next_index_;
+    const bool skip = index < *skip_until_;
+    const size_t start = arena_.size();
+    Result<bool> read = options_.format == FileFormat::kNdjson ? ReadNdjson(index, skip)
+                                                               : ReadRecord(index, skip);
+    if (!read) {
+      out->clear();
+      return read.error();
+    }
+    if (at_end_ && !read.value()) break;  // nothing was there
+    ++next_index_;
+    if (skip) continue;
+    ++scanned;
+    if (read.value()) {
+      starts.push_back(start);
+      out->push_back({/*partition=*/0, index, {}, /*log_time_us=*/0});
+    }
+  }
+  const auto* base = reinterpret_cast<const uint8_t*>(arena_.data());
+  for (size_t i = 0; i < out->size(); ++i) {
+    const size_t end = i + 1 < out->size() ? starts[i + 1] : arena_.size();
+    (*out)[i].payload = {base + starts[i], end - starts[i]};
+  }
+  return out->size();
+}
+
+Status AppendLengthPrefixed(std::ofstream& out, std::span<const uint8_t> envelope) {
+  if (envelope.size() > std::numeric_limits<uint32_t>::max()) {
+    return Status("OVERSIZED", std::to_string(envelope.size()) + " bytes do not fit a be32");
+  }
+  const auto n = static_cast<uint32_t>(envelope.size());
+  const char header[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                          static_cast<char>(n >> 8), static_cast<char>(n)};
+  out.write(header, sizeof(header));
+  out.write(reinterpret_cast<const char*>(envelope.data()),
+            static_cast<std::streamsize>(envelope.size()));
+  return out.good() ? Status::Ok() : Status("IO-ERROR", "writing a length-prefixed record");
+}
+
+}  // namespace keymeter

@@ -1,0 +1,171 @@
+#include "consumers/kafka_source.h"
+
+#include <algorithm>
+
+namespace keymeter {
+namespace {
+
+size_t SizeOf(const KafkaMessage& m) { return m.payload().size() + m.key().size(); }
+
+}  // namespace
+
+Result<std::unique_ptr<KafkaSource>> KafkaSource::Create(KafkaSourceOptions options) {
+  auto source = std::make_unique<KafkaSource>(PrivateTag(), std::move(options));
+  const KafkaSourceOptions& o = source->options_;
+  KafkaConsumerOptions consumer;
+  consumer.brokers = o.brokers;
+  consumer.group_id = o.group_id;
+  consumer.topics = {o.topic};
+  consumer.client_id = o.client_id;
+  consumer.auto_offset_reset = "earliest";
+  KafkaSource* self = source.get();
+  consumer.start_offset = [self](std::string_view, int32_t p) -> std::optional<int64_t> {
+    std::optional<int64_t> stored;
+    if (self->options_.stored_offset) stored = self->options_.stored_offset(p);
+    return stored.value_or(kKafkaOffsetBeginning);
+  };
+  consumer.on_assigned = [self](std::string_view, int32_t p) { self->OnAssigned(p); };
+  consumer.on_revoked = [self](std::string_view, int32_t p) { self->OnRevoked(p); };
+  // Bounds of librdkafka's prefetch (see the header). A short fetch wait lets a resumed
+  // partition fetch again soon: the broker answers a fetch at once when it has data anyway.
+  consumer.extra = {
+      {"queued.max.messages.kbytes", "32768"},
+      {"fetch.max.bytes", "8388608"},
+      {"max.partition.fetch.bytes", "1048576"},
+      {"fetch.wait.max.ms", "100"},
+  };
+  consumer.extra.insert(consumer.extra.end(), o.extra.begin(), o.extra.end());
+  auto created = KafkaConsumer::Create(consumer);
+  if (!created) return created.error();
+  source->consumer_ = std::move(created).value();
+  return source;
+}
+
+KafkaSource::KafkaSource(PrivateTag, KafkaSourceOptions options) : options_(std::move(options)) {}
+
+KafkaSource::~KafkaSource() {
+  (void)Close();
+  consumer_.reset();
+}
+
+Status KafkaSource::Close() {
+  if (consumer_ == nullptr) return Status::Ok();
+  Status status = consumer_->Close();
+  // librdkafka's handle can't be destroyed while messages of it are alive.
+  held_.clear();
+  pending_.clear();
+  incoming_.clear();
+  buffered_messages_ = 0;
+  buffered_bytes_ = 0;
+  return status;
+}
+
+void KafkaSource::OnAssigned(int32_t partition) { assigned_.insert(partition); }
+
+void KafkaSource::OnRevoked(int32_t partition) {
+  assigned_.erase(partition);
+  if (paused_.erase(partition) > 0) {
+    // librdkafka keeps a pause across reassignment; resume before the partition goes.
+    (void)consumer_->Resume(options_.topic, {partition});
+  }
+  auto it = pending_.find(partition);
+  if (it != pending_.end()) {
+    for (const KafkaMessage& m : it->second) buffered_bytes_ -= SizeOf(m);
+    buffered_messages_ -= it->second.size();
+    pending_.erase(it);
+  }
+  // Messages of this partition fetched earlier in the same KafkaConsumer::Poll(): the new
+  // assignment starts again from the stored offset, so keeping them would duplicate them.
+  std::erase_if(incoming_, [&](const KafkaMessage& m) { return m.partition() == partition; });
+}
+
+Status KafkaSource::Fill(std::chrono::milliseconds timeout) {
+  const size_t room = options_.max_buffered_messages > buffered_messages_
+                          ? options_.max_buffered_messages - buffered_messages_
+                          : 0;
+  if (room == 0 || buffered_bytes_ >= options_.max_buffered_bytes) return Status::Ok();
+  incoming_.clear();
+  Result<size_t> polled = consumer_->Poll(incoming_, room, timeout);
+  for (KafkaMessage& m : incoming_) {
+    if (assigned_.count(m.partition()) == 0) continue;  // revoked and not back
+    buffered_bytes_ += SizeOf(m);
+    ++buffered_messages_;
+    pending_[m.partition()].push_back(std::move(m));
+  }
+  incoming_.clear();
+  return polled ? Status::Ok() : polled.error();
+}
+
+void KafkaSource::TakeRoundRobin(size_t max) {
+  std::vector<std::deque<KafkaMessage>*> queues;
+  for (auto& [partition, queue] : pending_) {
+    if (!queue.empty()) queues.push_back(&queue);
+  }
+  if (queues.empty()) return;
+  std::rotate(queues.begin(), queues.begin() + static_cast<ptrdiff_t>(rotation_ % queues.size()),
+              queues.end());
+  ++rotation_;
+  while (held_.size() < max && buffered_messages_ > 0) {
+    size_t nonempty = 0;
+    for (auto* q : queues) nonempty += q->empty() ? 0 : 1;
+    const size_t quota = std::max<size_t>(1, (max - held_.size()) / nonempty);
+    for (auto* q : queues) {
+      for (size_t n = 0; n < quota && !q->empty() && held_.size() < max; ++n) {
+        buffered_bytes_ -= SizeOf(q->front());
+        --buffered_messages_;
+        held_.push_back(std::move(q->front()));
+        q->pop_front();
+      }
+    }
+  }
+}
+
+void KafkaSource::Throttle() {
+  const bool full = buffered_messages_ >= options_.max_buffered_messages ||
+                    buffered_bytes_ >= options_.max_buffered_bytes;
+  const bool drained = buffered_messages_ <= options_.max_buffered_messages / 2 &&
+                       buffered_bytes_ <= options_.max_buffered_bytes / 2;
+  if (full) {
+    std::vector<int32_t> pause;
+    for (int32_t p : assigned_) {
+      if (paused_.count(p) == 0) pause.push_back(p);
+    }
+    if (!pause.empty() && consumer_->Pause(options_.topic, pause).ok()) {
+      paused_.insert(pause.begin(), pause.end());
+      ++pause_count_;
+    }
+  } else if (drained && !paused_.empty()) {
+    const std::vector<int32_t> resume(paused_.begin(), paused_.end());
+    if (consumer_->Resume(options_.topic, resume).ok()) paused_.clear();
+  }
+}
+
+Result<size_t> KafkaSource::Poll(std::vector<SourceMessage>* out, size_t max,
+                                 std::chrono::milliseconds timeout) {
+  out->clear();
+  held_.clear();
+  if (!deferred_error_.ok()) return std::exchange(deferred_error_, Status::Ok());
+  Status filled = Fill(buffered_messages_ == 0 ? timeout : std::chrono::milliseconds(0));
+  if (!filled.ok()) {
+    if (buffered_messages_ == 0) return filled;
+    deferred_error_ = std::move(filled);
+  }
+  Throttle();
+  TakeRoundRobin(max);
+  Throttle();
+  out->reserve(held_.size());
+  for (const KafkaMessage& m : held_) {
+    out->push_back({m.partition(), m.offset(), m.payload(), m.timestamp_us()});
+  }
+  return out->size();
+}
+
+void KafkaSource::Committed(const std::vector<PartitionOffset>& next) {
+  std::vector<TopicPartitionOffset> offsets;
+  for (const PartitionOffset& p : next) {
+    if (assigned_.count(p.partition) > 0) offsets.push_back({p.partition, p.next_offset});
+  }
+  (void)consumer_->CommitAsync(options_.topic, offsets);
+}
+
+}  // namespace keymeter

@@ -1,0 +1,111 @@
+// KafkaSource: the projector's Source over one Kafka topic (keymeter.events), read as a member
+// of a consumer group through KafkaConsumer.
+//
+// Offsets: every assigned partition starts at the stored offset (StoredOffsetFn; nullopt = the
+// earliest offset still in Kafka). The stored offsets live in RocksDB with the state they
+// produced, so a revocation loses nothing: messages fetched but not yet returned are dropped and
+// read again, from the stored offset, when the partition comes back. StoredOffsetFn must hence
+// return the offset after the last message the projector *applied* (committed or still in its
+// open batch), not only the last one committed. A stored offset that Kafka's retention already
+// deleted falls back to the earliest offset left (auto.offset.reset=earliest).
+// Committed() commits the offsets to the group asynchronously, only so that lag shows in
+// kafka-consumer-groups; keymeter never reads them back.
+//
+// Flow control and memory bound: messages are fetched ahead into a buffer, per partition, and
+// returned round robin across partitions (offset order within each). When the buffer holds
+// `max_buffered_messages` messages or `max_buffered_bytes` bytes, every assigned partition is
+// paused (so that Poll() keeps serving rebalances without taking more); they resume when it
+// has drained to half of both. Pausing drops what librdkafka had prefetched for the partition;
+// it is fetched again on resume, from after the last message taken. librdkafka's own prefetch
+// queue is bounded by queued.max.messages.kbytes = 32 MiB, plus one fetch of
+// fetch.max.bytes = 8 MiB in flight. So memory for fetched messages stays below
+// 32 + 8 + max_buffered_bytes (256) MiB plus the batch last returned: under 300 MiB of a
+// 24 GiB machine at worst, typically 100,000 x ~200 B = 20 MB in the buffer.
+//
+// log_time_us of a message is its Kafka timestamp. name() is "kafka/<topic>".
+//
+// Thread safety: not thread-safe (one projector thread), like every Source.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "consumers/kafka_consumer.h"
+#include "consumers/source.h"
+
+namespace keymeter {
+
+struct KafkaSourceOptions {
+  std::string brokers;  // required
+  std::string group_id = "keymeter";
+  std::string topic = "keymeter.events";
+  std::string client_id = "keymeter";
+  StoredOffsetFn stored_offset;  // nullopt (or no function) = from the earliest offset
+  size_t max_buffered_messages = 100'000;
+  size_t max_buffered_bytes = size_t{256} << 20;
+  // Raw librdkafka properties applied last (they override the bounds above).
+  std::vector<std::pair<std::string, std::string>> extra;
+};
+
+class KafkaSource : public Source {
+ private:
+  struct PrivateTag {
+    explicit PrivateTag() = default;
+  };
+
+ public:
+  // Subscribes to `options.topic`; the group is joined on the first Poll(). Errors: those of
+  // KafkaConsumer::Create (KAFKA-CONFIG, KAFKA-ERROR).
+  static Result<std::unique_ptr<KafkaSource>> Create(KafkaSourceOptions options);
+  KafkaSource(PrivateTag, KafkaSourceOptions options);  // use Create()
+  ~KafkaSource() override;  // leaves the group
+
+  // Errors: KafkaConsumer::Poll's (KAFKA-ERROR transient, KAFKA-FATAL, KAFKA-CLOSED). An error
+  // met while messages are buffered is returned by the next Poll, before more are taken.
+  Result<size_t> Poll(std::vector<SourceMessage>* out, size_t max,
+                      std::chrono::milliseconds timeout) override;
+  // Commits `next` of the partitions still assigned, asynchronously; failures are ignored.
+  void Committed(const std::vector<PartitionOffset>& next) override;
+  std::string name() const override { return "kafka/" + options_.topic; }
+
+  // Leaves the group and releases every fetched message (the payloads of the last Poll too).
+  // Idempotent. Errors: KAFKA-ERROR.
+  Status Close();
+
+  // For metrics and tests.
+  size_t buffered_messages() const { return buffered_messages_; }
+  std::vector<int32_t> assigned() const { return {assigned_.begin(), assigned_.end()}; }
+  std::vector<int32_t> paused() const { return {paused_.begin(), paused_.end()}; }
+  uint64_t pause_count() const { return pause_count_; }
+
+ private:
+  Status Fill(std::chrono::milliseconds timeout);
+  void TakeRoundRobin(size_t max);
+  void Throttle();
+  void OnAssigned(int32_t partition);
+  void OnRevoked(int32_t partition);
+
+  KafkaSourceOptions options_;
+  std::map<int32_t, std::deque<KafkaMessage>> pending_;  // fetched, not yet returned
+  std::vector<KafkaMessage> incoming_;  // being fetched (OnRevoked filters it too)
+  std::vector<KafkaMessage> held_;      // returned by the last Poll (payloads point here)
+  size_t buffered_messages_ = 0;
+  size_t buffered_bytes_ = 0;
+  std::set<int32_t> assigned_;
+  std::set<int32_t> paused_;
+  uint64_t pause_count_ = 0;
+  size_t rotation_ = 0;  // partition index served first by the next Poll
+  Status deferred_error_;
+  // Reset explicitly by the destructor, after the messages above are released.
+  std::unique_ptr<KafkaConsumer> consumer_;
+};
+
+}  // namespace keymeter

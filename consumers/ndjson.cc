@@ -1,0 +1,290 @@
+#include "consumers/ndjson.h"
+
+#include <arpa/inet.h>
+#include <simdjson.h>
+
+#include <limits>
+
+namespace keymeter {
+namespace {
+
+namespace dom = simdjson::dom;
+
+constexpr size_t kMaxTextBytes = 256;
+
+bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+bool IsLeap(int y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+
+int DaysInMonth(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+int64_t DaysFromCivil(int y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const int yoe = y - era * 400;
+  const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return int64_t{era} * 146097 + doe - 719468;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// 32 hex digits, or a UUID 8-4-4-4-12 with dashes.
+bool ParseRequestId(std::string_view text, std::array<uint8_t, 16>* out) {
+  std::string hex;
+  if (text.size() == 36) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      const bool dash_here = i == 8 || i == 13 || i == 18 || i == 23;
+      if (dash_here != (text[i] == '-')) return false;
+      if (!dash_here) hex.push_back(text[i]);
+    }
+  } else if (text.size() == 32) {
+    hex = text;
+  } else {
+    return false;
+  }
+  for (size_t i = 0; i < 16; ++i) {
+    const int hi = HexValue(hex[2 * i]);
+    const int lo = HexValue(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+bool IsIp(const std::string& text) {
+  unsigned char addr[16];
+  return inet_pton(AF_INET, text.c_str(), addr) == 1 ||
+         inet_pton(AF_INET6, text.c_str(), addr) == 1;
+}
+
+Status Invalid(std::string_view field, std::string_view what) {
+  return Status("INVALID-FIELD", std::string(field) + ": " + std::string(what));
+}
+
+// The member `name` of `obj`; false when absent or null.
+bool Find(dom::object obj, std::string_view name, dom::element* out) {
+  return obj[name].get(*out) == simdjson::SUCCESS && !out->is_null();
+}
+
+template <class T>
+Status GetUnsigned(dom::object obj, std::string_view name, T* out) {
+  dom::element v;
+  if (!Find(obj, name, &v)) return Status::Ok();
+  uint64_t n = 0;
+  if (v.get_uint64().get(n) != simdjson::SUCCESS || n > std::numeric_limits<T>::max()) {
+    return Invalid(name, "must be an integer from 0 to " +
+                             std::to_string(std::numeric_limits<T>::max()));
+  }
+  *out = static_cast<T>(n);
+  return Status::Ok();
+}
+
+// Absent: `*found` false and OK. Present but not a string or too long: INVALID-FIELD.
+Status GetString(dom::object obj, std::string_view name, std::string_view* out, bool* found) {
+  dom::element v;
+  *found = Find(obj, name, &v);
+  if (!*found) return Status::Ok();
+  if (v.get_string().get(*out) != simdjson::SUCCESS) return Invalid(name, "must be a string");
+  return Status::Ok();
+}
+
+Status GetText(dom::object obj, std::string_view name, std::string* out) {
+  std::string_view text;
+  bool found = false;
+  Status status = GetString(obj, name, &text, &found);
+  if (!status.ok()) return status;
+  if (text.size() > kMaxTextBytes) return Invalid(name, "longer than 256 bytes");
+  *out = text;
+  return Status::Ok();
+}
+
+Status GetIdentity(dom::object obj, RequestFields* r) {
+  std::string_view text;
+  bool found = false;
+  Status status = GetString(obj, "request_id", &text, &found);
+  if (!status.ok()) return status;
+  if (!found) return Status("MISSING-FIELD", "request_id");
+  if (!ParseRequestId(text, &r->request_id)) {
+    return Invalid("request_id", "must be 32 hex digits or a UUID");
+  }
+  status = GetString(obj, "key_id", &text, &found);
+  if (!status.ok()) return status;
+  if (!found) return Status("MISSING-FIELD", "key_id");
+  bool key_chars = text.size() == kKeyIdLength;
+  for (char c : text) key_chars = key_chars && IsKeyChar(c);
+  if (!key_chars) return Invalid("key_id", "must be 8 characters of [A-Za-z0-9]");
+  r->key_id = text;
+  return Status::Ok();
+}
+
+Status GetTime(dom::object obj, RequestFields* r) {
+  std::string_view text;
+  bool has_text = false;
+  Status status = GetString(obj, "time", &text, &has_text);
+  if (!status.ok()) return status;
+  bool has_us = false;
+  dom::element v;
+  int64_t time_us = 0;
+  if (Find(obj, "time_us", &v)) {
+    has_us = true;
+    if (v.get_int64().get(time_us) != simdjson::SUCCESS) {
+      return Invalid("time_us", "must be an integer (microseconds since the epoch)");
+    }
+  }
+  if (!has_text && !has_us) return Status("MISSING-FIELD", "time");
+  if (has_text) {
+    Result<TimeUs> parsed = ParseRfc3339(text);
+    if (!parsed) return Invalid("time", parsed.error().message());
+    if (has_us && parsed.value() != time_us) return Invalid("time", "differs from time_us");
+    time_us = parsed.value();
+  }
+  if (time_us <= 0) return Invalid(has_text ? "time" : "time_us", "must be after 1970");
+  r->time_us = time_us;
+  return Status::Ok();
+}
+
+Status GetRest(dom::object obj, RequestFields* r) {
+  for (Status s : {GetText(obj, "product", &r->product), GetUnsigned(obj, "units", &r->units),
+                   GetUnsigned(obj, "status", &r->status),
+                   GetUnsigned(obj, "bytes_in", &r->bytes_in),
+                   GetUnsigned(obj, "bytes_out", &r->bytes_out),
+                   GetUnsigned(obj, "latency_us", &r->latency_us),
+                   GetText(obj, "gateway", &r->gateway_id), GetText(obj, "ip", &r->client_ip)}) {
+    if (!s.ok()) return s;
+  }
+  if (!r->client_ip.empty() && !IsIp(r->client_ip)) {
+    return Invalid("ip", "must be an IPv4 or IPv6 address");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<TimeUs> ParseRfc3339(std::string_view t) {
+  auto bad = [&](std::string_view what) {
+    return Status("INVALID-FIELD", std::string(what) + " in RFC 3339 time \"" +
+                                       std::string(t.substr(0, 64)) + "\"");
+  };
+  int year, month, day, hour, minute, second;
+  if (t.size() < 20 || !Digits(t, 0, 4, &year) || t[4] != '-' || !Digits(t, 5, 2, &month) ||
+      t[7] != '-' || !Digits(t, 8, 2, &day) || (t[10] != 'T' && t[10] != 't') ||
+      !Digits(t, 11, 2, &hour) || t[13] != ':' || !Digits(t, 14, 2, &minute) || t[16] != ':' ||
+      !Digits(t, 17, 2, &second)) {
+    return bad("not YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM)");
+  }
+  if (month < 1 || month > 12) return bad("month out of range");
+  if (day < 1 || day > DaysInMonth(year, month)) return bad("day out of range");
+  if (hour > 23 || minute > 59 || second > 59) return bad("time of day out of range");
+  size_t pos = 19;
+  int64_t micros = 0;
+  if (pos < t.size() && t[pos] == '.') {
+    size_t digits = 0;
+    for (++pos; pos < t.size() && t[pos] >= '0' && t[pos] <= '9'; ++pos, ++digits) {
+      if (digits < 6) micros = micros * 10 + (t[pos] - '0');
+    }
+    if (digits == 0 || digits > 9) return bad("fraction not of 1 to 9 digits");
+    for (size_t i = digits; i < 6; ++i) micros *= 10;
+  }
+  int offset_minutes = 0;
+  if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) {
+    ++pos;
+  } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
+    int oh = 0, om = 0;
+    if (!Digits(t, pos + 1, 2, &oh) || pos + 3 >= t.size() || t[pos + 3] != ':' ||
+        !Digits(t, pos + 4, 2, &om) || oh > 23 || om > 59) {
+      return bad("bad offset");
+    }
+    offset_minutes = (oh * 60 + om) * (t[pos] == '-' ? -1 : 1);
+    pos += 6;
+  } else {
+    return bad("no time zone (Z or +HH:MM)");
+  }
+  if (pos != t.size()) return bad("trailing characters");
+  const int64_t seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                          second - int64_t{offset_minutes} * 60;
+  return seconds * 1'000'000 + micros;
+}
+
+struct NdjsonParser::Impl {
+  explicit Impl(size_t max) : max_line_bytes(max) {}
+  size_t max_line_bytes;
+  dom::parser parser;
+  std::string padded;  // the line followed by SIMDJSON_PADDING bytes, as simdjson requires
+};
+
+NdjsonParser::NdjsonParser(size_t max_line_bytes)
+    : impl_(std::make_unique<Impl>(max_line_bytes)) {}
+NdjsonParser::~NdjsonParser() = default;
+
+Result<RequestFields> NdjsonParser::Parse(std::string_view line) {
+  if (line.size() > impl_->max_line_bytes) {
+    return Status("OVERSIZED", "line of " + std::to_string(line.size()) + " bytes, limit " +
+                                   std::to_string(impl_->max_line_bytes));
+  }
+  impl_->padded.assign(line);
+  impl_->padded.append(simdjson::SIMDJSON_PADDING, '\0');
+  dom::element doc;
+  simdjson::error_code err = impl_->parser.parse(impl_->padded.data(), line.size(), false).get(doc);
+  if (err != simdjson::SUCCESS) return Status("INVALID-JSON", simdjson::error_message(err));
+  dom::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) {
+    return Status("INVALID-JSON", "not a JSON object");
+  }
+  RequestFields r;
+  for (Status s : {GetIdentity(obj, &r), GetTime(obj, &r), GetRest(obj, &r)}) {
+    if (!s.ok()) return s;
+  }
+  return r;
+}
+
+Result<RequestFields> ParseRequestLine(std::string_view line) {
+  NdjsonParser parser;
+  return parser.Parse(line);
+}
+
+Result<NdjsonBody> ParseNdjsonBody(std::string_view body, const NdjsonLimits& limits) {
+  NdjsonParser parser(limits.max_line_bytes);
+  NdjsonBody out;
+  size_t line_number = 0;
+  size_t lines = 0;
+  while (!body.empty()) {
+    const size_t end = body.find('\n');
+    std::string_view line = body.substr(0, end);
+    body = end == std::string_view::npos ? std::string_view() : body.substr(end + 1);
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    if (++lines > limits.max_lines) {
+      return Status("TOO-MANY-LINES",
+                    "more than " + std::to_string(limits.max_lines) + " events in one body");
+    }
+    Result<RequestFields> fields = parser.Parse(line);
+    if (fields) {
+      out.accepted.push_back({line_number, std::move(fields).value()});
+    } else {
+      out.rejected.push_back({line_number, fields.error()});
+    }
+  }
+  return out;
+}
+
+}  // namespace keymeter

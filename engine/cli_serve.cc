@@ -1,0 +1,153 @@
+#include "engine/cli_serve.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <system_error>
+
+#include "engine/http_server.h"
+#include "engine/json.h"
+#include "engine/store.h"
+#include "projections/key_directory.h"
+
+namespace keymeter {
+
+namespace {
+
+int FailStartup(std::string_view what) {
+  fmt::print(stderr, "keymeter: {}\n", what);
+  spdlog::error("{}", what);
+  return 1;
+}
+
+std::string ModeDescription(const ServeOptions& options) {
+  if (options.embedded()) return "embedded log";
+  return fmt::format("kafka {} topic {} group {}", options.brokers, options.topic, options.group);
+}
+
+}  // namespace
+
+CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Serve authorize and the HTTP API; embedded log unless --brokers is given");
+  // A flag given twice takes its last value, so wrappers (scripts/run) can pass defaults that
+  // the user's own flags then override.
+  serve->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  // Required, but checked after parsing so that an unknown flag is the error reported first.
+  serve
+      ->add_option("--data-dir", options->data_dir,
+                   "Directory of the store (created if missing); required")
+      ->envname("KEYMETER_DATA_DIR");
+  serve->add_option("--listen", options->listen, "HOST:PORT to serve HTTP on (port 0: any free)")
+      ->envname("KEYMETER_LISTEN")
+      ->capture_default_str();
+  serve->add_option("--brokers", options->brokers, "Kafka bootstrap servers H:P[,H:P]")
+      ->envname("KEYMETER_BROKERS");
+  serve->add_option("--topic", options->topic, "Kafka topic of the events")
+      ->envname("KEYMETER_TOPIC")
+      ->capture_default_str();
+  serve->add_option("--group", options->group, "Kafka consumer group")
+      ->envname("KEYMETER_GROUP")
+      ->capture_default_str();
+  serve
+      ->add_option("--http-threads", options->http_threads,
+                   "HTTP worker threads, 0..1024 (0: one per hardware thread)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  serve->add_flag("--read-only", options->read_only, "Open the store read-only; refuse writes");
+  serve->callback([options] {
+    if (options->data_dir.empty()) throw CLI::RequiredError("--data-dir (or KEYMETER_DATA_DIR)");
+  });
+  return serve;
+}
+
+void RegisterOpsRoutes(http::Router& router, ServeContext& context) {
+  router.Add("GET", "/healthz", [](const http::Request&, http::Response& response) {
+    http::SetJson(response, 200, R"({"status":"ok"})");
+  });
+  router.Add("GET", "/readyz", [&context](const http::Request&, http::Response& response) {
+    const auto [ready, reason] = context.readiness();
+    http::JsonWriter json;
+    json.BeginObject().Key("ready").Bool(ready);
+    if (!ready) json.Key("reason").String(reason);
+    json.EndObject();
+    http::SetJson(response, ready ? 200 : 503, json.Take());
+  });
+  router.Add("GET", "/metrics", [&context](const http::Request&, http::Response& response) {
+    response.content_type = std::string(Metrics::kContentType);
+    response.body = context.metrics.Serialize();
+  });
+}
+
+int RunServe(const ServeOptions& options) {
+  // Block the stop signals before any thread (RocksDB's, the server's) starts, so they all
+  // inherit the mask and the signals wait for sigwait() below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  if (!options.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    if (ec) {
+      return FailStartup(
+          fmt::format("cannot create data dir {}: {}", options.data_dir, ec.message()));
+    }
+  }
+  StoreOptions store_options;
+  store_options.path = options.data_dir;
+  store_options.create_if_missing = !options.read_only;
+  store_options.read_only = options.read_only;
+  Result<std::unique_ptr<Store>> store = Store::Open(store_options);
+  if (!store) {
+    return FailStartup(
+        fmt::format("cannot open data dir {}: {}", options.data_dir, store.error().ToString()));
+  }
+  KeyDirectory directory(store.value()->cfs());
+  if (Status s = directory.Load(store.value()->db()); !s.ok()) {
+    return FailStartup(
+        fmt::format("cannot load the key directory from {}: {}", options.data_dir, s.ToString()));
+  }
+
+  Metrics metrics;
+  HttpProbe probe(metrics);
+  http::Router router;
+  ServeContext context{options, *store.value(), directory, router, metrics};
+  RegisterOpsRoutes(router, context);
+
+  http::ServerOptions server_options;
+  server_options.listen = options.listen;
+  server_options.threads = options.http_threads;
+  server_options.on_served = [&probe](std::string_view route, int status,
+                                      std::chrono::nanoseconds latency) {
+    probe.RequestServed(route, status, latency);
+  };
+  Result<std::unique_ptr<http::Server>> server =
+      http::Server::Start(std::move(server_options), router.AsHandler());
+  if (!server) return FailStartup(server.error().message());
+
+  const std::string line =
+      fmt::format("keymeter listening on http://{} (data dir {}, {})", server.value()->address(),
+                  options.data_dir, ModeDescription(options));
+  spdlog::info("{}", line);
+  fmt::print("{}\n", line);
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("{} received: draining HTTP connections", strsignal(signal_number));
+  server.value()->Stop();
+  spdlog::info("keymeter stopped");
+  return 0;
+}
+
+}  // namespace keymeter

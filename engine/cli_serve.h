@@ -1,0 +1,75 @@
+// `keymeter serve`: opens the store in --data-dir, loads the projections and answers HTTP on
+// --listen until SIGINT or SIGTERM (DESIGN §3, CLI).
+//
+//   keymeter serve --data-dir DIR --listen HOST:PORT [--brokers H:P --topic T --group G]
+//                  [--http-threads N] [--read-only]
+//
+// Flags may come from KEYMETER_DATA_DIR, KEYMETER_LISTEN, KEYMETER_BROKERS, KEYMETER_TOPIC and
+// KEYMETER_GROUP; a flag on the command line wins, and a flag given twice takes the last value.
+// No --brokers = the embedded log.
+//
+// RunServe() returns the process exit code: 0 after a signal and a clean drain, 1 when the data
+// dir cannot be opened or the address cannot be bound (with a one-line message on stderr).
+// Flag errors are CLI11's (main.cc turns them into exit code 2).
+//
+// Thread safety: RunServe() runs once per process, on the main thread, before any other thread
+// exists (it blocks SIGINT/SIGTERM for every thread and waits for them itself). Route handlers
+// run on the HTTP worker threads and must only use what the ServeContext makes thread-safe.
+
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "engine/metrics.h"
+#include "engine/router.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace keymeter {
+
+class KeyDirectory;
+class Store;
+
+struct ServeOptions {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:8080";
+  std::string brokers;  // empty = embedded log
+  std::string topic = "keymeter.events";
+  std::string group = "keymeter";
+  size_t http_threads = 0;  // 0 = hardware threads
+  bool read_only = false;   // open the store read-only; refuse writes
+
+  bool embedded() const { return brokers.empty(); }
+};
+
+// Everything a route handler may reach. Lives for the whole of RunServe(); the server is
+// stopped before any of it is destroyed.
+struct ServeContext {
+  const ServeOptions& options;
+  Store& store;
+  KeyDirectory& directory;
+  http::Router& router;
+  Metrics& metrics;
+  // Answers GET /readyz: {ready, reason when not}. Replaced by the projector's catch-up
+  // state once there is one; must be thread-safe.
+  std::function<std::pair<bool, std::string>()> readiness = [] {
+    return std::pair<bool, std::string>(true, "");
+  };
+};
+
+// Adds the `serve` subcommand, its flags and their environment variables to `app`; parsing
+// fills `options`. Returns the subcommand (main checks ->parsed()).
+CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options);
+
+// Serves until SIGINT/SIGTERM; see the top of this file for the exit codes.
+int RunServe(const ServeOptions& options);
+
+// GET /healthz → 200 {"status":"ok"}; GET /readyz → 200 {"ready":true} or 503
+// {"ready":false,"reason":"..."}; GET /metrics → the Prometheus text format.
+void RegisterOpsRoutes(http::Router& router, ServeContext& context);
+
+}  // namespace keymeter

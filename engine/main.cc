@@ -1,0 +1,36 @@
+// keymeter: the one binary (DESIGN §3, CLI). Each subcommand lives in engine/cli_<name>.cc.
+//
+// Exit codes: 0 success (and --help), 1 a runtime failure the subcommand reports, 2 a usage
+// error (unknown flag, missing or malformed value, no subcommand).
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/cli_serve.h"
+
+#ifndef KEYMETER_VERSION
+#define KEYMETER_VERSION "dev"
+#endif
+
+int main(int argc, char** argv) {
+  // Logs go to stderr; stdout carries only what a command prints for its user.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("keymeter"));
+
+  CLI::App app("keymeter: usage accounting for parent and child API keys", "keymeter");
+  app.set_version_flag("--version", "keymeter " KEYMETER_VERSION);
+  // At most one; "none" is reported after parsing, so that an unknown word is named as such.
+  app.require_subcommand(0, 1);
+
+  keymeter::ServeOptions serve_options;
+  CLI::App* serve = keymeter::AddServeCommand(app, &serve_options);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (serve->parsed()) return keymeter::RunServe(serve_options);
+  return app.exit(CLI::RequiredError("A subcommand (serve)")) == 0 ? 0 : 2;
+}

@@ -1,0 +1,191 @@
+#include "engine/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include "consumers/kafka_source.h"
+
+namespace keymeter {
+
+namespace {
+
+TimeUs WallClockUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Open(const PipelineOptions& options) {
+  std::unique_ptr<Pipeline> p(new Pipeline(options));
+  if (Status s = p->Init(); !s.ok()) return s;
+  return p;
+}
+
+Status Pipeline::Init() {
+  StoreOptions store_options = options_.store;
+  store_options.path = options_.data_dir;
+  store_options.read_only = options_.read_only;
+  Result<std::unique_ptr<Store>> store = Store::Open(store_options);
+  if (!store) return store.error();
+  store_ = std::move(store.value());
+  directory_ = std::make_unique<KeyDirectory>(store_->cfs());
+  if (kafka_mode()) {
+    KafkaProducerOptions producer_options{.brokers = options_.brokers};
+    Result<std::unique_ptr<KafkaProducer>> dlq_producer = KafkaProducer::Create(producer_options);
+    if (!dlq_producer) return dlq_producer.error();
+    dead_letters_ = std::make_unique<KafkaDeadLetterSink>(std::move(dlq_producer.value()),
+                                                          options_.dlq_topic);
+    Result<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
+    if (!producer) return producer.error();
+    producer_ = std::move(producer.value());
+  } else {
+    dead_letters_ = std::make_unique<EmbeddedDeadLetterSink>();
+    if (!options_.read_only) {
+      Result<std::unique_ptr<EmbeddedLog>> log = EmbeddedLog::Open(
+          store_->db(), store_->cfs()[Cf::kLog], {.partitions = options_.embedded_partitions});
+      if (!log) return log.error();
+      log_ = std::move(log.value());
+    }
+  }
+  projector_ = std::make_unique<Projector>(*store_, *directory_, quota_, *dead_letters_,
+                                           options_.projector);
+  projector_->set_outcome_listener(
+      [this](const std::string& id, const Status& outcome) { RecordOutcome(id, outcome); });
+  if (options_.read_only) {
+    // Load the projections without claiming a source.
+    if (Status s = directory_->Load(store_->db()); !s.ok()) return s;
+    return quota_.Restore(store_->db(), store_->cfs()[Cf::kUsage], *directory_, WallClockUs());
+  }
+  return projector_->Open(source_name(), WallClockUs());
+}
+
+Pipeline::~Pipeline() { Stop(); }
+
+void Pipeline::Start() {
+  if (options_.read_only || thread_.joinable()) return;
+  thread_ = std::jthread([this](std::stop_token stop) { Loop(stop); });
+}
+
+void Pipeline::Stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  thread_.join();
+}
+
+Result<std::unique_ptr<Source>> Pipeline::MakeSource() {
+  auto stored = [this](int32_t partition) { return projector_->StoredOffset(partition); };
+  if (!kafka_mode()) return std::unique_ptr<Source>(std::make_unique<EmbeddedLogSource>(*log_, stored));
+  Result<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(
+      {.brokers = options_.brokers, .group_id = options_.group, .topic = options_.topic,
+       .stored_offset = stored});
+  if (!source) return source.error();
+  return std::unique_ptr<Source>(std::move(source.value()));
+}
+
+void Pipeline::Loop(std::stop_token stop) {
+  std::unique_ptr<Source> source;
+  auto backoff = std::chrono::milliseconds(100);
+  while (!stop.stop_requested()) {
+    if (!source) {
+      Result<std::unique_ptr<Source>> made = MakeSource();
+      if (!made) {
+        SetState(false, made.error().ToString());
+        std::this_thread::sleep_for(backoff);
+        continue;
+      }
+      source = std::move(made.value());
+    }
+    Result<size_t> n = projector_->RunBatch(*source);
+    if (n) {
+      SetState(n.value() == 0, "");
+      backoff = std::chrono::milliseconds(100);
+      continue;
+    }
+    const Status& error = n.error();
+    spdlog::warn("projector: {}", error.ToString());
+    SetState(false, error.ToString());
+    if (error.code() == "PROJECTOR-STOPPED" || error.code() == "IO-ERROR") {
+      // The in-memory state may be ahead of the store: reload it and re-read from the offsets.
+      source.reset();
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      Status reopened = projector_->Open(source_name(), WallClockUs());
+      if (!reopened.ok()) SetState(false, reopened.ToString());
+      continue;
+    }
+    std::this_thread::sleep_for(backoff);
+  }
+}
+
+void Pipeline::SetState(bool caught_up, std::string error) {
+  std::lock_guard lock(mu_);
+  caught_up_ = caught_up;
+  error_ = std::move(error);
+}
+
+std::pair<bool, std::string> Pipeline::Readiness() const {
+  if (options_.read_only) return {true, "read-only"};
+  std::lock_guard lock(mu_);
+  if (!error_.empty()) return {false, error_};
+  if (!caught_up_) return {false, "catching up with the log"};
+  return {true, "caught up"};
+}
+
+Status Pipeline::Publish(std::span<const uint8_t> envelope, std::string_view account_id) {
+  if (options_.read_only) return Status("LOG-READ-ONLY", "this keymeter serves a read-only store");
+  if (!kafka_mode()) {
+    Result<int64_t> offset = log_->Append(envelope, account_id);
+    return offset ? Status::Ok() : offset.error();
+  }
+  if (Status s = producer_->Produce(options_.topic, account_id, envelope); !s.ok()) return s;
+  return producer_->Flush(std::chrono::seconds(10));
+}
+
+Status Pipeline::PublishMany(
+    std::span<const std::pair<std::string, std::string>> envelopes_and_accounts) {
+  if (options_.read_only) return Status("LOG-READ-ONLY", "this keymeter serves a read-only store");
+  if (!kafka_mode()) {
+    std::vector<LogEntry> entries;
+    entries.reserve(envelopes_and_accounts.size());
+    for (const auto& [envelope, account] : envelopes_and_accounts) {
+      entries.push_back({std::span(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size()),
+                         account});
+    }
+    Result<std::vector<LogPosition>> appended = log_->AppendBatch(entries);
+    return appended ? Status::Ok() : appended.error();
+  }
+  for (const auto& [envelope, account] : envelopes_and_accounts) {
+    Status s = producer_->Produce(
+        options_.topic, account,
+        std::span(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size()));
+    if (!s.ok()) return s;
+  }
+  return producer_->Flush(std::chrono::seconds(10));
+}
+
+void Pipeline::RecordOutcome(const std::string& command_id, const Status& outcome) {
+  {
+    std::lock_guard lock(mu_);
+    if (outcomes_.insert_or_assign(command_id, outcome).second) outcome_order_.push_back(command_id);
+    while (outcome_order_.size() > options_.remembered_outcomes) {
+      outcomes_.erase(outcome_order_.front());
+      outcome_order_.pop_front();
+    }
+  }
+  outcome_cv_.notify_all();
+}
+
+std::optional<Status> Pipeline::AwaitOutcome(const std::string& command_id,
+                                             std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  std::optional<Status> found;
+  outcome_cv_.wait_for(lock, timeout, [&] {
+    auto it = outcomes_.find(command_id);
+    if (it != outcomes_.end()) found = it->second;
+    return found.has_value();
+  });
+  return found;
+}
+
+}  // namespace keymeter

@@ -1,0 +1,116 @@
+// Pipeline: one running keymeter engine — the store, the projections, the projector on its own
+// thread, and the log it follows (the embedded log, or a Kafka topic through a consumer group).
+// `keymeter serve` and the integration tests build one; the HTTP API reads through it.
+//
+// Writes to the log go through Publish(): the embedded log's Append, or a Kafka produce keyed by
+// account id (lz4, idempotent). Admin commands then AwaitOutcome() of their command id: the
+// projector records each lifecycle op's outcome after the batch that applied it commits.
+//
+// Failure handling: a commit error (storage fault) stops the projector from advancing; the loop
+// reports it through Readiness(), reopens the projections from the store and re-creates the
+// source, which resumes from the stored offsets. A poll error (broker down) is reported and
+// retried; authorize keeps answering from memory meanwhile.
+//
+// Thread safety: thread-safe. Readers of the directory and quota windows hold
+// `projector().state_mutex()` shared.
+
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "consumers/dead_letter.h"
+#include "consumers/embedded_log.h"
+#include "consumers/kafka_producer.h"
+#include "engine/projector.h"
+#include "engine/store.h"
+
+namespace keymeter {
+
+struct PipelineOptions {
+  std::string data_dir;
+  // Kafka mode when set; the embedded log otherwise.
+  std::string brokers;
+  std::string topic = "keymeter.events";
+  std::string group = "keymeter";
+  std::string dlq_topic = "keymeter.dlq";
+  int32_t embedded_partitions = 4;
+  bool read_only = false;  // serve a store without following any log
+  ProjectorOptions projector;
+  StoreOptions store;      // path is taken from data_dir
+  size_t remembered_outcomes = 65'536;
+};
+
+class Pipeline {
+ public:
+  static Result<std::unique_ptr<Pipeline>> Open(const PipelineOptions& options);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Starts the projector thread (not in read-only mode).
+  void Start();
+  // Lets the current batch commit, then stops the projector thread. Idempotent.
+  void Stop();
+
+  // Appends one envelope to the log, keyed by `account_id`. In Kafka mode it waits until the
+  // broker acknowledged it (so a 2xx means durable). LOG-READ-ONLY in read-only mode.
+  Status Publish(std::span<const uint8_t> envelope, std::string_view account_id);
+  // Many at once (POST /v1/events): one flush for all in Kafka mode.
+  Status PublishMany(std::span<const std::pair<std::string, std::string>> envelopes_and_accounts);
+
+  // The outcome of lifecycle op `command_id` once applied; nullopt on time-out.
+  std::optional<Status> AwaitOutcome(const std::string& command_id,
+                                     std::chrono::milliseconds timeout);
+
+  // (ready, reason): ready once the projector caught up with the log and nothing failed.
+  std::pair<bool, std::string> Readiness() const;
+  bool kafka_mode() const { return !options_.brokers.empty(); }
+  // The name offsets are stored under: "kafka/<topic>" or "embedded".
+  std::string source_name() const {
+    return kafka_mode() ? "kafka/" + options_.topic : "embedded";
+  }
+  const PipelineOptions& options() const { return options_; }
+
+  Store& store() { return *store_; }
+  KeyDirectory& directory() { return *directory_; }
+  QuotaWindows& quota() { return quota_; }
+  Projector& projector() { return *projector_; }
+  DeadLetterSink& dead_letters() { return *dead_letters_; }
+  EmbeddedLog* embedded_log() { return log_.get(); }
+
+ private:
+  explicit Pipeline(const PipelineOptions& options) : options_(options) {}
+  Status Init();
+  Result<std::unique_ptr<Source>> MakeSource();
+  void Loop(std::stop_token stop);
+  void RecordOutcome(const std::string& command_id, const Status& outcome);
+  void SetState(bool caught_up, std::string error);
+
+  const PipelineOptions options_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<KeyDirectory> directory_;
+  QuotaWindows quota_;
+  std::unique_ptr<DeadLetterSink> dead_letters_;
+  std::unique_ptr<Projector> projector_;
+  std::unique_ptr<EmbeddedLog> log_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::jthread thread_;
+
+  mutable std::mutex mu_;
+  std::condition_variable outcome_cv_;
+  std::unordered_map<std::string, Status> outcomes_;  // GUARDED_BY(mu_)
+  std::deque<std::string> outcome_order_;             // GUARDED_BY(mu_)
+  bool caught_up_ = false;                            // GUARDED_BY(mu_)
+  std::string error_;                                 // GUARDED_BY(mu_)
+};
+
+}  // namespace keymeter

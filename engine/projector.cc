@@ -1,0 +1,283 @@
+#include "engine/projector.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <mutex>
+
+#include "consumers/decode.h"
+#include "schemas/envelope.h"
+
+namespace keymeter {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+}  // namespace
+
+Projector::Projector(Store& store, KeyDirectory& directory, QuotaWindows& quota,
+                     DeadLetterSink& dead_letters, ProjectorOptions options)
+    : store_(store),
+      directory_(directory),
+      quota_(quota),
+      dead_letters_(dead_letters),
+      embedded_dead_letters_(dynamic_cast<EmbeddedDeadLetterSink*>(&dead_letters)),
+      options_(options),
+      batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+
+Projector::~Projector() = default;
+
+Status Projector::Open(const std::string& source_name, TimeUs now) {
+  std::unique_lock lock(state_mutex_);
+  broken_ = true;
+  rocksdb::DB* db = store_.db();
+  std::string stored;
+  rocksdb::Status s = db->Get({}, store_.cfs()[Cf::kMeta], kSourceKey, &stored);
+  if (s.ok() && stored != source_name) {
+    return Status("SOURCE-MISMATCH", "this data dir follows '" + stored + "', not '" + source_name +
+                                         "'; use a fresh --data-dir");
+  }
+  if (!s.ok() && !s.IsNotFound()) return Status("IO-ERROR", s.ToString());
+  if (s.IsNotFound()) {
+    rocksdb::WriteBatch first;
+    first.Put(store_.cfs()[Cf::kMeta], kSourceKey, source_name).PermitUncheckedError();
+    if (Status w = store_.Write(&first); !w.ok()) return w;
+  }
+  source_name_ = source_name;
+  if (Status st = directory_.Load(db); !st.ok()) return st;
+  if (Status st = LoadPartitions(); !st.ok()) return st;
+  if (Status st = quota_.Restore(db, store_.cfs()[Cf::kUsage], directory_, now); !st.ok()) return st;
+  batch_->Clear();
+  usage_ = UsageBatch();
+  requests_ = RequestLogBatch();
+  outcomes_.clear();
+  broken_ = false;
+  return Status::Ok();
+}
+
+Status Projector::LoadPartitions() {
+  partitions_.clear();
+  rocksdb::DB* db = store_.db();
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, store_.cfs()[Cf::kMeta]));
+  for (it->Seek(kPartitionPrefix); it->Valid() && it->key().starts_with(kPartitionPrefix); it->Next()) {
+    std::optional<int32_t> p = PartitionOfKey(it->key().ToStringView());
+    std::optional<PartitionRecord> r = DecodePartition(it->value().ToStringView());
+    if (!p || !r) return Status("CORRUPT-RECORD", "partition record");
+    Partition(*p).record = *r;
+  }
+  for (it->Seek(kAccountPrefix); it->Valid() && it->key().starts_with(kAccountPrefix); it->Next()) {
+    if (it->value().size() != 4) return Status("CORRUPT-RECORD", "account partition");
+    const int32_t p = int32_t(DecodeBigEndian32(it->value().ToStringView()));
+    Partition(p).accounts.push_back(it->key().ToString().substr(kAccountPrefix.size()));
+  }
+  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  // The dedupe windows hold the accepted requests of the last window: the request log has them.
+  for (auto& [p, part] : partitions_) {
+    part.dedupe->set_watermark(part.record.watermark_us);
+    for (const std::string& account : part.accounts) {
+      Status s = ScanRequests(db, store_.cfs()[Cf::kRequests], account, part.dedupe->window_start(),
+                              INT64_MAX, [&](const RequestRecord& r) {
+                                part.dedupe->Remember(account, r.request_id, r.time_us);
+                              });
+      if (!s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
+
+Projector::PartitionState& Projector::Partition(int32_t partition) {
+  PartitionState& part = partitions_[partition];
+  if (!part.dedupe) {
+    part.dedupe = std::make_unique<DedupeWindow>(options_.dedupe_window_us,
+                                                 options_.dedupe_max_entries);
+  }
+  return part;
+}
+
+std::optional<int64_t> Projector::StoredOffset(int32_t partition) const {
+  std::shared_lock lock(state_mutex_);
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end() || it->second.record.next_offset == 0) return std::nullopt;
+  return it->second.record.next_offset;
+}
+
+std::optional<TimeUs> Projector::Watermark() const {
+  std::shared_lock lock(state_mutex_);
+  std::optional<TimeUs> w;
+  for (const auto& [p, part] : partitions_) {
+    if (part.record.watermark_us == 0) continue;
+    w = w ? std::min(*w, part.record.watermark_us) : part.record.watermark_us;
+  }
+  return w;
+}
+
+std::map<int32_t, PartitionRecord> Projector::Partitions() const {
+  std::shared_lock lock(state_mutex_);
+  std::map<int32_t, PartitionRecord> out;
+  for (const auto& [p, part] : partitions_) out[p] = part.record;
+  return out;
+}
+
+Result<size_t> Projector::RunBatch(Source& source) {
+  if (broken_) return Status("PROJECTOR-STOPPED", "a commit failed; reopen the projector");
+  const auto deadline = Clock::now() + options_.max_batch_time;
+  std::vector<SourceMessage> messages;
+  size_t consumed = 0;
+  while (consumed < options_.max_batch_events) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0 && consumed > 0) break;
+    Result<size_t> polled = source.Poll(&messages, options_.max_batch_events - consumed,
+                                        std::max(left, std::chrono::milliseconds(0)));
+    if (!polled) {
+      if (consumed == 0) return polled.error();
+      break;  // commit what we have; the error comes back on the next poll
+    }
+    {
+      std::unique_lock lock(state_mutex_);
+      for (const SourceMessage& m : messages) Apply(m);
+    }
+    consumed += messages.size();
+    if (messages.empty() && (left.count() <= 0 || source.AtEnd())) break;
+    if (source.AtEnd()) break;
+  }
+  if (consumed == 0) return size_t(0);
+  if (Status s = Commit(source); !s.ok()) return s;
+  stats_.messages += consumed;
+  stats_.last_batch_size = consumed;
+  ++stats_.batches;
+  return consumed;
+}
+
+void Projector::Apply(const SourceMessage& m) {
+  PartitionState& part = Partition(m.partition);
+  part.record.next_offset = m.offset + 1;
+  part.dirty = true;
+  Decoded decoded = DecodeEnvelope(m.payload, options_.max_message_bytes);
+  if (!decoded.ok()) {
+    DeadLetterOf(m, std::move(decoded.reason), std::move(decoded.detail));
+    return;
+  }
+  const fb::Envelope& env = *decoded.envelope;
+  if (env.op_type() == fb::Op::RequestEvent) {
+    ApplyRequest(env, m, part);
+    return;
+  }
+  Status outcome = directory_.Apply(env, batch_.get());
+  ++stats_.ops_applied[std::string(OpName(env.op_type()))];
+  if (env.op_type() == fb::Op::AccountCreated && outcome.ok()) {
+    NoteAccount(part, m.partition, Str(env.account_id()));
+  }
+  if (env.command_id() != nullptr && env.command_id()->size() > 0) {
+    outcomes_.emplace_back(env.command_id()->str(), std::move(outcome));
+  }
+}
+
+void Projector::NoteAccount(PartitionState& part, int32_t partition, const std::string& account_id) {
+  part.accounts.push_back(account_id);
+  batch_->Put(store_.cfs()[Cf::kMeta], AccountPartitionKey(account_id),
+              EncodeBigEndian32(uint32_t(partition)))
+      .PermitUncheckedError();
+}
+
+void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, PartitionState& part) {
+  const fb::RequestEvent& r = *env.op_as_RequestEvent();
+  std::optional<KeyId> id = KeyId::Parse(r.key_id()->string_view());
+  const KeyState* key = id ? directory_.FindKey(*id) : nullptr;
+  if (key == nullptr) return DeadLetterOf(m, "UNKNOWN-KEY", "key " + Str(r.key_id()));
+  if (key->account_id != r.account_id()->string_view()) {
+    return DeadLetterOf(m, "ACCOUNT-MISMATCH", "key " + key->id.str() + " is not of account " +
+                                                   Str(r.account_id()));
+  }
+  if (m.log_time_us > 0 && r.time_us() > m.log_time_us + options_.future_tolerance_us) {
+    return DeadLetterOf(m, "FUTURE-TIMESTAMP", "event time is ahead of the log's time");
+  }
+  // A request made before the key was deleted still counts, however late it arrives.
+  if (key->status == fb::KeyStatus::Deleted && r.time_us() >= key->updated_us) {
+    return DeadLetterOf(m, "KEY-DELETED", "key " + key->id.str() + " was deleted");
+  }
+  RequestIdBytes request_id;
+  std::copy(r.request_id()->bytes()->begin(), r.request_id()->bytes()->end(), request_id.begin());
+  const std::string_view account = key->account_id;
+  if (part.dedupe->SeenOrAdd(account, request_id, r.time_us())) {
+    ++stats_.duplicates;
+    return;
+  }
+  const KeyId root = directory_.RootOf(*key);
+  usage_.Add(UsageEvent{.account_id = account, .key = key->id, .root = root,
+                        .product = r.product() ? r.product()->string_view() : std::string_view(),
+                        .time_us = r.time_us(), .units = r.units(), .status = r.status(),
+                        .bytes_in = r.bytes_in(), .bytes_out = r.bytes_out()});
+  quota_.Count(key->id, root, r.time_us(), r.units());
+  part.record.watermark_us = part.dedupe->watermark();
+  const TimeUs cutoff = DayStart(part.record.watermark_us) - options_.request_retention_us;
+  if (cutoff > part.record.retention_cutoff_us) {
+    part.record.retention_cutoff_us = cutoff;
+    part.retention_moved = true;
+  }
+  if (r.time_us() >= part.record.retention_cutoff_us) {
+    requests_.Add(account, RequestRecord{.time_us = r.time_us(), .key = key->id,
+                                         .request_id = request_id, .status = r.status(),
+                                         .units = r.units(), .bytes_in = r.bytes_in(),
+                                         .bytes_out = r.bytes_out(), .latency_us = r.latency_us(),
+                                         .product = Str(r.product()),
+                                         .client_ip = Str(r.client_ip()),
+                                         .gateway_id = Str(r.gateway_id())});
+  }
+  ++stats_.requests_applied;
+}
+
+void Projector::DeadLetterOf(const SourceMessage& m, std::string reason, std::string detail) {
+  ++stats_.dead_letters[reason];
+  dead_letters_.Add(DeadLetter::Make(std::move(reason), std::move(detail), source_name_,
+                                     m.partition, m.offset, m.log_time_us, m.payload));
+}
+
+Status Projector::Commit(Source& source) {
+  const auto start = Clock::now();
+  std::vector<PartitionOffset> offsets;
+  {
+    std::unique_lock lock(state_mutex_);
+    usage_.MoveInto(batch_.get(), store_.cfs()[Cf::kUsage]);
+    requests_.MoveInto(batch_.get(), store_.cfs()[Cf::kRequests]);
+    for (auto& [p, part] : partitions_) {
+      if (part.retention_moved) {
+        // After this batch's appends, so that the cut is the same whatever the batch boundaries.
+        for (const std::string& account : part.accounts) {
+          DropRequestsBefore(batch_.get(), store_.cfs()[Cf::kRequests], account,
+                             part.record.retention_cutoff_us);
+        }
+        part.retention_moved = false;
+      }
+      if (!part.dirty) continue;
+      batch_->Put(store_.cfs()[Cf::kMeta], PartitionKey(p), EncodePartition(part.record))
+          .PermitUncheckedError();
+      offsets.push_back({p, part.record.next_offset});
+      part.dirty = false;
+    }
+  }
+  // Dead letters are durable before the offsets that skip them.
+  Status s = dead_letters_.Flush();
+  if (embedded_dead_letters_ != nullptr) {
+    embedded_dead_letters_->MoveInto(batch_.get(), store_.cfs()[Cf::kDlq]);
+  }
+  if (s.ok()) s = store_.Write(batch_.get());
+  batch_->Clear();
+  if (!s.ok()) {
+    broken_ = true;
+    outcomes_.clear();
+    return s;
+  }
+  stats_.last_commit_latency =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+  source.Committed(offsets);
+  if (outcome_listener_) {
+    for (const auto& [command_id, outcome] : outcomes_) outcome_listener_(command_id, outcome);
+  }
+  outcomes_.clear();
+  return Status::Ok();
+}
+
+}  // namespace keymeter

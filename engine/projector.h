@@ -1,0 +1,132 @@
+// Projector: applies envelopes from a Source to the projections, in log order, exactly once.
+//
+// Each RunBatch() polls up to `max_batch_events` messages or for `max_batch_time`, whichever
+// comes first, applies them, and commits one RocksDB WriteBatch that holds every state change of
+// the batch AND the next offset of every partition it touched. A crash before the write loses
+// the whole batch (the source re-delivers it from the stored offsets); after it, nothing is
+// applied twice. Bad messages go to the dead-letter queue with their reason and their offsets
+// advance like any other.
+//
+// Request events: verified and checked (UNKNOWN-KEY, ACCOUNT-MISMATCH, KEY-DELETED,
+// FUTURE-TIMESTAMP beyond `future_tolerance_us` of the log's own time), deduplicated by request
+// id per partition, then counted in usage (key, root, account; hour/day/month; product/day), in
+// the quota windows, and in the request log. Lifecycle ops go to the key directory, whose
+// outcome is handed to the outcome listener after the commit.
+//
+// Thread safety: RunBatch() is called from one thread. It takes `state_mutex()` exclusively
+// while it changes in-memory state; readers of the directory and quota windows take it shared.
+// If a commit fails, the in-memory state is ahead of the store: RunBatch() returns the error and
+// the projector refuses to run until Open() reloads everything from the store (and the source
+// must be re-created so it re-reads from the stored offsets).
+
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "consumers/dead_letter.h"
+#include "consumers/source.h"
+#include "engine/partition_state.h"
+#include "engine/store.h"
+#include "projections/dedupe.h"
+#include "projections/key_directory.h"
+#include "projections/quota.h"
+#include "projections/request_log.h"
+#include "projections/usage.h"
+
+namespace keymeter {
+
+struct ProjectorOptions {
+  size_t max_batch_events = 20'000;
+  std::chrono::milliseconds max_batch_time{100};
+  size_t max_message_bytes = 1 << 20;
+  TimeUs future_tolerance_us = 5 * 60 * kMicrosPerSecond;
+  TimeUs dedupe_window_us = kMicrosPerHour;
+  size_t dedupe_max_entries = 2'000'000;  // per partition
+  TimeUs request_retention_us = 30 * kMicrosPerDay;
+};
+
+struct ProjectorStats {
+  uint64_t batches = 0;
+  uint64_t messages = 0;
+  uint64_t requests_applied = 0;
+  uint64_t duplicates = 0;
+  std::map<std::string, uint64_t> ops_applied;   // by op name
+  std::map<std::string, uint64_t> dead_letters;  // by reason
+  size_t last_batch_size = 0;
+  std::chrono::microseconds last_commit_latency{0};
+};
+
+class Projector {
+ public:
+  // `dead_letters` receives bad messages; for an EmbeddedDeadLetterSink they are written into the
+  // batch's WriteBatch, for Kafka they are flushed before the batch commits.
+  Projector(Store& store, KeyDirectory& directory, QuotaWindows& quota, DeadLetterSink& dead_letters,
+            ProjectorOptions options);
+  ~Projector();
+
+  // Loads the directory, partition records and dedupe windows from the store, and the quota
+  // windows as of `now`. `source_name` must match the one the store was built from
+  // (SOURCE-MISMATCH otherwise; a fresh store adopts it).
+  Status Open(const std::string& source_name, TimeUs now);
+
+  // The next offset to read of `partition`, for the source; nullopt when never read.
+  std::optional<int64_t> StoredOffset(int32_t partition) const;
+
+  // One batch. Returns how many messages it consumed (0 when the source had none in time).
+  Result<size_t> RunBatch(Source& source);
+
+  // Called after each commit with the command id and outcome of every lifecycle op in it.
+  void set_outcome_listener(std::function<void(const std::string&, const Status&)> fn) {
+    outcome_listener_ = std::move(fn);
+  }
+
+  // Minimum over partitions of the latest accepted event time; nullopt before any.
+  std::optional<TimeUs> Watermark() const;
+  std::map<int32_t, PartitionRecord> Partitions() const;
+  const ProjectorStats& stats() const { return stats_; }
+  std::shared_mutex& state_mutex() { return state_mutex_; }
+
+ private:
+  struct PartitionState {
+    PartitionRecord record;
+    std::unique_ptr<DedupeWindow> dedupe;
+    std::vector<std::string> accounts;  // accounts whose events come from this partition
+    bool dirty = false;
+    bool retention_moved = false;
+  };
+
+  PartitionState& Partition(int32_t partition);
+  void Apply(const SourceMessage& message);
+  void ApplyRequest(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);
+  void DeadLetterOf(const SourceMessage& message, std::string reason, std::string detail);
+  void NoteAccount(PartitionState& part, int32_t partition, const std::string& account_id);
+  Status Commit(Source& source);
+  Status LoadPartitions();
+
+  Store& store_;
+  KeyDirectory& directory_;
+  QuotaWindows& quota_;
+  DeadLetterSink& dead_letters_;
+  EmbeddedDeadLetterSink* const embedded_dead_letters_;  // null for Kafka's DLQ
+  const ProjectorOptions options_;
+  std::string source_name_;
+  bool broken_ = true;  // until Open()
+
+  std::map<int32_t, PartitionState> partitions_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+  UsageBatch usage_;
+  RequestLogBatch requests_;
+  std::vector<std::pair<std::string, Status>> outcomes_;
+  std::function<void(const std::string&, const Status&)> outcome_listener_;
+  ProjectorStats stats_;
+  mutable std::shared_mutex state_mutex_;
+};
+
+}  // namespace keymeter

@@ -1,0 +1,165 @@
+// The projector against an independent reference (tests/engine/workload.h), and the properties
+// exactly-once rests on: batch boundaries, partition interleaving and restarts don't change the
+// state.
+#define BOOST_TEST_MODULE projector
+#include <boost/test/unit_test.hpp>
+#include <rocksdb/db.h>
+
+#include "consumers/dead_letter.h"
+#include "engine/projector.h"
+#include "tests/common/temp_dir.h"
+#include "tests/engine/workload.h"
+
+using namespace keymeter;
+using namespace keymeter::testing;
+
+namespace {
+
+struct Engine {
+  explicit Engine(const std::string& path, ProjectorOptions options = {}) {
+    store = std::move(Store::Open({.path = path}).value());
+    directory = std::make_unique<KeyDirectory>(store->cfs());
+    projector = std::make_unique<Projector>(*store, *directory, quota, dlq, options);
+    Status s = projector->Open("vector", now);
+    BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  }
+  // Runs until the source is drained, or `max_batches`.
+  void Run(const std::vector<LogMessage>& log, unsigned seed, int max_batches = INT32_MAX) {
+    VectorSource source(log, [&](int32_t p) { return projector->StoredOffset(p); }, seed);
+    for (int i = 0; i < max_batches && !source.AtEnd(); ++i) {
+      Result<size_t> n = projector->RunBatch(source);
+      BOOST_REQUIRE(n.has_value());
+    }
+  }
+  std::string Checksum() { return store->Checksum().value(); }
+
+  TimeUs now = 0;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<KeyDirectory> directory;
+  QuotaWindows quota;
+  EmbeddedDeadLetterSink dlq;
+  std::unique_ptr<Projector> projector;
+};
+
+std::map<std::string, Counters> AllUsage(Store& store) {
+  std::map<std::string, Counters> out;
+  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator({}, store.cfs()[Cf::kUsage]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view v = it->value().ToStringView();
+    BOOST_REQUIRE(v.size() == 48u);
+    uint64_t f[6];
+    for (int i = 0; i < 6; ++i) {
+      f[i] = 0;
+      for (int b = 7; b >= 0; --b) f[i] = (f[i] << 8) | uint8_t(v[i * 8 + b]);
+    }
+    out[it->key().ToString()] = Counters{f[0], f[1], f[2], f[3], f[4], f[5]};
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(state_equals_the_reference) {
+  TempDir tmp;
+  Workload w = MakeWorkload(11, 9, 1500);
+  Engine e(tmp.sub("db"), {.max_batch_events = 500});
+  e.Run(w.log, 1);
+  const ProjectorStats& stats = e.projector->stats();
+  BOOST_TEST(stats.messages == w.log.size());
+  BOOST_TEST(stats.requests_applied == w.expected.accepted);
+  BOOST_TEST(stats.duplicates == w.expected.duplicates);
+  BOOST_TEST(stats.dead_letters == w.expected.dead_letters);
+  BOOST_TEST(e.dlq.CountsByReason() == w.expected.dead_letters);
+  for (const auto& [reason, n] : w.expected.dead_letters) {
+    BOOST_TEST_MESSAGE(reason << " expected " << n << " got " << stats.dead_letters.at(reason));
+  }
+  for (const auto& [reason, n] : stats.dead_letters) BOOST_TEST_MESSAGE(reason << " got " << n);
+  BOOST_TEST(w.expected.dead_letters.size() >= 5u);  // the workload plants every kind
+  std::map<std::string, Counters> usage = AllUsage(*e.store);
+  BOOST_TEST(usage.size() == w.expected.usage.size());
+  for (const auto& [key, counters] : w.expected.usage) {
+    auto it = usage.find(key);
+    BOOST_REQUIRE_MESSAGE(it != usage.end(), "missing usage cell");
+    BOOST_REQUIRE_MESSAGE((it->second == counters),
+                          "cell " << key.substr(0, 2) << " got " << it->second.requests << "/"
+                                  << it->second.units << " want " << counters.requests << "/"
+                                  << counters.units);
+  }
+  for (const auto& [account, n] : w.expected.requests_logged) {
+    uint64_t logged = 0;
+    RequestQuery q{.account_id = account, .limit = 1000};
+    for (;;) {
+      RequestPage page = ReadRequests(e.store->db(), e.store->cfs()[Cf::kRequests], q).value();
+      logged += page.records.size();
+      if (!page.next_cursor) break;
+      q.before = page.next_cursor;
+    }
+    BOOST_TEST(logged == n);
+  }
+  // Every dead letter is in the embedded DLQ column family with its reason.
+  std::map<std::string, uint64_t> stored;
+  std::unique_ptr<rocksdb::Iterator> it(e.store->db()->NewIterator({}, e.store->cfs()[Cf::kDlq]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Result<DeadLetter> d = DecodeDeadLetter(std::span(
+        reinterpret_cast<const uint8_t*>(it->value().data()), it->value().size()));
+    BOOST_REQUIRE(d.has_value());
+    ++stored[d.value().reason];
+  }
+  BOOST_TEST(stored == w.expected.dead_letters);
+}
+
+BOOST_AUTO_TEST_CASE(batch_boundaries_and_interleaving_do_not_change_the_state) {
+  Workload w = MakeWorkload(5, 6, 800);
+  TempDir a, b, c;
+  Engine small(a.sub("db"), {.max_batch_events = 7});
+  small.Run(w.log, 1);
+  Engine large(b.sub("db"), {.max_batch_events = 100'000});
+  large.Run(w.log, 99);
+  Engine medium(c.sub("db"), {.max_batch_events = 333});
+  medium.Run(w.log, 7);
+  BOOST_TEST(small.Checksum() == large.Checksum());
+  BOOST_TEST(small.Checksum() == medium.Checksum());
+}
+
+BOOST_AUTO_TEST_CASE(a_restart_resumes_from_the_stored_offsets) {
+  Workload w = MakeWorkload(21, 5, 1000);
+  TempDir once, restarted;
+  Engine straight(once.sub("db"), {.max_batch_events = 250});
+  straight.Run(w.log, 3);
+  for (int stop_after : {1, 3, 4}) {
+    auto e = std::make_unique<Engine>(restarted.sub("db"), ProjectorOptions{.max_batch_events = 250});
+    e->Run(w.log, unsigned(stop_after), stop_after);
+    e.reset();  // closes the store; the next one reopens it
+  }
+  Engine last(restarted.sub("db"), {.max_batch_events = 250});
+  last.Run(w.log, 5);
+  BOOST_TEST(last.Checksum() == straight.Checksum());
+  std::map<int32_t, int64_t> sizes;
+  for (const LogMessage& m : w.log) ++sizes[m.partition];
+  for (const auto& [p, record] : last.projector->Partitions()) {
+    BOOST_TEST(record.next_offset == sizes[p]);
+  }
+  BOOST_TEST((AllUsage(*last.store) == AllUsage(*straight.store)));
+}
+
+BOOST_AUTO_TEST_CASE(quota_windows_follow_event_time_and_survive_a_reopen) {
+  Workload w = MakeWorkload(3, 2, 300);
+  TempDir tmp;
+  TimeUs now = w.end_time;
+  std::map<KeyId, uint64_t> day_requests;
+  {
+    Engine e(tmp.sub("db"));
+    e.Run(w.log, 1);
+    e.directory->ForEachKey([&](const KeyState& k) {
+      if (!k.is_child()) day_requests[k.id] = e.quota.Pool(k.id).DayRequests(now);
+    });
+  }
+  uint64_t total = 0;
+  for (const auto& [id, n] : day_requests) total += n;
+  BOOST_TEST(total > 0u);
+  Engine reopened(tmp.sub("db"));
+  reopened.now = now;
+  BOOST_REQUIRE(reopened.projector->Open("vector", now).ok());
+  for (const auto& [id, n] : day_requests) BOOST_TEST(reopened.quota.Pool(id).DayRequests(now) == n);
+  BOOST_TEST(reopened.projector->Open("other-source", now).code() == "SOURCE-MISMATCH");
+}
