@@ -14,6 +14,7 @@
 
 #include "engine/http_server.h"
 #include "engine/json.h"
+#include "engine/pipeline.h"
 #include "engine/store.h"
 #include "projections/key_directory.h"
 
@@ -103,26 +104,27 @@ int RunServe(const ServeOptions& options) {
           fmt::format("cannot create data dir {}: {}", options.data_dir, ec.message()));
     }
   }
-  StoreOptions store_options;
-  store_options.path = options.data_dir;
-  store_options.create_if_missing = !options.read_only;
-  store_options.read_only = options.read_only;
-  Result<std::unique_ptr<Store>> store = Store::Open(store_options);
-  if (!store) {
+  PipelineOptions pipeline_options;
+  pipeline_options.data_dir = options.data_dir;
+  pipeline_options.brokers = options.brokers;
+  pipeline_options.topic = options.topic;
+  pipeline_options.group = options.group;
+  pipeline_options.read_only = options.read_only;
+  pipeline_options.store.create_if_missing = !options.read_only;
+  Result<std::unique_ptr<Pipeline>> opened = Pipeline::Open(pipeline_options);
+  if (!opened) {
     return FailStartup(
-        fmt::format("cannot open data dir {}: {}", options.data_dir, store.error().ToString()));
+        fmt::format("cannot open data dir {}: {}", options.data_dir, opened.error().ToString()));
   }
-  KeyDirectory directory(store.value()->cfs());
-  if (Status s = directory.Load(store.value()->db()); !s.ok()) {
-    return FailStartup(
-        fmt::format("cannot load the key directory from {}: {}", options.data_dir, s.ToString()));
-  }
+  Pipeline& pipeline = *opened.value();
 
   Metrics metrics;
   HttpProbe probe(metrics);
   http::Router router;
-  ServeContext context{options, *store.value(), directory, router, metrics};
+  ServeContext context{options, pipeline.store(), pipeline.directory(), router, metrics, pipeline};
+  context.readiness = [&pipeline] { return pipeline.Readiness(); };
   RegisterOpsRoutes(router, context);
+  pipeline.Start();
 
   http::ServerOptions server_options;
   server_options.listen = options.listen;
@@ -146,6 +148,8 @@ int RunServe(const ServeOptions& options) {
   sigwait(&stop_signals, &signal_number);
   spdlog::info("{} received: draining HTTP connections", strsignal(signal_number));
   server.value()->Stop();
+  spdlog::info("HTTP stopped; letting the current batch commit");
+  pipeline.Stop();
   spdlog::info("keymeter stopped");
   return 0;
 }

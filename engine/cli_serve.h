@@ -32,6 +32,7 @@ class App;
 namespace keymeter {
 
 class KeyDirectory;
+class Pipeline;
 class Store;
 
 struct ServeOptions {
@@ -54,6 +55,7 @@ struct ServeContext {
   KeyDirectory& directory;
   http::Router& router;
   Metrics& metrics;
+  Pipeline& pipeline;
   // Answers GET /readyz: {ready, reason when not}. Replaced by the projector's catch-up
   // state once there is one; must be thread-safe.
   std::function<std::pair<bool, std::string>()> readiness = [] {

@@ -205,7 +205,12 @@ BOOST_AUTO_TEST_CASE(serves_the_ops_endpoints_and_stops_cleanly_on_sigterm) {
   auto health = WaitHealthy(port);
   BOOST_REQUIRE(health);
   BOOST_TEST(health->body() == R"({"status":"ok"})");
+  // Ready once the projector has caught up with the (empty) embedded log.
   auto ready = Get(port, "/readyz");
+  for (int i = 0; i < 100 && ready && ready->result_int() != 200u; ++i) {
+    std::this_thread::sleep_for(50ms);
+    ready = Get(port, "/readyz");
+  }
   BOOST_REQUIRE(ready);
   BOOST_TEST(ready->result_int() == 200u);
   BOOST_TEST(ready->body() == R"({"ready":true})");
