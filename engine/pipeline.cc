@@ -1,6 +1,9 @@
 #include "engine/pipeline.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <filesystem>
 
 #include "consumers/kafka_source.h"
 
@@ -76,9 +79,15 @@ void Pipeline::Stop() {
 Result<std::unique_ptr<Source>> Pipeline::MakeSource() {
   auto stored = [this](int32_t partition) { return projector_->StoredOffset(partition); };
   if (!kafka_mode()) return std::unique_ptr<Source>(std::make_unique<EmbeddedLogSource>(*log_, stored));
+  std::string instance = options_.instance_id;
+  if (instance.empty()) {
+    instance = fmt::format("keymeter-{:016x}",
+                           StableHash(std::filesystem::absolute(options_.data_dir).string()));
+  }
   Result<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(
       {.brokers = options_.brokers, .group_id = options_.group, .topic = options_.topic,
-       .stored_offset = stored});
+       .stored_offset = stored,
+       .extra = {{"group.instance.id", instance}, {"session.timeout.ms", "10000"}}});
   if (!source) return source.error();
   return std::unique_ptr<Source>(std::move(source.value()));
 }

@@ -42,6 +42,10 @@ struct PipelineOptions {
   std::string topic = "keymeter.events";
   std::string group = "keymeter";
   std::string dlq_topic = "keymeter.dlq";
+  // Static group membership (group.instance.id): a restarted process takes its partitions back
+  // at once instead of waiting out the dead member's session. Empty: derived from the data
+  // dir's absolute path, so one data dir is one member.
+  std::string instance_id;
   int32_t embedded_partitions = 4;
   bool read_only = false;  // serve a store without following any log
   ProjectorOptions projector;
