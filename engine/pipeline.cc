@@ -95,7 +95,22 @@ Result<std::unique_ptr<Source>> Pipeline::MakeSource() {
 void Pipeline::Loop(std::stop_token stop) {
   std::unique_ptr<Source> source;
   auto backoff = std::chrono::milliseconds(100);
+  bool storage_failed = false;
   while (!stop.stop_requested()) {
+    if (storage_failed) {
+      // The in-memory state may be ahead of the store: once RocksDB takes writes again, reload
+      // the projections from it; the new source re-reads from the stored offsets.
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      Status healed = store_->Resume();
+      if (healed.ok()) healed = projector_->Open(source_name(), WallClockUs());
+      if (!healed.ok()) {
+        SetState(false, "STORAGE-ERROR: " + healed.ToString());
+        continue;
+      }
+      spdlog::info("projector: storage writable again; resuming from the stored offsets");
+      storage_failed = false;
+    }
     if (!source) {
       Result<std::unique_ptr<Source>> made = MakeSource();
       if (!made) {
@@ -115,12 +130,9 @@ void Pipeline::Loop(std::stop_token stop) {
     spdlog::warn("projector: {}", error.ToString());
     SetState(false, error.ToString());
     if (error.code() == "PROJECTOR-STOPPED" || error.code() == "IO-ERROR") {
-      // The in-memory state may be ahead of the store: reload it and re-read from the offsets.
+      SetState(false, "STORAGE-ERROR: " + error.ToString());
       source.reset();
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-      Status reopened = projector_->Open(source_name(), WallClockUs());
-      if (!reopened.ok()) SetState(false, reopened.ToString());
+      storage_failed = true;
       continue;
     }
     std::this_thread::sleep_for(backoff);

@@ -76,6 +76,8 @@ Status Store::Write(rocksdb::WriteBatch* batch) {
   return FromRocks(db_->Write(write_options, batch));
 }
 
+Status Store::Resume() { return FromRocks(db_->Resume()); }
+
 Result<std::string> Store::Checksum() const {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);

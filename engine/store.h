@@ -45,6 +45,10 @@ class Store {
   // Applies `batch` atomically. IO-ERROR with RocksDB's message on failure.
   Status Write(rocksdb::WriteBatch* batch);
 
+  // After a write error RocksDB refuses writes until the cause is gone and it is resumed: this
+  // flushes what it holds and clears the error. IO-ERROR while the fault persists.
+  Status Resume();
+
   // SHA-256 (hex) over the name, keys and values of every projection column family in order.
   // Equal for two stores that applied the same log, whatever the source of that log.
   Result<std::string> Checksum() const;
