@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "consumers/decode.h"
 #include "consumers/kafka_producer.h"
 #include "schemas/records_generated.h"
 
@@ -24,8 +25,8 @@ std::string TruncationNote(size_t size) {
 DeadLetter DeadLetter::Make(std::string reason, std::string detail, std::string source,
                             int32_t partition, int64_t offset, TimeUs time_us,
                             std::span<const uint8_t> payload) {
-  DeadLetter d{std::move(reason), std::move(detail), std::move(source), partition, offset,
-               time_us, {}};
+  DeadLetter d{
+      std::move(reason), std::move(detail), std::move(source), partition, offset, time_us, {}};
   const size_t kept = std::min(payload.size(), kDeadLetterPayloadLimit);
   d.payload.assign(payload.begin(), payload.begin() + static_cast<ptrdiff_t>(kept));
   if (kept < payload.size()) d.detail += TruncationNote(payload.size());
@@ -38,14 +39,19 @@ std::string EncodeDeadLetter(const DeadLetter& d) {
       kept < d.payload.size() ? d.detail + TruncationNote(d.payload.size()) : d.detail;
   flatbuffers::FlatBufferBuilder b(256 + kept);
   auto payload = b.CreateVector(d.payload.data(), kept);
-  auto root = fb::CreateDeadLetter(b, b.CreateString(d.reason), b.CreateString(detail),
-                                   b.CreateString(d.source), d.partition, d.offset, d.time_us,
-                                   payload);
+  auto root =
+      fb::CreateDeadLetter(b, b.CreateString(d.reason), b.CreateString(detail),
+                           b.CreateString(d.source), d.partition, d.offset, d.time_us, payload);
   b.Finish(root);
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
 Result<DeadLetter> DecodeDeadLetter(std::span<const uint8_t> bytes) {
+  PayloadArena aligned;  // FlatBuffers reads in place: RocksDB and Kafka give any address
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % 8 != 0) {
+    aligned.Add(bytes);
+    bytes = aligned[0];
+  }
   flatbuffers::Verifier verifier(bytes.data(), bytes.size(), /*max_depth=*/8,
                                  /*max_tables=*/16);
   if (bytes.empty() || !verifier.VerifyBuffer<fb::DeadLetter>(nullptr)) {
@@ -53,8 +59,13 @@ Result<DeadLetter> DecodeDeadLetter(std::span<const uint8_t> bytes) {
   }
   const fb::DeadLetter* r = flatbuffers::GetRoot<fb::DeadLetter>(bytes.data());
   auto str = [](const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); };
-  DeadLetter d{str(r->reason()), str(r->detail()), str(r->source()), r->partition(),
-               r->offset(),      r->time_us(),     {}};
+  DeadLetter d{str(r->reason()),
+               str(r->detail()),
+               str(r->source()),
+               r->partition(),
+               r->offset(),
+               r->time_us(),
+               {}};
   if (r->payload() != nullptr) d.payload.assign(r->payload()->begin(), r->payload()->end());
   return d;
 }
@@ -89,8 +100,7 @@ void DeadLetterSink::Count(const std::string& reason) {
 
 // ---------------------------------------------------------------------- KafkaDeadLetterSink
 
-KafkaDeadLetterSink::KafkaDeadLetterSink(std::unique_ptr<KafkaProducer> producer,
-                                         std::string topic,
+KafkaDeadLetterSink::KafkaDeadLetterSink(std::unique_ptr<KafkaProducer> producer, std::string topic,
                                          std::chrono::milliseconds flush_timeout)
     : producer_(std::move(producer)), topic_(std::move(topic)), flush_timeout_(flush_timeout) {
   failures_seen_ = producer_->delivery_failures();
@@ -133,8 +143,7 @@ void EmbeddedDeadLetterSink::Add(const DeadLetter& d) {
   pending_.emplace_back(std::move(key), std::move(value));
 }
 
-void EmbeddedDeadLetterSink::MoveInto(rocksdb::WriteBatch* batch,
-                                      rocksdb::ColumnFamilyHandle* cf) {
+void EmbeddedDeadLetterSink::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
   std::vector<std::pair<std::string, std::string>> pending;
   {
     std::lock_guard lock(mu_);

@@ -17,18 +17,31 @@ bool Empty(const flatbuffers::String* s) { return s == nullptr || s->size() == 0
 const flatbuffers::String* KeyIdOf(const fb::Envelope& e, bool* is_key_op) {
   *is_key_op = true;
   switch (e.op_type()) {
-    case fb::Op::KeyIssued: return e.op_as_KeyIssued()->key_id();
-    case fb::Op::ParentSet: return e.op_as_ParentSet()->key_id();
-    case fb::Op::KeyRotated: return e.op_as_KeyRotated()->key_id();
-    case fb::Op::KeySuspended: return e.op_as_KeySuspended()->key_id();
-    case fb::Op::KeyActivated: return e.op_as_KeyActivated()->key_id();
-    case fb::Op::KeyConfirmed: return e.op_as_KeyConfirmed()->key_id();
-    case fb::Op::KeyDeleted: return e.op_as_KeyDeleted()->key_id();
-    case fb::Op::AllowedSourcesSet: return e.op_as_AllowedSourcesSet()->key_id();
-    case fb::Op::ConfigSet: return e.op_as_ConfigSet()->key_id();
-    case fb::Op::QuotaSet: return e.op_as_QuotaSet()->key_id();
-    case fb::Op::MemberCapSet: return e.op_as_MemberCapSet()->key_id();
-    default: *is_key_op = false; return nullptr;
+    case fb::Op::KeyIssued:
+      return e.op_as_KeyIssued()->key_id();
+    case fb::Op::ParentSet:
+      return e.op_as_ParentSet()->key_id();
+    case fb::Op::KeyRotated:
+      return e.op_as_KeyRotated()->key_id();
+    case fb::Op::KeySuspended:
+      return e.op_as_KeySuspended()->key_id();
+    case fb::Op::KeyActivated:
+      return e.op_as_KeyActivated()->key_id();
+    case fb::Op::KeyConfirmed:
+      return e.op_as_KeyConfirmed()->key_id();
+    case fb::Op::KeyDeleted:
+      return e.op_as_KeyDeleted()->key_id();
+    case fb::Op::AllowedSourcesSet:
+      return e.op_as_AllowedSourcesSet()->key_id();
+    case fb::Op::ConfigSet:
+      return e.op_as_ConfigSet()->key_id();
+    case fb::Op::QuotaSet:
+      return e.op_as_QuotaSet()->key_id();
+    case fb::Op::MemberCapSet:
+      return e.op_as_MemberCapSet()->key_id();
+    default:
+      *is_key_op = false;
+      return nullptr;
   }
 }
 

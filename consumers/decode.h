@@ -15,14 +15,18 @@
 //                       KeyIssued, KeyRotated: secret_hash; AccountCreated: admin_token_hash
 //   ACCOUNT-MISMATCH  a RequestEvent whose account_id differs from the envelope's
 //
-// Thread safety: free functions, no shared state.
+// Thread safety: free functions, no shared state; PayloadArena is a value (one thread).
 
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "schemas/events_generated.h"
 
@@ -43,7 +47,40 @@ struct Decoded {
   bool ok() const { return reason.empty(); }
 };
 
-// Verifies and checks `bytes`. `bytes` must outlive the returned envelope pointer.
+// Verifies and checks `bytes`. `bytes` must outlive the returned envelope pointer, and should
+// start 8-byte aligned: FlatBuffers reads scalars in place (x86 tolerates misalignment, UBSan
+// does not). Every Source of this module returns aligned payloads; copy others with a
+// PayloadArena.
 Decoded DecodeEnvelope(std::span<const uint8_t> bytes, size_t max_bytes = kMaxEnvelopeBytes);
+
+// Copies of byte strings, each starting 8-byte aligned, kept until Clear(); what the sources
+// hand out as SourceMessage payloads. Adding may move earlier copies: take the spans (operator[])
+// once everything is added. Thread safety: not thread-safe.
+class PayloadArena {
+ public:
+  void Clear() {
+    used_ = 0;
+    spans_.clear();
+  }
+  void Add(std::span<const uint8_t> bytes) {
+    const size_t start = (used_ + 7) & ~size_t{7};
+    const size_t end = start + bytes.size();
+    if (words_.size() * 8 < end) words_.resize(std::max(words_.size() * 2, (end + 7) / 8));
+    if (!bytes.empty()) std::memcpy(base() + start, bytes.data(), bytes.size());
+    spans_.emplace_back(start, bytes.size());
+    used_ = end;
+  }
+  size_t size() const { return spans_.size(); }
+  std::span<const uint8_t> operator[](size_t i) const {
+    return {reinterpret_cast<const uint8_t*>(words_.data()) + spans_[i].first, spans_[i].second};
+  }
+
+ private:
+  uint8_t* base() { return reinterpret_cast<uint8_t*>(words_.data()); }
+
+  std::vector<uint64_t> words_;
+  size_t used_ = 0;
+  std::vector<std::pair<size_t, size_t>> spans_;  // start, size
+};
 
 }  // namespace keymeter

@@ -65,9 +65,15 @@ uint32_t Murmur2(std::string_view key) {
   }
   const size_t tail = length & ~size_t{3};
   switch (length % 4) {
-    case 3: h ^= data[tail + 2] << 16; [[fallthrough]];
-    case 2: h ^= data[tail + 1] << 8; [[fallthrough]];
-    case 1: h ^= data[tail]; h *= m;
+    case 3:
+      h ^= data[tail + 2] << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= data[tail + 1] << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= data[tail];
+      h *= m;
   }
   h ^= h >> 13;
   h *= m;
@@ -87,8 +93,8 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(rocksdb::DB* db,
                                                        rocksdb::ColumnFamilyHandle* cf,
                                                        const EmbeddedLogOptions& options) {
   if (options.partitions < 1 || options.partitions > 1024) {
-    return Status("INVALID-ARGUMENT", "partitions must be 1..1024, not " +
-                                          std::to_string(options.partitions));
+    return Status("INVALID-ARGUMENT",
+                  "partitions must be 1..1024, not " + std::to_string(options.partitions));
   }
   auto log = std::make_unique<EmbeddedLog>(PrivateTag(), db, cf, options);
   Status status = log->Recover();
@@ -138,8 +144,9 @@ int32_t EmbeddedLog::PartitionFor(std::string_view partition_key) const {
 }
 
 int64_t EmbeddedLog::EndOffset(int32_t partition) const {
+  if (partition < 0 || partition >= partitions_) return 0;
   std::lock_guard lock(mu_);
-  return end_.at(size_t(partition));
+  return end_[size_t(partition)];
 }
 
 Result<int64_t> EmbeddedLog::Append(std::span<const uint8_t> envelope,
@@ -167,7 +174,8 @@ Result<std::vector<LogPosition>> EmbeddedLog::AppendBatch(std::span<const LogEnt
       value.assign(time_prefix);
       value.append(reinterpret_cast<const char*>(entries[i].envelope.data()),
                    entries[i].envelope.size());
-      rocksdb::Status s = batch.Put(cf_, LogKey(positions[i].partition, positions[i].offset), value);
+      rocksdb::Status s =
+          batch.Put(cf_, LogKey(positions[i].partition, positions[i].offset), value);
       if (!s.ok()) return IoError("log batch", s);
     }
     rocksdb::WriteOptions write_options;
@@ -195,8 +203,8 @@ Result<size_t> EmbeddedLog::Scan(int32_t partition, int64_t from, size_t max,
     const rocksdb::Slice key = it->key();
     const rocksdb::Slice value = it->value();
     if (key.size() != kKeyBytes || value.size() < kTimeBytes) {
-      return Status("IO-ERROR", "corrupt embedded log record in partition " +
-                                    std::to_string(partition));
+      return Status("IO-ERROR",
+                    "corrupt embedded log record in partition " + std::to_string(partition));
     }
     visit(static_cast<int64_t>(GetBe(key.data() + 4, 8)),
           static_cast<TimeUs>(GetBe(value.data(), 8)),
@@ -235,7 +243,7 @@ EmbeddedLogSource::EmbeddedLogSource(const EmbeddedLog& log, StoredOffsetFn stor
 Result<size_t> EmbeddedLogSource::Poll(std::vector<SourceMessage>* out, size_t max,
                                        std::chrono::milliseconds timeout) {
   out->clear();
-  arena_.clear();
+  arena_.Clear();
   const int32_t partitions = log_.partitions();
   if (next_.empty()) {
     next_.assign(size_t(partitions), 0);
@@ -245,17 +253,15 @@ Result<size_t> EmbeddedLogSource::Poll(std::vector<SourceMessage>* out, size_t m
   }
   if (max == 0 || !log_.WaitForData(next_, timeout)) return size_t{0};
   std::vector<int64_t> next = next_;
-  std::vector<size_t> starts;  // where each message's envelope starts in arena_
   for (int32_t i = 0; i < partitions && out->size() < max; ++i) {
     const int32_t p = (first_ + i) % partitions;
-    Result<size_t> n = log_.Scan(
-        p, next[size_t(p)], max - out->size(),
-        [&](int64_t offset, TimeUs time, std::span<const uint8_t> envelope) {
-          starts.push_back(arena_.size());
-          arena_.append(reinterpret_cast<const char*>(envelope.data()), envelope.size());
-          out->push_back({p, offset, {}, time});
-          next[size_t(p)] = offset + 1;
-        });
+    Result<size_t> n =
+        log_.Scan(p, next[size_t(p)], max - out->size(),
+                  [&](int64_t offset, TimeUs time, std::span<const uint8_t> envelope) {
+                    arena_.Add(envelope);
+                    out->push_back({p, offset, {}, time});
+                    next[size_t(p)] = offset + 1;
+                  });
     if (!n) {
       out->clear();
       return n.error();
@@ -263,12 +269,7 @@ Result<size_t> EmbeddedLogSource::Poll(std::vector<SourceMessage>* out, size_t m
   }
   first_ = (first_ + 1) % partitions;
   next_ = std::move(next);
-  // The arena no longer grows: point the payloads into it.
-  const auto* base = reinterpret_cast<const uint8_t*>(arena_.data());
-  for (size_t i = 0; i < out->size(); ++i) {
-    const size_t end = i + 1 < out->size() ? starts[i + 1] : arena_.size();
-    (*out)[i].payload = {base + starts[i], end - starts[i]};
-  }
+  for (size_t i = 0; i < out->size(); ++i) (*out)[i].payload = arena_[i];  // arena complete
   return out->size();
 }
 

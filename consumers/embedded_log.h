@@ -38,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "consumers/decode.h"
 #include "consumers/source.h"
 #include "schemas/ids.h"
 #include "schemas/status.h"
@@ -91,8 +92,7 @@ class EmbeddedLog {
   // Opens the log in column family `cf` of `db`; both must outlive it. Errors: INVALID-ARGUMENT
   // for a partition count out of range; LOG-PARTITIONS-MISMATCH when the log was created with a
   // different count; IO-ERROR from RocksDB.
-  static Result<std::unique_ptr<EmbeddedLog>> Open(rocksdb::DB* db,
-                                                   rocksdb::ColumnFamilyHandle* cf,
+  static Result<std::unique_ptr<EmbeddedLog>> Open(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                                                    const EmbeddedLogOptions& options = {});
   EmbeddedLog(PrivateTag, rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
               const EmbeddedLogOptions& options);  // use Open()
@@ -107,7 +107,8 @@ class EmbeddedLog {
 
   int32_t partitions() const { return partitions_; }
   int32_t PartitionFor(std::string_view partition_key) const;
-  // The next offset to be assigned in `partition` (= number of records in it).
+  // The next offset to be assigned in `partition` (= number of records in it); 0 for a
+  // partition out of [0, partitions()).
   int64_t EndOffset(int32_t partition) const;
 
   // Visits up to `max` records of `partition` from offset `from` on, in offset order, and
@@ -149,7 +150,7 @@ class EmbeddedLogSource : public Source {
   const EmbeddedLog& log_;
   StoredOffsetFn stored_offset_;
   std::vector<int64_t> next_;  // next offset to read per partition; empty before Poll
-  std::string arena_;          // envelopes of the last Poll (payloads point here)
+  PayloadArena arena_;         // envelopes of the last Poll (payloads point here)
   int32_t first_ = 0;          // partition read first by the next Poll
 };
 

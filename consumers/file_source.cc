@@ -100,7 +100,8 @@ Result<bool> FileSource::ReadNdjson(int64_t index, bool skip) {
     }
     r.account_id = std::move(*account);
   }
-  arena_.append(BuildRequestEvent(r));
+  const std::string envelope = BuildRequestEvent(r);
+  arena_.Add(Bytes(envelope));
   return true;
 }
 
@@ -118,49 +119,46 @@ Result<bool> FileSource::ReadRecord(int64_t index, bool skip) {
     if (!skip) Reject("UNDECODABLE", "truncated record header", index, {header, got});
     return false;
   }
-  const size_t length = size_t{header[0]} << 24 | size_t{header[1]} << 16 |
-                        size_t{header[2]} << 8 | size_t{header[3]};
+  const size_t length = size_t{header[0]} << 24 | size_t{header[1]} << 16 | size_t{header[2]} << 8 |
+                        size_t{header[3]};
   if (skip || length > options_.max_record_bytes) {
     in_.seekg(static_cast<std::streamoff>(length), std::ios::cur);
     if (!skip) {
-      Reject("OVERSIZED", "record of " + std::to_string(length) + " bytes, limit " +
-                              std::to_string(options_.max_record_bytes),
+      Reject("OVERSIZED",
+             "record of " + std::to_string(length) + " bytes, limit " +
+                 std::to_string(options_.max_record_bytes),
              index, {});
     }
     if (!in_.good()) return Status("IO-ERROR", "seeking in " + options_.path);
     return false;
   }
-  const size_t start = arena_.size();
-  arena_.resize(start + length);
-  in_.read(arena_.data() + start, static_cast<std::streamsize>(length));
+  record_.resize(length);
+  in_.read(record_.data(), static_cast<std::streamsize>(length));
   const auto body = static_cast<size_t>(in_.gcount());
   if (in_.bad()) return Status("IO-ERROR", "reading " + options_.path);
   if (body < length) {
     at_end_ = true;
     Reject("UNDECODABLE",
-           "truncated record: " + std::to_string(body) + " of " + std::to_string(length) +
-               " bytes",
-           index, Bytes(std::string_view(arena_).substr(start)));
-    arena_.resize(start);
+           "truncated record: " + std::to_string(body) + " of " + std::to_string(length) + " bytes",
+           index, Bytes(std::string_view(record_).substr(0, body)));
     return false;
   }
+  arena_.Add(Bytes(record_));
   return true;
 }
 
 Result<size_t> FileSource::Poll(std::vector<SourceMessage>* out, size_t max,
                                 std::chrono::milliseconds) {
   out->clear();
-  arena_.clear();
+  arena_.Clear();
   if (!skip_until_.has_value()) {
     skip_until_ = options_.stored_offset ? options_.stored_offset(0).value_or(0) : 0;
   }
-  std::vector<size_t> starts;
   for (size_t scanned = 0; scanned < max && !at_end_;) {
     const int64_t index = next_index_;
     const bool skip = index < *skip_until_;
-    const size_t start = arena_.size();
-    Result<bool> read = options_.format == FileFormat::kNdjson ? ReadNdjson(index, skip)
-                                                               : ReadRecord(index, skip);
+    Result<bool> read =
+        options_.format == FileFormat::kNdjson ? ReadNdjson(index, skip) : ReadRecord(index, skip);
     if (!read) {
       out->clear();
       return read.error();
@@ -169,16 +167,9 @@ Result<size_t> FileSource::Poll(std::vector<SourceMessage>* out, size_t max,
     ++next_index_;
     if (skip) continue;
     ++scanned;
-    if (read.value()) {
-      starts.push_back(start);
-      out->push_back({/*partition=*/0, index, {}, /*log_time_us=*/0});
-    }
+    if (read.value()) out->push_back({/*partition=*/0, index, {}, /*log_time_us=*/0});
   }
-  const auto* base = reinterpret_cast<const uint8_t*>(arena_.data());
-  for (size_t i = 0; i < out->size(); ++i) {
-    const size_t end = i + 1 < out->size() ? starts[i + 1] : arena_.size();
-    (*out)[i].payload = {base + starts[i], end - starts[i]};
-  }
+  for (size_t i = 0; i < out->size(); ++i) (*out)[i].payload = arena_[i];  // arena complete
   return out->size();
 }
 

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "consumers/dead_letter.h"
+#include "consumers/decode.h"
 #include "consumers/ndjson.h"
 #include "consumers/source.h"
 
@@ -81,7 +82,7 @@ class FileSource : public Source {
 
  private:
   Status Detect();
-  // Reads the next message into arena_ (returns true) or dead-letters it (returns false).
+  // Adds the next message to arena_ (returns true) or dead-letters it (returns false).
   // Sets at_end_ when the file is exhausted.
   Result<bool> ReadNdjson(int64_t index, bool skip);
   Result<bool> ReadRecord(int64_t index, bool skip);
@@ -92,7 +93,8 @@ class FileSource : public Source {
   std::ifstream in_;
   NdjsonParser parser_;
   std::string line_;
-  std::string arena_;  // envelopes of the last Poll (payloads point here)
+  std::string record_;
+  PayloadArena arena_;  // envelopes of the last Poll (payloads point here)
   int64_t next_index_ = 0;
   std::optional<int64_t> skip_until_;  // stored offset, asked on the first Poll
   bool at_end_ = false;

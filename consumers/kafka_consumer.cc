@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -17,8 +18,8 @@ int ToTimeoutMs(std::chrono::milliseconds timeout) {
 
 Status KafkaStatus(std::string code, std::string_view what, RdKafka::ErrorCode err,
                    const std::string& detail = "") {
-  std::string message = std::string(what) + ": " + RdKafka::err2str(err) + " (" +
-                        std::to_string(err) + ")";
+  std::string message =
+      std::string(what) + ": " + RdKafka::err2str(err) + " (" + std::to_string(err) + ")";
   if (!detail.empty() && detail != RdKafka::err2str(err)) message += ": " + detail;
   return Status(std::move(code), std::move(message));
 }
@@ -130,8 +131,7 @@ class KafkaConsumer::RebalanceHandler : public RdKafka::RebalanceCb {
 
 // --------------------------------------------------------------------------- KafkaConsumer
 
-Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
-    const KafkaConsumerOptions& options) {
+Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const KafkaConsumerOptions& options) {
   if (options.brokers.empty()) return Status("KAFKA-CONFIG", "no brokers given");
   if (options.group_id.empty()) return Status("KAFKA-CONFIG", "no consumer group given");
   if (options.topics.empty()) return Status("KAFKA-CONFIG", "no topics given");
@@ -228,7 +228,8 @@ Status KafkaConsumer::PauseOrResume(bool pause, std::string_view topic,
   if (partitions.empty()) return Status::Ok();
   PartitionList list(topic, partitions);
   RdKafka::ErrorCode err = pause ? consumer_->pause(list.raw()) : consumer_->resume(list.raw());
-  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", pause ? "pause" : "resume", err);
+  if (err != RdKafka::ERR_NO_ERROR)
+    return KafkaStatus("KAFKA-ERROR", pause ? "pause" : "resume", err);
   for (RdKafka::TopicPartition* tp : list.raw()) {
     if (tp->err() != RdKafka::ERR_NO_ERROR) {
       return KafkaStatus("KAFKA-ERROR", pause ? "pause" : "resume", tp->err());
@@ -268,6 +269,62 @@ Result<std::vector<TopicPartitionOffset>> KafkaConsumer::Committed(
   if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "committed", err);
   std::vector<TopicPartitionOffset> out;
   for (RdKafka::TopicPartition* tp : list.raw()) out.push_back({tp->partition(), tp->offset()});
+  return out;
+}
+
+Result<std::vector<PartitionBounds>> KafkaConsumer::QueryBounds(std::string_view topic,
+                                                                std::chrono::milliseconds timeout) {
+  if (closed_) return Status("KAFKA-CLOSED", "query after close");
+  std::string errstr;
+  std::unique_ptr<RdKafka::Topic> handle(
+      RdKafka::Topic::create(consumer_.get(), std::string(topic), nullptr, errstr));
+  if (handle == nullptr) return Status("KAFKA-ERROR", "topic handle: " + errstr);
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode err = consumer_->metadata(false, handle.get(), &raw, ToTimeoutMs(timeout));
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus("KAFKA-TIMEOUT", "metadata", err);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "metadata", err);
+  std::vector<int32_t> partitions;
+  for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+    if (t->topic() != topic) continue;
+    if (t->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || t->partitions()->empty()) {
+      return Status("KAFKA-NO-TOPIC", "topic " + std::string(topic) + " does not exist");
+    }
+    if (t->err() != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "metadata", t->err());
+    for (const RdKafka::PartitionMetadata* p : *t->partitions()) partitions.push_back(p->id());
+  }
+  if (partitions.empty()) {
+    return Status("KAFKA-NO-TOPIC", "topic " + std::string(topic) + " does not exist");
+  }
+  std::sort(partitions.begin(), partitions.end());
+  std::vector<PartitionBounds> out;
+  for (int32_t p : partitions) {
+    PartitionBounds bounds{.partition = p};
+    err = consumer_->query_watermark_offsets(std::string(topic), p, &bounds.low, &bounds.high,
+                                             ToTimeoutMs(timeout));
+    if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus("KAFKA-TIMEOUT", "watermarks", err);
+    if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "watermarks", err);
+    out.push_back(bounds);
+  }
+  return out;
+}
+
+Result<std::vector<TopicPartitionOffset>> KafkaConsumer::OffsetsForTime(
+    std::string_view topic, const std::vector<int32_t>& partitions, int64_t time_ms,
+    std::chrono::milliseconds timeout) {
+  if (closed_) return Status("KAFKA-CLOSED", "query after close");
+  PartitionList list(topic, partitions);
+  for (RdKafka::TopicPartition* tp : list.raw()) tp->set_offset(time_ms);
+  RdKafka::ErrorCode err = consumer_->offsetsForTimes(list.raw(), ToTimeoutMs(timeout));
+  if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus("KAFKA-TIMEOUT", "offsets for time", err);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "offsets for time", err);
+  std::vector<TopicPartitionOffset> out;
+  for (RdKafka::TopicPartition* tp : list.raw()) {
+    if (tp->err() != RdKafka::ERR_NO_ERROR) {
+      return KafkaStatus("KAFKA-ERROR", "offsets for time", tp->err());
+    }
+    out.push_back({tp->partition(), tp->offset()});
+  }
   return out;
 }
 

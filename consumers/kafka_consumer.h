@@ -81,6 +81,13 @@ struct TopicPartitionOffset {
   int64_t offset = 0;  // next offset to read; -1001 (OFFSET_INVALID) when none committed
 };
 
+// The offsets of one partition as the broker sees them.
+struct PartitionBounds {
+  int32_t partition = 0;
+  int64_t low = 0;   // first offset still in the partition
+  int64_t high = 0;  // next offset to be written (the end; == low when empty)
+};
+
 struct KafkaConsumerOptions {
   // Bootstrap brokers, "host:port[,host:port...]". Required.
   std::string brokers;
@@ -142,6 +149,19 @@ class KafkaConsumer {
   Result<std::vector<TopicPartitionOffset>> Committed(std::string_view topic,
                                                       const std::vector<int32_t>& partitions,
                                                       std::chrono::milliseconds timeout);
+
+  // Every partition of `topic` with its low and high watermarks, asked of the broker now (not
+  // from the fetch cache), in partition order. Needs no assignment. Errors: KAFKA-NO-TOPIC when
+  // the broker does not know `topic`; KAFKA-TIMEOUT; KAFKA-ERROR.
+  Result<std::vector<PartitionBounds>> QueryBounds(std::string_view topic,
+                                                   std::chrono::milliseconds timeout);
+  // For each of `partitions` of `topic`: the first offset whose message timestamp is at or after
+  // `time_ms` (milliseconds since the epoch), or -1 when every message is older (start at the
+  // end). Errors: KAFKA-TIMEOUT; KAFKA-ERROR (also for a per-partition error).
+  Result<std::vector<TopicPartitionOffset>> OffsetsForTime(std::string_view topic,
+                                                           const std::vector<int32_t>& partitions,
+                                                           int64_t time_ms,
+                                                           std::chrono::milliseconds timeout);
 
   // Leaves the group (its partitions are revoked and reassigned to the other members) and
   // stops fetching. Idempotent: a second call returns OK. Errors: KAFKA-ERROR.

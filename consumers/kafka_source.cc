@@ -5,7 +5,9 @@
 namespace keymeter {
 namespace {
 
-size_t SizeOf(const KafkaMessage& m) { return m.payload().size() + m.key().size(); }
+size_t SizeOf(const KafkaMessage& m) {
+  return m.payload().size() + m.key().size() + kMessageOverheadBytes;
+}
 
 }  // namespace
 
@@ -52,12 +54,23 @@ Status KafkaSource::Close() {
   if (consumer_ == nullptr) return Status::Ok();
   Status status = consumer_->Close();
   // librdkafka's handle can't be destroyed while messages of it are alive.
-  held_.clear();
+  taken_.clear();
   pending_.clear();
   incoming_.clear();
   buffered_messages_ = 0;
   buffered_bytes_ = 0;
   return status;
+}
+
+Result<std::vector<PartitionBounds>> KafkaSource::QueryBounds(std::chrono::milliseconds timeout) {
+  if (consumer_ == nullptr) return Status("KAFKA-CLOSED", "query after close");
+  return consumer_->QueryBounds(options_.topic, timeout);
+}
+
+Result<std::vector<TopicPartitionOffset>> KafkaSource::OffsetsForTime(
+    const std::vector<int32_t>& partitions, int64_t time_ms, std::chrono::milliseconds timeout) {
+  if (consumer_ == nullptr) return Status("KAFKA-CLOSED", "query after close");
+  return consumer_->OffsetsForTime(options_.topic, partitions, time_ms, timeout);
 }
 
 void KafkaSource::OnAssigned(int32_t partition) { assigned_.insert(partition); }
@@ -105,15 +118,15 @@ void KafkaSource::TakeRoundRobin(size_t max) {
   std::rotate(queues.begin(), queues.begin() + static_cast<ptrdiff_t>(rotation_ % queues.size()),
               queues.end());
   ++rotation_;
-  while (held_.size() < max && buffered_messages_ > 0) {
+  while (taken_.size() < max && buffered_messages_ > 0) {
     size_t nonempty = 0;
     for (auto* q : queues) nonempty += q->empty() ? 0 : 1;
-    const size_t quota = std::max<size_t>(1, (max - held_.size()) / nonempty);
+    const size_t quota = std::max<size_t>(1, (max - taken_.size()) / nonempty);
     for (auto* q : queues) {
-      for (size_t n = 0; n < quota && !q->empty() && held_.size() < max; ++n) {
+      for (size_t n = 0; n < quota && !q->empty() && taken_.size() < max; ++n) {
         buffered_bytes_ -= SizeOf(q->front());
         --buffered_messages_;
-        held_.push_back(std::move(q->front()));
+        taken_.push_back(std::move(q->front()));
         q->pop_front();
       }
     }
@@ -143,7 +156,7 @@ void KafkaSource::Throttle() {
 Result<size_t> KafkaSource::Poll(std::vector<SourceMessage>* out, size_t max,
                                  std::chrono::milliseconds timeout) {
   out->clear();
-  held_.clear();
+  arena_.Clear();
   if (!deferred_error_.ok()) return std::exchange(deferred_error_, Status::Ok());
   Status filled = Fill(buffered_messages_ == 0 ? timeout : std::chrono::milliseconds(0));
   if (!filled.ok()) {
@@ -153,10 +166,13 @@ Result<size_t> KafkaSource::Poll(std::vector<SourceMessage>* out, size_t max,
   Throttle();
   TakeRoundRobin(max);
   Throttle();
-  out->reserve(held_.size());
-  for (const KafkaMessage& m : held_) {
-    out->push_back({m.partition(), m.offset(), m.payload(), m.timestamp_us()});
+  out->reserve(taken_.size());
+  for (const KafkaMessage& m : taken_) {
+    arena_.Add(m.payload());
+    out->push_back({m.partition(), m.offset(), {}, m.timestamp_us()});
   }
+  taken_.clear();
+  for (size_t i = 0; i < out->size(); ++i) (*out)[i].payload = arena_[i];  // arena complete
   return out->size();
 }
 

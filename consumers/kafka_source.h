@@ -13,15 +13,25 @@
 //
 // Flow control and memory bound: messages are fetched ahead into a buffer, per partition, and
 // returned round robin across partitions (offset order within each). When the buffer holds
-// `max_buffered_messages` messages or `max_buffered_bytes` bytes, every assigned partition is
-// paused (so that Poll() keeps serving rebalances without taking more); they resume when it
-// has drained to half of both. Pausing drops what librdkafka had prefetched for the partition;
-// it is fetched again on resume, from after the last message taken. librdkafka's own prefetch
+// `max_buffered_messages` messages or `max_buffered_bytes` bytes (payload + key + an estimated
+// kMessageOverheadBytes of librdkafka's per message), every assigned partition is paused, so
+// that Poll() keeps serving rebalances without taking more; they resume when the buffer has
+// drained to half of both. Pausing drops what librdkafka had prefetched for the partition; it
+// is fetched again on resume, from after the last message taken. librdkafka's own prefetch
 // queue is bounded by queued.max.messages.kbytes = 32 MiB, plus one fetch of
-// fetch.max.bytes = 8 MiB in flight. So memory for fetched messages stays below
-// 32 + 8 + max_buffered_bytes (256) MiB plus the batch last returned: under 300 MiB of a
-// 24 GiB machine at worst, typically 100,000 x ~200 B = 20 MB in the buffer.
+// fetch.max.bytes = 8 MiB in flight. So fetched messages take at most about
+// 32 + 8 + max_buffered_bytes (1024) MiB, plus the batch last returned: ~1.1 GiB of a 24 GiB
+// machine, reached only while the projector is slower than Kafka.
 //
+// Why so large a buffer: librdkafka 2.0.2 restarts fetching a resumed (or queue-throttled)
+// partition only when its broker thread next wakes, up to ~1 s later. Half the buffer must
+// cover that second of projector work, or the projector idles. Measured on the 2-core build
+// machine, 2M messages of ~190 B, a projector spending 1 us per message: 140k msg/s with a
+// 100,000-message buffer, 450k-650k/s with 1,000,000 (librdkafka's queue alone: ~200k/s). A
+// buffered message costs ~650 B of memory in all.
+//
+// Payloads are copied, 8-byte aligned, into an arena (Kafka's record framing leaves them at
+// any address, and FlatBuffers reads in place); librdkafka's buffers are released at once.
 // log_time_us of a message is its Kafka timestamp. name() is "kafka/<topic>".
 //
 // Thread safety: not thread-safe (one projector thread), like every Source.
@@ -38,10 +48,15 @@
 #include <utility>
 #include <vector>
 
+#include "consumers/decode.h"
 #include "consumers/kafka_consumer.h"
 #include "consumers/source.h"
 
 namespace keymeter {
+
+// What one buffered message costs beyond its payload and key (librdkafka's op and message
+// structs, our deque slot), counted against max_buffered_bytes.
+constexpr size_t kMessageOverheadBytes = 512;
 
 struct KafkaSourceOptions {
   std::string brokers;  // required
@@ -49,8 +64,8 @@ struct KafkaSourceOptions {
   std::string topic = "keymeter.events";
   std::string client_id = "keymeter";
   StoredOffsetFn stored_offset;  // nullopt (or no function) = from the earliest offset
-  size_t max_buffered_messages = 100'000;
-  size_t max_buffered_bytes = size_t{256} << 20;
+  size_t max_buffered_messages = 1'000'000;
+  size_t max_buffered_bytes = size_t{1} << 30;
   // Raw librdkafka properties applied last (they override the bounds above).
   std::vector<std::pair<std::string, std::string>> extra;
 };
@@ -66,7 +81,7 @@ class KafkaSource : public Source {
   // KafkaConsumer::Create (KAFKA-CONFIG, KAFKA-ERROR).
   static Result<std::unique_ptr<KafkaSource>> Create(KafkaSourceOptions options);
   KafkaSource(PrivateTag, KafkaSourceOptions options);  // use Create()
-  ~KafkaSource() override;  // leaves the group
+  ~KafkaSource() override;                              // leaves the group
 
   // Errors: KafkaConsumer::Poll's (KAFKA-ERROR transient, KAFKA-FATAL, KAFKA-CLOSED). An error
   // met while messages are buffered is returned by the next Poll, before more are taken.
@@ -79,6 +94,13 @@ class KafkaSource : public Source {
   // Leaves the group and releases every fetched message (the payloads of the last Poll too).
   // Idempotent. Errors: KAFKA-ERROR.
   Status Close();
+
+  // The topic's partitions and their offsets now, and the first offset at or after a time:
+  // KafkaConsumer::QueryBounds and OffsetsForTime on options.topic (for replays).
+  Result<std::vector<PartitionBounds>> QueryBounds(std::chrono::milliseconds timeout);
+  Result<std::vector<TopicPartitionOffset>> OffsetsForTime(const std::vector<int32_t>& partitions,
+                                                           int64_t time_ms,
+                                                           std::chrono::milliseconds timeout);
 
   // For metrics and tests.
   size_t buffered_messages() const { return buffered_messages_; }
@@ -95,8 +117,9 @@ class KafkaSource : public Source {
 
   KafkaSourceOptions options_;
   std::map<int32_t, std::deque<KafkaMessage>> pending_;  // fetched, not yet returned
-  std::vector<KafkaMessage> incoming_;  // being fetched (OnRevoked filters it too)
-  std::vector<KafkaMessage> held_;      // returned by the last Poll (payloads point here)
+  std::vector<KafkaMessage> incoming_;                   // being fetched (OnRevoked filters it too)
+  std::vector<KafkaMessage> taken_;                      // taken from pending_ by the current Poll
+  PayloadArena arena_;  // aligned copies of the payloads of the last Poll (they point here)
   size_t buffered_messages_ = 0;
   size_t buffered_bytes_ = 0;
   std::set<int32_t> assigned_;

@@ -91,8 +91,8 @@ Status GetUnsigned(dom::object obj, std::string_view name, T* out) {
   if (!Find(obj, name, &v)) return Status::Ok();
   uint64_t n = 0;
   if (v.get_uint64().get(n) != simdjson::SUCCESS || n > std::numeric_limits<T>::max()) {
-    return Invalid(name, "must be an integer from 0 to " +
-                             std::to_string(std::numeric_limits<T>::max()));
+    return Invalid(name,
+                   "must be an integer from 0 to " + std::to_string(std::numeric_limits<T>::max()));
   }
   *out = static_cast<T>(n);
   return Status::Ok();
@@ -163,12 +163,12 @@ Status GetTime(dom::object obj, RequestFields* r) {
 }
 
 Status GetRest(dom::object obj, RequestFields* r) {
-  for (Status s : {GetText(obj, "product", &r->product), GetUnsigned(obj, "units", &r->units),
-                   GetUnsigned(obj, "status", &r->status),
-                   GetUnsigned(obj, "bytes_in", &r->bytes_in),
-                   GetUnsigned(obj, "bytes_out", &r->bytes_out),
-                   GetUnsigned(obj, "latency_us", &r->latency_us),
-                   GetText(obj, "gateway", &r->gateway_id), GetText(obj, "ip", &r->client_ip)}) {
+  for (Status s :
+       {GetText(obj, "product", &r->product), GetUnsigned(obj, "units", &r->units),
+        GetUnsigned(obj, "status", &r->status), GetUnsigned(obj, "bytes_in", &r->bytes_in),
+        GetUnsigned(obj, "bytes_out", &r->bytes_out),
+        GetUnsigned(obj, "latency_us", &r->latency_us), GetText(obj, "gateway", &r->gateway_id),
+        GetText(obj, "ip", &r->client_ip)}) {
     if (!s.ok()) return s;
   }
   if (!r->client_ip.empty() && !IsIp(r->client_ip)) {
@@ -181,8 +181,8 @@ Status GetRest(dom::object obj, RequestFields* r) {
 
 Result<TimeUs> ParseRfc3339(std::string_view t) {
   auto bad = [&](std::string_view what) {
-    return Status("INVALID-FIELD", std::string(what) + " in RFC 3339 time \"" +
-                                       std::string(t.substr(0, 64)) + "\"");
+    return Status("INVALID-FIELD",
+                  std::string(what) + " in RFC 3339 time \"" + std::string(t.substr(0, 64)) + "\"");
   };
   int year, month, day, hour, minute, second;
   if (t.size() < 20 || !Digits(t, 0, 4, &year) || t[4] != '-' || !Digits(t, 5, 2, &month) ||
@@ -231,8 +231,7 @@ struct NdjsonParser::Impl {
   std::string padded;  // the line followed by SIMDJSON_PADDING bytes, as simdjson requires
 };
 
-NdjsonParser::NdjsonParser(size_t max_line_bytes)
-    : impl_(std::make_unique<Impl>(max_line_bytes)) {}
+NdjsonParser::NdjsonParser(size_t max_line_bytes) : impl_(std::make_unique<Impl>(max_line_bytes)) {}
 NdjsonParser::~NdjsonParser() = default;
 
 Result<RequestFields> NdjsonParser::Parse(std::string_view line) {

@@ -12,9 +12,16 @@
 #include <memory>
 #include <system_error>
 
+#include "engine/api_gateway.h"
+#include "engine/authorizer.h"
+#include "engine/api_admin.h"
+#include "engine/api_member.h"
+#include "engine/api_operator.h"
 #include "engine/http_server.h"
 #include "engine/json.h"
 #include "engine/pipeline.h"
+#include "engine/secrets.h"
+#include "engine/reservations.h"
 #include "engine/store.h"
 #include "projections/key_directory.h"
 
@@ -63,6 +70,19 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   serve->add_flag("--read-only", options->read_only, "Open the store read-only; refuse writes");
+  // Only the token's SHA-256 is kept; an empty value leaves the operator endpoints disabled.
+  serve
+      ->add_option_function<std::string>(
+          "--operator-token",
+          [options](const std::string& token) {
+            if (token.empty()) {
+              options->operator_token_hash.reset();
+            } else {
+              options->operator_token_hash = Sha256(token);
+            }
+          },
+          "Bearer token of the operator endpoints (POST /v1/accounts, GET /v1/billing/usage)")
+      ->envname("KEYMETER_OPERATOR_TOKEN");
   serve->callback([options] {
     if (options->data_dir.empty()) throw CLI::RequiredError("--data-dir (or KEYMETER_DATA_DIR)");
   });
@@ -111,24 +131,43 @@ int RunServe(const ServeOptions& options) {
   pipeline_options.group = options.group;
   pipeline_options.read_only = options.read_only;
   pipeline_options.store.create_if_missing = !options.read_only;
+  // Exact quotas (engine/reservations.h): applied request events release their reservations.
+  // Declared before the pipeline, whose projector thread calls into it, so it outlives it.
+  Reservations reservations;
   Result<std::unique_ptr<Pipeline>> opened = Pipeline::Open(pipeline_options);
   if (!opened) {
     return FailStartup(
         fmt::format("cannot open data dir {}: {}", options.data_dir, opened.error().ToString()));
   }
   Pipeline& pipeline = *opened.value();
+  pipeline.projector().set_request_listener(
+      [&reservations](KeyId root, KeyId key, const RequestIdBytes& id) {
+        reservations.OnRequestApplied(root, key, id);
+      });
 
   Metrics metrics;
   HttpProbe probe(metrics);
+  AuthorizeProbe authorize_probe(metrics, AllAuthorizeReasons());
+  Authorizer authorizer(pipeline.projector().state_mutex(), pipeline.directory(), pipeline.quota(),
+                        reservations, &authorize_probe);
   http::Router router;
   ServeContext context{options, pipeline.store(), pipeline.directory(), router, metrics, pipeline};
   context.readiness = [&pipeline] { return pipeline.Readiness(); };
+  context.authorizer = &authorizer;
   RegisterOpsRoutes(router, context);
+  RegisterAdminRoutes(router, context);
+  RegisterMemberRoutes(router, context);
+  RegisterOperatorRoutes(router, context);
+  RegisterGatewayRoutes(router, context);
   pipeline.Start();
 
   http::ServerOptions server_options;
   server_options.listen = options.listen;
   server_options.threads = options.http_threads;
+  server_options.body_limit = [default_limit = server_options.max_body_bytes](
+                                  std::string_view method, std::string_view path) {
+    return GatewayBodyLimit(method, path).value_or(default_limit);
+  };
   server_options.on_served = [&probe](std::string_view route, int status,
                                       std::chrono::nanoseconds latency) {
     probe.RequestServed(route, status, latency);

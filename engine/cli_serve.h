@@ -2,7 +2,7 @@
 // --listen until SIGINT or SIGTERM (DESIGN §3, CLI).
 //
 //   keymeter serve --data-dir DIR --listen HOST:PORT [--brokers H:P --topic T --group G]
-//                  [--http-threads N] [--read-only]
+//                  [--http-threads N] [--read-only] [--operator-token T]
 //
 // Flags may come from KEYMETER_DATA_DIR, KEYMETER_LISTEN, KEYMETER_BROKERS, KEYMETER_TOPIC and
 // KEYMETER_GROUP; a flag on the command line wins, and a flag given twice takes the last value.
@@ -19,11 +19,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "engine/metrics.h"
 #include "engine/router.h"
+#include "schemas/ids.h"
 
 namespace CLI {
 class App;
@@ -31,6 +34,8 @@ class App;
 
 namespace keymeter {
 
+class Authorizer;
+class ApiContext;
 class KeyDirectory;
 class Pipeline;
 class Store;
@@ -43,6 +48,9 @@ struct ServeOptions {
   std::string group = "keymeter";
   size_t http_threads = 0;  // 0 = hardware threads
   bool read_only = false;   // open the store read-only; refuse writes
+  // SHA-256 of --operator-token / KEYMETER_OPERATOR_TOKEN (the plain token is not kept);
+  // unset = the operator endpoints answer 401.
+  std::optional<Digest> operator_token_hash;
 
   bool embedded() const { return brokers.empty(); }
 };
@@ -61,6 +69,11 @@ struct ServeContext {
   std::function<std::pair<bool, std::string>()> readiness = [] {
     return std::pair<bool, std::string>(true, "");
   };
+  // State of the operator/admin/member/n1ed API (engine/api_context.h), made by the first
+  // Register{Admin,Member,Operator}Routes() call.
+  std::shared_ptr<ApiContext> api;
+  // Decides GET/POST /v1/authorize (engine/api_gateway.h); thread-safe. Set by RunServe().
+  Authorizer* authorizer = nullptr;
 };
 
 // Adds the `serve` subcommand, its flags and their environment variables to `app`; parsing

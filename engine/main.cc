@@ -8,6 +8,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "engine/cli_checksum.h"
+#include "engine/cli_export.h"
+#include "engine/cli_replay.h"
 #include "engine/cli_serve.h"
 
 #ifndef KEYMETER_VERSION
@@ -25,6 +28,12 @@ int main(int argc, char** argv) {
 
   keymeter::ServeOptions serve_options;
   CLI::App* serve = keymeter::AddServeCommand(app, &serve_options);
+  keymeter::ReplayOptions replay_options;
+  CLI::App* replay = keymeter::AddReplayCommand(app, &replay_options);
+  keymeter::ExportOptions export_options;
+  CLI::App* exporter = keymeter::AddExportCommand(app, &export_options);
+  keymeter::ChecksumOptions checksum_options;
+  CLI::App* checksum = keymeter::AddChecksumCommand(app, &checksum_options);
 
   try {
     app.parse(argc, argv);
@@ -32,5 +41,9 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (serve->parsed()) return keymeter::RunServe(serve_options);
-  return app.exit(CLI::RequiredError("A subcommand (serve)")) == 0 ? 0 : 2;
+  if (replay->parsed()) return keymeter::RunReplay(replay_options);
+  if (exporter->parsed()) return keymeter::RunExport(export_options);
+  if (checksum->parsed()) return keymeter::RunChecksum(checksum_options);
+  return app.exit(CLI::RequiredError("A subcommand (serve, replay, export, checksum)")) == 0 ? 0
+                                                                                             : 2;
 }

@@ -62,4 +62,31 @@ void HttpProbe::RequestServed(std::string_view route, int status,
   histogram->Observe(seconds);
 }
 
+AuthorizeProbe::AuthorizeProbe(Metrics& metrics, std::span<const std::string_view> reasons)
+    : decisions_(prometheus::BuildCounter()
+                     .Name("keymeter_authorize_decisions_total")
+                     .Help("authorize decisions, by reason (OK or the denial code).")
+                     .Register(metrics.registry())) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001,
+      0.00025,  0.0005,    0.001,    0.0025,  0.005,    0.01};
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("keymeter_authorize_latency_seconds")
+                  .Help("Time to decide one authorize from memory.")
+                  .Register(metrics.registry())
+                  .Add({}, kBuckets);
+  for (std::string_view reason : reasons) {
+    by_reason_.emplace(std::string(reason), &decisions_.Add({{"reason", std::string(reason)}}));
+  }
+  other_ = &decisions_.Add({{"reason", "OTHER"}});
+}
+
+AuthorizeProbe::~AuthorizeProbe() = default;
+
+void AuthorizeProbe::Decided(std::string_view reason, std::chrono::nanoseconds latency) {
+  auto it = by_reason_.find(absl::string_view(reason.data(), reason.size()));
+  (it == by_reason_.end() ? other_ : it->second)->Increment();
+  latency_->Observe(std::chrono::duration<double>(latency).count());
+}
+
 }  // namespace keymeter

@@ -11,7 +11,8 @@
 // `route` is the matched pattern ("/v1/keys/{id}"), never the raw path (bounded cardinality,
 // and paths may carry keys); requests no route matched are labelled "unmatched".
 //
-// Thread safety: Metrics::Serialize() and HttpProbe::RequestServed() are thread-safe.
+// Thread safety: Metrics::Serialize(), HttpProbe::RequestServed() and
+// AuthorizeProbe::Decided() are thread-safe.
 // Probes must not outlive the Metrics they were made from.
 
 #pragma once
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -77,6 +79,28 @@ class HttpProbe {
   std::mutex mu_;
   // The families' children, cached so the hot path does no label hashing.
   absl::flat_hash_map<std::string, RouteMetrics> routes_ ABSL_GUARDED_BY(mu_);
+};
+
+// AuthorizeProbe reports every `authorize` decision (engine/authorizer.h):
+//   keymeter_authorize_decisions_total{reason}   counter; reason "OK" or the denial code
+//   keymeter_authorize_latency_seconds           histogram of the in-memory decision, 1 µs .. 10 ms
+// The reasons are registered up front, so Decided() takes no lock; a reason not in the list
+// given to the constructor is counted as "OTHER".
+class AuthorizeProbe {
+ public:
+  AuthorizeProbe(Metrics& metrics, std::span<const std::string_view> reasons);
+  ~AuthorizeProbe();
+  AuthorizeProbe(const AuthorizeProbe&) = delete;
+  AuthorizeProbe& operator=(const AuthorizeProbe&) = delete;
+
+  void Decided(std::string_view reason, std::chrono::nanoseconds latency);
+
+ private:
+  prometheus::Family<prometheus::Counter>& decisions_;
+  prometheus::Histogram* latency_ = nullptr;
+  prometheus::Counter* other_ = nullptr;
+  // Read-only after construction.
+  absl::flat_hash_map<std::string, prometheus::Counter*> by_reason_;
 };
 
 }  // namespace keymeter

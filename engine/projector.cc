@@ -49,6 +49,11 @@ Status Projector::Open(const std::string& source_name, TimeUs now) {
   source_name_ = source_name;
   if (Status st = directory_.Load(db); !st.ok()) return st;
   if (Status st = LoadPartitions(); !st.ok()) return st;
+  {
+    std::lock_guard committed_lock(committed_mu_);
+    committed_.clear();
+    for (const auto& [p, part] : partitions_) committed_[p] = part.record;
+  }
   if (Status st = quota_.Restore(db, store_.cfs()[Cf::kUsage], directory_, now); !st.ok()) return st;
   batch_->Clear();
   usage_ = UsageBatch();
@@ -115,10 +120,8 @@ std::optional<TimeUs> Projector::Watermark() const {
 }
 
 std::map<int32_t, PartitionRecord> Projector::Partitions() const {
-  std::shared_lock lock(state_mutex_);
-  std::map<int32_t, PartitionRecord> out;
-  for (const auto& [p, part] : partitions_) out[p] = part.record;
-  return out;
+  std::lock_guard lock(committed_mu_);
+  return committed_;
 }
 
 Result<size_t> Projector::RunBatch(Source& source) {
@@ -211,6 +214,8 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
                         .time_us = r.time_us(), .units = r.units(), .status = r.status(),
                         .bytes_in = r.bytes_in(), .bytes_out = r.bytes_out()});
   quota_.Count(key->id, root, r.time_us(), r.units());
+  // Reservations hook: the request is counted now, so its in-flight hold (if any) is released.
+  if (request_listener_) request_listener_(root, key->id, request_id);
   part.record.watermark_us = part.dedupe->watermark();
   const TimeUs cutoff = DayStart(part.record.watermark_us) - options_.request_retention_us;
   if (cutoff > part.record.retention_cutoff_us) {
@@ -269,6 +274,11 @@ Status Projector::Commit(Source& source) {
     broken_ = true;
     outcomes_.clear();
     return s;
+  }
+  {
+    std::shared_lock lock(state_mutex_);
+    std::lock_guard committed_lock(committed_mu_);
+    for (const auto& [p, part] : partitions_) committed_[p] = part.record;
   }
   stats_.last_commit_latency =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);

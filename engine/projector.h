@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -43,8 +44,8 @@
 namespace keymeter {
 
 struct ProjectorOptions {
-  size_t max_batch_events = 20'000;
-  std::chrono::milliseconds max_batch_time{100};
+  size_t max_batch_events = 200'000;
+  std::chrono::milliseconds max_batch_time{1000};
   size_t max_message_bytes = 1 << 20;
   TimeUs future_tolerance_us = 5 * 60 * kMicrosPerSecond;
   TimeUs dedupe_window_us = kMicrosPerHour;
@@ -87,8 +88,15 @@ class Projector {
     outcome_listener_ = std::move(fn);
   }
 
+  // Reservations hook (engine/reservations.h): called under the state mutex (exclusive), during
+  // apply, right after a request event was counted in the quota windows, with its root, key and
+  // request id. Set before the projector runs; must not block or call back into the projector.
+  using RequestListener = std::function<void(KeyId root, KeyId key, const RequestIdBytes& id)>;
+  void set_request_listener(RequestListener fn) { request_listener_ = std::move(fn); }
+
   // Minimum over partitions of the latest accepted event time; nullopt before any.
   std::optional<TimeUs> Watermark() const;
+  // The partition records as of the last successful commit (what a restart resumes from).
   std::map<int32_t, PartitionRecord> Partitions() const;
   const ProjectorStats& stats() const { return stats_; }
   std::shared_mutex& state_mutex() { return state_mutex_; }
@@ -125,8 +133,11 @@ class Projector {
   RequestLogBatch requests_;
   std::vector<std::pair<std::string, Status>> outcomes_;
   std::function<void(const std::string&, const Status&)> outcome_listener_;
+  RequestListener request_listener_;  // reservations hook, may be empty
   ProjectorStats stats_;
   mutable std::shared_mutex state_mutex_;
+  mutable std::mutex committed_mu_;
+  std::map<int32_t, PartitionRecord> committed_;  // GUARDED_BY(committed_mu_)
 };
 
 }  // namespace keymeter

@@ -125,7 +125,12 @@ void RequestLogBatch::Add(std::string_view account_id, const RequestRecord& r) {
 }
 
 void RequestLogBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
-  for (const auto& [key, records] : blocks_) batch->Merge(cf, key, records).PermitUncheckedError();
+  // In key order, for the memtable's skip list (see UsageBatch::MoveInto).
+  std::vector<const std::pair<const std::string, std::string>*> sorted;
+  sorted.reserve(blocks_.size());
+  for (const auto& block : blocks_) sorted.push_back(&block);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto* block : sorted) batch->Merge(cf, block->first, block->second).PermitUncheckedError();
   blocks_.clear();
 }
 

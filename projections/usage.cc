@@ -4,6 +4,7 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "projections/column_families.h"
@@ -79,6 +80,29 @@ std::string UsageKey(UsageScope scope, Granularity g, std::string_view entity, T
   return key;
 }
 
+uint32_t UsageBatch::Intern(std::vector<std::string>& table,
+                            absl::flat_hash_map<std::string, uint32_t>& index,
+                            std::string_view s) {
+  auto it = index.find(absl::string_view(s.data(), s.size()));
+  if (it != index.end()) return it->second;
+  table.emplace_back(s);
+  index.emplace(table.back(), uint32_t(table.size() - 1));
+  return uint32_t(table.size() - 1);
+}
+
+std::string UsageBatch::KeyOf(const Cell& cell) const {
+  std::string entity;
+  if (UsageScope(cell.scope) == UsageScope::kAccount) {
+    entity = accounts_[cell.entity];
+  } else {
+    entity.resize(kKeyIdLength);
+    for (size_t i = 0; i < kKeyIdLength; ++i) entity[i] = char(cell.entity >> (8 * (7 - i)));
+  }
+  return UsageKey(UsageScope(cell.scope), Granularity(cell.granularity), entity, cell.bucket,
+                  UsageScope(cell.scope) == UsageScope::kProduct ? products_[cell.product]
+                                                                 : std::string_view());
+}
+
 void UsageBatch::Add(const UsageEvent& e) {
   Counters c;
   c.requests = 1;
@@ -87,29 +111,36 @@ void UsageBatch::Add(const UsageEvent& e) {
   c.errors_5xx = e.status >= 500 && e.status < 600;
   c.bytes_in = e.bytes_in;
   c.bytes_out = e.bytes_out;
-  char key_id[kKeyIdLength], root_id[kKeyIdLength];
-  for (size_t i = 0; i < kKeyIdLength; ++i) {
-    key_id[i] = char(e.key.packed() >> (8 * (7 - i)));
-    root_id[i] = char(e.root.packed() >> (8 * (7 - i)));
-  }
-  const std::string_view key(key_id, kKeyIdLength), root(root_id, kKeyIdLength);
+  const uint64_t account = Intern(accounts_, account_index_, e.account_id);
   for (Granularity g : kGranularities) {
     const TimeUs bucket = BucketStart(g, e.time_us);
-    cells_[UsageKey(UsageScope::kKey, g, key, bucket)].Add(c);
-    cells_[UsageKey(UsageScope::kRoot, g, root, bucket)].Add(c);
-    cells_[UsageKey(UsageScope::kAccount, g, e.account_id, bucket)].Add(c);
+    const char gran = char(g);
+    cells_[Cell{char(UsageScope::kKey), gran, 0, e.key.packed(), bucket}].Add(c);
+    cells_[Cell{char(UsageScope::kRoot), gran, 0, e.root.packed(), bucket}].Add(c);
+    cells_[Cell{char(UsageScope::kAccount), gran, 0, account, bucket}].Add(c);
   }
-  cells_[UsageKey(UsageScope::kProduct, Granularity::kDay, key, DayStart(e.time_us), e.product)]
+  cells_[Cell{char(UsageScope::kProduct), char(Granularity::kDay),
+              Intern(products_, product_index_, e.product), e.key.packed(), DayStart(e.time_us)}]
       .Add(c);
 }
 
 void UsageBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
-  for (const auto& [key, counters] : cells_) {
+  // In key order: the memtable's skip list inserts sorted keys next to the previous one (its
+  // cached splice) instead of searching from the top for each.
+  std::vector<std::pair<std::string, const Counters*>> sorted;
+  sorted.reserve(cells_.size());
+  for (const auto& [cell, counters] : cells_) sorted.emplace_back(KeyOf(cell), &counters);
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [key, counters] : sorted) {
     scratch_.clear();
-    EncodeCounters(counters, &scratch_);
+    EncodeCounters(*counters, &scratch_);
     batch->Merge(cf, key, scratch_).PermitUncheckedError();
   }
   cells_.clear();
+  accounts_.clear();
+  products_.clear();
+  account_index_.clear();
+  product_index_.clear();
 }
 
 Result<std::vector<UsageRow>> ReadUsage(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,

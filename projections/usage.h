@@ -79,7 +79,27 @@ class UsageBatch {
   size_t cells() const { return cells_.size(); }
 
  private:
-  absl::flat_hash_map<std::string, Counters> cells_;
+  // A cell without strings: the hot path hashes four words, and the RocksDB key is built once
+  // per cell at MoveInto. `entity` is a packed KeyId, or an index into accounts_/products_.
+  struct Cell {
+    char scope;
+    char granularity;
+    uint32_t product;  // index into products_ (UsageScope::kProduct only)
+    uint64_t entity;
+    TimeUs bucket;
+    friend bool operator==(const Cell&, const Cell&) = default;
+    template <class H>
+    friend H AbslHashValue(H h, const Cell& c) {
+      return H::combine(std::move(h), c.scope, c.granularity, c.product, c.entity, c.bucket);
+    }
+  };
+  uint32_t Intern(std::vector<std::string>& table,
+                  absl::flat_hash_map<std::string, uint32_t>& index, std::string_view s);
+  std::string KeyOf(const Cell& cell) const;
+
+  absl::flat_hash_map<Cell, Counters> cells_;
+  std::vector<std::string> accounts_, products_;
+  absl::flat_hash_map<std::string, uint32_t> account_index_, product_index_;
   std::string scratch_;
 };
 

@@ -1,11 +1,12 @@
 // Dead letters: encode/decode, payload truncation, key order, and the embedded sink writing
 // into a WriteBatch for column family "dlq".
 #define BOOST_TEST_MODULE dead_letter_test
-#include <boost/test/unit_test.hpp>
+#include "consumers/dead_letter.h"
 
 #include <rocksdb/write_batch.h>
 
-#include "consumers/dead_letter.h"
+#include <boost/test/unit_test.hpp>
+
 #include "tests/consumers/envelope_fixture.h"
 #include "tests/consumers/log_db_fixture.h"
 
@@ -17,9 +18,9 @@ using testing::ErrorText;
 
 BOOST_AUTO_TEST_CASE(encode_decode_roundtrip) {
   const std::string payload = "\x01\x02not an envelope\xff";
-  DeadLetter d = DeadLetter::Make("UNDECODABLE", "not a verifiable KMEV envelope",
-                                  "kafka/keymeter.events", 3, 12345, 1'790'000'000'000'000,
-                                  Bytes(payload));
+  DeadLetter d =
+      DeadLetter::Make("UNDECODABLE", "not a verifiable KMEV envelope", "kafka/keymeter.events", 3,
+                       12345, 1'790'000'000'000'000, Bytes(payload));
   const std::string bytes = EncodeDeadLetter(d);
   auto back = DecodeDeadLetter(Bytes(bytes));
   BOOST_REQUIRE_MESSAGE(back, ErrorText(back));

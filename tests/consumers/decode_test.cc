@@ -1,11 +1,11 @@
 // DecodeEnvelope: every reason, and no crash on random, truncated, mutated or huge input.
 #define BOOST_TEST_MODULE decode_test
-#include <boost/test/unit_test.hpp>
+#include "consumers/decode.h"
 
+#include <boost/test/unit_test.hpp>
 #include <random>
 #include <vector>
 
-#include "consumers/decode.h"
 #include "schemas/envelope_builder.h"
 #include "tests/consumers/envelope_fixture.h"
 
@@ -96,9 +96,9 @@ BOOST_AUTO_TEST_CASE(missing_fields) {
   flatbuffers::FlatBufferBuilder b;
   auto op = fb::CreateRequestEventDirect(b, nullptr, "Ab3dEf7h", "acct1", 5);
   auto actor = fb::CreateActorDirect(b, fb::ActorKind::System);
-  b.Finish(fb::CreateEnvelopeDirect(b, nullptr, 5, actor, "acct1", fb::Op::RequestEvent,
-                                    op.Union()),
-           fb::EnvelopeIdentifier());
+  b.Finish(
+      fb::CreateEnvelopeDirect(b, nullptr, 5, actor, "acct1", fb::Op::RequestEvent, op.Union()),
+      fb::EnvelopeIdentifier());
   Decoded no_id = DecodeEnvelope({b.GetBufferPointer(), b.GetSize()});
   BOOST_CHECK_EQUAL(no_id.reason, "MISSING-FIELD");
   BOOST_CHECK_EQUAL(no_id.detail, "request_id");
@@ -118,9 +118,9 @@ BOOST_AUTO_TEST_CASE(account_mismatch) {
   const fb::RequestId id(flatbuffers::span<const uint8_t, 16>(r.request_id.data(), 16));
   auto op = fb::CreateRequestEventDirect(b, &id, "Ab3dEf7h", "acct-other", 5);
   auto actor = fb::CreateActorDirect(b, fb::ActorKind::System);
-  b.Finish(fb::CreateEnvelopeDirect(b, nullptr, 5, actor, "acct1", fb::Op::RequestEvent,
-                                    op.Union()),
-           fb::EnvelopeIdentifier());
+  b.Finish(
+      fb::CreateEnvelopeDirect(b, nullptr, 5, actor, "acct1", fb::Op::RequestEvent, op.Union()),
+      fb::EnvelopeIdentifier());
   Decoded d = DecodeEnvelope({b.GetBufferPointer(), b.GetSize()});
   BOOST_CHECK_EQUAL(d.reason, "ACCOUNT-MISMATCH");
   BOOST_CHECK(d.envelope != nullptr);

@@ -1,17 +1,17 @@
 // EmbeddedLog and EmbeddedLogSource: partitioning, dense offsets, recovery on reopen, readers
 // that start at stored offsets, wait for appends and never see a gap under concurrent appends.
 #define BOOST_TEST_MODULE embedded_log_test
-#include <boost/test/unit_test.hpp>
+#include "consumers/embedded_log.h"
 
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <map>
 #include <set>
 #include <thread>
 
-#include "consumers/embedded_log.h"
 #include "tests/consumers/envelope_fixture.h"
 #include "tests/consumers/log_db_fixture.h"
 
@@ -49,8 +49,8 @@ BOOST_AUTO_TEST_CASE(partitions_match_librdkafka_murmur2) {
   for (int i = 0; i < 2000; ++i) {
     const std::string key = "account-" + std::to_string(i * 7919) + std::string(size_t(i % 5), 'x');
     for (int32_t partitions : {1, 3, 4, 16}) {
-      const int32_t expected = rd_kafka_msg_partitioner_murmur2(
-          nullptr, key.data(), key.size(), partitions, nullptr, nullptr);
+      const int32_t expected = rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(),
+                                                                partitions, nullptr, nullptr);
       if (KafkaPartitionFor(key, partitions) != expected) BOOST_FAIL(key << " % " << partitions);
     }
   }

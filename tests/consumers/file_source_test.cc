@@ -1,12 +1,12 @@
 // FileSource over length-prefixed and NDJSON files: offsets, stored offsets, AtEnd, and the
 // lines and records that become dead letters.
 #define BOOST_TEST_MODULE file_source_test
-#include <boost/test/unit_test.hpp>
+#include "consumers/file_source.h"
 
+#include <boost/test/unit_test.hpp>
 #include <fstream>
 
 #include "consumers/decode.h"
-#include "consumers/file_source.h"
 #include "tests/common/temp_dir.h"
 #include "tests/consumers/envelope_fixture.h"
 
@@ -119,10 +119,10 @@ BOOST_AUTO_TEST_CASE(ndjson_lines_and_dead_letters) {
       "{not json",                                                                    // 1
       "{" + id + R"(,"time_us":5})",                                                  // 2 no key
       "",                                                                             // 3 blank
-      "{" + id + R"(,"key_id":"Zz9yXw8v","time_us":5})",                             // 4 unknown
+      "{" + id + R"(,"key_id":"Zz9yXw8v","time_us":5})",                              // 4 unknown
       "{" + id + R"(,"key_id":"Ab3dEf7h","time_us":5,"product":")" + std::string(300, 'p') +
-          "\"}",                                                                      // 5 long
-      "{" + id + R"(,"key_id":"Ab3dEf7h","time_us":7})",                              // 6 good
+          "\"}",                                          // 5 long
+      "{" + id + R"(,"key_id":"Ab3dEf7h","time_us":7})",  // 6 good
   };
   {
     std::ofstream out(path, std::ios::binary);

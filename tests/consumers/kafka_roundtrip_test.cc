@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "consumers/decode.h"
 #include "consumers/kafka_consumer.h"
 #include "consumers/kafka_producer.h"
 #include "schemas/envelope.h"
@@ -187,7 +188,9 @@ BOOST_AUTO_TEST_CASE(produce_and_consume) {
     auto polled = consumer.value()->Poll(batch, 10000, std::chrono::milliseconds(500));
     BOOST_REQUIRE_MESSAGE(polled, ErrorText(polled));
     for (const KafkaMessage& message : batch) {
-      const fb::Envelope* envelope = VerifyEnvelope(message.payload());
+      PayloadArena aligned;  // FlatBuffers reads in place; Kafka's payloads lie anywhere
+      aligned.Add(message.payload());
+      const fb::Envelope* envelope = VerifyEnvelope(aligned[0]);
       if (envelope == nullptr) BOOST_FAIL("offset " << message.offset() << ": not an envelope");
       const std::string key(message.key());
       const int account = key.starts_with("acct") ? ParseInt(key.substr(4)) : -1;

@@ -1,11 +1,11 @@
 // NDJSON request events: good lines, every error code, RFC 3339 times, whole bodies.
 #define BOOST_TEST_MODULE ndjson_test
-#include <boost/test/unit_test.hpp>
+#include "consumers/ndjson.h"
 
+#include <boost/test/unit_test.hpp>
 #include <ctime>
 #include <random>
 
-#include "consumers/ndjson.h"
 #include "tests/consumers/envelope_fixture.h"
 
 namespace keymeter {
@@ -100,34 +100,35 @@ BOOST_AUTO_TEST_CASE(missing_fields) {
 
 BOOST_AUTO_TEST_CASE(invalid_fields) {
   const std::string id = R"("request_id":"00112233445566778899aabbccddeeff")";
-  for (const std::string& line : std::vector<std::string>{
-           R"({"request_id":"0011","key_id":"Ab3dEf7h","time_us":5})",
-           R"({"request_id":"00112233445566778899aabbccddeefg","key_id":"Ab3dEf7h","time_us":5})",
-           R"({"request_id":"0011223-34455-6677-8899-aabbccddeeff","key_id":"Ab3dEf7h","time_us":5})",
-           R"({"request_id":12,"key_id":"Ab3dEf7h","time_us":5})",
-           "{" + id + R"(,"key_id":"Ab3dEf7","time_us":5})",
-           "{" + id + R"(,"key_id":"Ab3dEf7hXXXXXXXXXXXXXXXX","time_us":5})",
-           "{" + id + R"(,"key_id":"Ab3d-f7h","time_us":5})",
-           "{" + id + R"(,"key_id":"Ab3dEf7h","time_us":"5"})",
-           "{" + id + R"(,"key_id":"Ab3dEf7h","time_us":0})",
-           "{" + id + R"(,"key_id":"Ab3dEf7h","time_us":-3})",
-           "{" + id + R"(,"key_id":"Ab3dEf7h","time":1234})",
-           "{" + id + R"(,"key_id":"Ab3dEf7h","time":"2026-13-01T00:00:00Z"})",
-           "{" + id + R"(,"key_id":"Ab3dEf7h","time":"1969-12-31T23:59:59Z"})",
-           "{" + id + R"(,"key_id":"Ab3dEf7h","time":"1970-01-01T00:00:01Z","time_us":5})",
-           Line(R"(,"units":-1)"),
-           Line(R"(,"units":1.5)"),
-           Line(R"(,"units":4294967296)"),
-           Line(R"(,"units":"3")"),
-           Line(R"(,"status":70000)"),
-           Line(R"(,"latency_us":4294967296)"),
-           Line(R"(,"bytes_in":-1)"),
-           Line(R"(,"ip":"999.1.1.1")"),
-           Line(R"(,"ip":"example.com")"),
-           Line(R"(,"ip":7)"),
-           Line(R"(,"product":["a"])"),
-           Line(R"(,"gateway":")" + std::string(257, 'g') + "\""),
-       }) {
+  for (
+      const std::string& line : std::vector<std::string>{
+          R"({"request_id":"0011","key_id":"Ab3dEf7h","time_us":5})",
+          R"({"request_id":"00112233445566778899aabbccddeefg","key_id":"Ab3dEf7h","time_us":5})",
+          R"({"request_id":"0011223-34455-6677-8899-aabbccddeeff","key_id":"Ab3dEf7h","time_us":5})",
+          R"({"request_id":12,"key_id":"Ab3dEf7h","time_us":5})",
+          "{" + id + R"(,"key_id":"Ab3dEf7","time_us":5})",
+          "{" + id + R"(,"key_id":"Ab3dEf7hXXXXXXXXXXXXXXXX","time_us":5})",
+          "{" + id + R"(,"key_id":"Ab3d-f7h","time_us":5})",
+          "{" + id + R"(,"key_id":"Ab3dEf7h","time_us":"5"})",
+          "{" + id + R"(,"key_id":"Ab3dEf7h","time_us":0})",
+          "{" + id + R"(,"key_id":"Ab3dEf7h","time_us":-3})",
+          "{" + id + R"(,"key_id":"Ab3dEf7h","time":1234})",
+          "{" + id + R"(,"key_id":"Ab3dEf7h","time":"2026-13-01T00:00:00Z"})",
+          "{" + id + R"(,"key_id":"Ab3dEf7h","time":"1969-12-31T23:59:59Z"})",
+          "{" + id + R"(,"key_id":"Ab3dEf7h","time":"1970-01-01T00:00:01Z","time_us":5})",
+          Line(R"(,"units":-1)"),
+          Line(R"(,"units":1.5)"),
+          Line(R"(,"units":4294967296)"),
+          Line(R"(,"units":"3")"),
+          Line(R"(,"status":70000)"),
+          Line(R"(,"latency_us":4294967296)"),
+          Line(R"(,"bytes_in":-1)"),
+          Line(R"(,"ip":"999.1.1.1")"),
+          Line(R"(,"ip":"example.com")"),
+          Line(R"(,"ip":7)"),
+          Line(R"(,"product":["a"])"),
+          Line(R"(,"gateway":")" + std::string(257, 'g') + "\""),
+      }) {
     BOOST_CHECK_MESSAGE(Code(line) == "INVALID-FIELD", line << " -> " << CodeOf(line));
   }
   BOOST_CHECK_EQUAL(CodeOf(Line(R"(,"units":-1)")),
@@ -159,13 +160,13 @@ BOOST_AUTO_TEST_CASE(rfc3339_times) {
   BOOST_CHECK_EQUAL(parse("2000-02-29T23:59:59Z"), TimegmUs(2000, 2, 29, 23, 59, 59));
   BOOST_CHECK_EQUAL(parse("2026-12-31T23:59:59.999999Z"),
                     TimegmUs(2026, 12, 31, 23, 59, 59) + 999999);
-  for (const char* bad : {"2023-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
-                          "2026-00-10T00:00:00Z", "2026-01-00T00:00:00Z", "2026-01-01T24:00:00Z",
-                          "2026-01-01T23:60:00Z", "2026-01-01T23:59:60Z", "2026-01-01T00:00:00",
-                          "2026-01-01 00:00:00Z", "2026-1-01T00:00:00Z", "2026-01-01T00:00:00.Z",
-                          "2026-01-01T00:00:00.1234567890Z", "2026-01-01T00:00:00Zjunk",
-                          "2026-01-01T00:00:00+0200", "2026-01-01T00:00:00+24:00", "",
-                          "20260101T000000Z", "2026-01-01T00:00:00.12a3Z"}) {
+  for (const char* bad :
+       {"2023-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+        "2026-00-10T00:00:00Z", "2026-01-00T00:00:00Z", "2026-01-01T24:00:00Z",
+        "2026-01-01T23:60:00Z", "2026-01-01T23:59:60Z", "2026-01-01T00:00:00",
+        "2026-01-01 00:00:00Z", "2026-1-01T00:00:00Z", "2026-01-01T00:00:00.Z",
+        "2026-01-01T00:00:00.1234567890Z", "2026-01-01T00:00:00Zjunk", "2026-01-01T00:00:00+0200",
+        "2026-01-01T00:00:00+24:00", "", "20260101T000000Z", "2026-01-01T00:00:00.12a3Z"}) {
     Result<TimeUs> t = ParseRfc3339(bad);
     BOOST_CHECK_MESSAGE(!t, bad << " parsed");
     if (!t) BOOST_CHECK_EQUAL(t.error().code(), "INVALID-FIELD");

@@ -1,0 +1,117 @@
+#include "engine/api_context.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <string>
+
+#include "engine/json.h"
+#include "engine/pipeline.h"
+
+namespace keymeter {
+
+namespace {
+
+// The unsigned value of environment variable `name`, or nullopt when unset or invalid.
+std::optional<uint64_t> EnvUnsigned(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  const std::string_view s(text);
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size() || value > (uint64_t{1} << 40)) {
+    spdlog::warn("{} is not a non-negative integer; using the default", name);
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kOperator:
+      return "the operator token";
+    case Role::kAccountAdmin:
+      return "an account admin token";
+    case Role::kMember:
+      return "a member's own key";
+    case Role::kNone:
+      break;
+  }
+  return "a credential";
+}
+
+}  // namespace
+
+ApiOptions ApiOptions::FromEnvironment() {
+  ApiOptions o;
+  if (auto v = EnvUnsigned("KEYMETER_COMMAND_TIMEOUT_MS")) {
+    o.command_timeout = std::chrono::milliseconds(*v);
+  }
+  if (auto v = EnvUnsigned("KEYMETER_BILLING_LATENESS_SECONDS")) {
+    o.billing_lateness_us = TimeUs(*v) * kMicrosPerSecond;
+  }
+  if (auto v = EnvUnsigned("KEYMETER_AUTH_FAILURES_PER_MINUTE")) {
+    o.auth_failures_per_minute = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
+  }
+  return o;
+}
+
+ApiContext::ApiContext(ServeContext& serve_context, ApiOptions api_options)
+    : serve(serve_context),
+      pipeline(serve_context.pipeline),
+      options(api_options),
+      auth(serve_context.pipeline, serve_context.options.operator_token_hash,
+           AttemptLimiter::Options{.max_failures = api_options.auth_failures_per_minute,
+                                   .window = std::chrono::seconds(60),
+                                   .max_addresses = api_options.auth_max_addresses}) {}
+
+std::shared_ptr<ApiContext> ApiOf(ServeContext& context) {
+  if (!context.api) {
+    context.api = std::make_shared<ApiContext>(context, ApiOptions::FromEnvironment());
+  }
+  return context.api;
+}
+
+std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
+                                       http::Response& response, Role role) {
+  const std::optional<std::string_view> token = BearerToken(request);
+  Resolution r = api.auth.Resolve(token.value_or(std::string_view()), request.remote_address);
+  switch (r.failure) {
+    case Resolution::Failure::kRateLimited:
+      http::SetError(response, 429, "TOO_MANY_ATTEMPTS",
+                     "too many failed credentials from this address; retry later");
+      response.SetHeader("Retry-After", std::to_string(r.retry_after_s));
+      return std::nullopt;
+    case Resolution::Failure::kMissing:
+      http::SetError(
+          response, 401, "UNAUTHORIZED",
+          "this endpoint needs 'Authorization: Bearer <" + std::string(RoleName(role)) + ">'");
+      response.SetHeader("WWW-Authenticate", "Bearer");
+      return std::nullopt;
+    case Resolution::Failure::kInvalid:
+      http::SetError(response, 401, "UNAUTHORIZED", "the credential is not valid");
+      response.SetHeader("WWW-Authenticate", "Bearer");
+      return std::nullopt;
+    case Resolution::Failure::kNone:
+      break;
+  }
+  if (r.credential.role != role) {
+    http::SetError(response, 403, "FORBIDDEN",
+                   "this endpoint needs " + std::string(RoleName(role)));
+    return std::nullopt;
+  }
+  return std::move(r.credential);
+}
+
+TimeUs NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void SetStatusError(http::Response& response, int http_status, const Status& status) {
+  http::SetError(response, http_status, status.code(), status.message());
+}
+
+}  // namespace keymeter

@@ -1,0 +1,136 @@
+// Authorizer: decides `authorize` (DESIGN §3, Gateway) from the in-memory projections — the key
+// directory, the quota windows and the live reservations — without touching disk.
+//
+// Decision order; the first check that fails is the reason (HTTP status for GET /v1/authorize):
+//   1. the key is 24 characters of [A-Za-z0-9]                       else MALFORMED_KEY (401)
+//   2. its id exists and SHA-256(key) equals the secret hash (constant-time compare), or the old
+//      secret's while now < grace_until                               else NOT_FOUND (401):
+//      a wrong secret looks exactly like an unknown id, existence never leaks
+//   3. status: deleted → DELETED, suspended → SUSPENDED, pending while the account requires
+//      confirmation → PENDING_CONFIRMATION                                             (403)
+//   4. a child whose parent is suspended or deleted → PARENT_SUSPENDED                 (403)
+//   5. the key's own allowed IPs/CIDRs (v4 and v6) contain the client ip; an ip that does not
+//      parse is refused when the key has a list → FORBIDDEN_SOURCE                      (403)
+//      (domain lists are not checked here: an authorize names no domain)
+//   6. the effective config (a child's is its parent's) allows the product; with a product list
+//      set, an empty product is refused → FORBIDDEN_PRODUCT                             (403)
+//   7. quotas, counting usage PLUS live reservations, in this order: the root pool's daily
+//      requests → DAILY_QUOTA_EXCEEDED, its monthly units (used + units > quota) →
+//      MONTHLY_QUOTA_EXCEEDED, the child's member cap → MEMBER_CAP_EXCEEDED             (429).
+//      A quota of 0 is unlimited.
+//   8. with `reserve`, the admitted request is held in Reservations (check and add are atomic,
+//      so a burst admits exactly what the quota leaves); a full reservation table →
+//      RESERVATIONS_FULL (503). A retried reserve of a request id already held is allowed again
+//      without a second hold. A `reserve` whose request_id is not 32 hex digits or a UUID is
+//      INVALID_REQUEST_ID (400), checked right after step 1.
+// Allowed: OK (204).
+//
+// `remaining` is what the quota leaves AFTER this request when allowed (as of now; a request not
+// reserved is only counted once its event is applied), 0 when denied by that quota, and
+// kUnlimited when no quota applies. `remaining_daily_requests` is the smaller of the pool's and
+// the member cap's. Resets are the next UTC midnight and the next UTC month start.
+//
+// Thread safety: Authorize() is thread-safe; it holds the projector's state mutex shared while it
+// reads the directory and the quota windows (and Reservations' mutex inside that, never the
+// other way round). No allocation on the hot path except `account_id` growing past a reused
+// result's capacity.
+
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "schemas/ids.h"
+
+namespace keymeter {
+
+class AuthorizeProbe;
+class KeyDirectory;
+class QuotaWindows;
+class Reservations;
+
+namespace reason {
+inline constexpr std::string_view kOk = "OK";
+inline constexpr std::string_view kMalformedKey = "MALFORMED_KEY";
+inline constexpr std::string_view kNotFound = "NOT_FOUND";
+inline constexpr std::string_view kPendingConfirmation = "PENDING_CONFIRMATION";
+inline constexpr std::string_view kSuspended = "SUSPENDED";
+inline constexpr std::string_view kDeleted = "DELETED";
+inline constexpr std::string_view kParentSuspended = "PARENT_SUSPENDED";
+inline constexpr std::string_view kForbiddenSource = "FORBIDDEN_SOURCE";
+inline constexpr std::string_view kForbiddenProduct = "FORBIDDEN_PRODUCT";
+inline constexpr std::string_view kDailyQuotaExceeded = "DAILY_QUOTA_EXCEEDED";
+inline constexpr std::string_view kMonthlyQuotaExceeded = "MONTHLY_QUOTA_EXCEEDED";
+inline constexpr std::string_view kMemberCapExceeded = "MEMBER_CAP_EXCEEDED";
+inline constexpr std::string_view kInvalidRequestId = "INVALID_REQUEST_ID";
+inline constexpr std::string_view kReservationsFull = "RESERVATIONS_FULL";
+}  // namespace reason
+
+// Every reason Authorize() can give (for metrics).
+std::span<const std::string_view> AllAuthorizeReasons();
+
+struct AuthorizeRequest {
+  std::string_view key;
+  std::string_view ip;
+  std::string_view product;
+  uint32_t units = 1;
+  bool reserve = false;
+  std::string_view request_id;  // required with `reserve`
+};
+
+struct AuthorizeResult {
+  static constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
+
+  bool allowed = false;
+  std::string_view reason = reason::kMalformedKey;  // one of the reason:: constants
+  int http_status = 401;
+  // Set once the key and its secret are verified (every reason but MALFORMED_KEY, NOT_FOUND);
+  // the ids below are empty otherwise.
+  bool identified = false;
+  std::string account_id;
+  KeyId key_id;
+  KeyId root_key_id;
+  // Set when the quota step was reached (OK and the 429/503 reasons).
+  bool quota_evaluated = false;
+  uint64_t remaining_daily_requests = kUnlimited;
+  uint64_t remaining_monthly_units = kUnlimited;
+  TimeUs reset_daily = 0;    // next UTC midnight after `now`
+  TimeUs reset_monthly = 0;  // next UTC month start after `now`
+};
+
+class Authorizer {
+ public:
+  // Everything by reference must outlive the authorizer; `state` guards `directory` and `quota`
+  // (the projector's state_mutex()). `probe` may be null.
+  Authorizer(std::shared_mutex& state, const KeyDirectory& directory, const QuotaWindows& quota,
+             Reservations& reservations, AuthorizeProbe* probe = nullptr)
+      : state_(state),
+        directory_(directory),
+        quota_(quota),
+        reservations_(reservations),
+        probe_(probe) {}
+
+  // Decides `request` at wall time `now` into `*out` (every field is overwritten; reusing one
+  // result per thread reuses `account_id`'s buffer).
+  void Authorize(const AuthorizeRequest& request, TimeUs now, AuthorizeResult* out) const;
+  AuthorizeResult Authorize(const AuthorizeRequest& request, TimeUs now) const {
+    AuthorizeResult result;
+    Authorize(request, now, &result);
+    return result;
+  }
+
+ private:
+  void Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeResult* out) const;
+
+  std::shared_mutex& state_;
+  const KeyDirectory& directory_;
+  const QuotaWindows& quota_;
+  Reservations& reservations_;
+  AuthorizeProbe* const probe_;
+};
+
+}  // namespace keymeter

@@ -1,0 +1,44 @@
+// What the `keymeter` subcommands share: parsing of flag values (dates, months, durations;
+// RFC 3339 times are consumers/ndjson.h's ParseRfc3339), opening an existing store for
+// reading, and the one-line failure report. Names live in keymeter::cli.
+//
+// Parsers return nullopt for anything malformed or out of range; they accept exactly the forms
+// documented here, so a typo is a usage error rather than a silently different period.
+//
+// Thread safety: free functions, no shared state.
+
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/store.h"
+#include "schemas/ids.h"
+
+namespace keymeter::cli {
+
+// "YYYY-MM-DD" → the start of that UTC day.
+std::optional<TimeUs> ParseDate(std::string_view text);
+
+// "YYYY-MM" → the start of that UTC month.
+std::optional<TimeUs> ParseMonth(std::string_view text);
+
+// A non-negative duration: an integer followed by "s", "m", "h" or "d" ("90s", "15m", "1h",
+// "2d"), or "0". Returns microseconds.
+std::optional<TimeUs> ParseDuration(std::string_view text);
+
+// Opens the keymeter store in `data_dir` read-only (it may be in use by `keymeter serve`).
+// Errors, with a message that says what to do: NO-DATA-DIR (missing, or not a directory),
+// NOT-A-STORE (no RocksDB database in it), or Store::Open's (IO-ERROR).
+Result<std::unique_ptr<Store>> OpenStoreForReading(const std::string& data_dir);
+
+// OK when `data_dir` is missing or an empty directory, where a fresh store may be built.
+// Errors: DATA-DIR-NOT-EMPTY (also for a file), saying to give a new or empty directory.
+Status CheckFreshDataDir(const std::string& data_dir);
+
+// Prints "keymeter: <message>" on stderr (after flushing stdout) and returns exit code 1.
+int FailWith(std::string_view message);
+
+}  // namespace keymeter::cli
