@@ -132,8 +132,11 @@ Result<size_t> Projector::RunBatch(Source& source) {
   while (consumed < options_.max_batch_events) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0 && consumed > 0) break;
-    Result<size_t> polled = source.Poll(&messages, options_.max_batch_events - consumed,
-                                        std::max(left, std::chrono::milliseconds(0)));
+    // Once the batch holds something, wait only briefly for more: an idle log commits at once,
+    // so an admin command waiting for its outcome is not held for the whole batch window.
+    const auto wait = consumed == 0 ? std::max(left, std::chrono::milliseconds(0))
+                                    : std::min(left, options_.idle_commit_after);
+    Result<size_t> polled = source.Poll(&messages, options_.max_batch_events - consumed, wait);
     if (!polled) {
       if (consumed == 0) return polled.error();
       break;  // commit what we have; the error comes back on the next poll
@@ -143,8 +146,9 @@ Result<size_t> Projector::RunBatch(Source& source) {
       for (const SourceMessage& m : messages) Apply(m);
     }
     consumed += messages.size();
-    if (messages.empty() && (left.count() <= 0 || source.AtEnd())) break;
     if (source.AtEnd()) break;
+    if (messages.empty() && consumed > 0) break;  // the log went idle
+    if (messages.empty() && left.count() <= 0) break;
   }
   if (consumed == 0) return size_t(0);
   if (Status s = Commit(source); !s.ok()) return s;

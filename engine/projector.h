@@ -46,6 +46,8 @@ namespace keymeter {
 struct ProjectorOptions {
   size_t max_batch_events = 200'000;
   std::chrono::milliseconds max_batch_time{1000};
+  // A batch that holds messages commits when none arrived for this long.
+  std::chrono::milliseconds idle_commit_after{5};
   size_t max_message_bytes = 1 << 20;
   TimeUs future_tolerance_us = 5 * 60 * kMicrosPerSecond;
   TimeUs dedupe_window_us = kMicrosPerHour;

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "projections/aligned.h"
 #include "schemas/records_generated.h"
 
 namespace keymeter {
@@ -53,12 +54,12 @@ Result<AuditPage> ReadAudit(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
   // SeekForPrev lands on the last key <= upper; `upper` itself is exclusive.
   for (it->SeekForPrev(upper); it->Valid(); it->Prev()) {
     if (it->key().compare(upper) >= 0) continue;
-    flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(it->value().data()),
-                                   it->value().size());
+    const AlignedBytes value(it->value().ToStringView());
+    flatbuffers::Verifier verifier(value.data(), value.size());
     if (!verifier.VerifyBuffer<fb::AuditRecord>(nullptr)) {
       return Status("CORRUPT-RECORD", "audit record does not verify");
     }
-    const auto* r = flatbuffers::GetRoot<fb::AuditRecord>(it->value().data());
+    const auto* r = flatbuffers::GetRoot<fb::AuditRecord>(value.data());
     if (!key_filter.empty() && Str(r->key_id()) != key_filter) continue;
     if (page.entries.size() == q.limit) {
       const AuditEntry& last = page.entries.back();

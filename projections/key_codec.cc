@@ -1,5 +1,6 @@
 #include "projections/key_codec.h"
 
+#include "projections/aligned.h"
 #include "schemas/records_generated.h"
 
 namespace keymeter {
@@ -48,7 +49,9 @@ std::string EncodeAccount(const AccountState& a) {
   return Finish(b);
 }
 
-std::optional<AccountState> DecodeAccount(std::string_view bytes) {
+std::optional<AccountState> DecodeAccount(std::string_view stored) {
+  const AlignedBytes aligned(stored);
+  const std::string_view bytes = aligned.view();
   if (!Verify<fb::AccountRecord>(bytes)) return std::nullopt;
   const auto* r = flatbuffers::GetRoot<fb::AccountRecord>(bytes.data());
   AccountState a;
@@ -84,7 +87,9 @@ std::string EncodeKey(const KeyState& k) {
   return Finish(b);
 }
 
-std::optional<KeyState> DecodeKey(std::string_view bytes) {
+std::optional<KeyState> DecodeKey(std::string_view stored) {
+  const AlignedBytes aligned(stored);
+  const std::string_view bytes = aligned.view();
   if (!Verify<fb::KeyRecord>(bytes)) return std::nullopt;
   const auto* r = flatbuffers::GetRoot<fb::KeyRecord>(bytes.data());
   std::optional<KeyId> id = KeyId::Parse(Str(r->key_id()));
