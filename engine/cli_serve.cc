@@ -1,6 +1,7 @@
 #include "engine/cli_serve.h"
 
 #include <fmt/format.h>
+#include <rocksdb/db.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -20,6 +21,7 @@
 #include "engine/http_server.h"
 #include "engine/json.h"
 #include "engine/pipeline.h"
+#include "engine/projector_probe.h"
 #include "engine/secrets.h"
 #include "engine/reservations.h"
 #include "engine/store.h"
@@ -103,6 +105,16 @@ void RegisterOpsRoutes(http::Router& router, ServeContext& context) {
   });
   router.Add("GET", "/metrics", [&context](const http::Request&, http::Response& response) {
     response.content_type = std::string(Metrics::kContentType);
+    if (context.projector_probe != nullptr) {
+      uint64_t total = 0;
+      for (rocksdb::ColumnFamilyHandle* cf : context.store.cfs().handles) {
+        uint64_t live = 0;
+        if (context.store.db()->GetIntProperty(cf, "rocksdb.estimate-live-data-size", &live)) {
+          total += live;
+        }
+      }
+      context.projector_probe->LiveDataBytes(total);
+    }
     response.body = context.metrics.Serialize();
   });
 }
@@ -148,12 +160,15 @@ int RunServe(const ServeOptions& options) {
   Metrics metrics;
   HttpProbe probe(metrics);
   AuthorizeProbe authorize_probe(metrics, AllAuthorizeReasons());
+  ProjectorProbe projector_probe(metrics);
+  pipeline.projector().set_probe(&projector_probe);
   Authorizer authorizer(pipeline.projector().state_mutex(), pipeline.directory(), pipeline.quota(),
                         reservations, &authorize_probe);
   http::Router router;
   ServeContext context{options, pipeline.store(), pipeline.directory(), router, metrics, pipeline};
   context.readiness = [&pipeline] { return pipeline.Readiness(); };
   context.authorizer = &authorizer;
+  context.projector_probe = &projector_probe;
   RegisterOpsRoutes(router, context);
   RegisterAdminRoutes(router, context);
   RegisterMemberRoutes(router, context);

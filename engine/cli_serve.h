@@ -38,6 +38,7 @@ class Authorizer;
 class ApiContext;
 class KeyDirectory;
 class Pipeline;
+class ProjectorProbe;
 class Store;
 
 struct ServeOptions {
@@ -74,6 +75,8 @@ struct ServeContext {
   std::shared_ptr<ApiContext> api;
   // Decides GET/POST /v1/authorize (engine/api_gateway.h); thread-safe. Set by RunServe().
   Authorizer* authorizer = nullptr;
+  // The projector's metrics; /metrics refreshes RocksDB's live data size through it.
+  ProjectorProbe* projector_probe = nullptr;
 };
 
 // Adds the `serve` subcommand, its flags and their environment variables to `app`; parsing

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "consumers/decode.h"
+#include "engine/projector_probe.h"
 #include "schemas/envelope.h"
 
 namespace keymeter {
@@ -155,6 +156,7 @@ Result<size_t> Projector::RunBatch(Source& source) {
   stats_.messages += consumed;
   stats_.last_batch_size = consumed;
   ++stats_.batches;
+  if (probe_ != nullptr) probe_->BatchCommitted(stats_, Partitions());
   return consumed;
 }
 

@@ -66,6 +66,8 @@ struct ProjectorStats {
   std::chrono::microseconds last_commit_latency{0};
 };
 
+class ProjectorProbe;
+
 class Projector {
  public:
   // `dead_letters` receives bad messages; for an EmbeddedDeadLetterSink they are written into the
@@ -101,6 +103,8 @@ class Projector {
   // The partition records as of the last successful commit (what a restart resumes from).
   std::map<int32_t, PartitionRecord> Partitions() const;
   const ProjectorStats& stats() const { return stats_; }
+  // Metrics after each commit; may be null. Set before the projector runs.
+  void set_probe(ProjectorProbe* probe) { probe_ = probe; }
   std::shared_mutex& state_mutex() { return state_mutex_; }
 
  private:
@@ -137,6 +141,7 @@ class Projector {
   std::function<void(const std::string&, const Status&)> outcome_listener_;
   RequestListener request_listener_;  // reservations hook, may be empty
   ProjectorStats stats_;
+  ProjectorProbe* probe_ = nullptr;
   mutable std::shared_mutex state_mutex_;
   mutable std::mutex committed_mu_;
   std::map<int32_t, PartitionRecord> committed_;  // GUARDED_BY(committed_mu_)

@@ -1,0 +1,91 @@
+#include "engine/projector_probe.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "engine/projector.h"
+
+namespace keymeter {
+
+ProjectorProbe::ProjectorProbe(Metrics& metrics)
+    : applied_(prometheus::BuildCounter()
+                   .Name("keymeter_events_applied_total")
+                   .Help("Envelopes applied by the projector, by op")
+                   .Register(metrics.registry())),
+      dead_letters_(prometheus::BuildCounter()
+                        .Name("keymeter_dead_letters_total")
+                        .Help("Messages sent to the dead-letter queue, by reason")
+                        .Register(metrics.registry())),
+      next_offset_(prometheus::BuildGauge()
+                       .Name("keymeter_partition_next_offset")
+                       .Help("Next offset to read per partition, as committed")
+                       .Register(metrics.registry())),
+      watermark_(prometheus::BuildGauge()
+                     .Name("keymeter_partition_watermark_seconds")
+                     .Help("Latest accepted event time per partition (Unix seconds)")
+                     .Register(metrics.registry())) {
+  duplicates_ = &prometheus::BuildCounter()
+                     .Name("keymeter_duplicates_dropped_total")
+                     .Help("Request events dropped as retries within the dedupe window")
+                     .Register(metrics.registry())
+                     .Add({});
+  batch_size_ = &prometheus::BuildHistogram()
+                     .Name("keymeter_batch_messages")
+                     .Help("Messages per committed batch")
+                     .Register(metrics.registry())
+                     .Add({}, prometheus::Histogram::BucketBoundaries{
+                                  1, 10, 100, 1'000, 10'000, 100'000, 1'000'000});
+  commit_seconds_ = &prometheus::BuildHistogram()
+                         .Name("keymeter_batch_commit_seconds")
+                         .Help("Time to commit one batch (RocksDB write and DLQ flush)")
+                         .Register(metrics.registry())
+                         .Add({}, prometheus::Histogram::BucketBoundaries{
+                                      0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
+  engine_watermark_ = &prometheus::BuildGauge()
+                           .Name("keymeter_watermark_seconds")
+                           .Help("Minimum over partitions of the latest accepted event time")
+                           .Register(metrics.registry())
+                           .Add({});
+  live_bytes_ = &prometheus::BuildGauge()
+                     .Name("keymeter_rocksdb_live_data_bytes")
+                     .Help("RocksDB's estimate of live data size")
+                     .Register(metrics.registry())
+                     .Add({});
+}
+
+ProjectorProbe::~ProjectorProbe() = default;
+
+void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,
+                                    const std::map<int32_t, PartitionRecord>& parts) {
+  std::lock_guard lock(mu_);
+  for (const auto& [op, n] : stats.ops_applied) {
+    applied_.Add({{"op", op}}).Increment(double(n - applied_seen_[op]));
+    applied_seen_[op] = n;
+  }
+  applied_.Add({{"op", "RequestEvent"}}).Increment(double(stats.requests_applied - requests_seen_));
+  requests_seen_ = stats.requests_applied;
+  for (const auto& [reason, n] : stats.dead_letters) {
+    dead_letters_.Add({{"reason", reason}}).Increment(double(n - dead_letters_seen_[reason]));
+    dead_letters_seen_[reason] = n;
+  }
+  duplicates_->Increment(double(stats.duplicates - duplicates_seen_));
+  duplicates_seen_ = stats.duplicates;
+  batch_size_->Observe(double(stats.last_batch_size));
+  commit_seconds_->Observe(double(stats.last_commit_latency.count()) / 1e6);
+  double min_watermark = 0;
+  for (const auto& [p, r] : parts) {
+    const std::map<std::string, std::string> labels = {{"partition", std::to_string(p)}};
+    next_offset_.Add(labels).Set(double(r.next_offset));
+    const double w = double(r.watermark_us) / 1e6;
+    watermark_.Add(labels).Set(w);
+    if (r.watermark_us > 0) min_watermark = min_watermark == 0 ? w : std::min(min_watermark, w);
+  }
+  engine_watermark_->Set(min_watermark);
+}
+
+void ProjectorProbe::LiveDataBytes(uint64_t bytes) { live_bytes_->Set(double(bytes)); }
+
+}  // namespace keymeter
