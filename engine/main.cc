@@ -9,7 +9,9 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/cli_checksum.h"
+#include "engine/cli_demo.h"
 #include "engine/cli_export.h"
+#include "engine/cli_loadgen.h"
 #include "engine/cli_replay.h"
 #include "engine/cli_serve.h"
 
@@ -34,6 +36,10 @@ int main(int argc, char** argv) {
   CLI::App* exporter = keymeter::AddExportCommand(app, &export_options);
   keymeter::ChecksumOptions checksum_options;
   CLI::App* checksum = keymeter::AddChecksumCommand(app, &checksum_options);
+  keymeter::DemoOptions demo_options;
+  CLI::App* demo = keymeter::AddDemoCommand(app, &demo_options);
+  keymeter::LoadgenCommandOptions loadgen_options;
+  CLI::App* loadgen = keymeter::AddLoadgenCommand(app, &loadgen_options);
 
   try {
     app.parse(argc, argv);
@@ -44,6 +50,8 @@ int main(int argc, char** argv) {
   if (replay->parsed()) return keymeter::RunReplay(replay_options);
   if (exporter->parsed()) return keymeter::RunExport(export_options);
   if (checksum->parsed()) return keymeter::RunChecksum(checksum_options);
+  if (demo->parsed()) return keymeter::RunDemo(demo_options);
+  if (loadgen->parsed()) return keymeter::RunLoadgen(loadgen_options);
   return app.exit(CLI::RequiredError("A subcommand (serve, replay, export, checksum)")) == 0 ? 0
                                                                                              : 2;
 }
