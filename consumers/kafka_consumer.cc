@@ -6,33 +6,14 @@
 #include <limits>
 #include <string>
 
+#include "consumers/kafka_internal.h"
+
 namespace keymeter {
 namespace {
 
-// librdkafka's timeouts are int milliseconds; longer ones are clamped.
-int ToTimeoutMs(std::chrono::milliseconds timeout) {
-  if (timeout.count() < 0) return 0;
-  if (timeout.count() > std::numeric_limits<int>::max()) return std::numeric_limits<int>::max();
-  return static_cast<int>(timeout.count());
-}
-
-Status KafkaStatus(std::string code, std::string_view what, RdKafka::ErrorCode err,
-                   const std::string& detail = "") {
-  std::string message =
-      std::string(what) + ": " + RdKafka::err2str(err) + " (" + std::to_string(err) + ")";
-  if (!detail.empty() && detail != RdKafka::err2str(err)) message += ": " + detail;
-  return Status(std::move(code), std::move(message));
-}
-
-Status SetAll(RdKafka::Conf& conf, const std::vector<std::pair<std::string, std::string>>& props) {
-  std::string errstr;
-  for (const auto& [name, value] : props) {
-    if (conf.set(name, value, errstr) != RdKafka::Conf::CONF_OK) {
-      return Status("KAFKA-CONFIG", name + "=" + value + ": " + errstr);
-    }
-  }
-  return Status::Ok();
-}
+using kafka_internal::KafkaStatus;
+using kafka_internal::SetAll;
+using kafka_internal::ToTimeoutMs;
 
 }  // namespace
 
