@@ -37,6 +37,11 @@ void IssueKey(ApiContext& api, const http::Request& request, http::Response& res
   if (!body) return;
   auto label = ValueOr400(body->String("label", kMaxLabelBytes), response);
   if (!label) return;
+  if (label->has_value() && (*label)->find_first_not_of(" \t") == std::string::npos) {
+    // Absent is an unlabeled key; given, a label names the member (seed 000: an e-mail).
+    return http::SetError(response, 400, "INVALID_FIELD",
+                          "label: must not be empty (omit it for an unlabeled key)");
+  }
   auto parent_text = ValueOr400(body->String("parent", kKeyLength), response);
   if (!parent_text) return;
   auto status_text = ValueOr400(body->String("status", 16), response);

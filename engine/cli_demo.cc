@@ -183,6 +183,9 @@ void PrintDemo(const std::string& url, const std::string& data_dir, bool tempora
   for (const SeededKey& k : s.keys) {
     fmt::print("  {}  {:<22} {:<10} {}  {}\n", k.id, k.label, k.status, k.key, k.note);
   }
+  fmt::print("\nweb console     {}/console/  sign in by pasting\n"
+             "  the admin token  {}\n  or a member key  {}  ({})\n",
+             url, s.admin_token, dev.key, dev.label);
   fmt::print("\n{} request events over the last 3 days, {} accepted\n\nTry:\n", requests,
              s.accepted);
   fmt::print("# authorize the active member (204)\n");

@@ -16,6 +16,7 @@
 #include "engine/api_gateway.h"
 #include "engine/authorizer.h"
 #include "engine/api_admin.h"
+#include "engine/api_console.h"
 #include "engine/api_member.h"
 #include "engine/api_operator.h"
 #include "engine/http_server.h"
@@ -174,6 +175,7 @@ int RunServe(const ServeOptions& options) {
   RegisterMemberRoutes(router, context);
   RegisterOperatorRoutes(router, context);
   RegisterGatewayRoutes(router, context);
+  RegisterConsoleRoutes(router);
   pipeline.Start();
 
   http::ServerOptions server_options;

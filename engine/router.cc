@@ -44,8 +44,13 @@ void Router::Add(std::string_view method, std::string_view pattern, Handler hand
   const std::vector<std::string_view> segments = Split(pattern);
   size_t literals = 0;
   std::vector<std::string_view> names;
-  for (std::string_view segment : segments) {
-    if (segment.empty()) BadRoute(method, pattern, "empty segment");
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string_view segment = segments[i];
+    if (segment.empty()) {
+      // Only a trailing slash ("/console/"): it matches a path with that trailing slash.
+      if (i + 1 != segments.size()) BadRoute(method, pattern, "empty segment");
+      continue;
+    }
     if (IsParam(segment)) {
       const std::string_view name = segment.substr(1, segment.size() - 2);
       if (name.find_first_of("{}") != std::string_view::npos) BadRoute(method, pattern, "bad {}");

@@ -1,7 +1,8 @@
 // http::Router: dispatches a request to the handler registered for its method and path.
 //
 // Patterns are absolute paths whose segments are literals or "{name}" parameters, each
-// parameter matching one non-empty segment: "/v1/keys/{id}/rotate". A path matches a pattern
+// parameter matching one non-empty segment: "/v1/keys/{id}/rotate"; a pattern may end with
+// "/" ("/console/"), matching only paths with that trailing slash. A path matches a pattern
 // with the same number of segments whose literals are equal (case-sensitive); when several
 // match, the one with the most literal segments wins ("/v1/keys/me" beats "/v1/keys/{id}"),
 // then the first registered. Captured parameters are percent-decoded into
@@ -39,8 +40,9 @@ class Router {
   Router& operator=(const Router&) = delete;
 
   // Registers `handler` for `method` on `pattern`. A malformed pattern (not starting with '/',
-  // an empty segment, a "{" that is not a whole segment, a parameter name used twice) or a
-  // method+pattern already registered is a programmer error: logged, then abort().
+  // an empty segment other than a trailing slash, a "{" that is not a whole segment, a
+  // parameter name used twice) or a method+pattern already registered is a programmer error:
+  // logged, then abort().
   void Add(std::string_view method, std::string_view pattern, Handler handler);
 
   // Runs the handler that matches `request`, or answers 404/405/400 as above.

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/api_admin.h"
+#include "engine/api_console.h"
 #include "engine/api_member.h"
 #include "engine/api_operator.h"
 #include "engine/cli_serve.h"
@@ -67,6 +68,7 @@ std::set<std::string> Routes() {
   RegisterAdminRoutes(router, context);
   RegisterMemberRoutes(router, context);
   RegisterOperatorRoutes(router, context);
+  RegisterConsoleRoutes(router);
 #ifdef KM_HAS_GATEWAY
   Reservations reservations;
   Authorizer authorizer(pipeline.projector().state_mutex(), pipeline.directory(), pipeline.quota(),
@@ -84,7 +86,7 @@ std::set<std::string> Routes() {
 BOOST_AUTO_TEST_CASE(every_route_has_a_section_with_a_curl_example) {
   const std::map<std::string, std::string> sections = Sections();
   const std::set<std::string> routes = Routes();
-  BOOST_TEST(routes.size() >= 27u);  // ops 3, operator 2, admin 17, member 5 (+ gateway 3)
+  BOOST_TEST(routes.size() >= 27u);  // ops 3, operator 2, admin 17, member 5, console 3 (+ gateway 3)
   for (const std::string& route : routes) {
     const auto it = sections.find("### `" + route + "`");
     BOOST_TEST_CONTEXT(route) {
