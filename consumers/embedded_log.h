@@ -145,6 +145,8 @@ class EmbeddedLogSource : public Source {
   Result<size_t> Poll(std::vector<SourceMessage>* out, size_t max,
                       std::chrono::milliseconds timeout) override;
   std::string name() const override { return "embedded"; }
+  // Every partition's EndOffset().
+  std::vector<PartitionOffset> LogEnds() const override;
 
  private:
   const EmbeddedLog& log_;

@@ -290,6 +290,20 @@ Result<std::vector<PartitionBounds>> KafkaConsumer::QueryBounds(std::string_view
   return out;
 }
 
+std::optional<int64_t> KafkaConsumer::CachedHighWatermark(std::string_view topic,
+                                                          int32_t partition) const {
+  if (closed_) return std::nullopt;
+  int64_t low = RdKafka::Topic::OFFSET_INVALID;
+  int64_t high = RdKafka::Topic::OFFSET_INVALID;
+  // rd_kafka_get_watermark_offsets: the values cached from fetch responses, no request.
+  if (consumer_->get_watermark_offsets(std::string(topic), partition, &low, &high) !=
+          RdKafka::ERR_NO_ERROR ||
+      high < 0) {
+    return std::nullopt;
+  }
+  return high;
+}
+
 Result<std::vector<TopicPartitionOffset>> KafkaConsumer::OffsetsForTime(
     std::string_view topic, const std::vector<int32_t>& partitions, int64_t time_ms,
     std::chrono::milliseconds timeout) {

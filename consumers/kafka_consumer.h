@@ -155,6 +155,9 @@ class KafkaConsumer {
   // the broker does not know `topic`; KAFKA-TIMEOUT; KAFKA-ERROR.
   Result<std::vector<PartitionBounds>> QueryBounds(std::string_view topic,
                                                    std::chrono::milliseconds timeout);
+  // The high watermark (next offset to be written) of `partition` of `topic` as the last fetch
+  // response said, without a broker round trip; nullopt before any fetch of that partition.
+  std::optional<int64_t> CachedHighWatermark(std::string_view topic, int32_t partition) const;
   // For each of `partitions` of `topic`: the first offset whose message timestamp is at or after
   // `time_ms` (milliseconds since the epoch), or -1 when every message is older (start at the
   // end). Errors: KAFKA-TIMEOUT; KAFKA-ERROR (also for a per-partition error).

@@ -75,6 +75,17 @@ Result<std::vector<TopicPartitionOffset>> KafkaSource::OffsetsForTime(
 
 void KafkaSource::OnAssigned(int32_t partition) { assigned_.insert(partition); }
 
+std::vector<PartitionOffset> KafkaSource::LogEnds() const {
+  std::vector<PartitionOffset> ends;
+  if (!consumer_) return ends;
+  for (int32_t p : assigned_) {
+    if (std::optional<int64_t> high = consumer_->CachedHighWatermark(options_.topic, p)) {
+      ends.push_back({p, *high});
+    }
+  }
+  return ends;
+}
+
 void KafkaSource::OnRevoked(int32_t partition) {
   assigned_.erase(partition);
   if (paused_.erase(partition) > 0) {

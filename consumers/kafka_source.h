@@ -90,6 +90,8 @@ class KafkaSource : public Source {
   // Commits `next` of the partitions still assigned, asynchronously; failures are ignored.
   void Committed(const std::vector<PartitionOffset>& next) override;
   std::string name() const override { return "kafka/" + options_.topic; }
+  // The assigned partitions' high watermarks from the last fetch responses (no round trip).
+  std::vector<PartitionOffset> LogEnds() const override;
 
   // Leaves the group and releases every fetched message (the payloads of the last Poll too).
   // Idempotent. Errors: KAFKA-ERROR.

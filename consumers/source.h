@@ -58,6 +58,12 @@ class Source {
   // True once a finite source (files, a replay up to the end) has delivered everything.
   virtual bool AtEnd() const { return false; }
 
+  // The end of each partition this source reads (the next offset the log will assign), as the
+  // source last saw it, without a round trip: the embedded log's end offsets, Kafka's high
+  // watermarks from the last fetch response. For the lag metric; partitions whose end is not
+  // known yet are left out; empty when the source can't tell.
+  virtual std::vector<PartitionOffset> LogEnds() const { return {}; }
+
   // Stable name used in stored offset keys: "kafka/keymeter.events", "embedded", "file".
   virtual std::string name() const = 0;
 };

@@ -24,6 +24,7 @@
 #include "engine/pipeline.h"
 #include "engine/projector_probe.h"
 #include "engine/secrets.h"
+#include "engine/serve_config.h"
 #include "engine/reservations.h"
 #include "engine/store.h"
 #include "projections/key_directory.h"
@@ -41,6 +42,33 @@ int FailStartup(std::string_view what) {
 std::string ModeDescription(const ServeOptions& options) {
   if (options.embedded()) return "embedded log";
   return fmt::format("kafka {} topic {} group {}", options.brokers, options.topic, options.group);
+}
+
+// Applies the --config file to the settings that neither a flag nor the environment gave
+// (flag > env > file > default). Throws CLI::ValidationError (exit 2) for a bad file.
+void ApplyConfigFile(const CLI::App& serve, ServeOptions* options) {
+  Result<ServeConfigFile> loaded = LoadServeConfig(options->config);
+  if (!loaded) throw CLI::ValidationError("--config", loaded.error().message());
+  const ServeConfigFile& file = loaded.value();
+  // True when the option was not given on the command line nor by its variable.
+  auto unset = [&serve](const char* flag) { return serve.get_option(flag)->count() == 0; };
+  auto apply = [&](const char* flag, const auto& value, auto& target) {
+    if (value && unset(flag)) target = *value;
+  };
+  apply("--data-dir", file.data_dir, options->data_dir);
+  apply("--listen", file.listen, options->listen);
+  apply("--brokers", file.brokers, options->brokers);
+  apply("--topic", file.topic, options->topic);
+  apply("--group", file.group, options->group);
+  apply("--http-threads", file.http_threads, options->http_threads);
+  apply("--read-only", file.read_only, options->read_only);
+  if (file.operator_token && unset("--operator-token")) {
+    if (file.operator_token->empty()) {
+      options->operator_token_hash.reset();
+    } else {
+      options->operator_token_hash = Sha256(*file.operator_token);
+    }
+  }
 }
 
 }  // namespace
@@ -71,8 +99,10 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
       ->add_option("--http-threads", options->http_threads,
                    "HTTP worker threads, 0..1024 (0: one per hardware thread)")
       ->check(CLI::Range(0, 1024))
+      ->envname("KEYMETER_HTTP_THREADS")
       ->capture_default_str();
-  serve->add_flag("--read-only", options->read_only, "Open the store read-only; refuse writes");
+  serve->add_flag("--read-only", options->read_only, "Open the store read-only; refuse writes")
+      ->envname("KEYMETER_READ_ONLY");
   // Only the token's SHA-256 is kept; an empty value leaves the operator endpoints disabled.
   serve
       ->add_option_function<std::string>(
@@ -86,8 +116,16 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
           },
           "Bearer token of the operator endpoints (POST /v1/accounts, GET /v1/billing/usage)")
       ->envname("KEYMETER_OPERATOR_TOKEN");
-  serve->callback([options] {
-    if (options->data_dir.empty()) throw CLI::RequiredError("--data-dir (or KEYMETER_DATA_DIR)");
+  serve
+      ->add_option("--config", options->config,
+                   "TOML file with any of these settings (data_dir, listen, brokers, topic, group, "
+                   "http_threads, read_only, operator_token); flags and KEYMETER_* win over it")
+      ->envname("KEYMETER_CONFIG");
+  serve->callback([serve, options] {
+    if (!options->config.empty()) ApplyConfigFile(*serve, options);
+    if (options->data_dir.empty()) {
+      throw CLI::RequiredError("--data-dir (or KEYMETER_DATA_DIR, or data_dir in --config)");
+    }
   });
   return serve;
 }

@@ -2,11 +2,14 @@
 // --listen until SIGINT or SIGTERM (DESIGN §3, CLI).
 //
 //   keymeter serve --data-dir DIR --listen HOST:PORT [--brokers H:P --topic T --group G]
-//                  [--http-threads N] [--read-only] [--operator-token T]
+//                  [--http-threads N] [--read-only] [--operator-token T] [--config FILE]
 //
-// Flags may come from KEYMETER_DATA_DIR, KEYMETER_LISTEN, KEYMETER_BROKERS, KEYMETER_TOPIC and
-// KEYMETER_GROUP; a flag on the command line wins, and a flag given twice takes the last value.
-// No --brokers = the embedded log.
+// Every flag may also come from its KEYMETER_* variable (KEYMETER_DATA_DIR, KEYMETER_LISTEN,
+// KEYMETER_BROKERS, KEYMETER_TOPIC, KEYMETER_GROUP, KEYMETER_HTTP_THREADS, KEYMETER_READ_ONLY,
+// KEYMETER_OPERATOR_TOKEN, KEYMETER_CONFIG) or from the TOML file of --config
+// (engine/serve_config.h). Precedence per setting: flag > environment > file > default; a flag
+// given twice takes the last value. A bad config file (unknown key, wrong type) is a usage error
+// naming the key. No --brokers = the embedded log.
 //
 // RunServe() returns the process exit code: 0 after a signal and a clean drain, 1 when the data
 // dir cannot be opened or the address cannot be bound (with a one-line message on stderr).
@@ -49,6 +52,7 @@ struct ServeOptions {
   std::string group = "keymeter";
   size_t http_threads = 0;  // 0 = hardware threads
   bool read_only = false;   // open the store read-only; refuse writes
+  std::string config;       // --config: the TOML file, applied while parsing (serve_config.h)
   // SHA-256 of --operator-token / KEYMETER_OPERATOR_TOKEN (the plain token is not kept);
   // unset = the operator endpoints answer 401.
   std::optional<Digest> operator_token_hash;

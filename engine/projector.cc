@@ -151,12 +151,19 @@ Result<size_t> Projector::RunBatch(Source& source) {
     if (messages.empty() && consumed > 0) break;  // the log went idle
     if (messages.empty() && left.count() <= 0) break;
   }
-  if (consumed == 0) return size_t(0);
+  if (consumed == 0) {
+    if (probe_ != nullptr) probe_->LogEnds(source.LogEnds(), Partitions());  // lag while idle
+    return size_t(0);
+  }
   if (Status s = Commit(source); !s.ok()) return s;
   stats_.messages += consumed;
   stats_.last_batch_size = consumed;
   ++stats_.batches;
-  if (probe_ != nullptr) probe_->BatchCommitted(stats_, Partitions());
+  if (probe_ != nullptr) {
+    const std::map<int32_t, PartitionRecord> committed = Partitions();
+    probe_->BatchCommitted(stats_, committed);
+    probe_->LogEnds(source.LogEnds(), committed);
+  }
   return consumed;
 }
 

@@ -26,7 +26,18 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
       watermark_(prometheus::BuildGauge()
                      .Name("keymeter_partition_watermark_seconds")
                      .Help("Latest accepted event time per partition (Unix seconds)")
-                     .Register(metrics.registry())) {
+                     .Register(metrics.registry())),
+      log_end_(prometheus::BuildGauge()
+                   .Name("keymeter_partition_log_end_offset")
+                   .Help("End of the log per partition (next offset to be written), as the source "
+                         "last saw it: Kafka's high watermark of the last fetch, or the embedded "
+                         "log's end")
+                   .Register(metrics.registry())),
+      lag_(prometheus::BuildGauge()
+               .Name("keymeter_partition_lag_messages")
+               .Help("Messages per partition not yet applied and committed: log end offset minus "
+                     "the committed next offset")
+               .Register(metrics.registry())) {
   duplicates_ = &prometheus::BuildCounter()
                      .Name("keymeter_duplicates_dropped_total")
                      .Help("Request events dropped as retries within the dedupe window")
@@ -84,6 +95,34 @@ void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,
     if (r.watermark_us > 0) min_watermark = min_watermark == 0 ? w : std::min(min_watermark, w);
   }
   engine_watermark_->Set(min_watermark);
+}
+
+void ProjectorProbe::LogEnds(const std::vector<PartitionOffset>& ends,
+                             const std::map<int32_t, PartitionRecord>& parts) {
+  std::lock_guard lock(mu_);
+  std::map<int32_t, std::pair<prometheus::Gauge*, prometheus::Gauge*>> kept;
+  for (const PartitionOffset& end : ends) {
+    auto it = lag_gauges_.find(end.partition);
+    std::pair<prometheus::Gauge*, prometheus::Gauge*> gauges;
+    if (it != lag_gauges_.end()) {
+      gauges = it->second;
+      lag_gauges_.erase(it);
+    } else {
+      const std::map<std::string, std::string> labels = {
+          {"partition", std::to_string(end.partition)}};
+      gauges = {&log_end_.Add(labels), &lag_.Add(labels)};
+    }
+    auto part = parts.find(end.partition);
+    const int64_t next = part == parts.end() ? 0 : part->second.next_offset;
+    gauges.first->Set(double(end.next_offset));
+    gauges.second->Set(double(std::max<int64_t>(0, end.next_offset - next)));
+    kept.emplace(end.partition, gauges);
+  }
+  for (const auto& [p, gauges] : lag_gauges_) {  // no longer reported: revoked
+    log_end_.Remove(gauges.first);
+    lag_.Remove(gauges.second);
+  }
+  lag_gauges_ = std::move(kept);
 }
 
 void ProjectorProbe::LiveDataBytes(uint64_t bytes) { live_bytes_->Set(double(bytes)); }

@@ -1,8 +1,8 @@
 // ProjectorProbe: the projector's metrics — events applied by op, dead letters by reason,
-// duplicates dropped, batch size and commit latency, per-partition next offset and watermark,
-// and RocksDB's live data size. Only projector_probe.cc includes prometheus-cpp.
+// duplicates dropped, batch size and commit latency, per-partition next offset, watermark, log
+// end and lag, and RocksDB's live data size. Only projector_probe.cc includes prometheus-cpp.
 //
-// Thread safety: Publish() is called by the projector thread after each commit; LiveDataBytes()
+// Thread safety: BatchCommitted() and LogEnds() are called by the projector thread; LiveDataBytes()
 // by /metrics handlers; prometheus metrics are thread-safe, the delta bookkeeping is guarded.
 
 #pragma once
@@ -12,7 +12,10 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "consumers/source.h"
 #include "engine/metrics.h"
 #include "engine/partition_state.h"
 
@@ -34,12 +37,20 @@ class ProjectorProbe {
   // A batch committed: publishes what changed in `stats` since the last call.
   void BatchCommitted(const ProjectorStats& stats, const std::map<int32_t, PartitionRecord>& parts);
   void LiveDataBytes(uint64_t bytes);
+  // The source's view of each partition's end (Source::LogEnds()) against the projector's
+  // committed next offsets: sets keymeter_partition_log_end_offset and
+  // keymeter_partition_lag_messages = max(0, end - next offset) per partition in `ends`, and
+  // drops the gauges of partitions no longer in `ends` (revoked from this member).
+  void LogEnds(const std::vector<PartitionOffset>& ends,
+               const std::map<int32_t, PartitionRecord>& parts);
 
  private:
   prometheus::Family<prometheus::Counter>& applied_;
   prometheus::Family<prometheus::Counter>& dead_letters_;
   prometheus::Family<prometheus::Gauge>& next_offset_;
   prometheus::Family<prometheus::Gauge>& watermark_;
+  prometheus::Family<prometheus::Gauge>& log_end_;
+  prometheus::Family<prometheus::Gauge>& lag_;
   prometheus::Counter* duplicates_ = nullptr;
   prometheus::Histogram* batch_size_ = nullptr;
   prometheus::Histogram* commit_seconds_ = nullptr;
@@ -50,6 +61,8 @@ class ProjectorProbe {
   std::map<std::string, uint64_t> dead_letters_seen_;  // GUARDED_BY(mu_)
   uint64_t requests_seen_ = 0;                         // GUARDED_BY(mu_)
   uint64_t duplicates_seen_ = 0;                       // GUARDED_BY(mu_)
+  // Per partition: its end and lag gauges, while the source reports the partition.
+  std::map<int32_t, std::pair<prometheus::Gauge*, prometheus::Gauge*>> lag_gauges_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace keymeter

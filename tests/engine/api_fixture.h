@@ -1,21 +1,55 @@
 // A real `keymeter serve` process on 127.0.0.1 (any free port, a fresh data dir) with an operator
 // token, and helpers that make accounts, keys and request events through its API. Used by
-// admin_api_test, admin_reads_test, member_api_test and n1ed_test.
+// admin_api_test, admin_reads_test, member_api_test, n1ed_test, quota_api_test and metrics_test.
+//
+// The log: the embedded one, or, when KEYMETER_TEST_LOG=kafka (the `<test>_kafka` registrations
+// of tests/engine/CMakeLists.txt), a real broker at KEYMETER_BROKERS: `serve --brokers` on a
+// topic and group of its own per data dir (created fresh, so a restart on the same data dir
+// follows the same topic), so the same test code runs in both modes.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "tests/common/temp_dir.h"
+#include "tests/consumers/kafka_fixture.h"
 #include "tests/engine/api_client.h"
 
 namespace keymeter::testing {
 
 inline constexpr char kOperatorToken[] = "test-operator-token";
+
+// True in the `<test>_kafka` runs (KEYMETER_TEST_LOG=kafka).
+inline bool KafkaMode() {
+  const char* log = std::getenv("KEYMETER_TEST_LOG");
+  return log != nullptr && std::string_view(log) == "kafka";
+}
+
+// The `serve` flags of the log: none (embedded), or --brokers/--topic/--group of a topic of
+// `data_dir`'s own, created with 4 partitions on first use.
+inline std::vector<std::string> LogFlags(const std::string& data_dir) {
+  if (!KafkaMode()) return {};
+  char suffix[17];
+  std::snprintf(suffix, sizeof suffix, "%016zx", std::hash<std::string>{}(data_dir));
+  static const std::string run = RandomHex();  // one per test process
+  const std::string topic = "keymeter.test.api." + run + "." + suffix;
+  static std::vector<std::string> created;
+  if (std::find(created.begin(), created.end(), topic) == created.end()) {
+    const Status made = CreateTopic(topic, 4);
+    BOOST_REQUIRE_MESSAGE(made.ok(), "creating " << topic << " at " << Brokers() << ": "
+                                                 << made.ToString());
+    created.push_back(topic);
+  }
+  return {"--brokers", Brokers(), "--topic", topic, "--group", topic};
+}
 
 // `keymeter serve` with KEYMETER_OPERATOR_TOKEN set, ready (caught up) when constructed.
 class ApiServer {
@@ -25,10 +59,12 @@ class ApiServer {
   explicit ApiServer(std::vector<std::string> env = {}, std::string data_dir = {})
       : data_dir_(data_dir.empty() ? dir_.sub("db") : std::move(data_dir)) {
     env.push_back(std::string("KEYMETER_OPERATOR_TOKEN=") + kOperatorToken);
-    process_ =
-        Spawn(KEYMETER_BINARY,
-              {"serve", "--data-dir", data_dir_, "--listen", "127.0.0.1:0", "--http-threads", "2"},
-              dir_.sub("err"), env);
+    std::vector<std::string> args = {"serve",  "--data-dir",     data_dir_, "--listen",
+                                     "127.0.0.1:0", "--http-threads", "2"};
+    const std::vector<std::string> log = LogFlags(data_dir_);
+    if (!log.empty()) topic_ = log[3];
+    args.insert(args.end(), log.begin(), log.end());
+    process_ = Spawn(KEYMETER_BINARY, args, dir_.sub("err"), env);
     const std::string line = process_->ReadLine(30s);
     const std::string prefix = "keymeter listening on http://127.0.0.1:";
     BOOST_REQUIRE_MESSAGE(line.rfind(prefix, 0) == 0,
@@ -51,6 +87,8 @@ class ApiServer {
 
   uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
+  // The topic this server follows; empty on the embedded log.
+  const std::string& topic() const { return topic_; }
   std::string Stderr() const { return process_->Stderr(); }
   const TempDir& dir() const { return dir_; }
 
@@ -102,6 +140,7 @@ class ApiServer {
  private:
   TempDir dir_;
   std::string data_dir_;
+  std::string topic_;
   std::unique_ptr<Process> process_;
   uint16_t port_ = 0;
 };
