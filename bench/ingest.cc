@@ -136,11 +136,11 @@ int main(int argc, char** argv) {
   const double keymeter_rate = double(total) / ingest_s;
   const double baseline_rate = double(total) / baseline_s;
   std::printf(
-      "{\"bench\":\"ingest\",\"quick\":%s,\"events\":%lld,\"accounts\":%d,\"keys\":%d,"
+      "{\"bench\":\"ingest\",\"quick\":%s,\"topic\":\"%s\",\"events\":%lld,\"accounts\":%d,\"keys\":%d,"
       "\"partitions\":4,\"keymeter_events_per_s\":%.0f,\"baseline\":\"bare librdkafka consumer, "
       "same topic\",\"baseline_events_per_s\":%.0f,\"ratio\":%.3f,\"goal_ratio\":0.6,"
       "\"produce_events_per_s\":%.0f,\"group_join_s\":%.2f,\"batches\":%llu,\"dead_letters\":%zu}\n",
-      args.quick ? "true" : "false", (long long)total, lo.accounts, lo.keys, keymeter_rate,
+      args.quick ? "true" : "false", topic.c_str(), (long long)total, lo.accounts, lo.keys, keymeter_rate,
       baseline_rate, keymeter_rate / baseline_rate, double(args.events) / produce_s, join_s,
       (unsigned long long)stats.batches, stats.dead_letters.size());
   return 0;
