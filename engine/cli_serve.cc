@@ -62,6 +62,16 @@ void ApplyConfigFile(const CLI::App& serve, ServeOptions* options) {
   apply("--group", file.group, options->group);
   apply("--http-threads", file.http_threads, options->http_threads);
   apply("--read-only", file.read_only, options->read_only);
+  if (file.operator_token && !file.operator_token->empty()) {
+    std::error_code ec;
+    const std::filesystem::perms mode = std::filesystem::status(options->config, ec).permissions();
+    using std::filesystem::perms;
+    if (!ec && (mode & (perms::group_read | perms::others_read)) != perms::none) {
+      spdlog::warn("config file {} holds operator_token and is readable by other users; "
+                   "chmod 600 it, or use KEYMETER_OPERATOR_TOKEN",
+                   options->config);
+    }
+  }
   if (file.operator_token && unset("--operator-token")) {
     if (file.operator_token->empty()) {
       options->operator_token_hash.reset();

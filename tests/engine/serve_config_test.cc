@@ -220,3 +220,35 @@ BOOST_AUTO_TEST_CASE(serve_runs_from_the_example_file_with_a_flag_on_top) {
   ::kill(process->pid, SIGTERM);
   BOOST_TEST(process->Wait(20s) == 0);
 }
+
+BOOST_AUTO_TEST_CASE(a_token_in_a_readable_file_works_and_is_warned_about_never_logged) {
+  TempDir dir;
+  const std::string path = dir.sub("open.toml");
+  std::ofstream(path) << "data_dir = \"" << dir.sub("db")
+                      << "\"\nlisten = \"127.0.0.1:0\"\noperator_token = \"file-secret-42\"\n";
+  ::chmod(path.c_str(), 0644);
+  auto process = Spawn({"serve", "--config", path}, dir.sub("err"));
+  const std::string line = process->ReadLine(30s);
+  BOOST_REQUIRE_MESSAGE(line.find("keymeter listening on http://127.0.0.1:") == 0,
+                        line << process->Stderr());
+  const uint16_t port = PortOf(line);
+  BOOST_REQUIRE(WaitHealthy(port));
+  // The token from the file enables the operator endpoints (curl, for the Authorization header).
+  auto status_with = [port](const std::string& token) {
+    const std::string command = "curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer " +
+                                token + "' 'http://127.0.0.1:" + std::to_string(port) +
+                                "/v1/billing/usage?month=2026-01'";
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+    char out[8] = {};
+    if (pipe == nullptr || std::fgets(out, sizeof out, pipe.get()) == nullptr) return std::string();
+    return std::string(out);
+  };
+  BOOST_TEST(status_with("file-secret-42") == "200");
+  BOOST_TEST(status_with("wrong") == "401");
+  ::kill(process->pid, SIGTERM);
+  BOOST_TEST(process->Wait(20s) == 0);
+  const std::string err = process->Stderr();
+  BOOST_TEST(err.find("holds operator_token and is readable by other users") != std::string::npos,
+             err);
+  BOOST_TEST(err.find("file-secret-42") == std::string::npos);
+}
