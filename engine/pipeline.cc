@@ -122,7 +122,8 @@ void Pipeline::Loop(std::stop_token stop) {
     }
     Result<size_t> n = projector_->RunBatch(*source);
     if (n) {
-      SetState(n.value() == 0, "");
+      const std::string broker_error = n.value() == 0 ? ProbeBroker(*source) : "";
+      SetState(n.value() == 0 && broker_error.empty(), broker_error);
       backoff = std::chrono::milliseconds(100);
       continue;
     }
@@ -137,6 +138,18 @@ void Pipeline::Loop(std::stop_token stop) {
     }
     std::this_thread::sleep_for(backoff);
   }
+}
+
+std::string Pipeline::ProbeBroker(Source& source) {
+  auto* kafka = dynamic_cast<KafkaSource*>(&source);
+  if (kafka == nullptr) return "";
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_probe_ < kBrokerProbeInterval) return probe_error_;
+  last_probe_ = now;
+  Result<std::vector<PartitionBounds>> bounds = kafka->QueryBounds(kBrokerProbeTimeout);
+  probe_error_ = bounds ? "" : "KAFKA-UNREACHABLE: " + bounds.error().ToString();
+  if (!bounds) spdlog::warn("projector: {}", probe_error_);
+  return probe_error_;
 }
 
 void Pipeline::SetState(bool caught_up, std::string error) {

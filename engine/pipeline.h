@@ -9,7 +9,11 @@
 // Failure handling: a commit error (storage fault) stops the projector from advancing; the loop
 // reports it through Readiness(), reopens the projections from the store and re-creates the
 // source, which resumes from the stored offsets. A poll error (broker down) is reported and
-// retried; authorize keeps answering from memory meanwhile.
+// retried; authorize keeps answering from memory meanwhile. An empty poll does not tell a
+// caught-up consumer from one whose broker is gone (librdkafka reports a lost connection once,
+// then retries quietly), so while idle in Kafka mode the loop asks the broker for the topic's
+// bounds (at most once per kBrokerProbeInterval): unreachable means not ready, with reason
+// "KAFKA-UNREACHABLE: ...".
 //
 // Thread safety: thread-safe. Readers of the directory and quota windows hold
 // `projector().state_mutex()` shared.
@@ -98,6 +102,11 @@ class Pipeline {
   void Loop(std::stop_token stop);
   void RecordOutcome(const std::string& command_id, const Status& outcome);
   void SetState(bool caught_up, std::string error);
+  // "" when `source` is not Kafka's or its broker answered the last probe; else the reason.
+  std::string ProbeBroker(Source& source);
+
+  static constexpr std::chrono::milliseconds kBrokerProbeInterval{1000};
+  static constexpr std::chrono::milliseconds kBrokerProbeTimeout{1000};
 
   const PipelineOptions options_;
   std::unique_ptr<Store> store_;
@@ -108,6 +117,10 @@ class Pipeline {
   std::unique_ptr<EmbeddedLog> log_;
   std::unique_ptr<KafkaProducer> producer_;
   std::jthread thread_;
+
+  // The projector thread's only.
+  std::chrono::steady_clock::time_point last_probe_{};
+  std::string probe_error_;
 
   mutable std::mutex mu_;
   std::condition_variable outcome_cv_;
