@@ -96,10 +96,11 @@ int main(int argc, char** argv) {
   const double baseline_rate = double(messages) / baseline_s;
   std::printf(
       "{\"bench\":\"replay\",\"quick\":%s,\"topic\":\"%s\",\"messages\":%lld,\"replayed\":%lld,"
-      "\"keys\":%d,\"partitions\":4,\"keymeter_events_per_s\":%.0f,\"replay_seconds\":%.2f,"
+      "\"keys\":%s,\"partitions\":4,\"keymeter_events_per_s\":%.0f,\"replay_seconds\":%.2f,"
       "\"replay_own_events_per_s\":%s,\"baseline\":\"bare librdkafka consumer, same topic\","
       "\"baseline_events_per_s\":%.0f,\"ratio\":%.3f,\"goal_ratio\":0.6,\"store_bytes\":%llu}\n",
-      quick ? "true" : "false", topic.c_str(), (long long)messages, (long long)replayed, keys,
+      quick ? "true" : "false", topic.c_str(), (long long)messages, (long long)replayed,
+      keys > 0 ? std::to_string(keys).c_str() : "null",
       replay_rate, replay_s, m[3].str().c_str(), baseline_rate, replay_rate / baseline_rate,
       (unsigned long long)store_bytes);
   return 0;
