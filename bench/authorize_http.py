@@ -5,11 +5,13 @@ against two baselines measured in the same run on the same machine with the same
 nginx from Debian answering a fixed 204 (one worker), and Redis INCR with redis-benchmark
 (64 connections, no pipelining) on a private redis-server.
 
-  bench/authorize_http.py [--quick] [--bin BUILD_DIR] [--seconds S]
+  bench/authorize_http.py [--quick] [--bin BUILD_DIR] [--seconds S] [--threads N] [--no-pin]
 
 Fairness: each server gets one core and the load generator the other (taskset: server on CPU 0,
 wrk / redis-benchmark on CPU 1, one wrk thread); keymeter runs with --http-threads 1, nginx
-with worker_processes 1, and redis is single-threaded. The population (100,000 keys; --quick
+with worker_processes 1, and redis is single-threaded. --threads N gives keymeter N HTTP
+threads, nginx N workers and wrk N threads; --no-pin leaves placement to the scheduler (both for
+a quiet machine with more cores, or to see what pinning costs on a busy one). The population (100,000 keys; --quick
 20,000) is written into the store by bench_population through the embedded log, before serve
 starts. Prints one JSON object.
 """
@@ -70,13 +72,16 @@ def stop(proc):
             proc.wait()
 
 
+PIN = True
+
+
 def pinned(cpu, argv, ncpu):
-    return (["taskset", "-c", str(cpu)] if ncpu >= 2 else []) + argv
+    return (["taskset", "-c", str(cpu)] if PIN and ncpu >= 2 else []) + argv
 
 
-def run_wrk(port, keys_file, seconds, ncpu):
+def run_wrk(port, keys_file, seconds, ncpu, threads):
     env = dict(os.environ, KEYMETER_BENCH_KEYS=str(keys_file))
-    argv = pinned(1, ["wrk", "-t1", "-c64", f"-d{seconds}s", "--timeout", "5s",
+    argv = pinned(1, ["wrk", f"-t{threads}", "-c64", f"-d{seconds}s", "--timeout", "5s",
                       "-s", str(HERE / "authorize_http.lua"), f"http://127.0.0.1:{port}/"], ncpu)
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"^WRKJSON (\{.*\})$", out.stdout, re.M)
@@ -101,7 +106,7 @@ def bench_keymeter(args, work, ncpu):
     # Embedded mode: none of the KEYMETER_* settings of the caller (its brokers, above all).
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYMETER_")}
     serve = subprocess.Popen(pinned(0, [str(args.bin / "engine" / "keymeter"), "serve", "--data-dir", str(data),
-                                        "--listen", f"127.0.0.1:{port}", "--http-threads", "1"],
+                                        "--listen", f"127.0.0.1:{port}", "--http-threads", str(args.threads)],
                                     ncpu), stdout=log, stderr=log, env=env)
     try:
         try:
@@ -110,7 +115,7 @@ def bench_keymeter(args, work, ncpu):
             log.flush()
             sys.stderr.write((work / "serve.log").read_text())
             raise
-        r = run_wrk(port, keys_file, args.seconds, ncpu)
+        r = run_wrk(port, keys_file, args.seconds, ncpu, args.threads)
     finally:
         stop(serve)
         log.close()
@@ -120,7 +125,7 @@ def bench_keymeter(args, work, ncpu):
 def bench_nginx(args, work, keys_file, ncpu):
     port = free_port()
     conf = work / "nginx.conf"
-    conf.write_text(f"""worker_processes 1;
+    conf.write_text(f"""worker_processes {args.threads};
 daemon off;
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log;
@@ -140,7 +145,7 @@ http {{
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
-        return run_wrk(port, keys_file, args.seconds, ncpu)
+        return run_wrk(port, keys_file, args.seconds, ncpu, args.threads)
     finally:
         stop(nginx)
 
@@ -171,7 +176,11 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--bin", default=os.environ.get("KEYMETER_BUILD_DIR", str(ROOT / "build" / "release")))
     p.add_argument("--seconds", type=int)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--no-pin", action="store_true")
     args = p.parse_args()
+    global PIN
+    PIN = not args.no_pin
     args.bin = pathlib.Path(args.bin).resolve()
     args.seconds = args.seconds or (2 if args.quick else 15)
     for tool in ("wrk", "nginx", "redis-server", "redis-benchmark", "taskset"):
@@ -188,9 +197,13 @@ def main():
     print(json.dumps({
         "bench": "authorize-http", "quick": args.quick, "keys": population["keys"],
         "seconds": args.seconds, "connections": 64,
-        "setup": "keymeter serve --http-threads 1 (embedded) pinned to CPU 0; nginx worker_processes 1 "
-                 "pinned to CPU 0; redis-server pinned to CPU 0; wrk -t1 -c64 and redis-benchmark -c64 "
-                 "pinned to CPU 1" if ncpu >= 2 else "unpinned (one CPU)",
+        "http_threads": args.threads, "pinned": PIN and ncpu >= 2,
+        "setup": (f"keymeter serve --http-threads {args.threads} (embedded) pinned to CPU 0; nginx "
+                  f"worker_processes {args.threads} pinned to CPU 0; redis-server pinned to CPU 0; "
+                  f"wrk -t{args.threads} -c64 and redis-benchmark -c64 pinned to CPU 1")
+                 if PIN and ncpu >= 2 else
+                 (f"keymeter serve --http-threads {args.threads} (embedded), nginx worker_processes "
+                  f"{args.threads}, redis-server, wrk -t{args.threads} -c64, redis-benchmark -c64; unpinned"),
         "keymeter": ours, "nginx_204": nginx, "redis_incr": redis,
         "ratio_vs_nginx": ours["req_per_s"] / nginx["req_per_s"],
         "ratio_vs_redis": ours["req_per_s"] / redis["req_per_s"],
