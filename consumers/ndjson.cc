@@ -70,8 +70,10 @@ bool ParseRequestId(std::string_view text, std::array<uint8_t, 16>* out) {
   return true;
 }
 
+// inet_pton reads up to a NUL: "203.0.113.7\u0000<anything>" must not pass for an address.
 bool IsIp(const std::string& text) {
   unsigned char addr[16];
+  if (text.find('\0') != std::string::npos) return false;
   return inet_pton(AF_INET, text.c_str(), addr) == 1 ||
          inet_pton(AF_INET6, text.c_str(), addr) == 1;
 }

@@ -44,6 +44,19 @@ bool IEquals(std::string_view a, std::string_view b);
 
 class Session;
 
+// The steps of a connection's request loop that need no socket, shared by Session and the HTTP
+// fuzz target (tests/fuzz/http_fuzz.cc), so that the target runs exactly what a connection runs.
+//
+// The body limit of a request whose header block names `method` and raw `target`.
+size_t BodyLimitOf(const ServerOptions& options, std::string_view method, std::string_view target);
+// Fills `r` from the parsed message (string_views into `msg` and `remote`); nullptr when the
+// request is acceptable, else the message of a 400 BAD_REQUEST.
+const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::string_view remote,
+                        Request& r);
+// The message to write for `response` (whose body is moved out), with keep-alive `keep`.
+void FillResponse(Response& response, bool keep, unsigned version,
+                  bhttp::response<bhttp::string_body>& res);
+
 struct Server::Impl {
   Impl(ServerOptions o, Handler h, size_t n)
       : options(std::move(o)), handler(std::move(h)), thread_count(n), ioc(int(n)) {}
@@ -102,7 +115,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadBody();
   void OnReadError(beast::error_code ec);
   void Handle();
-  const char* BuildRequest(const bhttp::request<bhttp::string_body>& msg);
   void ResetResponse();
   void Internal();
   void Fail(int status, std::string_view code, std::string_view message);

@@ -71,11 +71,8 @@ void Session::OnHeader(beast::error_code ec, size_t) {
   state_ = State::kBusy;
   if (ec) return OnReadError(ec);
   const auto& msg = parser_->get();
-  const std::string_view target = View(msg.target());
-  const size_t limit = server_.options.body_limit
-                           ? server_.options.body_limit(View(msg.method_string()),
-                                                        target.substr(0, target.find('?')))
-                           : server_.options.max_body_bytes;
+  const size_t limit =
+      BodyLimitOf(server_.options, View(msg.method_string()), View(msg.target()));
   if (const auto length = parser_->content_length(); length && *length > limit) {
     return Fail(413, "BODY_TOO_LARGE", fmt::format("the body exceeds {} bytes", limit));
   }
@@ -122,7 +119,9 @@ void Session::OnReadError(beast::error_code ec) {
 void Session::Handle() {
   const Clock::time_point start = Clock::now();
   const auto& msg = parser_->get();
-  if (const char* error = BuildRequest(msg)) return Fail(400, "BAD_REQUEST", error);
+  if (const char* error = FillRequest(msg, remote_, request_)) {
+    return Fail(400, "BAD_REQUEST", error);
+  }
   ResetResponse();
   try {
     server_.handler(request_, response_);
@@ -139,9 +138,14 @@ void Session::Handle() {
   Write(keep, msg.version());
 }
 
-// Fills request_ from the parsed message; an error message when it is unacceptable.
-const char* Session::BuildRequest(const bhttp::request<bhttp::string_body>& msg) {
-  Request& r = request_;
+size_t BodyLimitOf(const ServerOptions& options, std::string_view method,
+                   std::string_view target) {
+  return options.body_limit ? options.body_limit(method, target.substr(0, target.find('?')))
+                            : options.max_body_bytes;
+}
+
+const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::string_view remote,
+                        Request& r) {
   r.method = View(msg.method_string());
   r.target = View(msg.target());
   std::string_view rest = r.target;
@@ -158,7 +162,7 @@ const char* Session::BuildRequest(const bhttp::request<bhttp::string_body>& msg)
   r.path = rest.substr(0, q);
   if (r.path.empty()) r.path = "/";
   r.body = msg.body();
-  r.remote_address = remote_;
+  r.remote_address = remote;
   r.headers.clear();
   for (const auto& field : msg) {
     r.headers.emplace_back(View(field.name_string()), View(field.value()));
@@ -198,20 +202,25 @@ void Session::Fail(int status, std::string_view code, std::string_view message) 
   Write(false, 11);
 }
 
+void FillResponse(Response& response, bool keep, unsigned version,
+                  bhttp::response<bhttp::string_body>& res) {
+  const int s = response.status;
+  res = {};
+  res.result(static_cast<unsigned>(s >= 100 && s <= 999 ? s : 500));
+  res.version(version);
+  if (!HasCrLf(response.content_type)) {
+    res.set(bhttp::field::content_type, response.content_type);
+  }
+  for (const auto& [name, value] : response.headers) {
+    if (!name.empty() && !HasCrLf(name) && !HasCrLf(value)) res.insert(name, value);
+  }
+  if (s >= 200 && s != 204 && s != 304) res.body() = std::move(response.body);
+  res.keep_alive(keep);
+  res.prepare_payload();
+}
+
 void Session::Write(bool keep, unsigned version) {
-  const int s = response_.status;
-  res_ = {};
-  res_.result(static_cast<unsigned>(s >= 100 && s <= 999 ? s : 500));
-  res_.version(version);
-  if (!HasCrLf(response_.content_type)) {
-    res_.set(bhttp::field::content_type, response_.content_type);
-  }
-  for (const auto& [name, value] : response_.headers) {
-    if (!name.empty() && !HasCrLf(name) && !HasCrLf(value)) res_.insert(name, value);
-  }
-  if (s >= 200 && s != 204 && s != 304) res_.body() = std::move(response_.body);
-  res_.keep_alive(keep);
-  res_.prepare_payload();
+  FillResponse(response_, keep, version, res_);
   stream_.expires_after(server_.options.write_timeout);
   bhttp::async_write(stream_, res_,
                      [self = shared_from_this(), keep](beast::error_code ec, size_t) {

@@ -8,7 +8,10 @@
 namespace keymeter {
 
 std::optional<IpAddress> ParseIp(std::string_view text) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  // inet_pton stops at a NUL: "10.0.0.1\0junk" is not an address.
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN || text.find('\0') != text.npos) {
+    return std::nullopt;
+  }
   char buf[INET6_ADDRSTRLEN];
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';

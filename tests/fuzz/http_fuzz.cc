@@ -1,0 +1,263 @@
+// Fuzz target: raw bytes from a client → Beast's request parser with the server's limits → the
+// request the handler sees → the router of `keymeter serve` with every route registered, over a
+// real engine (embedded log, RocksDB in a temp dir) → the response message as written.
+//
+// What a connection does (engine/http_session.cc) is done here without a socket, through the
+// same functions (BodyLimitOf, FillRequest, FillResponse): header block limited to 8 KiB, body
+// limited per route (16 MiB for POST /v1/events, 1 MiB otherwise; the fuzzer's -max_len keeps
+// inputs far below), up to 4 pipelined requests per input while keep-alive holds.
+//
+// The engine is seeded once with an account whose admin token, a root key and a child key are
+// known (tests/fuzz/README.md lists them; the seed corpus uses them), then its projector is
+// stopped, so that every input sees the same state: writes are appended to the embedded log
+// and answer 202 (KEYMETER_COMMAND_TIMEOUT_MS=0) and reads see the seeded projections. Failed
+// credentials are not rate-limited here (KEYMETER_AUTH_FAILURES_PER_MINUTE=0), or the fuzzer
+// would be locked out after ten inputs; the limiter has its own tests.
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "engine/api_admin.h"
+#include "engine/api_console.h"
+#include "engine/api_context.h"
+#include "engine/api_gateway.h"
+#include "engine/api_member.h"
+#include "engine/api_operator.h"
+#include "engine/authorizer.h"
+#include "engine/cli_serve.h"
+#include "engine/http_server_internal.h"
+#include "engine/json.h"
+#include "engine/metrics.h"
+#include "engine/pipeline.h"
+#include "engine/projector_probe.h"
+#include "engine/reservations.h"
+#include "engine/secrets.h"
+#include "projections/key_directory.h"
+#include "schemas/envelope_builder.h"
+
+using namespace keymeter;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+constexpr char kOperatorToken[] = "fuzz-operator-token";
+constexpr char kAccount[] = "acctFuzz00000001";
+constexpr char kAdminToken[] = "kmt_FuzzAdminToken0000000000000000000000000";
+constexpr char kRootKey[] = "FuzzRoot0000000000000001";
+constexpr char kChildKey[] = "FuzzKid10000000000000001";
+constexpr char kPendingKey[] = "FuzzPend000000000000001x";
+constexpr size_t kMaxRequestsPerInput = 4;
+
+std::string g_dir;
+
+void Require(bool ok, const char* what) {
+  if (!ok) {
+    fprintf(stderr, "http_fuzz: setup failed: %s\n", what);
+    abort();
+  }
+}
+
+// Everything RunServe() builds, minus the socket and the signal handling.
+struct Engine {
+  ServeOptions options;
+  Reservations reservations;
+  std::unique_ptr<Pipeline> pipeline;
+  Metrics metrics;
+  HttpProbe probe{metrics};
+  AuthorizeProbe authorize_probe{metrics, AllAuthorizeReasons()};
+  ProjectorProbe projector_probe{metrics};
+  std::unique_ptr<Authorizer> authorizer;
+  http::Router router;
+  std::unique_ptr<ServeContext> context;
+  http::ServerOptions server_options;
+
+  void Publish(const std::string& envelope, const std::string& command_id) {
+    Require(pipeline
+                ->Publish({reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size()},
+                          kAccount)
+                .ok(),
+            "publish");
+    const std::optional<Status> outcome =
+        pipeline->AwaitOutcome(command_id, std::chrono::seconds(10));
+    Require(outcome && outcome->ok(), command_id.c_str());
+  }
+
+  void Seed() {
+    const TimeUs now = NowUs();
+    EnvelopeHeader h{.command_id = "fuzz-1", .time_us = now, .actor = fb::ActorKind::Operator,
+                     .account_id = kAccount};
+    Publish(BuildAccountCreated(h, "fuzz", Sha256(kAdminToken), false), h.command_id);
+    h.actor = fb::ActorKind::AccountAdmin;
+    h.command_id = "fuzz-2";
+    Publish(BuildKeyIssued(h, std::string(kRootKey, 8), Sha256(kRootKey), "root", "",
+                           fb::KeyStatus::Active),
+            h.command_id);
+    h.command_id = "fuzz-3";
+    Publish(BuildKeyIssued(h, std::string(kChildKey, 8), Sha256(kChildKey), "kid@example.com",
+                           std::string(kRootKey, 8), fb::KeyStatus::Active),
+            h.command_id);
+    h.command_id = "fuzz-4";
+    Publish(BuildKeyIssued(h, std::string(kPendingKey, 8), Sha256(kPendingKey), "pending", "",
+                           fb::KeyStatus::Pending),
+            h.command_id);
+    h.command_id = "fuzz-5";
+    Publish(BuildQuotaSet(h, std::string(kRootKey, 8), 1000, 100000), h.command_id);
+  }
+
+  Engine() {
+    options.data_dir = g_dir + "/db";
+    options.listen = "127.0.0.1:0";
+    options.operator_token_hash = Sha256(kOperatorToken);
+    Result<std::unique_ptr<Pipeline>> opened = Pipeline::Open({.data_dir = options.data_dir});
+    Require(opened.has_value(), "open the pipeline");
+    pipeline = std::move(opened.value());
+    pipeline->projector().set_request_listener(
+        [this](KeyId root, KeyId key, const RequestIdBytes& id) {
+          reservations.OnRequestApplied(root, key, id);
+        });
+    pipeline->projector().set_probe(&projector_probe);
+    authorizer = std::make_unique<Authorizer>(pipeline->projector().state_mutex(),
+                                              pipeline->directory(), pipeline->quota(),
+                                              reservations, &authorize_probe);
+    context = std::make_unique<ServeContext>(ServeContext{
+        options, pipeline->store(), pipeline->directory(), router, metrics, *pipeline});
+    context->readiness = [this] { return pipeline->Readiness(); };
+    context->authorizer = authorizer.get();
+    context->projector_probe = &projector_probe;
+    RegisterOpsRoutes(router, *context);
+    RegisterAdminRoutes(router, *context);
+    RegisterMemberRoutes(router, *context);
+    RegisterOperatorRoutes(router, *context);
+    RegisterGatewayRoutes(router, *context);
+    RegisterConsoleRoutes(router);
+    server_options.body_limit = [](std::string_view method, std::string_view path) {
+      return GatewayBodyLimit(method, path).value_or(http::ServerOptions().max_body_bytes);
+    };
+    pipeline->Start();
+    Seed();
+    pipeline->Stop();  // from here on the state is fixed
+  }
+};
+
+Engine* g_engine = nullptr;
+
+void RemoveDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(g_dir, ec);
+}
+
+// What Session::Fail writes: an error body, then the connection closes.
+void Refuse(int status, std::string_view code, std::string_view message) {
+  http::Response response;
+  http::SetError(response, status, code, message);
+  bhttp::response<bhttp::string_body> res;
+  http::FillResponse(response, false, 11, res);
+}
+
+// One request from `bytes`; false when the connection ends after it (error, close, or no
+// complete request). `used` is how many bytes the request took.
+bool ServeOne(std::string_view bytes, size_t* used) {
+  Engine& engine = *g_engine;
+  const http::ServerOptions& limits = engine.server_options;
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<uint32_t>(limits.max_header_bytes));
+  parser.body_limit(std::numeric_limits<uint64_t>::max());
+  boost::beast::error_code ec;
+  size_t pos = 0;
+  // The header block.
+  while (!ec && !parser.is_header_done()) {
+    const size_t n = parser.put(boost::asio::buffer(bytes.data() + pos, bytes.size() - pos), ec);
+    pos += n;
+    if (ec == bhttp::error::need_more) return false;  // the peer closed mid-header
+    if (n == 0 && !ec && !parser.is_header_done()) return false;
+  }
+  if (ec == bhttp::error::header_limit) {
+    Refuse(431, "HEADERS_TOO_LARGE", "headers");
+    return false;
+  }
+  if (ec) {
+    Refuse(400, "BAD_REQUEST", ec.message());
+    return false;
+  }
+  const auto& msg = parser.get();
+  const size_t limit =
+      http::BodyLimitOf(limits, {msg.method_string().data(), msg.method_string().size()},
+                        {msg.target().data(), msg.target().size()});
+  if (const auto length = parser.content_length(); length && *length > limit) {
+    Refuse(413, "BODY_TOO_LARGE", "body");
+    return false;
+  }
+  parser.body_limit(limit);
+  // The body.
+  while (!ec && !parser.is_done() && pos < bytes.size()) {
+    const size_t n = parser.put(boost::asio::buffer(bytes.data() + pos, bytes.size() - pos), ec);
+    pos += n;
+    if (ec == bhttp::error::need_more) ec = {};
+    if (n == 0) break;
+  }
+  if (!ec && !parser.is_done()) parser.put_eof(ec);  // the peer closed: ends a to-EOF body
+  if (ec == bhttp::error::body_limit) {
+    Refuse(413, "BODY_TOO_LARGE", "body");
+    return false;
+  }
+  if (ec || !parser.is_done()) {
+    if (ec && ec != bhttp::error::partial_message) Refuse(400, "BAD_REQUEST", ec.message());
+    return false;
+  }
+  *used = pos;
+
+  http::Request request;
+  if (const char* error = http::FillRequest(msg, "203.0.113.9", request)) {
+    Refuse(400, "BAD_REQUEST", error);
+    return false;
+  }
+  http::Response response;
+  try {
+    engine.router.Dispatch(request, response);
+  } catch (const std::exception& e) {
+    // A handler that throws is answered 500 by the server; here it is a finding.
+    fprintf(stderr, "http_fuzz: handler threw: %s\n", e.what());
+    abort();
+  }
+  const bool keep = msg.keep_alive() && !response.close;
+  bhttp::response<bhttp::string_body> res;
+  http::FillResponse(response, keep, msg.version(), res);
+  std::ostringstream wire;
+  wire << res;
+  if (wire.str().empty()) abort();
+  return keep;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  spdlog::set_level(spdlog::level::off);
+  setenv("KEYMETER_COMMAND_TIMEOUT_MS", "0", 1);
+  setenv("KEYMETER_AUTH_FAILURES_PER_MINUTE", "0", 1);
+  char dir[] = "/tmp/keymeter-http-fuzz-XXXXXX";
+  Require(mkdtemp(dir) != nullptr, "mkdtemp");
+  g_dir = dir;
+  std::atexit(RemoveDir);
+  g_engine = new Engine();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  for (size_t i = 0; i < kMaxRequestsPerInput && !bytes.empty(); ++i) {
+    size_t used = 0;
+    if (!ServeOne(bytes, &used) || used == 0) break;
+    bytes.remove_prefix(used);
+  }
+  return 0;
+}
