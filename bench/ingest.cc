@@ -123,7 +123,10 @@ int main(int argc, char** argv) {
   };
   // The group join (a few seconds with a classic consumer group) is reported apart: the
   // baseline assigns partitions directly.
-  while (applied() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The rate counts only what was committed after the first commit (the first batch's work is
+  // inside join_s), so it is neither inflated by a large first batch nor charged for the join.
+  int64_t first_batch = 0;
+  while ((first_batch = applied()) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const double join_s = Seconds(start);
   const auto first = Clock::now();
   while (applied() < total) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -133,15 +136,18 @@ int main(int argc, char** argv) {
   pipeline.reset();
   std::filesystem::remove_all(dir);
 
-  const double keymeter_rate = double(total) / ingest_s;
+  // A first batch that held everything: then only the whole time, join included, can be used.
+  const double keymeter_rate = first_batch < total ? double(total - first_batch) / ingest_s
+                                                   : double(total) / join_s;
   const double baseline_rate = double(total) / baseline_s;
   std::printf(
       "{\"bench\":\"ingest\",\"quick\":%s,\"topic\":\"%s\",\"events\":%lld,\"accounts\":%d,\"keys\":%d,"
       "\"partitions\":4,\"keymeter_events_per_s\":%.0f,\"baseline\":\"bare librdkafka consumer, "
       "same topic\",\"baseline_events_per_s\":%.0f,\"ratio\":%.3f,\"goal_ratio\":0.6,"
-      "\"produce_events_per_s\":%.0f,\"group_join_s\":%.2f,\"batches\":%llu,\"dead_letters\":%zu}\n",
+      "\"produce_events_per_s\":%.0f,\"group_join_s\":%.2f,\"first_batch_events\":%lld,\"batches\":%llu,\"dead_letters\":%zu}\n",
       args.quick ? "true" : "false", topic.c_str(), (long long)total, lo.accounts, lo.keys, keymeter_rate,
       baseline_rate, keymeter_rate / baseline_rate, double(args.events) / produce_s, join_s,
+      (long long)first_batch,
       (unsigned long long)stats.batches, stats.dead_letters.size());
   return 0;
 }
