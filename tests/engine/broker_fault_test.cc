@@ -1,0 +1,254 @@
+// Broker faults, on real brokers:
+//  - the broker stops for 20 seconds mid-stream (a private broker this test starts, halts and
+//    resumes through scripts/kafka, on KEYMETER_KAFKA_PORT + 200): `keymeter serve` keeps
+//    answering GET /v1/authorize from memory, /readyz says not ready and why, it resumes by
+//    itself, and its final state equals a clean replay and the reference (nothing lost, nothing
+//    doubled);
+//  - a consumer-group rebalance: a second `keymeter serve` (its own data dir) joins the group,
+//    takes partitions, then leaves; the first one, given its partitions back, resumes each from
+//    its own stored offset (DESIGN §2, §6; docs/scale.md), so its final state equals a clean
+//    replay: no event applied twice or skipped.
+#define BOOST_TEST_MODULE broker_fault
+#include <boost/test/unit_test.hpp>
+#include <simdjson.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "engine/http_client.h"
+#include "tests/common/process_fixture.h"
+#include "tests/common/temp_dir.h"
+#include "tests/engine/recovery_fixture.h"
+#include "tests/engine/serve_metrics.h"
+
+using namespace keymeter;
+using namespace keymeter::testing;
+
+namespace {
+
+constexpr int kPartitions = 4;
+const std::string kOperatorToken = "broker-fault-operator-token";
+
+int SharedBrokerPort() {
+  const char* port = std::getenv("KEYMETER_KAFKA_PORT");
+  return port != nullptr && *port != '\0' ? std::atoi(port) : 19092;
+}
+
+// A broker of this test's own (scripts/kafka on the shared port + 200), stopped on exit.
+class PrivateBroker {
+ public:
+  PrivateBroker() : port_(SharedBrokerPort() + 200) {}
+  ~PrivateBroker() { (void)Run("stop"); }
+  bool Run(const std::string& command) const {
+    const std::string line = "KEYMETER_KAFKA_PORT=" + std::to_string(port_) +
+                             " KEYMETER_KAFKA_PARTITIONS=" + std::to_string(kPartitions) + " " +
+                             KEYMETER_SOURCE_DIR "/scripts/kafka " + command + " >&2";
+    return std::system(line.c_str()) == 0;
+  }
+  std::string brokers() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int port_;
+};
+
+std::string Field(const std::string& json, const char* name) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view v;
+  if (parser.parse(json).get(root) != simdjson::SUCCESS) return "";
+  if (root[name].get_string().get(v) != simdjson::SUCCESS) return "";
+  return std::string(v);
+}
+
+// Produces `w` to `topic` keyed by partition, paced over about `over`; true when every message
+// was delivered. The producer rides out a broker outage: its messages wait in its queue.
+bool ProduceWorkload(const std::string& brokers, const std::string& topic, const Workload& w,
+                     std::chrono::milliseconds over) {
+  const std::map<int32_t, std::string> key_of = PartitionKeys(w);
+  KafkaProducerOptions options{.brokers = brokers};
+  options.delivery_timeout = 180s;
+  options.queue_messages = 1'000'000;
+  auto producer = std::move(KafkaProducer::Create(options).value());
+  constexpr int kTicks = 100;
+  const size_t per_tick = w.log.size() / kTicks + 1;
+  for (size_t i = 0; i < w.log.size(); ++i) {
+    const LogMessage& m = w.log[i];
+    if (!producer
+             ->Produce(topic, key_of.at(m.partition),
+                       std::span(reinterpret_cast<const uint8_t*>(m.payload.data()), m.payload.size()),
+                       m.log_time_us / 1000)
+             .ok()) {
+      return false;
+    }
+    if (i % per_tick == per_tick - 1) std::this_thread::sleep_for(over / kTicks);
+  }
+  return producer->Flush(240s).ok() && producer->delivery_failures() == 0;
+}
+
+// Waits until the serve on `port` applied everything up to `end`.
+bool WaitApplied(uint16_t port, const std::map<int32_t, int64_t>& end, std::chrono::seconds timeout) {
+  for (auto deadline = Clock::now() + timeout; Clock::now() < deadline;) {
+    if (CaughtUp(MetricOffsets(port), end)) return true;
+    std::this_thread::sleep_for(250ms);
+  }
+  return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(broker_down_for_20_seconds_loses_and_doubles_nothing) {
+  const auto started = Clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
+  PrivateBroker broker;
+  BOOST_REQUIRE_MESSAGE(broker.Run("start"), "scripts/kafka start failed");
+  const std::string topic = "keymeter.events";  // created by scripts/kafka with 4 partitions
+  BOOST_TEST_MESSAGE("private broker on " << broker.brokers() << " after " << elapsed() << " s");
+
+  TempDir tmp;
+  const std::string data_dir = tmp.sub("live");
+  auto server = Spawn({"serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--brokers",
+                       broker.brokers(), "--topic", topic, "--group", "fault",
+                       "--operator-token", kOperatorToken},
+                      tmp.sub("err"));
+  const uint16_t port = PortOf(server->ReadLine(30s));
+  http::Client client("127.0.0.1", port);
+  auto account = client.Send("POST", "/v1/accounts", kOperatorToken, R"({"name":"gw"})");
+  BOOST_REQUIRE(account && account.value().status == 201);
+  auto key = client.Send("POST", "/v1/keys", Field(account.value().body, "admin_token"),
+                         R"({"label":"gateway","status":"active"})");
+  BOOST_REQUIRE_MESSAGE(key && key.value().status == 201, (key ? key.value().body : "no answer"));
+  const std::string plain_key = Field(key.value().body, "key");
+
+  // ~125,000 messages over ~30 s: requests, lifecycle ops, retries and poison.
+  Workload w = MakeWorkload(13, 40, 3000,
+                            [](const std::string& a) { return KafkaPartitionFor(a, kPartitions); });
+  std::atomic<bool> delivered{false};
+  std::thread producer([&] { delivered = ProduceWorkload(broker.brokers(), topic, w, 30s); });
+
+  std::this_thread::sleep_for(6s);
+  const int64_t before = Total(MetricOffsets(port));
+  BOOST_TEST(before > 0);
+  BOOST_REQUIRE(broker.Run("halt"));
+  const auto down_since = Clock::now();
+  BOOST_TEST_MESSAGE("broker halted at " << elapsed() << " s, " << before << " messages applied");
+  int authorize_ok = 0, authorize_other = 0, not_ready = 0, ready_samples = 0;
+  std::string reason;
+  while (Clock::now() - down_since < 20s) {
+    auto r = client.Send("GET", "/v1/authorize", "", "", "application/json",
+                         {{"X-Api-Key", plain_key}, {"X-Real-IP", "192.0.2.1"}});
+    (r && r.value().status == 204) ? ++authorize_ok : ++authorize_other;
+    if (Clock::now() - down_since > 5s) {  // librdkafka notices a dead broker within seconds
+      auto ready = client.Send("GET", "/readyz");
+      ++ready_samples;
+      if (ready && ready.value().status == 503) {
+        ++not_ready;
+        reason = Field(ready.value().body, "reason");
+      }
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  BOOST_TEST_MESSAGE("while down: " << authorize_ok << " authorize 204, " << authorize_other
+                                    << " other; /readyz 503 " << not_ready << "/" << ready_samples
+                                    << ", reason: " << reason);
+  BOOST_TEST(authorize_ok > 50);
+  BOOST_TEST(authorize_other == 0);
+  BOOST_TEST(not_ready == ready_samples);
+  BOOST_TEST(reason.find("KAFKA") != std::string::npos);
+  BOOST_REQUIRE(broker.Run("resume"));
+  BOOST_TEST_MESSAGE("broker resumed at " << elapsed() << " s");
+
+  producer.join();
+  BOOST_REQUIRE_MESSAGE(delivered, "the producer lost messages");
+  const std::map<int32_t, int64_t> end = EndOffsets(broker.brokers(), topic);
+  BOOST_REQUIRE_EQUAL(end.size(), size_t{kPartitions});
+  BOOST_REQUIRE_MESSAGE(WaitApplied(port, end, 120s), "serve did not resume by itself");
+  std::optional<Reply> ready;
+  for (auto deadline = Clock::now() + 30s; Clock::now() < deadline; std::this_thread::sleep_for(200ms)) {
+    if ((ready = Get(port, "/readyz")) && ready->result_int() == 200) break;
+  }
+  BOOST_TEST((ready && ready->result_int() == 200));
+  BOOST_TEST_MESSAGE("caught up again at " << elapsed() << " s");
+  ::kill(server->pid, SIGTERM);
+  BOOST_TEST(server->Wait(30s) == 0);
+  BOOST_TEST(StoredOffsets(data_dir) == end);
+
+  std::string live;
+  {
+    auto store = std::move(Store::Open({.path = data_dir}).value());
+    live = store->Checksum().value();
+    BOOST_TEST((AllUsage(*store) == w.expected.usage));
+  }
+  auto replay = ReplayTopic(tmp.sub("replay"), topic, end, 120s, broker.brokers());
+  BOOST_REQUIRE(replay != nullptr);
+  BOOST_TEST(replay->projector().stats().requests_applied == w.expected.accepted);
+  BOOST_TEST(replay->projector().stats().duplicates == w.expected.duplicates);
+  BOOST_TEST(replay->projector().stats().dead_letters == w.expected.dead_letters);
+  BOOST_TEST(replay->store().Checksum().value() == live);
+  BOOST_TEST_MESSAGE("done at " << elapsed() << " s");
+}
+
+BOOST_AUTO_TEST_CASE(a_member_joining_and_leaving_the_group_skips_and_doubles_nothing) {
+  const auto started = Clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
+  const std::string suffix = RandomHex();
+  const std::string topic = "keymeter.test.rebalance." + suffix;
+  const std::string group = "rebalance-" + suffix;
+  BOOST_REQUIRE(CreateTopic(topic, kPartitions).ok());
+  Workload w = MakeWorkload(21, 40, 3000,
+                            [](const std::string& a) { return KafkaPartitionFor(a, kPartitions); });
+  std::atomic<bool> delivered{false};
+  std::thread producer([&] { delivered = ProduceWorkload(Brokers(), topic, w, 24s); });
+
+  TempDir tmp;
+  auto serve = [&](const std::string& name) {
+    return Spawn({"serve", "--data-dir", tmp.sub(name), "--listen", "127.0.0.1:0", "--brokers",
+                  Brokers(), "--topic", topic, "--group", group},
+                 tmp.sub(name + ".err"));
+  };
+  auto first = serve("first");
+  const uint16_t first_port = PortOf(first->ReadLine(30s));
+  std::this_thread::sleep_for(5s);
+  BOOST_TEST(Total(MetricOffsets(first_port)) > 0);
+
+  // A second member joins: the group splits the partitions between the two.
+  auto second = serve("second");
+  const uint16_t second_port = PortOf(second->ReadLine(30s));
+  std::map<int32_t, int64_t> second_offsets;
+  for (auto deadline = Clock::now() + 30s; Clock::now() < deadline; std::this_thread::sleep_for(250ms)) {
+    second_offsets = MetricOffsets(second_port);
+    if (Total(second_offsets) > 0) break;
+  }
+  BOOST_TEST_MESSAGE("the second member applied " << Total(second_offsets) << " messages of "
+                     << second_offsets.size() << " partitions by " << elapsed() << " s");
+  BOOST_REQUIRE(Total(second_offsets) > 0);
+  BOOST_TEST(second_offsets.size() < size_t{kPartitions});
+  std::this_thread::sleep_for(4s);
+  // ... and leaves: its partitions go back to the first (after its session times out: static
+  // members do not send LeaveGroup).
+  ::kill(second->pid, SIGTERM);
+  BOOST_TEST(second->Wait(30s) == 0);
+  const std::map<int32_t, int64_t> second_stored = StoredOffsets(tmp.sub("second"));
+
+  producer.join();
+  BOOST_REQUIRE(delivered);
+  const std::map<int32_t, int64_t> end = EndOffsets(Brokers(), topic);
+  BOOST_REQUIRE_MESSAGE(WaitApplied(first_port, end, 120s),
+                        "the first member did not get every partition back");
+  BOOST_TEST_MESSAGE("the first member caught up at " << elapsed() << " s");
+  ::kill(first->pid, SIGTERM);
+  BOOST_TEST(first->Wait(30s) == 0);
+  BOOST_TEST(StoredOffsets(tmp.sub("first")) == end);
+  std::string live;
+  {
+    auto store = std::move(Store::Open({.path = tmp.sub("first")}).value());
+    live = store->Checksum().value();
+    BOOST_TEST((AllUsage(*store) == w.expected.usage));
+  }
+  auto replay = ReplayTopic(tmp.sub("replay"), topic, end, 120s);
+  BOOST_REQUIRE(replay != nullptr);
+  BOOST_TEST(replay->projector().stats().requests_applied == w.expected.accepted);
+  BOOST_TEST(replay->store().Checksum().value() == live);
+  // The second member's store holds exactly the partitions it owned, each a prefix of the log.
+  for (const auto& [p, n] : second_stored) BOOST_TEST(n <= end.at(p));
+}

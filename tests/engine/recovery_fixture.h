@@ -1,0 +1,115 @@
+// Helpers of the crash and fault tests (recovery_test, recovery_embedded_test,
+// broker_fault_test, poison_test): the stored offsets of a data dir, whether they reached the
+// end of a log, checksums, the usage column family decoded, and producing a workload to Kafka.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "consumers/kafka_consumer.h"
+#include "consumers/kafka_producer.h"
+#include "engine/pipeline.h"
+#include "engine/store.h"
+#include "schemas/envelope.h"
+#include "tests/consumers/kafka_fixture.h"
+#include "tests/engine/workload.h"
+
+namespace keymeter::testing {
+
+// The next offset per partition stored in `data_dir` (opened read-only, so the owner must be
+// stopped or dead); empty when the store can't be opened yet.
+inline std::map<int32_t, int64_t> StoredOffsets(const std::string& data_dir) {
+  std::map<int32_t, int64_t> out;
+  Result<std::unique_ptr<Store>> store = Store::Open({.path = data_dir, .read_only = true});
+  if (!store) return out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      store.value()->db()->NewIterator({}, store.value()->cfs()[Cf::kMeta]));
+  for (it->Seek(kPartitionPrefix); it->Valid() && it->key().starts_with(kPartitionPrefix);
+       it->Next()) {
+    out[*PartitionOfKey(it->key().ToStringView())] =
+        DecodePartition(it->value().ToStringView())->next_offset;
+  }
+  return out;
+}
+
+inline std::map<int32_t, int64_t> OffsetsOf(const Projector& projector) {
+  std::map<int32_t, int64_t> out;
+  for (const auto& [p, r] : projector.Partitions()) out[p] = r.next_offset;
+  return out;
+}
+
+inline bool CaughtUp(const std::map<int32_t, int64_t>& offsets,
+                     const std::map<int32_t, int64_t>& end) {
+  for (const auto& [p, n] : end) {
+    auto it = offsets.find(p);
+    if (n > 0 && (it == offsets.end() || it->second < n)) return false;
+  }
+  return true;
+}
+
+inline int64_t Total(const std::map<int32_t, int64_t>& offsets) {
+  int64_t n = 0;
+  for (const auto& [p, o] : offsets) n += o;
+  return n;
+}
+
+inline std::string ChecksumOf(const std::string& data_dir) {
+  return Store::Open({.path = data_dir}).value()->Checksum().value();
+}
+
+// Every logical cell of the usage column family, by UsageKey (to compare with a reference).
+inline std::map<std::string, Counters> AllUsage(Store& store) {
+  return AllUsageCells(store.db(), store.cfs()[Cf::kUsage]).value();
+}
+
+// The account that keys each partition's messages (junk included) of a workload built with
+// KafkaPartitionFor, so that every message lands on the partition the reference assumed.
+inline std::map<int32_t, std::string> PartitionKeys(const Workload& w) {
+  std::map<int32_t, std::string> key_of;
+  for (const LogMessage& m : w.log) {
+    const fb::Envelope* env = VerifyEnvelope(
+        std::span(reinterpret_cast<const uint8_t*>(m.payload.data()), m.payload.size()));
+    if (env != nullptr) key_of.emplace(m.partition, env->account_id()->str());
+  }
+  return key_of;
+}
+
+// A clean replay of `topic` into a fresh `data_dir` in this process, up to `end`; returns the
+// pipeline, stopped, for its stats and store (nullptr when it did not get there in time).
+inline std::unique_ptr<Pipeline> ReplayTopic(const std::string& data_dir, const std::string& topic,
+                                             const std::map<int32_t, int64_t>& end,
+                                             std::chrono::seconds timeout,
+                                             const std::string& brokers = Brokers()) {
+  auto pipeline = std::move(Pipeline::Open({.data_dir = data_dir, .brokers = brokers,
+                                            .topic = topic, .group = "replay-" + RandomHex(),
+                                            .dlq_topic = topic + ".replay-dlq"})
+                                .value());
+  pipeline->Start();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!CaughtUp(OffsetsOf(pipeline->projector()), end) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  pipeline->Stop();
+  if (!CaughtUp(OffsetsOf(pipeline->projector()), end)) return nullptr;
+  return pipeline;
+}
+
+// The end offset (high watermark) of every partition of `topic`, asked of the broker.
+inline std::map<int32_t, int64_t> EndOffsets(const std::string& brokers, const std::string& topic) {
+  std::map<int32_t, int64_t> out;
+  auto consumer = KafkaConsumer::Create(
+      {.brokers = brokers, .group_id = "bounds-" + RandomHex(), .topics = {topic}});
+  if (!consumer) return out;
+  auto bounds = consumer.value()->QueryBounds(topic, std::chrono::seconds(30));
+  if (!bounds) return out;
+  for (const PartitionBounds& b : bounds.value()) out[b.partition] = b.high;
+  return out;
+}
+
+}  // namespace keymeter::testing
