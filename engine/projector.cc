@@ -236,13 +236,17 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
     part.retention_moved = true;
   }
   if (r.time_us() >= part.record.retention_cutoff_us) {
-    requests_.Add(account, RequestRecord{.time_us = r.time_us(), .key = key->id,
-                                         .request_id = request_id, .status = r.status(),
-                                         .units = r.units(), .bytes_in = r.bytes_in(),
-                                         .bytes_out = r.bytes_out(), .latency_us = r.latency_us(),
-                                         .product = Str(r.product()),
-                                         .client_ip = Str(r.client_ip()),
-                                         .gateway_id = Str(r.gateway_id())});
+    auto view = [](const flatbuffers::String* s) {
+      return s != nullptr ? s->string_view() : std::string_view();
+    };
+    requests_.Add(account, RequestRecordView{.time_us = r.time_us(), .key = key->id,
+                                             .request_id = request_id, .status = r.status(),
+                                             .units = r.units(), .bytes_in = r.bytes_in(),
+                                             .bytes_out = r.bytes_out(),
+                                             .latency_us = r.latency_us(),
+                                             .product = view(r.product()),
+                                             .client_ip = view(r.client_ip()),
+                                             .gateway_id = view(r.gateway_id())});
   }
   ++stats_.requests_applied;
 }

@@ -44,7 +44,7 @@
 namespace keymeter {
 
 struct ProjectorOptions {
-  size_t max_batch_events = 200'000;
+  size_t max_batch_events = 500'000;
   std::chrono::milliseconds max_batch_time{1000};
   // A batch that holds messages commits when none arrived for this long.
   std::chrono::milliseconds idle_commit_after{5};

@@ -40,7 +40,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (size_t i = 0; i < size_t(Cf::kCount); ++i) {
     rocksdb::ColumnFamilyOptions options = cf_options;
-    if (Cf(i) == Cf::kUsage) options.merge_operator = NewCountersMergeOperator();
+    if (Cf(i) == Cf::kUsage) options.merge_operator = NewUsageMergeOperator();
     if (Cf(i) == Cf::kRequests) options.merge_operator = NewAppendMergeOperator();
     descriptors.emplace_back(std::string(kCfNames[i]), options);
   }

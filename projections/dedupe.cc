@@ -1,6 +1,8 @@
 #include "projections/dedupe.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace keymeter {
 
@@ -21,28 +23,44 @@ size_t DedupeWindow::IdHash::operator()(const std::pair<uint64_t, RequestIdBytes
 }
 
 bool DedupeWindow::SeenOrAdd(std::string_view account_id, const RequestIdBytes& id, TimeUs t) {
-  const uint64_t account = StableHash(account_id);
-  if (ids_.contains({account, id})) return true;
+  auto [it, inserted] = ids_.try_emplace(Id{StableHash(account_id), id}, t);
+  if (!inserted && it->second >= window_start()) return true;
   set_watermark(t);
-  Evict();
-  Remember(account_id, id, t);
+  if (t < window_start()) {
+    // Too old to be checked against anyway: not held (a stale entry goes at the next sweep).
+    if (inserted) ids_.erase(it);
+    return false;
+  }
+  if (!inserted) it->second = t;  // a stale entry of the same id, out of the window
+  MaybeSweep();
   return false;
 }
 
 void DedupeWindow::Remember(std::string_view account_id, const RequestIdBytes& id, TimeUs t) {
   if (t < window_start()) return;  // too old to be checked against anyway
-  const uint64_t account = StableHash(account_id);
-  if (!ids_.insert({account, id}).second) return;
-  by_time_.insert(Entry{t, account, id});
-  Evict();
+  auto [it, inserted] = ids_.try_emplace(Id{StableHash(account_id), id}, t);
+  if (!inserted) it->second = std::max(it->second, t);
+  MaybeSweep();
 }
 
-void DedupeWindow::Evict() {
-  while (!by_time_.empty() &&
-         (by_time_.begin()->time < window_start() || by_time_.size() > max_entries_)) {
-    const Entry& oldest = *by_time_.begin();
-    ids_.erase({oldest.account, oldest.id});
-    by_time_.erase(by_time_.begin());
+void DedupeWindow::MaybeSweep() {
+  const bool moved = watermark_ - swept_at_ >= window_us_ / 8;
+  if (!moved && ids_.size() <= max_entries_) return;
+  swept_at_ = watermark_;
+  const TimeUs start = window_start();
+  absl::erase_if(ids_, [start](const auto& entry) { return entry.second < start; });
+  if (ids_.size() <= max_entries_) return;
+  // Over the bound within the window: drop the oldest eighth of the bound, by time (ties go
+  // together, so what is dropped depends on the entries alone, not on their arrival order).
+  std::vector<TimeUs> times;
+  times.reserve(ids_.size());
+  for (const auto& [key, time] : ids_) times.push_back(time);
+  const size_t keep = max_entries_ - max_entries_ / 8;
+  std::nth_element(times.begin(), times.end() - keep, times.end());
+  const TimeUs cutoff = *(times.end() - keep);
+  absl::erase_if(ids_, [cutoff](const auto& entry) { return entry.second < cutoff; });
+  if (ids_.size() > max_entries_) {  // all at one time: the bound wins
+    absl::erase_if(ids_, [cutoff](const auto& entry) { return entry.second <= cutoff; });
   }
 }
 

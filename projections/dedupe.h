@@ -5,12 +5,16 @@
 //
 // The window holds the (time, account, request id) of every accepted request whose time is at
 // least `watermark - window`, where the watermark is the latest event time of the partition;
-// beyond `max_entries` the oldest go first. A request older than the window can't be checked
-// and is accepted. After a restart the window is rebuilt from the request log, which holds
-// exactly the accepted requests; the rebuilt window equals the live one while it never reached
-// `max_entries`.
+// beyond `max_entries` the oldest go first (the oldest eighth at once). A request older than the
+// window can't be checked and is accepted. After a restart the window is rebuilt from the
+// request log, which holds exactly the accepted requests; the rebuilt window equals the live one
+// while it never reached `max_entries`.
 //
-// Memory: about 80 bytes per entry; the default bound is 2,000,000 entries per partition.
+// One hash table holds (account hash, request id) -> time. An entry that fell out of the window
+// is ignored by lookups and swept away in one pass once the watermark has moved an eighth of
+// the window, so a request costs one lookup and one insert — no ordered index.
+//
+// Memory: about 45 bytes per entry; the default bound is 2,000,000 entries per partition.
 //
 // Thread safety: not thread-safe (the projector's alone).
 
@@ -18,10 +22,9 @@
 
 #include <array>
 #include <cstdint>
-#include <set>
 #include <string_view>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "schemas/ids.h"
 
 namespace keymeter {
@@ -43,26 +46,23 @@ class DedupeWindow {
 
   TimeUs watermark() const { return watermark_; }
   TimeUs window_start() const { return watermark_ - window_us_; }
+  // Entries held, including any that fell out of the window and await the next sweep.
   size_t size() const { return ids_.size(); }
 
  private:
-  struct Entry {
-    TimeUs time;
-    uint64_t account;  // FNV-1a of the account id: stable across processes
-    RequestIdBytes id;
-    auto operator<=>(const Entry&) const = default;
-  };
+  // FNV-1a of the account id (stable across processes) and the request id.
+  using Id = std::pair<uint64_t, RequestIdBytes>;
   struct IdHash {
-    size_t operator()(const std::pair<uint64_t, RequestIdBytes>& k) const;
+    size_t operator()(const Id& k) const;
   };
 
-  void Evict();
+  void MaybeSweep();
 
   const TimeUs window_us_;
   const size_t max_entries_;
   TimeUs watermark_ = INT64_MIN / 2;
-  std::set<Entry> by_time_;
-  absl::flat_hash_set<std::pair<uint64_t, RequestIdBytes>, IdHash> ids_;
+  TimeUs swept_at_ = INT64_MIN / 2;  // the watermark at the last sweep
+  absl::flat_hash_map<Id, TimeUs, IdHash> ids_;
 };
 
 // FNV-1a, 64 bits.

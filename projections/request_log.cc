@@ -10,29 +10,11 @@
 
 #include "projections/column_families.h"
 #include "projections/time_buckets.h"
+#include "projections/varint.h"
 
 namespace keymeter {
 
 namespace {
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(char(uint8_t(v) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(char(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
-    const uint8_t byte = uint8_t(in->front());
-    in->remove_prefix(1);
-    *v |= uint64_t(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return true;
-  }
-  return false;
-}
 
 bool GetString(std::string_view* in, std::string* out) {
   uint64_t n;
@@ -49,23 +31,22 @@ std::string BlockKey(std::string_view account_id, TimeUs second) {
   return key;
 }
 
-void EncodeRecord(const RequestRecord& r, TimeUs second, std::string* out) {
-  std::string body;
-  PutVarint(&body, uint64_t(r.time_us - second));
-  const std::string id = r.key.str();
-  body.append(id.empty() ? std::string(kKeyIdLength, '\0') : id);
-  body.append(reinterpret_cast<const char*>(r.request_id.data()), r.request_id.size());
-  PutVarint(&body, r.status);
-  PutVarint(&body, r.units);
-  PutVarint(&body, r.bytes_in);
-  PutVarint(&body, r.bytes_out);
-  PutVarint(&body, r.latency_us);
-  for (const std::string* s : {&r.product, &r.client_ip, &r.gateway_id}) {
-    PutVarint(&body, s->size());
-    body.append(*s);
-  }
-  PutVarint(out, body.size());
-  out->append(body);
+// `body` is scratch space.
+void EncodeRecord(const RequestRecordView& r, TimeUs second, std::string* body, std::string* out) {
+  body->clear();
+  PutVarint(body, uint64_t(r.time_us - second));
+  for (size_t i = 0; i < kKeyIdLength; ++i) body->push_back(char(r.key.packed() >> (8 * (7 - i))));
+  body->append(reinterpret_cast<const char*>(r.request_id.data()), r.request_id.size());
+  PutVarint(body, r.status);
+  PutVarint(body, r.units);
+  PutVarint(body, r.bytes_in);
+  PutVarint(body, r.bytes_out);
+  PutVarint(body, r.latency_us);
+  PutLengthPrefixed(body, r.product);
+  PutLengthPrefixed(body, r.client_ip);
+  PutLengthPrefixed(body, r.gateway_id);
+  PutVarint(out, body->size());
+  out->append(*body);
 }
 
 bool DecodeRecord(std::string_view* in, TimeUs second, RequestRecord* r) {
@@ -119,19 +100,30 @@ std::shared_ptr<rocksdb::MergeOperator> NewAppendMergeOperator() {
   return std::make_shared<Append>();
 }
 
-void RequestLogBatch::Add(std::string_view account_id, const RequestRecord& r) {
+void RequestLogBatch::Add(std::string_view account_id, const RequestRecordView& r) {
   const TimeUs second = FloorDiv(r.time_us, kMicrosPerSecond) * kMicrosPerSecond;
-  EncodeRecord(r, second, &blocks_[BlockKey(account_id, second)]);
+  EncodeRecord(r, second, &body_, &blocks_[Block{accounts_.Intern(account_id), second}]);
+}
+
+void RequestLogBatch::Add(std::string_view account_id, const RequestRecord& r) {
+  Add(account_id, RequestRecordView{.time_us = r.time_us, .key = r.key, .request_id = r.request_id,
+                                    .status = r.status, .units = r.units, .bytes_in = r.bytes_in,
+                                    .bytes_out = r.bytes_out, .latency_us = r.latency_us,
+                                    .product = r.product, .client_ip = r.client_ip,
+                                    .gateway_id = r.gateway_id});
 }
 
 void RequestLogBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
   // In key order, for the memtable's skip list (see UsageBatch::MoveInto).
-  std::vector<const std::pair<const std::string, std::string>*> sorted;
+  std::vector<std::pair<std::string, const std::string*>> sorted;
   sorted.reserve(blocks_.size());
-  for (const auto& block : blocks_) sorted.push_back(&block);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  for (const auto* block : sorted) batch->Merge(cf, block->first, block->second).PermitUncheckedError();
+  for (const auto& [block, bytes] : blocks_) {
+    sorted.emplace_back(BlockKey(accounts_[block.account], block.second), &bytes);
+  }
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [key, bytes] : sorted) batch->Merge(cf, key, *bytes).PermitUncheckedError();
   blocks_.clear();
+  accounts_.Clear();
 }
 
 void DropRequestsBefore(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf,

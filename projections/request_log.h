@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "projections/interner.h"
 #include "schemas/ids.h"
 #include "schemas/status.h"
 
@@ -58,19 +59,46 @@ struct RequestRecord {
   friend bool operator==(const RequestRecord&, const RequestRecord&) = default;
 };
 
+// A record as the projector appends it: its strings point into the event being applied.
+struct RequestRecordView {
+  TimeUs time_us = 0;
+  KeyId key;
+  std::array<uint8_t, 16> request_id{};
+  uint16_t status = 0;
+  uint32_t units = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint32_t latency_us = 0;
+  std::string_view product;
+  std::string_view client_ip;
+  std::string_view gateway_id;
+};
+
 // The merge operator of the requests column family.
 std::shared_ptr<rocksdb::MergeOperator> NewAppendMergeOperator();
 
 class RequestLogBatch {
  public:
+  void Add(std::string_view account_id, const RequestRecordView& r);
   void Add(std::string_view account_id, const RequestRecord& r);
   // Writes one Merge per touched block into `batch` and clears the aggregate.
   void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf);
   bool empty() const { return blocks_.empty(); }
 
  private:
-  // Insertion order matters (log order inside a block), so blocks keep a vector of bytes.
-  absl::flat_hash_map<std::string, std::string> blocks_;
+  struct Block {
+    uint32_t account;  // interned in accounts_
+    TimeUs second;
+    friend bool operator==(const Block&, const Block&) = default;
+    template <class H>
+    friend H AbslHashValue(H h, const Block& b) {
+      return H::combine(std::move(h), b.account, b.second);
+    }
+  };
+  // Insertion order matters (log order inside a block), so a block is its bytes so far.
+  absl::flat_hash_map<Block, std::string> blocks_;
+  Interner accounts_;
+  std::string body_;  // scratch
 };
 
 // Drops every block of `account_id` whose second starts before `cutoff_us`.

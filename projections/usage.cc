@@ -5,52 +5,154 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <cstring>
+#include <array>
+#include <bit>
+#include <functional>
 
 #include "projections/column_families.h"
+#include "projections/varint.h"
 
 namespace keymeter {
 
 namespace {
 
-constexpr size_t kCountersBytes = 6 * 8;
-constexpr Granularity kGranularities[] = {Granularity::kHour, Granularity::kDay,
-                                          Granularity::kMonth};
+constexpr int kHoursPerDay = 24;
 
-void EncodeCounters(const Counters& c, std::string* out) {
-  const uint64_t fields[6] = {c.requests, c.units, c.errors_4xx, c.errors_5xx, c.bytes_in,
-                              c.bytes_out};
-  for (uint64_t v : fields) {
-    for (int i = 0; i < 8; ++i) out->push_back(char(uint8_t(v >> (8 * i))));
+void PutCounters(const Counters& c, std::string* out) {
+  PutVarint(out, c.requests);
+  PutVarint(out, c.units);
+  PutVarint(out, c.errors_4xx);
+  PutVarint(out, c.errors_5xx);
+  PutVarint(out, c.bytes_in);
+  PutVarint(out, c.bytes_out);
+}
+
+bool GetCounters(std::string_view* in, Counters* c) {
+  return GetVarint(in, &c->requests) && GetVarint(in, &c->units) &&
+         GetVarint(in, &c->errors_4xx) && GetVarint(in, &c->errors_5xx) &&
+         GetVarint(in, &c->bytes_in) && GetVarint(in, &c->bytes_out);
+}
+
+// A decoded day value. Products borrow their names from the bytes they were decoded from.
+struct DayValue {
+  uint32_t hour_mask = 0;
+  std::array<Counters, kHoursPerDay> hours{};
+  std::vector<std::pair<std::string_view, Counters>> products;  // ascending, unique
+
+  Counters Total() const {
+    Counters sum;
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      if (hour_mask & (1u << h)) sum.Add(hours[h]);
+    }
+    return sum;
+  }
+};
+
+bool DecodeDay(std::string_view in, DayValue* day) {
+  uint64_t n;
+  if (!GetVarint(&in, &n) || n > kHoursPerDay) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (in.empty()) return false;
+    const uint8_t h = uint8_t(in.front());
+    in.remove_prefix(1);
+    Counters c;
+    if (h >= kHoursPerDay || !GetCounters(&in, &c)) return false;
+    day->hours[h].Add(c);
+    day->hour_mask |= 1u << h;
+  }
+  if (!GetVarint(&in, &n) || n > in.size()) return false;
+  day->products.reserve(day->products.size() + n);
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view name;
+    Counters c;
+    if (!GetLengthPrefixed(&in, &name) || !GetCounters(&in, &c)) return false;
+    day->products.emplace_back(name, c);
+  }
+  return in.empty();
+}
+
+void EncodeDay(const DayValue& day, std::string* out) {
+  PutVarint(out, uint64_t(std::popcount(day.hour_mask)));
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    if ((day.hour_mask & (1u << h)) == 0) continue;
+    out->push_back(char(h));
+    PutCounters(day.hours[h], out);
+  }
+  PutVarint(out, day.products.size());
+  for (const auto& [name, c] : day.products) {
+    PutLengthPrefixed(out, name);
+    PutCounters(c, out);
   }
 }
 
-bool DecodeCounters(std::string_view in, Counters* c) {
-  if (in.size() != kCountersBytes) return false;
-  uint64_t fields[6];
-  for (int f = 0; f < 6; ++f) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | uint8_t(in[f * 8 + i]);
-    fields[f] = v;
+// Sorts by name and adds up equal names, in place.
+void CanonicalProducts(std::vector<std::pair<std::string_view, Counters>>* products) {
+  std::sort(products->begin(), products->end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  size_t out = 0;
+  for (size_t i = 0; i < products->size(); ++i) {
+    if (out > 0 && (*products)[out - 1].first == (*products)[i].first) {
+      (*products)[out - 1].second.Add((*products)[i].second);
+    } else {
+      (*products)[out++] = (*products)[i];
+    }
   }
-  *c = Counters{fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]};
-  return true;
+  products->resize(out);
 }
 
-class CountersAdd : public rocksdb::AssociativeMergeOperator {
+class UsageDayAdd : public rocksdb::AssociativeMergeOperator {
  public:
   bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
              std::string* new_value, rocksdb::Logger*) const override {
-    Counters sum, add;
-    if (existing != nullptr && !DecodeCounters(existing->ToStringView(), &sum)) return false;
-    if (!DecodeCounters(value.ToStringView(), &add)) return false;
-    sum.Add(add);
+    DayValue day;
+    if (existing != nullptr && !DecodeDay(existing->ToStringView(), &day)) return false;
+    if (!DecodeDay(value.ToStringView(), &day)) return false;
+    CanonicalProducts(&day.products);
     new_value->clear();
-    EncodeCounters(sum, new_value);
+    EncodeDay(day, new_value);
     return true;
   }
-  const char* Name() const override { return "keymeter.CountersAdd"; }
+  const char* Name() const override { return "keymeter.UsageDayAdd"; }
 };
+
+// The 8 characters of a packed KeyId.
+std::string EntityBytes(uint64_t packed) {
+  std::string entity(kKeyIdLength, '\0');
+  for (size_t i = 0; i < kKeyIdLength; ++i) entity[i] = char(packed >> (8 * (7 - i)));
+  return entity;
+}
+
+// The prefix of every value of an entity: scope entity 0x00.
+std::string EntityPrefix(UsageScope scope, std::string_view entity) {
+  std::string prefix;
+  prefix.reserve(1 + entity.size() + 1 + 8);
+  prefix.push_back(char(scope));
+  prefix.append(entity);
+  prefix.push_back('\0');
+  return prefix;
+}
+
+// Visits the day values of an entity with day start >= from_day, in time order, until `fn`
+// returns false.
+Status ScanDays(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, UsageScope scope,
+                std::string_view entity, TimeUs from_day,
+                const std::function<bool(TimeUs, const DayValue&)>& fn) {
+  const std::string prefix = EntityPrefix(scope, entity);
+  std::string start = prefix;
+  PutBigEndian64(&start, uint64_t(std::max<TimeUs>(from_day, 0)));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    std::string_view k = it->key().ToStringView();
+    if (!k.starts_with(prefix) || k.size() != prefix.size() + 8) break;
+    DayValue day;
+    if (!DecodeDay(it->value().ToStringView(), &day)) {
+      return Status("CORRUPT-RECORD", "usage day value");
+    }
+    if (!fn(TimeUs(GetBigEndian64(k.substr(prefix.size()))), day)) break;
+  }
+  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -63,8 +165,15 @@ void Counters::Add(const Counters& o) {
   bytes_out += o.bytes_out;
 }
 
-std::shared_ptr<rocksdb::MergeOperator> NewCountersMergeOperator() {
-  return std::make_shared<CountersAdd>();
+
+std::shared_ptr<rocksdb::MergeOperator> NewUsageMergeOperator() {
+  return std::make_shared<UsageDayAdd>();
+}
+
+std::string UsageDayKey(UsageScope scope, std::string_view entity, TimeUs t) {
+  std::string key = EntityPrefix(scope, entity);
+  PutBigEndian64(&key, uint64_t(DayStart(t)));
+  return key;
 }
 
 std::string UsageKey(UsageScope scope, Granularity g, std::string_view entity, TimeUs bucket,
@@ -80,28 +189,26 @@ std::string UsageKey(UsageScope scope, Granularity g, std::string_view entity, T
   return key;
 }
 
-uint32_t UsageBatch::Intern(std::vector<std::string>& table,
-                            absl::flat_hash_map<std::string, uint32_t>& index,
-                            std::string_view s) {
-  auto it = index.find(absl::string_view(s.data(), s.size()));
-  if (it != index.end()) return it->second;
-  table.emplace_back(s);
-  index.emplace(table.back(), uint32_t(table.size() - 1));
-  return uint32_t(table.size() - 1);
+uint32_t UsageBatch::ProductIndex(std::string_view product) {
+  // Events come in runs of few products: most lookups end at the last one.
+  if (last_product_index_ != UINT32_MAX && product == last_product_) return last_product_index_;
+  last_product_index_ = products_.Intern(product);
+  last_product_.assign(product);
+  return last_product_index_;
 }
 
-std::string UsageBatch::KeyOf(const Cell& cell) const {
-  std::string entity;
-  if (UsageScope(cell.scope) == UsageScope::kAccount) {
-    entity = accounts_[cell.entity];
-  } else {
-    entity.resize(kKeyIdLength);
-    for (size_t i = 0; i < kKeyIdLength; ++i) entity[i] = char(cell.entity >> (8 * (7 - i)));
+namespace {
+
+template <class Slot>
+void AddToSlot(absl::InlinedVector<std::pair<Slot, Counters>, 1>& slots, Slot slot,
+               const Counters& c) {
+  for (auto& [s, counters] : slots) {
+    if (s == slot) return counters.Add(c);
   }
-  return UsageKey(UsageScope(cell.scope), Granularity(cell.granularity), entity, cell.bucket,
-                  UsageScope(cell.scope) == UsageScope::kProduct ? products_[cell.product]
-                                                                 : std::string_view());
+  slots.emplace_back(slot, c);
 }
+
+}  // namespace
 
 void UsageBatch::Add(const UsageEvent& e) {
   Counters c;
@@ -111,73 +218,143 @@ void UsageBatch::Add(const UsageEvent& e) {
   c.errors_5xx = e.status >= 500 && e.status < 600;
   c.bytes_in = e.bytes_in;
   c.bytes_out = e.bytes_out;
-  const uint64_t account = Intern(accounts_, account_index_, e.account_id);
-  for (Granularity g : kGranularities) {
-    const TimeUs bucket = BucketStart(g, e.time_us);
-    const char gran = char(g);
-    cells_[Cell{char(UsageScope::kKey), gran, 0, e.key.packed(), bucket}].Add(c);
-    cells_[Cell{char(UsageScope::kRoot), gran, 0, e.root.packed(), bucket}].Add(c);
-    cells_[Cell{char(UsageScope::kAccount), gran, 0, account, bucket}].Add(c);
-  }
-  cells_[Cell{char(UsageScope::kProduct), char(Granularity::kDay),
-              Intern(products_, product_index_, e.product), e.key.packed(), DayStart(e.time_us)}]
-      .Add(c);
+  const TimeUs day = DayStart(e.time_us);
+  const uint8_t hour = uint8_t((e.time_us - day) / kMicrosPerHour);
+  Slots& key = days_[Day{char(UsageScope::kKey), e.key.packed(), day}];
+  AddToSlot(key.hours, hour, c);
+  AddToSlot(key.products, ProductIndex(e.product), c);
+  AddToSlot(days_[Day{char(UsageScope::kRoot), e.root.packed(), day}].hours, hour, c);
+  const uint64_t account = accounts_.Intern(e.account_id);
+  AddToSlot(days_[Day{char(UsageScope::kAccount), account, day}].hours, hour, c);
 }
 
 void UsageBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
   // In key order: the memtable's skip list inserts sorted keys next to the previous one (its
   // cached splice) instead of searching from the top for each.
-  std::vector<std::pair<std::string, const Counters*>> sorted;
-  sorted.reserve(cells_.size());
-  for (const auto& [cell, counters] : cells_) sorted.emplace_back(KeyOf(cell), &counters);
+  std::vector<std::pair<std::string, const Slots*>> sorted;
+  sorted.reserve(days_.size());
+  for (const auto& [day, slots] : days_) {
+    const std::string entity = UsageScope(day.scope) == UsageScope::kAccount
+                                   ? accounts_[uint32_t(day.entity)]
+                                   : EntityBytes(day.entity);
+    sorted.emplace_back(UsageDayKey(UsageScope(day.scope), entity, day.start), &slots);
+  }
   std::sort(sorted.begin(), sorted.end());
-  for (const auto& [key, counters] : sorted) {
+  DayValue value;
+  for (const auto& [key, slots] : sorted) {
+    value.hour_mask = 0;
+    for (const auto& [hour, c] : slots->hours) {
+      value.hours[hour] = c;
+      value.hour_mask |= 1u << hour;
+    }
+    value.products.clear();
+    for (const auto& [product, c] : slots->products) value.products.emplace_back(products_[product], c);
+    CanonicalProducts(&value.products);
     scratch_.clear();
-    EncodeCounters(*counters, &scratch_);
+    EncodeDay(value, &scratch_);
     batch->Merge(cf, key, scratch_).PermitUncheckedError();
   }
-  cells_.clear();
-  accounts_.clear();
-  products_.clear();
-  account_index_.clear();
-  product_index_.clear();
+  days_.clear();
+  accounts_.Clear();
+  products_.Clear();
+  last_product_index_ = UINT32_MAX;
 }
 
 Result<std::vector<UsageRow>> ReadUsage(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                                         UsageScope scope, Granularity g, std::string_view entity,
                                         TimeUs from_us, TimeUs to_us) {
-  const std::string prefix = UsageKey(scope, g, entity, 0).substr(0, 2 + entity.size() + 1);
-  const std::string start = UsageKey(scope, g, entity, std::max<TimeUs>(from_us, 0));
-  const std::string end = UsageKey(scope, g, entity, to_us);
-  rocksdb::Slice upper(end);
-  rocksdb::ReadOptions options;
-  options.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, cf));
   std::vector<UsageRow> rows;
-  for (it->Seek(start); it->Valid(); it->Next()) {
-    std::string_view k = it->key().ToStringView();
-    if (!k.starts_with(prefix) || k.size() < prefix.size() + 8) break;
-    UsageRow row;
-    row.bucket_start_us = TimeUs(GetBigEndian64(k.substr(prefix.size())));
-    row.product = std::string(k.substr(prefix.size() + 8));
-    if (!DecodeCounters(it->value().ToStringView(), &row.counters)) {
-      return Status("CORRUPT-RECORD", "usage counters of unexpected size");
+  const UsageScope stored = scope == UsageScope::kProduct ? UsageScope::kKey : scope;
+  // Hours and months may start before or after the day they are read from: scan from the day
+  // holding `from_us` (a month's days all lie at or after its start).
+  Status s = ScanDays(db, cf, stored, entity, DayStart(std::max<TimeUs>(from_us, 0)),
+                      [&](TimeUs day, const DayValue& value) {
+    const Granularity read = scope == UsageScope::kProduct ? Granularity::kDay : g;
+    if (read != Granularity::kMonth && day >= to_us) return false;
+    switch (read) {
+      case Granularity::kHour:
+        for (int h = 0; h < kHoursPerDay; ++h) {
+          const TimeUs start = day + h * kMicrosPerHour;
+          if ((value.hour_mask & (1u << h)) == 0 || start < from_us || start >= to_us) continue;
+          rows.push_back(UsageRow{.bucket_start_us = start, .counters = value.hours[h]});
+        }
+        return true;
+      case Granularity::kDay:
+        if (day < from_us) return true;
+        if (scope == UsageScope::kProduct) {
+          for (const auto& [name, c] : value.products) {
+            rows.push_back(UsageRow{.bucket_start_us = day, .product = std::string(name), .counters = c});
+          }
+        } else {
+          rows.push_back(UsageRow{.bucket_start_us = day, .counters = value.Total()});
+        }
+        return true;
+      case Granularity::kMonth: {
+        const TimeUs month = MonthStart(day);
+        if (month >= to_us) return false;
+        if (month < from_us) return true;
+        if (rows.empty() || rows.back().bucket_start_us != month) {
+          rows.push_back(UsageRow{.bucket_start_us = month});
+        }
+        rows.back().counters.Add(value.Total());
+        return true;
+      }
     }
-    rows.push_back(std::move(row));
-  }
-  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+    return true;
+  });
+  if (!s.ok()) return s;
   return rows;
 }
 
 Result<Counters> ReadUsageCell(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, UsageScope scope,
                                Granularity g, std::string_view entity, TimeUs t) {
-  std::string value;
-  rocksdb::Status s = db->Get({}, cf, UsageKey(scope, g, entity, BucketStart(g, t)), &value);
-  Counters c;
-  if (s.IsNotFound()) return c;
+  Counters sum;
+  if (g == Granularity::kMonth) {
+    const TimeUs month = MonthStart(t);
+    Result<std::vector<UsageRow>> rows = ReadUsage(db, cf, scope, g, entity, month, month + 1);
+    if (!rows) return rows.error();
+    for (const UsageRow& row : rows.value()) sum.Add(row.counters);
+    return sum;
+  }
+  std::string bytes;
+  rocksdb::Status s = db->Get({}, cf, UsageDayKey(scope, entity, t), &bytes);
+  if (s.IsNotFound()) return sum;
   if (!s.ok()) return Status("IO-ERROR", s.ToString());
-  if (!DecodeCounters(value, &c)) return Status("CORRUPT-RECORD", "usage counters");
-  return c;
+  DayValue day;
+  if (!DecodeDay(bytes, &day)) return Status("CORRUPT-RECORD", "usage day value");
+  if (g == Granularity::kDay) return day.Total();
+  const int h = int((t - DayStart(t)) / kMicrosPerHour);
+  return (day.hour_mask & (1u << h)) ? day.hours[h] : sum;
+}
+
+Result<std::map<std::string, Counters>> AllUsageCells(rocksdb::DB* db,
+                                                      rocksdb::ColumnFamilyHandle* cf) {
+  std::map<std::string, Counters> cells;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view k = it->key().ToStringView();
+    const size_t zero = k.find('\0', 1);
+    DayValue value;
+    if (zero == std::string_view::npos || k.size() != zero + 1 + 8 ||
+        !DecodeDay(it->value().ToStringView(), &value)) {
+      return Status("CORRUPT-RECORD", "usage day value");
+    }
+    const UsageScope scope = UsageScope(k[0]);
+    const std::string_view entity = k.substr(1, zero - 1);
+    const TimeUs day = TimeUs(GetBigEndian64(k.substr(zero + 1)));
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      if (value.hour_mask & (1u << h)) {
+        cells[UsageKey(scope, Granularity::kHour, entity, day + h * kMicrosPerHour)] = value.hours[h];
+      }
+    }
+    cells[UsageKey(scope, Granularity::kDay, entity, day)] = value.Total();
+    cells[UsageKey(scope, Granularity::kMonth, entity, MonthStart(day))].Add(value.Total());
+    for (const auto& [name, c] : value.products) {
+      cells[UsageKey(UsageScope::kProduct, Granularity::kDay, entity, day, name)] = c;
+    }
+  }
+  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  return cells;
 }
 
 }  // namespace keymeter

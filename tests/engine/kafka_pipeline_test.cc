@@ -46,18 +46,7 @@ std::map<int32_t, int64_t> Produce(const std::string& topic, const Workload& w) 
 }
 
 std::map<std::string, Counters> AllUsage(Store& store) {
-  std::map<std::string, Counters> out;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator({}, store.cfs()[Cf::kUsage]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    std::string_view v = it->value().ToStringView();
-    uint64_t f[6];
-    for (int i = 0; i < 6; ++i) {
-      f[i] = 0;
-      for (int b = 7; b >= 0; --b) f[i] = (f[i] << 8) | uint8_t(v[i * 8 + b]);
-    }
-    out[it->key().ToString()] = Counters{f[0], f[1], f[2], f[3], f[4], f[5]};
-  }
-  return out;
+  return AllUsageCells(store.db(), store.cfs()[Cf::kUsage]).value();
 }
 
 }  // namespace
