@@ -90,6 +90,8 @@ class ApiServer {
   // The topic this server follows; empty on the embedded log.
   const std::string& topic() const { return topic_; }
   std::string Stderr() const { return process_->Stderr(); }
+  // What the server printed on stdout after its "listening" line, up to EOF: call after Stop().
+  std::string Stdout() { return process_->ReadAll(); }
   const TempDir& dir() const { return dir_; }
 
   Reply Call(std::string_view method, std::string_view target, std::string_view body = {},
