@@ -239,7 +239,11 @@ int RunServe(const ServeOptions& options) {
   };
   Result<std::unique_ptr<http::Server>> server =
       http::Server::Start(std::move(server_options), router.AsHandler());
-  if (!server) return FailStartup(server.error().message());
+  if (!server) {
+    // The projector thread uses the probes and metrics above: stop it before they go.
+    pipeline.Stop();
+    return FailStartup(server.error().message());
+  }
 
   const std::string line =
       fmt::format("keymeter listening on http://{} (data dir {}, {})", server.value()->address(),
