@@ -17,12 +17,14 @@
 #include <string>
 #include <thread>
 
+#include "bench/bench_util.h"
 #include "consumers/kafka_producer.h"
 #include "engine/loadgen.h"
 #include "engine/pipeline.h"
 
 using namespace keymeter;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Seconds;
 
 namespace {
 
@@ -46,35 +48,6 @@ Args Parse(int argc, char** argv) {
     }
   }
   return a;
-}
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-// A bare consumer: reads every partition from the beginning until `total` messages arrived.
-double BaselineSeconds(const std::string& brokers, const std::string& topic, int64_t total) {
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", brokers, err);
-  conf->set("group.id", "bench-baseline-" + topic, err);
-  conf->set("enable.auto.commit", "false", err);
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
-  std::vector<RdKafka::TopicPartition*> parts;
-  for (int p = 0; p < 4; ++p) {
-    parts.push_back(RdKafka::TopicPartition::create(topic, p, RdKafka::Topic::OFFSET_BEGINNING));
-  }
-  const auto start = Clock::now();
-  consumer->assign(parts);
-  int64_t seen = 0;
-  while (seen < total) {
-    std::unique_ptr<RdKafka::Message> m(consumer->consume(1000));
-    if (m->err() == RdKafka::ERR_NO_ERROR) ++seen;
-  }
-  const double s = Seconds(start);
-  RdKafka::TopicPartition::destroy(parts);
-  consumer->close();
-  return s;
 }
 
 }  // namespace
@@ -106,7 +79,7 @@ int main(int argc, char** argv) {
   if (!producer->Flush(std::chrono::minutes(5)).ok()) return 1;
   const double produce_s = Seconds(produce_start);
 
-  const double baseline_s = BaselineSeconds(args.brokers, topic, total);
+  const double baseline_s = bench::BareConsumerSeconds(args.brokers, topic, total);
 
   const std::string dir = (std::filesystem::temp_directory_path() / ("keymeter-bench-" + topic)).string();
   std::filesystem::remove_all(dir);

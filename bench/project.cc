@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "consumers/dead_letter.h"
 #include "consumers/source.h"
 #include "engine/loadgen.h"
@@ -26,7 +27,9 @@
 #include "schemas/envelope.h"
 
 using namespace keymeter;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Seconds;
+using bench::WallClockUs;
 
 namespace {
 
@@ -56,12 +59,6 @@ Args Parse(int argc, char** argv) {
   return a;
 }
 
-TimeUs WallClockUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // CPU seconds (user + system) of the whole process so far, every thread.
 double CpuSeconds() {
   rusage u{};
@@ -70,9 +67,6 @@ double CpuSeconds() {
          double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
 
 // The log in memory: partitions filled by account, read round-robin in polls of `max`, up to a
 // limit per partition (so the setup can be projected before the timed part).
