@@ -6,26 +6,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "engine/cli_common.h"
 #include "engine/json.h"
 #include "engine/pipeline.h"
 
 namespace keymeter {
 
 namespace {
-
-// The unsigned value of environment variable `name`, or nullopt when unset or invalid.
-std::optional<uint64_t> EnvUnsigned(const char* name) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return std::nullopt;
-  const std::string_view s(text);
-  uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || end != s.data() + s.size() || value > (uint64_t{1} << 40)) {
-    spdlog::warn("{} is not a non-negative integer; using the default", name);
-    return std::nullopt;
-  }
-  return value;
-}
 
 std::string_view RoleName(Role role) {
   switch (role) {
@@ -45,13 +32,13 @@ std::string_view RoleName(Role role) {
 
 ApiOptions ApiOptions::FromEnvironment() {
   ApiOptions o;
-  if (auto v = EnvUnsigned("KEYMETER_COMMAND_TIMEOUT_MS")) {
+  if (auto v = cli::EnvUnsigned("KEYMETER_COMMAND_TIMEOUT_MS")) {
     o.command_timeout = std::chrono::milliseconds(*v);
   }
-  if (auto v = EnvUnsigned("KEYMETER_BILLING_LATENESS_SECONDS")) {
+  if (auto v = cli::EnvUnsigned("KEYMETER_BILLING_LATENESS_SECONDS")) {
     o.billing_lateness_us = TimeUs(*v) * kMicrosPerSecond;
   }
-  if (auto v = EnvUnsigned("KEYMETER_AUTH_FAILURES_PER_MINUTE")) {
+  if (auto v = cli::EnvUnsigned("KEYMETER_AUTH_FAILURES_PER_MINUTE")) {
     o.auth_failures_per_minute = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
   }
   return o;

@@ -1,8 +1,11 @@
 #include "engine/cli_common.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <system_error>
 
@@ -142,6 +145,19 @@ int FailWith(std::string_view message) {
   std::fflush(stdout);
   fmt::print(stderr, "keymeter: {}\n", message);
   return 1;
+}
+
+std::optional<uint64_t> EnvUnsigned(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  const std::string_view s(text);
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size() || value > (uint64_t{1} << 40)) {
+    spdlog::warn("{} is not a non-negative integer; using the default", name);
+    return std::nullopt;
+  }
+  return value;
 }
 
 }  // namespace keymeter::cli

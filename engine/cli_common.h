@@ -41,4 +41,8 @@ Status CheckFreshDataDir(const std::string& data_dir);
 // Prints "keymeter: <message>" on stderr (after flushing stdout) and returns exit code 1.
 int FailWith(std::string_view message);
 
+// The unsigned value of environment variable `name`, or nullopt when unset; a value that is not
+// a non-negative integer (up to 2^40) is warned about and ignored.
+std::optional<uint64_t> EnvUnsigned(const char* name);
+
 }  // namespace keymeter::cli

@@ -15,6 +15,7 @@
 
 #include "engine/api_gateway.h"
 #include "engine/authorizer.h"
+#include "engine/cli_common.h"
 #include "engine/api_admin.h"
 #include "engine/api_console.h"
 #include "engine/api_member.h"
@@ -192,6 +193,16 @@ int RunServe(const ServeOptions& options) {
   pipeline_options.group = options.group;
   pipeline_options.read_only = options.read_only;
   pipeline_options.store.create_if_missing = !options.read_only;
+  // Memory bounds (docs/api.md, tunables).
+  if (auto mb = cli::EnvUnsigned("KEYMETER_BLOCK_CACHE_MB")) {
+    pipeline_options.store.block_cache_bytes = *mb << 20;
+  }
+  if (auto mb = cli::EnvUnsigned("KEYMETER_WRITE_BUFFER_MB")) {
+    pipeline_options.store.write_buffer_bytes = *mb << 20;
+  }
+  if (auto n = cli::EnvUnsigned("KEYMETER_DEDUPE_MAX_ENTRIES")) {
+    pipeline_options.projector.dedupe_max_entries = *n;
+  }
   // Exact quotas (engine/reservations.h): applied request events release their reservations.
   // Declared before the pipeline, whose projector thread calls into it, so it outlives it.
   Reservations reservations;

@@ -28,7 +28,10 @@ struct StoreOptions {
   // fsync each write (the WAL is always on). Off trades the last instants before a power loss
   // (not a process crash) for throughput; the log replays them.
   bool sync = false;
+  // Memory: the block cache also holds the SST index and filter blocks, and the memtables of
+  // every column family together flush before they pass `write_buffer_bytes`.
   size_t block_cache_bytes = 256 << 20;
+  size_t write_buffer_bytes = 256 << 20;
   rocksdb::Env* env = nullptr;  // fault injection in tests; nullptr = default
 };
 
