@@ -1,10 +1,12 @@
 #include "engine/cli_serve.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <rocksdb/db.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -141,6 +143,37 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
   return serve;
 }
 
+namespace {
+
+// The resident set from /proc/self/statm, 0 if unreadable.
+uint64_t ResidentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long pages = 0, resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &pages, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * uint64_t(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+void RefreshMemoryGauges(Store& store, ProjectorProbe& probe) {
+  rocksdb::DB* db = store.db();
+  uint64_t v = 0;
+  if (db->GetIntProperty("rocksdb.block-cache-usage", &v)) {
+    probe.MemoryBytes("rocksdb_block_cache", v);
+  }
+  if (db->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &v)) {
+    probe.MemoryBytes("rocksdb_memtables", v);
+  }
+  if (db->GetAggregatedIntProperty("rocksdb.estimate-table-readers-mem", &v)) {
+    probe.MemoryBytes("rocksdb_table_readers", v);
+  }
+  const struct mallinfo2 heap = mallinfo2();  // small chunks in use + mmapped big ones
+  probe.MemoryBytes("heap_in_use", uint64_t(heap.uordblks + heap.hblkhd));
+  probe.MemoryBytes("resident", ResidentBytes());
+}
+
+}  // namespace
+
 void RegisterOpsRoutes(http::Router& router, ServeContext& context) {
   router.Add("GET", "/healthz", [](const http::Request&, http::Response& response) {
     http::SetJson(response, 200, R"({"status":"ok"})");
@@ -164,6 +197,7 @@ void RegisterOpsRoutes(http::Router& router, ServeContext& context) {
         }
       }
       context.projector_probe->LiveDataBytes(total);
+      RefreshMemoryGauges(context.store, *context.projector_probe);
     }
     response.body = context.metrics.Serialize();
   });

@@ -159,6 +159,11 @@ Result<size_t> Projector::RunBatch(Source& source) {
   stats_.messages += consumed;
   stats_.last_batch_size = consumed;
   ++stats_.batches;
+  stats_.dedupe_entries = stats_.dedupe_bytes = 0;
+  for (const auto& [p, part] : partitions_) {
+    stats_.dedupe_entries += part.dedupe->size();
+    stats_.dedupe_bytes += part.dedupe->memory_bytes();
+  }
   if (probe_ != nullptr) {
     const std::map<int32_t, PartitionRecord> committed = Partitions();
     probe_->BatchCommitted(stats_, committed);

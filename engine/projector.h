@@ -64,6 +64,8 @@ struct ProjectorStats {
   std::map<std::string, uint64_t> dead_letters;  // by reason
   size_t last_batch_size = 0;
   std::chrono::microseconds last_commit_latency{0};
+  size_t dedupe_entries = 0;  // over partitions, at the last commit
+  size_t dedupe_bytes = 0;    // DedupeWindow::memory_bytes() over partitions
 };
 
 class ProjectorProbe;

@@ -37,7 +37,13 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                .Name("keymeter_partition_lag_messages")
                .Help("Messages per partition not yet applied and committed: log end offset minus "
                      "the committed next offset")
-               .Register(metrics.registry())) {
+               .Register(metrics.registry())),
+      memory_(prometheus::BuildGauge()
+                  .Name("keymeter_memory_bytes")
+                  .Help("Memory by part: the process's resident set and heap in use, and the "
+                        "bounded parts within them (dedupe windows; RocksDB's block cache, "
+                        "memtables and table readers)")
+                  .Register(metrics.registry())) {
   duplicates_ = &prometheus::BuildCounter()
                      .Name("keymeter_duplicates_dropped_total")
                      .Help("Request events dropped as retries within the dedupe window")
@@ -65,6 +71,11 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                      .Help("RocksDB's estimate of live data size")
                      .Register(metrics.registry())
                      .Add({});
+  dedupe_entries_ = &prometheus::BuildGauge()
+                         .Name("keymeter_dedupe_entries")
+                         .Help("Request ids held by the dedupe windows, over partitions")
+                         .Register(metrics.registry())
+                         .Add({});
 }
 
 ProjectorProbe::~ProjectorProbe() = default;
@@ -95,6 +106,8 @@ void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,
     if (r.watermark_us > 0) min_watermark = min_watermark == 0 ? w : std::min(min_watermark, w);
   }
   engine_watermark_->Set(min_watermark);
+  dedupe_entries_->Set(double(stats.dedupe_entries));
+  memory_.Add({{"part", "dedupe"}}).Set(double(stats.dedupe_bytes));
 }
 
 void ProjectorProbe::LogEnds(const std::vector<PartitionOffset>& ends,
@@ -126,5 +139,9 @@ void ProjectorProbe::LogEnds(const std::vector<PartitionOffset>& ends,
 }
 
 void ProjectorProbe::LiveDataBytes(uint64_t bytes) { live_bytes_->Set(double(bytes)); }
+
+void ProjectorProbe::MemoryBytes(const std::string& part, uint64_t bytes) {
+  memory_.Add({{"part", part}}).Set(double(bytes));
+}
 
 }  // namespace keymeter

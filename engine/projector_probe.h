@@ -1,9 +1,10 @@
 // ProjectorProbe: the projector's metrics — events applied by op, dead letters by reason,
 // duplicates dropped, batch size and commit latency, per-partition next offset, watermark, log
-// end and lag, and RocksDB's live data size. Only projector_probe.cc includes prometheus-cpp.
+// end and lag, RocksDB's live data size, and the memory of the bounded parts (dedupe windows,
+// RocksDB's block cache, memtables and table readers) beside the heap and the resident set. Only projector_probe.cc includes prometheus-cpp.
 //
 // Thread safety: BatchCommitted() and LogEnds() are called by the projector thread; LiveDataBytes()
-// by /metrics handlers; prometheus metrics are thread-safe, the delta bookkeeping is guarded.
+// and MemoryBytes() by /metrics handlers; prometheus metrics are thread-safe, the delta bookkeeping is guarded.
 
 #pragma once
 
@@ -37,6 +38,10 @@ class ProjectorProbe {
   // A batch committed: publishes what changed in `stats` since the last call.
   void BatchCommitted(const ProjectorStats& stats, const std::map<int32_t, PartitionRecord>& parts);
   void LiveDataBytes(uint64_t bytes);
+  // keymeter_memory_bytes{part=`part`}: "resident", "heap_in_use", "rocksdb_block_cache",
+  // "rocksdb_memtables", "rocksdb_table_readers" (set by /metrics); "dedupe" comes with each
+  // batch.
+  void MemoryBytes(const std::string& part, uint64_t bytes);
   // The source's view of each partition's end (Source::LogEnds()) against the projector's
   // committed next offsets: sets keymeter_partition_log_end_offset and
   // keymeter_partition_lag_messages = max(0, end - next offset) per partition in `ends`, and
@@ -51,11 +56,13 @@ class ProjectorProbe {
   prometheus::Family<prometheus::Gauge>& watermark_;
   prometheus::Family<prometheus::Gauge>& log_end_;
   prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Gauge>& memory_;
   prometheus::Counter* duplicates_ = nullptr;
   prometheus::Histogram* batch_size_ = nullptr;
   prometheus::Histogram* commit_seconds_ = nullptr;
   prometheus::Gauge* engine_watermark_ = nullptr;
   prometheus::Gauge* live_bytes_ = nullptr;
+  prometheus::Gauge* dedupe_entries_ = nullptr;
   std::mutex mu_;
   std::map<std::string, uint64_t> applied_seen_;       // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> dead_letters_seen_;  // GUARDED_BY(mu_)

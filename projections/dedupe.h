@@ -49,6 +49,10 @@ class DedupeWindow {
   TimeUs window_start() const { return watermark_ - window_us_; }
   // Entries held, including any that fell out of the window and await the next sweep.
   size_t size() const { return ids_.size(); }
+  // Bytes the hash table holds: its slots and their control bytes (the table never shrinks).
+  size_t memory_bytes() const {
+    return ids_.capacity() * (sizeof(decltype(ids_)::value_type) + 1);
+  }
 
  private:
   // FNV-1a of the account id (stable across processes) and the request id.

@@ -112,6 +112,16 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_and_show_lag_per_partition) {
         "keymeter_rocksdb_live_data_bytes", "keymeter_watermark_seconds"}) {
     BOOST_CHECK_MESSAGE(text.find(part) != std::string::npos, "metrics lack " << part);
   }
+  // The memory of the bounded parts, beside the resident set that holds them.
+  std::map<std::string, double> memory = Samples(text, "keymeter_memory_bytes");
+  BOOST_TEST(memory[R"({part="resident"})"] > 1e6);
+  BOOST_TEST(memory[R"({part="heap_in_use"})"] > 0.0);
+  BOOST_TEST(memory[R"({part="heap_in_use"})"] < memory[R"({part="resident"})"]);
+  BOOST_TEST(memory[R"({part="dedupe"})"] > 0.0);  // 5 request ids in the window
+  BOOST_TEST(memory.count(R"({part="rocksdb_block_cache"})") == 1u);
+  BOOST_TEST(memory[R"({part="rocksdb_memtables"})"] > 0.0);
+  BOOST_TEST(memory.count(R"({part="rocksdb_table_readers"})") == 1u);
+  BOOST_TEST(Samples(text, "keymeter_dedupe_entries")[""] == 5.0);
 
   const auto [status, printed] = Promtool(s.dir(), text);
   BOOST_TEST(status == 0);
