@@ -37,15 +37,15 @@ KeyView ViewOf(const KeyDirectory& directory, const KeyState& key) {
   v.root = directory.RootOf(key).str();
   v.config = directory.EffectiveConfig(key);
   if (key.is_child() && directory.FindKey(key.parent) != nullptr) v.inherited_from = v.parent;
-  v.ips = key.ips;
-  v.domains = key.domains;
+  v.ips = key.extras().ips;
+  v.domains = key.extras().domains;
   v.daily_requests = key.daily_requests;
   v.monthly_units = key.monthly_units;
   v.member_cap = key.member_cap;
   v.children = key.children;
   v.created_us = key.created_us;
   v.updated_us = key.updated_us;
-  v.grace_until_us = key.has_old_secret ? key.grace_until_us : 0;
+  v.grace_until_us = key.extras().has_old_secret ? key.extras().grace_until_us : 0;
   return v;
 }
 

@@ -126,8 +126,9 @@ std::optional<Credential> Authenticator::MemberOf(std::string_view key, const Di
   const KeyState* found = pipeline_.directory().FindKey(*id);
   if (found == nullptr || found->status == fb::KeyStatus::Deleted) return std::nullopt;
   const bool current = DigestEqual(found->secret_hash, digest);
-  const bool in_grace = found->has_old_secret && NowUs() < found->grace_until_us &&
-                        DigestEqual(found->old_secret_hash, digest);
+  const KeyExtras& x = found->extras();
+  const bool in_grace = x.has_old_secret && NowUs() < x.grace_until_us &&
+                        DigestEqual(x.old_secret_hash, digest);
   if (!current && !in_grace) return std::nullopt;
   Credential c;
   c.role = Role::kMember;

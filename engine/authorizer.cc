@@ -141,8 +141,9 @@ void Authorizer::Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeRe
     return Deny(out, reason::kNotFound, 401);
   }
   const bool current = DigestEqual(digest, key->secret_hash);
+  const KeyExtras& x = key->extras();
   const bool old =
-      key->has_old_secret && now < key->grace_until_us && DigestEqual(digest, key->old_secret_hash);
+      x.has_old_secret && now < x.grace_until_us && DigestEqual(digest, x.old_secret_hash);
   if (!current && !old) return Deny(out, reason::kNotFound, 401);
 
   out->identified = true;
@@ -172,9 +173,9 @@ void Authorizer::Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeRe
       return Deny(out, reason::kParentSuspended, 403);
     }
   }
-  if (!key->sources.empty()) {
+  if (const AllowedSources& sources = key->extras().sources; !sources.empty()) {
     const std::optional<IpAddress> ip = ParseIp(request.ip);
-    if (!ip || !key->sources.AllowsIp(*ip)) return Deny(out, reason::kForbiddenSource, 403);
+    if (!ip || !sources.AllowsIp(*ip)) return Deny(out, reason::kForbiddenSource, 403);
   }
   if (!directory_.EffectiveConfig(*key).AllowsProduct(request.product)) {
     return Deny(out, reason::kForbiddenProduct, 403);

@@ -68,21 +68,22 @@ std::optional<AccountState> DecodeAccount(std::string_view stored) {
 std::string EncodeKey(const KeyState& k) {
   flatbuffers::FlatBufferBuilder b(512);
   std::vector<flatbuffers::Offset<fb::Setting>> settings;
-  for (const auto& [name, value] : k.config.settings) {
+  const KeyExtras& x = k.extras();
+  for (const auto& [name, value] : x.config.settings) {
     settings.push_back(fb::CreateSettingDirect(b, name.c_str(), value.c_str()));
   }
   std::vector<flatbuffers::Offset<flatbuffers::String>> ips, domains, products;
-  for (const auto& s : k.ips) ips.push_back(b.CreateString(s));
-  for (const auto& s : k.domains) domains.push_back(b.CreateString(s));
-  for (const auto& s : k.config.products) products.push_back(b.CreateString(s));
+  for (const auto& s : x.ips) ips.push_back(b.CreateString(s));
+  for (const auto& s : x.domains) domains.push_back(b.CreateString(s));
+  for (const auto& s : x.config.products) products.push_back(b.CreateString(s));
   fb::Sha256 secret = ToFb(k.secret_hash);
-  fb::Sha256 old = ToFb(k.old_secret_hash);
+  fb::Sha256 old = ToFb(x.old_secret_hash);
   auto record = fb::CreateKeyRecordDirect(
-      b, k.id.str().c_str(), k.account_id.c_str(), &secret, k.has_old_secret ? &old : nullptr,
-      k.grace_until_us, k.label.c_str(), k.status,
+      b, k.id.str().c_str(), k.account_id.c_str(), &secret, x.has_old_secret ? &old : nullptr,
+      x.grace_until_us, k.label.c_str(), k.status,
       k.parent.empty() ? nullptr : k.parent.str().c_str(), &ips, &domains, &products, &settings,
       k.daily_requests, k.monthly_units, k.member_cap, k.created_us, k.updated_us,
-      k.root_at_delete.empty() ? nullptr : k.root_at_delete.str().c_str());
+      x.root_at_delete.empty() ? nullptr : x.root_at_delete.str().c_str());
   b.Finish(record);
   return Finish(b);
 }
@@ -98,18 +99,21 @@ std::optional<KeyState> DecodeKey(std::string_view stored) {
   k.id = *id;
   k.account_id = Str(r->account_id());
   k.secret_hash = FromFb(r->secret_hash());
-  k.has_old_secret = r->old_secret_hash() != nullptr;
-  k.old_secret_hash = FromFb(r->old_secret_hash());
-  k.grace_until_us = r->grace_until_us();
+  KeyExtras& x = k.mutable_extras();
+  x.has_old_secret = r->old_secret_hash() != nullptr;
+  x.old_secret_hash = FromFb(r->old_secret_hash());
+  x.grace_until_us = r->grace_until_us();
   k.label = Str(r->label());
   k.status = r->status();
   if (r->parent_key_id() != nullptr) k.parent = KeyId::Parse(r->parent_key_id()->str()).value_or(KeyId());
-  k.ips = Strings(r->ips());
-  k.domains = Strings(r->domains());
-  k.sources = AllowedSources(k.ips);
-  k.config.products = Strings(r->products());
+  x.ips = Strings(r->ips());
+  x.domains = Strings(r->domains());
+  x.sources = AllowedSources(x.ips);
+  x.config.products = Strings(r->products());
   if (r->settings() != nullptr) {
-    for (const fb::Setting* s : *r->settings()) k.config.settings.emplace_back(Str(s->name()), Str(s->value()));
+    for (const fb::Setting* s : *r->settings()) {
+      x.config.settings.emplace_back(Str(s->name()), Str(s->value()));
+    }
   }
   k.daily_requests = r->daily_requests();
   k.monthly_units = r->monthly_units();
@@ -117,8 +121,9 @@ std::optional<KeyState> DecodeKey(std::string_view stored) {
   k.created_us = r->created_us();
   k.updated_us = r->updated_us();
   if (r->root_at_delete() != nullptr) {
-    k.root_at_delete = KeyId::Parse(r->root_at_delete()->str()).value_or(KeyId());
+    x.root_at_delete = KeyId::Parse(r->root_at_delete()->str()).value_or(KeyId());
   }
+  k.DropEmptyExtras();
   return k;
 }
 

@@ -13,15 +13,49 @@ bool KeyConfig::AllowsProduct(std::string_view product) const {
   return std::find(products.begin(), products.end(), product) != products.end();
 }
 
+bool KeyExtras::empty() const { return *this == KeyExtras(); }
+
+bool KeyExtras::operator==(const KeyExtras& o) const {
+  return ips == o.ips && domains == o.domains && config == o.config &&
+         has_old_secret == o.has_old_secret && old_secret_hash == o.old_secret_hash &&
+         grace_until_us == o.grace_until_us && root_at_delete == o.root_at_delete;
+}
+
+const KeyExtras KeyState::kNoExtras;
+
+KeyState& KeyState::operator=(const KeyState& o) {
+  if (this == &o) return *this;
+  id = o.id;
+  account_id = o.account_id;
+  secret_hash = o.secret_hash;
+  label = o.label;
+  parent = o.parent;
+  daily_requests = o.daily_requests;
+  monthly_units = o.monthly_units;
+  member_cap = o.member_cap;
+  created_us = o.created_us;
+  updated_us = o.updated_us;
+  children = o.children;
+  status = o.status;
+  extras_ = o.extras_ != nullptr ? std::make_unique<KeyExtras>(*o.extras_) : nullptr;
+  return *this;
+}
+
+KeyExtras& KeyState::mutable_extras() {
+  if (extras_ == nullptr) extras_ = std::make_unique<KeyExtras>();
+  return *extras_;
+}
+
+void KeyState::DropEmptyExtras() {
+  if (extras_ != nullptr && extras_->empty()) extras_.reset();
+}
+
 bool KeyState::operator==(const KeyState& o) const {
   return id == o.id && account_id == o.account_id && secret_hash == o.secret_hash &&
-         has_old_secret == o.has_old_secret && old_secret_hash == o.old_secret_hash &&
-         grace_until_us == o.grace_until_us && label == o.label && status == o.status &&
-         parent == o.parent && ips == o.ips && domains == o.domains && config == o.config &&
+         label == o.label && status == o.status && parent == o.parent &&
          daily_requests == o.daily_requests && monthly_units == o.monthly_units &&
          member_cap == o.member_cap && created_us == o.created_us &&
-         updated_us == o.updated_us && children == o.children &&
-         root_at_delete == o.root_at_delete;
+         updated_us == o.updated_us && children == o.children && extras() == o.extras();
 }
 
 Status KeyDirectory::Load(rocksdb::DB* db) {
@@ -64,9 +98,9 @@ const KeyState* KeyDirectory::FindKey(KeyId id) const {
 
 const KeyConfig& KeyDirectory::EffectiveConfig(const KeyState& key) const {
   if (key.is_child()) {
-    if (const KeyState* parent = FindKey(key.parent)) return parent->config;
+    if (const KeyState* parent = FindKey(key.parent)) return parent->extras().config;
   }
-  return key.config;
+  return key.extras().config;
 }
 
 std::vector<const KeyState*> KeyDirectory::KeysOf(std::string_view account_id) const {

@@ -53,7 +53,7 @@ class KeyDirectory {
   const KeyConfig& EffectiveConfig(const KeyState& key) const;
   // The key whose pool `key` draws on: its parent, or itself.
   KeyId RootOf(const KeyState& key) const {
-    if (!key.root_at_delete.empty()) return key.root_at_delete;
+    if (const KeyId root = key.extras().root_at_delete; !root.empty()) return root;
     return key.is_child() ? key.parent : key.id;
   }
 

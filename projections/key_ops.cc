@@ -250,13 +250,14 @@ class KeyOpApplier {
 
   Status Rotate(KeyState& key, const fb::KeyRotated& op) {
     if (op.secret_hash() == nullptr) return Refuse("MISSING-FIELD", "secret_hash");
-    key.has_old_secret = op.grace_until_us() > now_;
-    key.old_secret_hash = key.has_old_secret ? key.secret_hash : Digest{};
-    key.grace_until_us = key.has_old_secret ? op.grace_until_us() : 0;
+    KeyExtras& x = key.mutable_extras();
+    x.has_old_secret = op.grace_until_us() > now_;
+    x.old_secret_hash = x.has_old_secret ? key.secret_hash : Digest{};
+    x.grace_until_us = x.has_old_secret ? op.grace_until_us() : 0;
     key.secret_hash = ToDigest(op.secret_hash());
     key.updated_us = now_;
-    detail_ = key.has_old_secret ? "rotated; old secret valid until grace deadline"
-                                 : "rotated; old secret revoked";
+    detail_ = x.has_old_secret ? "rotated; old secret valid until grace deadline"
+                               : "rotated; old secret revoked";
     return kOk;
   }
 
@@ -287,11 +288,11 @@ class KeyOpApplier {
     if (key.is_child()) {
       --dir_.keys_.at(key.parent).children;
       detail_ += ", detached from parent " + key.parent.str();
-      key.root_at_delete = key.parent;
+      key.mutable_extras().root_at_delete = key.parent;
       key.parent = KeyId();
     }
     key.status = fb::KeyStatus::Deleted;
-    key.has_old_secret = false;
+    key.mutable_extras().has_old_secret = false;
     key.updated_us = now_;
     return kOk;
   }
@@ -308,12 +309,13 @@ class KeyOpApplier {
     for (const std::string& d : domains) {
       if (!IsValidDomain(d)) return Refuse("INVALID-DOMAIN", "'" + d + "' is not a domain name");
     }
-    key.sources = AllowedSources(ips);
-    key.ips = std::move(ips);
-    key.domains = std::move(domains);
+    KeyExtras& x = key.mutable_extras();
+    x.sources = AllowedSources(ips);
+    x.ips = std::move(ips);
+    x.domains = std::move(domains);
     key.updated_us = now_;
-    detail_ = "allowed sources: " + std::to_string(key.ips.size()) + " addresses, " +
-              std::to_string(key.domains.size()) + " domains";
+    detail_ = "allowed sources: " + std::to_string(x.ips.size()) + " addresses, " +
+              std::to_string(x.domains.size()) + " domains";
     return kOk;
   }
 
@@ -333,10 +335,10 @@ class KeyOpApplier {
       return Refuse("CONFIG-TOO-LARGE", "at most 256 products and 256 settings");
     }
     config.settings.assign(settings.begin(), settings.end());
-    key.config = std::move(config);
+    detail_ = "config: " + std::to_string(config.products.size()) + " products, " +
+              std::to_string(config.settings.size()) + " settings";
+    key.mutable_extras().config = std::move(config);
     key.updated_us = now_;
-    detail_ = "config: " + std::to_string(key.config.products.size()) + " products, " +
-              std::to_string(key.config.settings.size()) + " settings";
     return kOk;
   }
 
@@ -358,7 +360,8 @@ class KeyOpApplier {
     return kOk;
   }
 
-  void PutKey(const KeyState& key) {
+  void PutKey(KeyState& key) {
+    key.DropEmptyExtras();
     const std::string id = key.id.str();
     batch_->Put(dir_.cfs_[Cf::kKeys], id, EncodeKey(key)).PermitUncheckedError();
   }

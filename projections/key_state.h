@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,31 +36,60 @@ struct AccountState {
   friend bool operator==(const AccountState&, const AccountState&) = default;
 };
 
-struct KeyState {
-  KeyId id;
-  std::string account_id;
-  Digest secret_hash{};
-  bool has_old_secret = false;
-  Digest old_secret_hash{};
-  TimeUs grace_until_us = 0;  // old_secret_hash authorizes while event time < this
-  std::string label;
-  fb::KeyStatus status = fb::KeyStatus::Pending;
-  KeyId parent;  // empty for a root key
+// What few keys have, held apart from the KeyState so that a plain key pays one pointer for it
+// (bench/README.md, memory): allowed sources, an own config, the old secret during a rotation's
+// grace period, and the pool a deleted child still counts to.
+struct KeyExtras {
   std::vector<std::string> ips;
   std::vector<std::string> domains;
   AllowedSources sources;  // parsed `ips`
   KeyConfig config;        // own config; a child's is hidden by its parent's while linked
+  bool has_old_secret = false;
+  Digest old_secret_hash{};
+  TimeUs grace_until_us = 0;  // old_secret_hash authorizes while event time < this
+  // A deleted child leaves the hierarchy; its late requests still count to this pool.
+  KeyId root_at_delete;
+
+  // True when every field has its default: the key needs no extras.
+  bool empty() const;
+  // Compares all but `sources`, which follows from `ips`.
+  bool operator==(const KeyExtras& o) const;
+};
+
+// One key, as the directory keeps it in memory (~150 bytes without extras).
+struct KeyState {
+  KeyState() = default;
+  KeyState(const KeyState& o) { *this = o; }
+  KeyState& operator=(const KeyState& o);
+  KeyState(KeyState&&) noexcept = default;
+  KeyState& operator=(KeyState&&) noexcept = default;
+
+  KeyId id;
+  std::string account_id;
+  Digest secret_hash{};
+  std::string label;
+  KeyId parent;                 // empty for a root key
   uint64_t daily_requests = 0;  // root pool quota, 0 = unlimited
   uint64_t monthly_units = 0;   // root pool quota, 0 = unlimited
   uint64_t member_cap = 0;      // child's daily cap inside the pool, 0 = none
   TimeUs created_us = 0;
   TimeUs updated_us = 0;
   uint32_t children = 0;  // derived: live keys whose parent is this one
-  // A deleted child leaves the hierarchy; its late requests still count to this pool.
-  KeyId root_at_delete;
+  fb::KeyStatus status = fb::KeyStatus::Pending;
 
   bool is_child() const { return !parent.empty(); }
+  // The extras, or empty ones when the key has none.
+  const KeyExtras& extras() const { return extras_ != nullptr ? *extras_ : kNoExtras; }
+  bool has_extras() const { return extras_ != nullptr; }
+  // The extras to change, made when the key has none.
+  KeyExtras& mutable_extras();
+  // Frees the extras when they hold nothing but defaults.
+  void DropEmptyExtras();
   bool operator==(const KeyState& o) const;
+
+ private:
+  static const KeyExtras kNoExtras;
+  std::unique_ptr<KeyExtras> extras_;
 };
 
 }  // namespace keymeter

@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(whoisxml_team_member_lifecycle) {
   const Digest before = Key("Child001").secret_hash;
   BOOST_TEST(Apply(BuildKeyRotated(Admin(kAcct), "Child001", Sha256("new"), 0)) == "OK");
   BOOST_TEST((Key("Child001").secret_hash != before));
-  BOOST_TEST(!Key("Child001").has_old_secret);
+  BOOST_TEST(!Key("Child001").extras().has_old_secret);
   BOOST_TEST(Do(kAcct, fb::Op::KeyActivated, "Child001") == "OK");
   BOOST_TEST(Do(kAcct, fb::Op::KeyDeleted, "Child001") == "OK");
   BOOST_TEST((Key("Child001").status == fb::KeyStatus::Deleted));
@@ -157,13 +157,13 @@ BOOST_AUTO_TEST_CASE(rotation_keeps_the_old_secret_until_the_grace_deadline) {
   const Digest first = Key("Rotate01").secret_hash;
   const TimeUs grace = now + 60'000'000;
   BOOST_TEST(Apply(BuildKeyRotated(Admin(kAcct), "Rotate01", Sha256("second"), grace)) == "OK");
-  BOOST_TEST(Key("Rotate01").has_old_secret);
-  BOOST_TEST((Key("Rotate01").old_secret_hash == first));
-  BOOST_TEST(Key("Rotate01").grace_until_us == grace);
+  BOOST_TEST(Key("Rotate01").extras().has_old_secret);
+  BOOST_TEST((Key("Rotate01").extras().old_secret_hash == first));
+  BOOST_TEST(Key("Rotate01").extras().grace_until_us == grace);
   BOOST_TEST((Key("Rotate01").secret_hash == Sha256("second")));
   // A deadline already past at the op's event time keeps nothing.
   BOOST_TEST(Apply(BuildKeyRotated(Admin(kAcct), "Rotate01", Sha256("third"), now - 1)) == "OK");
-  BOOST_TEST(!Key("Rotate01").has_old_secret);
+  BOOST_TEST(!Key("Rotate01").extras().has_old_secret);
 }
 
 BOOST_AUTO_TEST_CASE(children_inherit_their_parents_config_live) {
@@ -209,9 +209,9 @@ BOOST_AUTO_TEST_CASE(allowed_sources_are_validated) {
                                           {"203.0.113.7", "10.0.0.0/8", "2001:db8::/32", "::1"},
                                           {"example.com", "*.api.example.org"})) == "OK");
   const KeyState& key = Key("Member01");
-  BOOST_TEST(key.sources.AllowsIp(*ParseIp("10.20.30.40")));
-  BOOST_TEST(key.sources.AllowsIp(*ParseIp("2001:db8:1::5")));
-  BOOST_TEST(!key.sources.AllowsIp(*ParseIp("192.168.1.1")));
+  BOOST_TEST(key.extras().sources.AllowsIp(*ParseIp("10.20.30.40")));
+  BOOST_TEST(key.extras().sources.AllowsIp(*ParseIp("2001:db8:1::5")));
+  BOOST_TEST(!key.extras().sources.AllowsIp(*ParseIp("192.168.1.1")));
   BOOST_TEST(Apply(BuildAllowedSourcesSet(Admin(kAcct), "Member01", {"10.0.0.1/8"}, {})) ==
              "INVALID-CIDR");
   BOOST_TEST(Apply(BuildAllowedSourcesSet(Admin(kAcct), "Member01", {"300.1.1.1"}, {})) ==
@@ -220,7 +220,27 @@ BOOST_AUTO_TEST_CASE(allowed_sources_are_validated) {
              "INVALID-CIDR");
   BOOST_TEST(Apply(BuildAllowedSourcesSet(Admin(kAcct), "Member01", {}, {"bad_domain!"})) ==
              "INVALID-DOMAIN");
-  BOOST_TEST(Key("Member01").ips.size() == 4u);  // refused ops change nothing
+  BOOST_TEST(Key("Member01").extras().ips.size() == 4u);  // refused ops change nothing
+}
+
+BOOST_AUTO_TEST_CASE(extras_are_held_only_while_a_key_has_some) {
+  CreateAccount(kAcct);
+  Issue(kAcct, "Member01", "", fb::KeyStatus::Active);
+  BOOST_TEST(!Key("Member01").has_extras());
+  BOOST_TEST(Apply(BuildAllowedSourcesSet(Admin(kAcct), "Member01", {"10.0.0.0/8"}, {})) == "OK");
+  BOOST_TEST(Key("Member01").has_extras());
+  const KeyState copy = Key("Member01");  // a deep copy
+  BOOST_TEST(Apply(BuildAllowedSourcesSet(Admin(kAcct), "Member01", {}, {})) == "OK");
+  BOOST_TEST(!Key("Member01").has_extras());
+  BOOST_TEST(copy.extras().ips == std::vector<std::string>{"10.0.0.0/8"});
+  BOOST_TEST(copy.extras().sources.AllowsIp(*ParseIp("10.1.2.3")));
+  BOOST_TEST(!(copy == Key("Member01")));
+  // A rotation with a grace period needs them until the key is rotated again without one.
+  BOOST_TEST(Apply(BuildKeyRotated(Admin(kAcct), "Member01", Sha256("b"), now + 60'000'000)) ==
+             "OK");
+  BOOST_TEST(Key("Member01").has_extras());
+  BOOST_TEST(Apply(BuildKeyRotated(Admin(kAcct), "Member01", Sha256("c"), 0)) == "OK");
+  BOOST_TEST(!Key("Member01").has_extras());
 }
 
 BOOST_AUTO_TEST_CASE(audit_keeps_every_op_newest_first_with_paging) {
@@ -264,7 +284,7 @@ BOOST_AUTO_TEST_CASE(reopen_restores_the_same_directory) {
   for (const KeyState& k : before) BOOST_TEST((*directory->FindKey(k.id) == k));
   BOOST_TEST(directory->key_count() == before.size());
   BOOST_TEST((*directory->FindAccount(kAcct) == account));
-  BOOST_TEST(directory->FindKey(*KeyId::Parse("ChildAA1"))->sources.AllowsIp(*ParseIp("10.1.1.1")));
+  BOOST_TEST(directory->FindKey(*KeyId::Parse("ChildAA1"))->extras().sources.AllowsIp(*ParseIp("10.1.1.1")));
   BOOST_TEST(store->Checksum().value() == checksum);
 }
 
