@@ -23,6 +23,10 @@ bool KeyExtras::operator==(const KeyExtras& o) const {
 
 const KeyExtras KeyState::kNoExtras;
 
+// A node of keys_ (KeyId + KeyState, 136 bytes) fills a 144-byte malloc chunk: past 136 it would
+// take the next size, 160 (bench/README.md, memory).
+static_assert(sizeof(KeyState) <= 128 || sizeof(void*) != 8);
+
 KeyState& KeyState::operator=(const KeyState& o) {
   if (this == &o) return *this;
   id = o.id;
@@ -77,6 +81,7 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
     keys_.emplace(k->id, std::move(*k));
   }
   if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  for (auto& [account, ids] : keys_by_account_) ids.shrink_to_fit();
   for (const auto& [id, key] : keys_) {
     if (key.is_child() && key.status != fb::KeyStatus::Deleted) {
       auto parent = keys_.find(key.parent);
@@ -87,7 +92,7 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
 }
 
 const AccountState* KeyDirectory::FindAccount(std::string_view account_id) const {
-  auto it = accounts_.find(absl::string_view(account_id.data(), account_id.size()));
+  auto it = accounts_.find(account_id);
   return it == accounts_.end() ? nullptr : &it->second;
 }
 
@@ -105,7 +110,7 @@ const KeyConfig& KeyDirectory::EffectiveConfig(const KeyState& key) const {
 
 std::vector<const KeyState*> KeyDirectory::KeysOf(std::string_view account_id) const {
   std::vector<const KeyState*> out;
-  auto ids = keys_by_account_.find(absl::string_view(account_id.data(), account_id.size()));
+  auto ids = keys_by_account_.find(account_id);
   if (ids == keys_by_account_.end()) return out;
   for (KeyId id : ids->second) out.push_back(FindKey(id));
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->id < b->id; });

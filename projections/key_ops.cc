@@ -61,7 +61,7 @@ class KeyOpApplier {
     entry.outcome = outcome.code();
     entry.detail = outcome.ok() ? detail_ : outcome.message();
     PutAudit(batch_, dir_.cfs_[Cf::kAudit], account_->account_id, entry);
-    batch_->Put(dir_.cfs_[Cf::kAccounts], account_->account_id, EncodeAccount(*account_))
+    batch_->Put(dir_.cfs_[Cf::kAccounts], account_->account_id.str(), EncodeAccount(*account_))
         .PermitUncheckedError();
     return outcome;
   }

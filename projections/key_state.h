@@ -9,7 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include "projections/account_ref.h"
 #include "projections/allowed_sources.h"
+#include "projections/small_string.h"
 #include "schemas/events_generated.h"
 #include "schemas/ids.h"
 
@@ -25,7 +27,7 @@ struct KeyConfig {
 };
 
 struct AccountState {
-  std::string account_id;
+  AccountRef account_id;
   std::string name;
   Digest admin_token_hash{};
   bool require_confirmation = false;
@@ -56,7 +58,7 @@ struct KeyExtras {
   bool operator==(const KeyExtras& o) const;
 };
 
-// One key, as the directory keeps it in memory (~150 bytes without extras).
+// One key, as the directory keeps it in memory (128 bytes without extras).
 struct KeyState {
   KeyState() = default;
   KeyState(const KeyState& o) { *this = o; }
@@ -65,9 +67,9 @@ struct KeyState {
   KeyState& operator=(KeyState&&) noexcept = default;
 
   KeyId id;
-  std::string account_id;
+  AccountRef account_id;  // interned: 8 bytes
   Digest secret_hash{};
-  std::string label;
+  SmallString label;            // 16 bytes
   KeyId parent;                 // empty for a root key
   uint64_t daily_requests = 0;  // root pool quota, 0 = unlimited
   uint64_t monthly_units = 0;   // root pool quota, 0 = unlimited
