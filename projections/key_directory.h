@@ -70,9 +70,9 @@ class KeyDirectory {
 
   CfHandles cfs_;
   absl::flat_hash_map<AccountRef, AccountState, AccountRefHash, AccountRefEq> accounts_;
-  // Nodes, not slots: a KeyState is ~340 bytes, and a flat map's empty slots (its load factor is
-  // 0.44-0.875) would cost that much again per key (bench/README.md, memory). Pointers to a
-  // KeyState also stay valid as keys are added.
+  // Nodes, not slots: a flat map's empty slots (its load factor is 0.44-0.875) would cost a
+  // 128-byte KeyState again per key (bench/README.md, memory). Pointers to a KeyState also stay
+  // valid as keys are added.
   absl::node_hash_map<KeyId, KeyState> keys_;
   // Index: the key ids of each account, in issue order.
   absl::flat_hash_map<AccountRef, std::vector<KeyId>, AccountRefHash, AccountRefEq> keys_by_account_;
