@@ -27,31 +27,13 @@ const KeyExtras KeyState::kNoExtras;
 // take the next size, 160 (bench/README.md, memory).
 static_assert(sizeof(KeyState) <= 128 || sizeof(void*) != 8);
 
-KeyState& KeyState::operator=(const KeyState& o) {
-  if (this == &o) return *this;
-  id = o.id;
-  account_id = o.account_id;
-  secret_hash = o.secret_hash;
-  label = o.label;
-  parent = o.parent;
-  daily_requests = o.daily_requests;
-  monthly_units = o.monthly_units;
-  member_cap = o.member_cap;
-  created_us = o.created_us;
-  updated_us = o.updated_us;
-  children = o.children;
-  status = o.status;
-  extras_ = o.extras_ != nullptr ? std::make_unique<KeyExtras>(*o.extras_) : nullptr;
-  return *this;
-}
-
 KeyExtras& KeyState::mutable_extras() {
-  if (extras_ == nullptr) extras_ = std::make_unique<KeyExtras>();
-  return *extras_;
+  if (extras_.p == nullptr) extras_.p = std::make_unique<KeyExtras>();
+  return *extras_.p;
 }
 
 void KeyState::DropEmptyExtras() {
-  if (extras_ != nullptr && extras_->empty()) extras_.reset();
+  if (extras_.p != nullptr && extras_.p->empty()) extras_.p.reset();
 }
 
 bool KeyState::operator==(const KeyState& o) const {

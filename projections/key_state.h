@@ -60,12 +60,6 @@ struct KeyExtras {
 
 // One key, as the directory keeps it in memory (128 bytes without extras).
 struct KeyState {
-  KeyState() = default;
-  KeyState(const KeyState& o) { *this = o; }
-  KeyState& operator=(const KeyState& o);
-  KeyState(KeyState&&) noexcept = default;
-  KeyState& operator=(KeyState&&) noexcept = default;
-
   KeyId id;
   AccountRef account_id;  // interned: 8 bytes
   Digest secret_hash{};
@@ -81,8 +75,8 @@ struct KeyState {
 
   bool is_child() const { return !parent.empty(); }
   // The extras, or empty ones when the key has none.
-  const KeyExtras& extras() const { return extras_ != nullptr ? *extras_ : kNoExtras; }
-  bool has_extras() const { return extras_ != nullptr; }
+  const KeyExtras& extras() const { return extras_.p != nullptr ? *extras_.p : kNoExtras; }
+  bool has_extras() const { return extras_.p != nullptr; }
   // The extras to change, made when the key has none.
   KeyExtras& mutable_extras();
   // Frees the extras when they hold nothing but defaults.
@@ -90,8 +84,21 @@ struct KeyState {
   bool operator==(const KeyState& o) const;
 
  private:
+  // A unique_ptr that copies what it points to, so that a KeyState copies as a value.
+  struct ExtrasPtr {
+    ExtrasPtr() = default;
+    ExtrasPtr(const ExtrasPtr& o) { *this = o; }
+    ExtrasPtr& operator=(const ExtrasPtr& o) {
+      if (this != &o) p = o.p != nullptr ? std::make_unique<KeyExtras>(*o.p) : nullptr;
+      return *this;
+    }
+    ExtrasPtr(ExtrasPtr&&) noexcept = default;
+    ExtrasPtr& operator=(ExtrasPtr&&) noexcept = default;
+    std::unique_ptr<KeyExtras> p;
+  };
+
   static const KeyExtras kNoExtras;
-  std::unique_ptr<KeyExtras> extras_;
+  ExtrasPtr extras_;
 };
 
 }  // namespace keymeter
