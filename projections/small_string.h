@@ -70,10 +70,10 @@ class SmallString {
     std::memcpy(&n, bytes_ + sizeof(char*), sizeof(n));
     return n;
   }
+  // Safe when `s` views this string itself: the new bytes are made before the old go.
   SmallString& Assign(std::string_view s) {
-    Free();
-    Set(s);
-    return *this;
+    SmallString fresh(s);
+    return *this = std::move(fresh);
   }
   // Fills the bytes from `s`, owning nothing before.
   void Set(std::string_view s) {

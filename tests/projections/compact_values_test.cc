@@ -37,6 +37,11 @@ BOOST_AUTO_TEST_CASE(small_string_holds_any_length_in_16_bytes) {
       BOOST_TEST(moved == text);
     }
   }
+  SmallString self(std::string(30, 's'));
+  self = self.view();  // assigning a view of itself
+  BOOST_TEST(self == std::string(30, 's'));
+  self = self.view().substr(2, 5);
+  BOOST_TEST(self == "sssss");
   std::vector<SmallString> many(1000, SmallString(std::string(40, 'x')));
   many.resize(3000, SmallString("y"));
   BOOST_TEST(many[999] == std::string(40, 'x'));
