@@ -297,18 +297,8 @@ int RunServe(const ServeOptions& options) {
   fmt::print("{}\n", line);
   std::fflush(stdout);
 
-  // The main thread waits for a stop signal. Meanwhile, every KEYMETER_MALLOC_TRIM_SECONDS
-  // (default 10; 0 = never) it hands malloc's free pages back to the system: memtables and
-  // batch buffers come and go in many threads' arenas, and glibc keeps what they free
-  // (docs/reliability.md, soak).
-  const uint64_t trim_seconds = cli::EnvUnsigned("KEYMETER_MALLOC_TRIM_SECONDS").value_or(10);
   int signal_number = 0;
-  if (trim_seconds == 0) sigwait(&stop_signals, &signal_number);
-  while (signal_number <= 0 && trim_seconds > 0) {
-    const timespec timeout{time_t(trim_seconds), 0};
-    signal_number = sigtimedwait(&stop_signals, nullptr, &timeout);
-    if (signal_number <= 0) malloc_trim(0);
-  }
+  sigwait(&stop_signals, &signal_number);
   spdlog::info("{} received: draining HTTP connections", strsignal(signal_number));
   server.value()->Stop();
   spdlog::info("HTTP stopped; letting the current batch commit");

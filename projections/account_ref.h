@@ -32,7 +32,13 @@ class AccountRef {
   operator const std::string&() const { return *id_; }  // NOLINT(google-explicit-constructor)
   operator std::string_view() const { return *id_; }    // NOLINT(google-explicit-constructor)
 
-  friend bool operator==(const AccountRef& a, std::string_view b) { return *a.id_ == b; }
+  friend bool operator==(const AccountRef& a, const AccountRef& b) { return a.id_ == b.id_; }
+  // Any string: a template, so that it matches exactly and never competes with the one above.
+  template <class S>
+    requires(!std::is_same_v<S, AccountRef> && std::is_convertible_v<const S&, std::string_view>)
+  friend bool operator==(const AccountRef& a, const S& b) {
+    return *a.id_ == std::string_view(b);
+  }
   friend std::ostream& operator<<(std::ostream& out, const AccountRef& a) { return out << *a.id_; }
 
  private:

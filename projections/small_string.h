@@ -14,6 +14,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace keymeter {
 
@@ -52,7 +53,13 @@ class SmallString {
   std::string str() const { return std::string(view()); }
   operator std::string_view() const { return view(); }  // NOLINT(google-explicit-constructor)
 
-  friend bool operator==(const SmallString& a, std::string_view b) { return a.view() == b; }
+  friend bool operator==(const SmallString& a, const SmallString& b) { return a.view() == b.view(); }
+  // Any string: a template, so that it matches exactly and never competes with the one above.
+  template <class S>
+    requires(!std::is_same_v<S, SmallString> && std::is_convertible_v<const S&, std::string_view>)
+  friend bool operator==(const SmallString& a, const S& b) {
+    return a.view() == std::string_view(b);
+  }
   friend std::ostream& operator<<(std::ostream& out, const SmallString& s) { return out << s.view(); }
 
  private:
