@@ -118,10 +118,21 @@ void KafkaDeadLetterSink::Add(const DeadLetter& d) {
   if (!status.ok() && produce_error_.ok()) produce_error_ = std::move(status);
 }
 
+std::chrono::milliseconds KafkaDeadLetterSink::FlushWaiting() const {
+  const int64_t started = flush_started_ns_.load(std::memory_order_relaxed);
+  if (started == 0) return {};
+  const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+  using std::chrono::duration_cast, std::chrono::milliseconds, std::chrono::steady_clock;
+  return duration_cast<milliseconds>(steady_clock::duration(now - started));
+}
+
 Status KafkaDeadLetterSink::Flush() {
   std::lock_guard lock(mu_);
   if (!produce_error_.ok()) return std::exchange(produce_error_, Status::Ok());
+  flush_started_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                          std::memory_order_relaxed);
   Status status = producer_->Flush(flush_timeout_);
+  flush_started_ns_.store(0, std::memory_order_relaxed);
   if (!status.ok()) return status;
   const uint64_t failures = producer_->delivery_failures();
   if (failures != failures_seen_) {

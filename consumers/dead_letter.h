@@ -18,6 +18,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -78,6 +79,9 @@ class DeadLetterSink {
   // Makes everything added so far durable, or says why not. After an error the projector must
   // not commit the offsets the failed dead letters cover.
   virtual Status Flush() = 0;
+  // How long the Flush() in progress has been waiting; zero when none is. Thread-safe: readiness
+  // asks it while the projector's commit waits (for a broker that went away).
+  virtual std::chrono::milliseconds FlushWaiting() const { return {}; }
 
   // Dead letters added since creation, per reason.
   std::map<std::string, uint64_t> CountsByReason() const;
@@ -101,9 +105,12 @@ class KafkaDeadLetterSink : public DeadLetterSink {
 
   void Add(const DeadLetter& d) override;
   Status Flush() override;
+  std::chrono::milliseconds FlushWaiting() const override;
 
  private:
   std::mutex mu_;
+  // steady_clock nanoseconds at which the Flush() in progress began; 0 when none is.
+  std::atomic<int64_t> flush_started_ns_{0};
   std::unique_ptr<KafkaProducer> producer_;
   std::string topic_;
   std::chrono::milliseconds flush_timeout_;

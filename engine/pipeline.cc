@@ -162,6 +162,15 @@ std::pair<bool, std::string> Pipeline::Readiness() const {
   if (options_.read_only) return {true, "read-only"};
   std::lock_guard lock(mu_);
   if (!error_.empty()) return {false, error_};
+  // A commit waits for the dead-letter queue while the broker is away (up to the flush timeout):
+  // say so rather than "catching up".
+  if (const auto waiting = dead_letters_ != nullptr ? dead_letters_->FlushWaiting()
+                                                    : std::chrono::milliseconds(0);
+      waiting >= std::chrono::seconds(2)) {
+    return {false, "KAFKA-UNREACHABLE: the commit has waited " +
+                       std::to_string(waiting.count() / 1000) +
+                       " s for the broker to take the dead letters"};
+  }
   if (!caught_up_) return {false, "catching up with the log"};
   return {true, "caught up"};
 }
