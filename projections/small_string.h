@@ -85,7 +85,7 @@ class SmallString {
   // Fills the bytes from `s`, owning nothing before.
   void Set(std::string_view s) {
     if (s.size() <= kInline) {
-      std::memcpy(bytes_, s.data(), s.size());
+      if (!s.empty()) std::memcpy(bytes_, s.data(), s.size());  // data() may be null
       std::memset(bytes_ + s.size(), 0, kInline - s.size());
       bytes_[kInline] = char(kInline - s.size());
       return;
