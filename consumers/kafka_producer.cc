@@ -1,5 +1,6 @@
 #include "consumers/kafka_producer.h"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <limits>
@@ -108,6 +109,11 @@ Status KafkaProducer::Flush(std::chrono::milliseconds timeout) {
   }
   if (err == RdKafka::ERR__FATAL) return FatalStatus();
   return KafkaStatus("KAFKA-ERROR", "flush", err);
+}
+
+void KafkaProducer::InjectFatalErrorForTesting() {
+  (void)rd_kafka_test_fatal_error(producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                  "injected by a test");
 }
 
 Status KafkaProducer::FatalStatus() const {

@@ -84,6 +84,10 @@ class KafkaProducer {
   Status Produce(std::string_view topic, std::string_view key, std::span<const uint8_t> payload,
                  int64_t timestamp_ms = 0);
 
+  // Makes the producer fail for good as a fatal idempotence error would (librdkafka's
+  // rd_kafka_test_fatal_error): what recovers from KAFKA-FATAL is tested with it.
+  void InjectFatalErrorForTesting();
+
   // Waits up to `timeout` until every queued message is delivered or failed. OK when the queue
   // is empty; KAFKA-TIMEOUT (with the count still outstanding) otherwise. Check
   // delivery_failures() for the outcome of the delivered messages.

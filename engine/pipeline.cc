@@ -34,11 +34,11 @@ Status Pipeline::Init() {
   store_ = std::move(store.value());
   directory_ = std::make_unique<KeyDirectory>(store_->cfs());
   if (kafka_mode()) {
-    KafkaProducerOptions producer_options{.brokers = options_.brokers};
-    Result<std::unique_ptr<KafkaProducer>> dlq_producer = KafkaProducer::Create(producer_options);
-    if (!dlq_producer) return dlq_producer.error();
-    dead_letters_ = std::make_unique<KafkaDeadLetterSink>(std::move(dlq_producer.value()),
-                                                          options_.dlq_topic);
+    const KafkaProducerOptions producer_options{.brokers = options_.brokers};
+    Result<std::unique_ptr<KafkaDeadLetterSink>> dlq =
+        KafkaDeadLetterSink::Create(producer_options, options_.dlq_topic);
+    if (!dlq) return dlq.error();
+    dead_letters_ = std::move(dlq.value());
     Result<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
     if (!producer) return producer.error();
     producer_ = std::move(producer.value());
@@ -95,11 +95,12 @@ Result<std::unique_ptr<Source>> Pipeline::MakeSource() {
 void Pipeline::Loop(std::stop_token stop) {
   std::unique_ptr<Source> source;
   auto backoff = std::chrono::milliseconds(100);
-  bool storage_failed = false;
+  bool reopen = false;
   while (!stop.stop_requested()) {
-    if (storage_failed) {
-      // The in-memory state may be ahead of the store: once RocksDB takes writes again, reload
-      // the projections from it; the new source re-reads from the stored offsets.
+    if (reopen) {
+      // A commit failed, so the in-memory state may be ahead of the store: once RocksDB takes
+      // writes again, reload the projections from it; the new source re-reads from the stored
+      // offsets.
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       Status healed = store_->Resume();
@@ -108,8 +109,8 @@ void Pipeline::Loop(std::stop_token stop) {
         SetState(false, "STORAGE-ERROR: " + healed.ToString());
         continue;
       }
-      spdlog::info("projector: storage writable again; resuming from the stored offsets");
-      storage_failed = false;
+      spdlog::info("projector: projections reloaded; resuming from the stored offsets");
+      reopen = false;
     }
     if (!source) {
       Result<std::unique_ptr<Source>> made = MakeSource();
@@ -119,6 +120,7 @@ void Pipeline::Loop(std::stop_token stop) {
         continue;
       }
       source = std::move(made.value());
+      sources_made_.fetch_add(1, std::memory_order_relaxed);
     }
     Result<size_t> n = projector_->RunBatch(*source);
     if (n) {
@@ -129,14 +131,24 @@ void Pipeline::Loop(std::stop_token stop) {
     }
     const Status& error = n.error();
     spdlog::warn("projector: {}", error.ToString());
-    SetState(false, error.ToString());
-    if (error.code() == "PROJECTOR-STOPPED" || error.code() == "IO-ERROR") {
-      SetState(false, "STORAGE-ERROR: " + error.ToString());
+    if (projector_->broken()) {
+      // The commit failed: on the store (a storage fault) or before it, on the dead-letter
+      // queue (the broker away, a producer failed for good).
+      SetState(false, error.code() == "IO-ERROR" ? "STORAGE-ERROR: " + error.ToString()
+                                                 : error.ToString());
       source.reset();
-      storage_failed = true;
+      reopen = true;
       continue;
     }
+    SetState(false, error.ToString());
+    if (error.code() == "KAFKA-FATAL") {
+      // The consumer can't go on (e.g. fenced by its own static membership after the broker was
+      // away longer than its session): a new one resumes from the stored offsets.
+      spdlog::warn("projector: a new Kafka consumer resumes from the stored offsets");
+      source.reset();
+    }
     std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
 }
 
@@ -181,8 +193,11 @@ Status Pipeline::Publish(std::span<const uint8_t> envelope, std::string_view acc
     Result<int64_t> offset = log_->Append(envelope, account_id);
     return offset ? Status::Ok() : offset.error();
   }
-  if (Status s = producer_->Produce(options_.topic, account_id, envelope); !s.ok()) return s;
-  return producer_->Flush(std::chrono::seconds(10));
+  const std::shared_ptr<KafkaProducer> producer = Producer();
+  Status s = producer->Produce(options_.topic, account_id, envelope);
+  if (s.ok()) s = producer->Flush(std::chrono::seconds(10));
+  RenewProducerAfter(s, producer);
+  return s;
 }
 
 Status Pipeline::PublishMany(
@@ -198,13 +213,36 @@ Status Pipeline::PublishMany(
     Result<std::vector<LogPosition>> appended = log_->AppendBatch(entries);
     return appended ? Status::Ok() : appended.error();
   }
+  const std::shared_ptr<KafkaProducer> producer = Producer();
+  Status s;
   for (const auto& [envelope, account] : envelopes_and_accounts) {
-    Status s = producer_->Produce(
-        options_.topic, account,
-        std::span(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size()));
-    if (!s.ok()) return s;
+    s = producer->Produce(options_.topic, account,
+                          std::span(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size()));
+    if (!s.ok()) break;
   }
-  return producer_->Flush(std::chrono::seconds(10));
+  if (s.ok()) s = producer->Flush(std::chrono::seconds(10));
+  RenewProducerAfter(s, producer);
+  return s;
+}
+
+std::shared_ptr<KafkaProducer> Pipeline::Producer() const {
+  std::lock_guard lock(producer_mu_);
+  return producer_;
+}
+
+void Pipeline::RenewProducerAfter(const Status& status, const std::shared_ptr<KafkaProducer>& used) {
+  if (status.code() != "KAFKA-FATAL") return;
+  std::lock_guard lock(producer_mu_);
+  if (producer_ != used) return;  // another caller renewed it already
+  Result<std::unique_ptr<KafkaProducer>> fresh =
+      KafkaProducer::Create({.brokers = options_.brokers});
+  if (!fresh) {
+    spdlog::error("log producer: {}; making a new one failed: {}", status.ToString(),
+                  fresh.error().ToString());
+    return;
+  }
+  spdlog::warn("log producer: {}; appends through a new producer from now on", status.ToString());
+  producer_ = std::move(fresh.value());
 }
 
 void Pipeline::RecordOutcome(const std::string& command_id, const Status& outcome) {

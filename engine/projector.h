@@ -104,6 +104,8 @@ class Projector {
   std::optional<TimeUs> Watermark() const;
   // The partition records as of the last successful commit (what a restart resumes from).
   std::map<int32_t, PartitionRecord> Partitions() const;
+  // True after a failed commit, until Open(): the in-memory state may be ahead of the store.
+  bool broken() const { return broken_; }
   const ProjectorStats& stats() const { return stats_; }
   // Metrics after each commit; may be null. Set before the projector runs.
   void set_probe(ProjectorProbe* probe) { probe_ = probe; }

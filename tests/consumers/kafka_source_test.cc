@@ -252,9 +252,9 @@ BOOST_AUTO_TEST_CASE(dead_letters_reach_the_dlq_topic) {
   BOOST_REQUIRE(testing::CreateTopic(topic, 1).ok());
   KafkaProducerOptions options;
   options.brokers = testing::Brokers();
-  auto producer = KafkaProducer::Create(options);
-  BOOST_REQUIRE_MESSAGE(producer, ErrorText(producer));
-  KafkaDeadLetterSink sink(std::move(producer).value(), topic);
+  auto made = KafkaDeadLetterSink::Create(options, topic);
+  BOOST_REQUIRE_MESSAGE(made, ErrorText(made));
+  KafkaDeadLetterSink& sink = *made.value();
   const std::string big(100'000, 'b');
   sink.Add(DeadLetter::Make("UNDECODABLE", "junk", "kafka/x", 2, 40, 1000, Bytes(big)));
   sink.Add(DeadLetter::Make("MISSING-FIELD", "key_id", "kafka/x", 1, 7, 2000, {}));
@@ -262,6 +262,18 @@ BOOST_AUTO_TEST_CASE(dead_letters_reach_the_dlq_topic) {
   BOOST_REQUIRE_MESSAGE(flushed.ok(), flushed.ToString());
   const std::map<std::string, uint64_t> counts = {{"MISSING-FIELD", 1}, {"UNDECODABLE", 1}};
   BOOST_CHECK(sink.CountsByReason() == counts);
+
+  // A producer that failed for good fails the flush (so the batch is not committed) and is
+  // replaced: the dead letter added again goes through the new one.
+  sink.InjectFatalErrorForTesting();
+  const DeadLetter late = DeadLetter::Make("UNKNOWN-KEY", "k1", "kafka/x", 3, 9, 3000, {});
+  sink.Add(late);
+  flushed = sink.Flush();
+  BOOST_CHECK_EQUAL(flushed.code(), "KAFKA-FATAL");
+  BOOST_CHECK_EQUAL(sink.producers_made(), 2u);
+  sink.Add(late);
+  flushed = sink.Flush();
+  BOOST_REQUIRE_MESSAGE(flushed.ok(), flushed.ToString());
 
   KafkaConsumerOptions read;
   read.brokers = testing::Brokers();
@@ -271,11 +283,11 @@ BOOST_AUTO_TEST_CASE(dead_letters_reach_the_dlq_topic) {
   BOOST_REQUIRE(consumer);
   std::vector<KafkaMessage> messages;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (messages.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+  while (messages.size() < 3 && std::chrono::steady_clock::now() < deadline) {
     auto n = consumer.value()->Poll(messages, 10, std::chrono::milliseconds(200));
     BOOST_REQUIRE_MESSAGE(n, ErrorText(n));
   }
-  BOOST_REQUIRE_EQUAL(messages.size(), 2u);
+  BOOST_REQUIRE_EQUAL(messages.size(), 3u);
   auto first = DecodeDeadLetter(messages[0].payload());
   BOOST_REQUIRE(first);
   BOOST_CHECK_EQUAL(messages[0].key(), "kafka/x/2");
@@ -285,6 +297,9 @@ BOOST_AUTO_TEST_CASE(dead_letters_reach_the_dlq_topic) {
   auto second = DecodeDeadLetter(messages[1].payload());
   BOOST_REQUIRE(second);
   BOOST_CHECK_EQUAL(second.value().detail, "key_id");
+  auto third = DecodeDeadLetter(messages[2].payload());
+  BOOST_REQUIRE(third);
+  BOOST_CHECK_EQUAL(third.value().reason, "UNKNOWN-KEY");
 }
 
 }  // namespace

@@ -162,7 +162,12 @@ BOOST_AUTO_TEST_CASE(broker_down_for_20_seconds_loses_and_doubles_nothing) {
   BOOST_REQUIRE_MESSAGE(delivered, "the producer lost messages");
   const std::map<int32_t, int64_t> end = EndOffsets(broker.brokers(), topic);
   BOOST_REQUIRE_EQUAL(end.size(), size_t{kPartitions});
-  BOOST_REQUIRE_MESSAGE(WaitApplied(port, end, 120s), "serve did not resume by itself");
+  if (!WaitApplied(port, end, 120s)) {
+    const std::string err = server->Stderr();
+    BOOST_TEST_MESSAGE("serve's stderr (the last 6000 bytes):\n"
+                       << err.substr(err.size() > 6000 ? err.size() - 6000 : 0));
+    BOOST_FAIL("serve did not resume by itself");
+  }
   std::optional<Reply> ready;
   for (auto deadline = Clock::now() + 30s; Clock::now() < deadline; std::this_thread::sleep_for(200ms)) {
     if ((ready = Get(port, "/readyz")) && ready->result_int() == 200) break;

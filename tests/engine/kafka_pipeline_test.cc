@@ -121,3 +121,73 @@ BOOST_AUTO_TEST_CASE(a_million_events_project_exactly_and_poison_lands_in_the_dl
   BOOST_TEST(positions.size() == expected_total);
   BOOST_TEST(reasons == w.expected.dead_letters);
 }
+
+// A second consumer with the pipeline's group.instance.id fences the pipeline's consumer (for
+// librdkafka a fatal error: the same happens when a broker outage outlasts the session while a
+// commit is in flight). The pipeline replaces its consumer, resumes from the stored offsets,
+// and ends with the reference state: nothing skipped, nothing doubled.
+BOOST_AUTO_TEST_CASE(a_fenced_consumer_is_replaced_and_resumes_from_the_stored_offsets) {
+  const std::string suffix = RandomHex();
+  const std::string topic = "keymeter.test.events." + suffix;
+  const std::string dlq = "keymeter.test.dlq." + suffix;
+  BOOST_REQUIRE(CreateTopic(topic, kPartitions).ok());
+  BOOST_REQUIRE(CreateTopic(dlq, 1).ok());
+  Workload w = MakeWorkload(37, 40, 1000,
+                            [](const std::string& a) { return KafkaPartitionFor(a, kPartitions); });
+  // The first half before the intruder, the second after it left.
+  Workload first = w, second = w;
+  first.log.resize(w.log.size() / 2);
+  second.log.erase(second.log.begin(), second.log.begin() + ptrdiff_t(w.log.size() / 2));
+  std::map<int32_t, int64_t> produced = Produce(topic, first);
+
+  TempDir tmp;
+  const std::string instance = "fenced-" + suffix;
+  auto pipeline = std::move(Pipeline::Open({.data_dir = tmp.sub("db"), .brokers = Brokers(),
+                                            .topic = topic, .group = "g" + suffix,
+                                            .dlq_topic = dlq, .instance_id = instance})
+                                .value());
+  pipeline->Start();
+  auto reached = [&](const std::map<int32_t, int64_t>& ends, std::chrono::seconds timeout) {
+    for (auto deadline = std::chrono::steady_clock::now() + timeout;
+         std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(200ms)) {
+      std::map<int32_t, PartitionRecord> parts = pipeline->projector().Partitions();
+      bool all = true;
+      for (const auto& [p, n] : ends) all = all && parts.contains(p) && parts[p].next_offset >= n;
+      if (all) return true;
+    }
+    return false;
+  };
+  BOOST_REQUIRE_MESSAGE(reached(produced, 60s), "the first half was not applied");
+
+  std::atomic<int> assigned{0};
+  {
+    auto intruder = std::move(
+        KafkaConsumer::Create({.brokers = Brokers(), .group_id = "g" + suffix, .topics = {topic},
+                               .on_assigned = [&](std::string_view, int32_t) { ++assigned; },
+                               .extra = {{"group.instance.id", instance},
+                                         {"session.timeout.ms", "10000"}}})
+            .value());
+    std::vector<KafkaMessage> batch;
+    for (auto deadline = std::chrono::steady_clock::now() + 30s;
+         assigned == 0 && std::chrono::steady_clock::now() < deadline;) {
+      batch.clear();
+      (void)intruder->Poll(batch, 100, 200ms);
+    }
+    BOOST_REQUIRE_MESSAGE(assigned > 0, "the intruder never got the partitions");
+    (void)intruder->Close();
+  }
+
+  // Fenced, its consumer fails for good (KAFKA-FATAL): the pipeline makes a new one.
+  for (auto deadline = std::chrono::steady_clock::now() + 30s;
+       pipeline->sources_made() < 2 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST(pipeline->sources_made() == 2u);
+  for (const auto& [p, n] : Produce(topic, second)) produced[p] += n;
+  BOOST_REQUIRE_MESSAGE(reached(produced, 90s), "the pipeline did not resume after it was fenced");
+  pipeline->Stop();
+  const ProjectorStats& stats = pipeline->projector().stats();
+  BOOST_TEST(stats.requests_applied == w.expected.accepted);
+  BOOST_TEST(stats.duplicates == w.expected.duplicates);
+  BOOST_TEST((AllUsage(pipeline->store()) == w.expected.usage));
+}
