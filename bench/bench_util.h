@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -44,16 +43,6 @@ inline std::string Brokers() {
 }
 
 inline std::string RandomSuffix() { return std::to_string(std::random_device{}()); }
-
-// Resident set size of this process in bytes (VmRSS of /proc/self/status); 0 if unreadable.
-inline int64_t RssBytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
-  }
-  return 0;
-}
 
 // The p-quantile (0..1) of `v`, sorted in place; 0 for an empty vector.
 template <class T>

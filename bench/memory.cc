@@ -20,7 +20,6 @@
 // the heap in use (mallinfo2) for the same steps. No baseline: the goal is absolute
 // (≤ 200 B per key). Prints one JSON object.
 #include <malloc.h>
-#include <rocksdb/db.h>
 
 #include <cstdio>
 #include <cstring>
@@ -28,6 +27,7 @@
 #include <string>
 
 #include "bench/bench_util.h"
+#include "engine/process_memory.h"
 #include "schemas/envelope_builder.h"
 
 using namespace keymeter;
@@ -41,22 +41,10 @@ struct Reading {
   int64_t rocksdb = 0;
 };
 
-int64_t RocksDbBytes(Pipeline* pipeline) {
-  if (pipeline == nullptr) return 0;
-  rocksdb::DB* db = pipeline->store().db();
-  uint64_t total = 0, v = 0;
-  for (const char* p : {"rocksdb.estimate-table-readers-mem", "rocksdb.cur-size-all-mem-tables"}) {
-    if (db->GetAggregatedIntProperty(p, &v)) total += v;
-  }
-  // One block cache shared by every column family.
-  if (db->GetIntProperty("rocksdb.block-cache-usage", &v)) total += v;
-  return int64_t(total);
-}
-
 Reading Read(Pipeline* pipeline) {
   malloc_trim(0);
-  const struct mallinfo2 m = mallinfo2();  // in use: small chunks + mmapped big ones
-  return {RssBytes(), int64_t(m.uordblks + m.hblkhd), RocksDbBytes(pipeline)};
+  const int64_t rocksdb = pipeline != nullptr ? int64_t(pipeline->store().MemoryUsage().total()) : 0;
+  return {int64_t(ResidentBytes()), int64_t(HeapInUseBytes()), rocksdb};
 }
 
 int Measure(const std::string& dir, int64_t messages) {

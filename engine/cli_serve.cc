@@ -1,7 +1,6 @@
 #include "engine/cli_serve.h"
 
 #include <fmt/format.h>
-#include <malloc.h>
 #include <rocksdb/db.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +24,7 @@
 #include "engine/http_server.h"
 #include "engine/json.h"
 #include "engine/pipeline.h"
+#include "engine/process_memory.h"
 #include "engine/projector_probe.h"
 #include "engine/secrets.h"
 #include "engine/serve_config.h"
@@ -146,29 +146,12 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
 namespace {
 
 // The resident set from /proc/self/statm, 0 if unreadable.
-uint64_t ResidentBytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  unsigned long long pages = 0, resident = 0;
-  const int n = std::fscanf(f, "%llu %llu", &pages, &resident);
-  std::fclose(f);
-  return n == 2 ? resident * uint64_t(sysconf(_SC_PAGESIZE)) : 0;
-}
-
-void RefreshMemoryGauges(Store& store, ProjectorProbe& probe) {
-  rocksdb::DB* db = store.db();
-  uint64_t v = 0;
-  if (db->GetIntProperty("rocksdb.block-cache-usage", &v)) {
-    probe.MemoryBytes("rocksdb_block_cache", v);
-  }
-  if (db->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &v)) {
-    probe.MemoryBytes("rocksdb_memtables", v);
-  }
-  if (db->GetAggregatedIntProperty("rocksdb.estimate-table-readers-mem", &v)) {
-    probe.MemoryBytes("rocksdb_table_readers", v);
-  }
-  const struct mallinfo2 heap = mallinfo2();  // small chunks in use + mmapped big ones
-  probe.MemoryBytes("heap_in_use", uint64_t(heap.uordblks + heap.hblkhd));
+void RefreshMemoryGauges(const Store& store, ProjectorProbe& probe) {
+  const Store::Memory rocksdb = store.MemoryUsage();
+  probe.MemoryBytes("rocksdb_block_cache", rocksdb.block_cache);
+  probe.MemoryBytes("rocksdb_memtables", rocksdb.memtables);
+  probe.MemoryBytes("rocksdb_table_readers", rocksdb.table_readers);
+  probe.MemoryBytes("heap_in_use", HeapInUseBytes());
   probe.MemoryBytes("resident", ResidentBytes());
 }
 

@@ -82,6 +82,15 @@ Status Store::Write(rocksdb::WriteBatch* batch) {
 
 Status Store::Resume() { return FromRocks(db_->Resume()); }
 
+Store::Memory Store::MemoryUsage() const {
+  Memory m;
+  // A property RocksDB can't give leaves its part at 0.
+  (void)db_->GetIntProperty("rocksdb.block-cache-usage", &m.block_cache);
+  (void)db_->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &m.memtables);
+  (void)db_->GetAggregatedIntProperty("rocksdb.estimate-table-readers-mem", &m.table_readers);
+  return m;
+}
+
 Result<std::string> Store::Checksum() const {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);

@@ -52,6 +52,15 @@ class Store {
   // flushes what it holds and clears the error. IO-ERROR while the fault persists.
   Status Resume();
 
+  // What RocksDB holds in memory, as its properties estimate it.
+  struct Memory {
+    uint64_t block_cache = 0;    // the one block cache every column family shares
+    uint64_t memtables = 0;      // active and immutable memtables, all column families
+    uint64_t table_readers = 0;  // index and filter blocks outside the block cache
+    uint64_t total() const { return block_cache + memtables + table_readers; }
+  };
+  Memory MemoryUsage() const;
+
   // SHA-256 (hex) over the name, keys and values of every projection column family in order.
   // Equal for two stores that applied the same log, whatever the source of that log.
   Result<std::string> Checksum() const;
