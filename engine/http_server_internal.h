@@ -53,9 +53,13 @@ size_t BodyLimitOf(const ServerOptions& options, std::string_view method, std::s
 // request is acceptable, else the message of a 400 BAD_REQUEST.
 const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::string_view remote,
                         Request& r);
-// The message to write for `response` (whose body is moved out), with keep-alive `keep`.
-void FillResponse(Response& response, bool keep, unsigned version,
-                  bhttp::response<bhttp::string_body>& res);
+// Writes the status line and header block of `response` into `head` (cleared first) for HTTP
+// version `version` (10 or 11) with keep-alive `keep`, as Beast's serializer would: the content
+// type, the extra headers (any with CR or LF dropped), Content-Length unless the status has no
+// body, and Connection when `keep` is not the version's default. Returns the body to send after
+// it: response.body, or empty for 1xx, 204 and 304.
+std::string_view SerializeHead(const Response& response, bool keep, unsigned version,
+                               std::string* head);
 
 struct Server::Impl {
   Impl(ServerOptions o, Handler h, size_t n)
@@ -131,7 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool unread_ = false;  // a request was refused before it was read whole
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bhttp::response<bhttp::string_body> res_;
+  std::string head_;  // the status line and headers being written
   Request request_;
   Response response_;
   std::array<char, 4096> discard_;

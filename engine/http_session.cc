@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -202,27 +204,46 @@ void Session::Fail(int status, std::string_view code, std::string_view message) 
   Write(false, 11);
 }
 
-void FillResponse(Response& response, bool keep, unsigned version,
-                  bhttp::response<bhttp::string_body>& res) {
-  const int s = response.status;
-  res = {};
-  res.result(static_cast<unsigned>(s >= 100 && s <= 999 ? s : 500));
-  res.version(version);
-  if (!HasCrLf(response.content_type)) {
-    res.set(bhttp::field::content_type, response.content_type);
-  }
+std::string_view SerializeHead(const Response& response, bool keep, unsigned version,
+                               std::string* head) {
+  const int s = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  const bool has_body = s >= 200 && s != 204 && s != 304;
+  char number[24];
+  auto append_number = [&](uint64_t n) {
+    const auto end = std::to_chars(number, number + sizeof number, n).ptr;
+    head->append(number, size_t(end - number));
+  };
+  auto append_field = [&](std::string_view name, std::string_view value) {
+    head->append(name).append(": ").append(value).append("\r\n");
+  };
+  head->clear();
+  head->append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  append_number(uint64_t(s));
+  head->push_back(' ');
+  const beast::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(unsigned(s)));
+  head->append(reason.data(), reason.size()).append("\r\n");
+  if (!HasCrLf(response.content_type)) append_field("Content-Type", response.content_type);
   for (const auto& [name, value] : response.headers) {
-    if (!name.empty() && !HasCrLf(name) && !HasCrLf(value)) res.insert(name, value);
+    if (!name.empty() && !HasCrLf(name) && !HasCrLf(value)) append_field(name, value);
   }
-  if (s >= 200 && s != 204 && s != 304) res.body() = std::move(response.body);
-  res.keep_alive(keep);
-  res.prepare_payload();
+  if (has_body) {
+    head->append("Content-Length: ");
+    append_number(response.body.size());
+    head->append("\r\n");
+  }
+  if (version == 10 && keep) append_field("Connection", "keep-alive");
+  if (version != 10 && !keep) append_field("Connection", "close");
+  head->append("\r\n");
+  return has_body ? std::string_view(response.body) : std::string_view();
 }
 
 void Session::Write(bool keep, unsigned version) {
-  FillResponse(response_, keep, version, res_);
+  // response_ and head_ stay as they are until the write completes.
+  const std::string_view body = SerializeHead(response_, keep, version, &head_);
+  const std::array<net::const_buffer, 2> buffers = {net::buffer(head_),
+                                                    net::buffer(body.data(), body.size())};
   stream_.expires_after(server_.options.write_timeout);
-  bhttp::async_write(stream_, res_,
+  net::async_write(stream_, buffers,
                      [self = shared_from_this(), keep](beast::error_code ec, size_t) {
                        if (ec) return self->Close();
                        if (keep) return self->ReadHeader();
