@@ -1,6 +1,7 @@
 // Fuzz target: raw bytes from a client → Beast's request parser with the server's limits → the
 // request the handler sees → the router of `keymeter serve` with every route registered, over a
-// real engine (embedded log, RocksDB in a temp dir) → the response as written, which must parse back.
+// real engine (embedded log, RocksDB in a temp dir) → the response as written, which must parse
+// back.
 //
 // What a connection does (engine/http_session.cc) is done here without a socket, through the
 // same functions (BodyLimitOf, FillRequest, SerializeHead): header block limited to 8 KiB, body
