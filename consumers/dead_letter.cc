@@ -100,21 +100,9 @@ void DeadLetterSink::Count(const std::string& reason) {
 
 // ---------------------------------------------------------------------- KafkaDeadLetterSink
 
-Result<std::unique_ptr<KafkaDeadLetterSink>> KafkaDeadLetterSink::Create(
-    const KafkaProducerOptions& options, std::string topic, std::chrono::milliseconds flush_timeout) {
-  Result<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(options);
-  if (!producer) return producer.error();
-  return std::unique_ptr<KafkaDeadLetterSink>(new KafkaDeadLetterSink(
-      options, std::move(producer.value()), std::move(topic), flush_timeout));
-}
-
-KafkaDeadLetterSink::KafkaDeadLetterSink(const KafkaProducerOptions& options,
-                                         std::unique_ptr<KafkaProducer> producer, std::string topic,
+KafkaDeadLetterSink::KafkaDeadLetterSink(std::unique_ptr<KafkaProducer> producer, std::string topic,
                                          std::chrono::milliseconds flush_timeout)
-    : options_(options),
-      producer_(std::move(producer)),
-      topic_(std::move(topic)),
-      flush_timeout_(flush_timeout) {
+    : producer_(std::move(producer)), topic_(std::move(topic)), flush_timeout_(flush_timeout) {
   failures_seen_ = producer_->delivery_failures();
 }
 
@@ -124,9 +112,9 @@ void KafkaDeadLetterSink::Add(const DeadLetter& d) {
   Count(d.reason);
   const std::string value = EncodeDeadLetter(d);
   const std::string key = d.source + "/" + std::to_string(d.partition);
-  std::lock_guard lock(mu_);
   Status status = producer_->Produce(
       topic_, key, {reinterpret_cast<const uint8_t*>(value.data()), value.size()});
+  std::lock_guard lock(mu_);
   if (!status.ok() && produce_error_.ok()) produce_error_ = std::move(status);
 }
 
@@ -140,19 +128,12 @@ std::chrono::milliseconds KafkaDeadLetterSink::FlushWaiting() const {
 
 Status KafkaDeadLetterSink::Flush() {
   std::lock_guard lock(mu_);
-  if (!produce_error_.ok()) {
-    Status error = std::exchange(produce_error_, Status::Ok());
-    RenewAfter(error);
-    return error;
-  }
+  if (!produce_error_.ok()) return std::exchange(produce_error_, Status::Ok());
   flush_started_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                           std::memory_order_relaxed);
   Status status = producer_->Flush(flush_timeout_);
   flush_started_ns_.store(0, std::memory_order_relaxed);
-  if (!status.ok()) {
-    RenewAfter(status);
-    return status;
-  }
+  if (!status.ok()) return status;
   const uint64_t failures = producer_->delivery_failures();
   if (failures != failures_seen_) {
     const uint64_t lost = failures - failures_seen_;
@@ -161,26 +142,6 @@ Status KafkaDeadLetterSink::Flush() {
                   std::to_string(lost) + " dead letters not delivered to " + topic_);
   }
   return Status::Ok();
-}
-
-void KafkaDeadLetterSink::RenewAfter(const Status& status) {
-  if (status.code() != "KAFKA-FATAL") return;
-  // The caller reports `status`; a producer that can't be made now is tried again next time.
-  Result<std::unique_ptr<KafkaProducer>> fresh = KafkaProducer::Create(options_);
-  if (!fresh) return;
-  producer_ = std::move(fresh.value());
-  failures_seen_ = producer_->delivery_failures();
-  ++producers_made_;
-}
-
-void KafkaDeadLetterSink::InjectFatalErrorForTesting() {
-  std::lock_guard lock(mu_);
-  producer_->InjectFatalErrorForTesting();
-}
-
-uint64_t KafkaDeadLetterSink::producers_made() const {
-  std::lock_guard lock(mu_);
-  return producers_made_;
 }
 
 // ------------------------------------------------------------------- EmbeddedDeadLetterSink

@@ -29,7 +29,6 @@
 #include <utility>
 #include <vector>
 
-#include "consumers/kafka_producer.h"
 #include "schemas/ids.h"
 #include "schemas/status.h"
 
@@ -39,6 +38,8 @@ class WriteBatch;
 }  // namespace rocksdb
 
 namespace keymeter {
+
+class KafkaProducer;
 
 constexpr size_t kDeadLetterPayloadLimit = size_t{64} << 10;
 
@@ -96,41 +97,27 @@ class DeadLetterSink {
 // Produces to a Kafka topic through its own producer (so that the producer's delivery
 // counters are the DLQ's). Flush errors: the producer's (KAFKA-TIMEOUT, KAFKA-FATAL...), the
 // first Produce error since the last Flush, or DLQ-DELIVERY-FAILED when the broker refused some.
-// After a KAFKA-FATAL (an idempotent producer that can produce no more, e.g. after a broker
-// outage) the sink makes a new producer from `options`; the commit that saw the error fails,
-// so its dead letters are produced again when the batch is.
+// A producer that failed for good replaces its librdkafka handle itself (KafkaProducer); the
+// commit that saw KAFKA-FATAL fails, so its dead letters are produced again with the batch.
 class KafkaDeadLetterSink : public DeadLetterSink {
  public:
-  static Result<std::unique_ptr<KafkaDeadLetterSink>> Create(
-      const KafkaProducerOptions& options, std::string topic = "keymeter.dlq",
-      std::chrono::milliseconds flush_timeout = std::chrono::seconds(30));
+  KafkaDeadLetterSink(std::unique_ptr<KafkaProducer> producer, std::string topic = "keymeter.dlq",
+                      std::chrono::milliseconds flush_timeout = std::chrono::seconds(30));
   ~KafkaDeadLetterSink() override;
 
   void Add(const DeadLetter& d) override;
   Status Flush() override;
   std::chrono::milliseconds FlushWaiting() const override;
 
-  // Producers made so far (1 + those made after a fatal error).
-  uint64_t producers_made() const;
-  void InjectFatalErrorForTesting();
-
  private:
-  KafkaDeadLetterSink(const KafkaProducerOptions& options, std::unique_ptr<KafkaProducer> producer,
-                      std::string topic, std::chrono::milliseconds flush_timeout);
-  // Replaces the producer after a KAFKA-FATAL `status`; one that can't be made now is tried
-  // again after the next fatal error.
-  void RenewAfter(const Status& status);  // REQUIRES(mu_)
-
-  const KafkaProducerOptions options_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   // steady_clock nanoseconds at which the Flush() in progress began; 0 when none is.
   std::atomic<int64_t> flush_started_ns_{0};
-  std::unique_ptr<KafkaProducer> producer_;  // GUARDED_BY(mu_)
+  std::unique_ptr<KafkaProducer> producer_;
   std::string topic_;
   std::chrono::milliseconds flush_timeout_;
   Status produce_error_;        // GUARDED_BY(mu_)
   uint64_t failures_seen_ = 0;  // GUARDED_BY(mu_): producer failures already reported
-  uint64_t producers_made_ = 1;  // GUARDED_BY(mu_)
 };
 
 // Buffers dead letters until the projector moves them into its batch. Flush() is OK: the

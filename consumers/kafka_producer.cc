@@ -37,18 +37,25 @@ Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
     const KafkaProducerOptions& options) {
   if (options.brokers.empty()) return Status("KAFKA-CONFIG", "no brokers given");
   auto producer = std::make_unique<KafkaProducer>(PrivateTag(), options);
-  Status status = producer->Init(options);
+  Status status = producer->Init();
   if (!status.ok()) return status;
   return producer;
 }
 
 KafkaProducer::KafkaProducer(PrivateTag, const KafkaProducerOptions& options)
-    : queue_full_wait_(options.queue_full_wait),
-      reporter_(std::make_unique<DeliveryReporter>(*this)) {}
+    : options_(options), reporter_(std::make_unique<DeliveryReporter>(*this)) {}
 
 KafkaProducer::~KafkaProducer() = default;
 
-Status KafkaProducer::Init(const KafkaProducerOptions& options) {
+Status KafkaProducer::Init() {
+  Result<std::unique_ptr<RdKafka::Producer>> handle = MakeHandle();
+  if (!handle) return handle.error();
+  producer_ = std::move(handle.value());
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<RdKafka::Producer>> KafkaProducer::MakeHandle() {
+  const KafkaProducerOptions& options = options_;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   Status status = SetAll(
       *conf, {
@@ -71,9 +78,24 @@ Status KafkaProducer::Init(const KafkaProducerOptions& options) {
   if (conf->set("dr_cb", reporter_.get(), errstr) != RdKafka::Conf::CONF_OK) {
     return Status("KAFKA-CONFIG", "dr_cb: " + errstr);
   }
-  producer_.reset(RdKafka::Producer::create(conf.get(), errstr));
-  if (producer_ == nullptr) return Status("KAFKA-ERROR", "creating the producer: " + errstr);
-  return Status::Ok();
+  std::unique_ptr<RdKafka::Producer> handle(RdKafka::Producer::create(conf.get(), errstr));
+  if (handle == nullptr) return Status("KAFKA-ERROR", "creating the producer: " + errstr);
+  return handle;
+}
+
+Status KafkaProducer::FailedForGood(RdKafka::Producer* failed) {
+  std::string reason;
+  const RdKafka::ErrorCode err = failed->fatal_error(reason);
+  Status status("KAFKA-FATAL",
+                "producer failed for good: " + RdKafka::err2str(err) + ": " + reason);
+  std::unique_lock lock(handle_mu_);
+  if (producer_.get() != failed) return status;  // another caller replaced it already
+  // What the failed handle still queued is lost with it; the caller was told by `status`.
+  if (Result<std::unique_ptr<RdKafka::Producer>> fresh = MakeHandle(); fresh) {
+    producer_ = std::move(fresh.value());
+    renewals_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return status;
 }
 
 Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
@@ -82,45 +104,49 @@ Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
   // RK_MSG_COPY: librdkafka copies the payload before produce() returns, so the const_cast
   // never lets it write to the caller's bytes.
   void* bytes = const_cast<uint8_t*>(payload.data());
-  const auto deadline = std::chrono::steady_clock::now() + queue_full_wait_;
+  const auto deadline = std::chrono::steady_clock::now() + options_.queue_full_wait;
+  std::shared_lock lock(handle_mu_);
+  RdKafka::Producer* producer = producer_.get();
   while (true) {
-    RdKafka::ErrorCode err = producer_->produce(
+    RdKafka::ErrorCode err = producer->produce(
         topic_name, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, bytes,
         payload.size(), key.data(), key.size(), timestamp_ms, /*msg_opaque=*/nullptr);
     if (err == RdKafka::ERR_NO_ERROR) {
-      producer_->poll(0);  // serve delivery reports so the queue drains
+      producer->poll(0);  // serve delivery reports so the queue drains
       return Status::Ok();
     }
-    if (err == RdKafka::ERR__FATAL) return FatalStatus();
+    if (err == RdKafka::ERR__FATAL) {
+      lock.unlock();
+      return FailedForGood(producer);
+    }
     if (err != RdKafka::ERR__QUEUE_FULL) return KafkaStatus("KAFKA-ERROR", "produce", err);
     if (std::chrono::steady_clock::now() >= deadline) {
       return KafkaStatus("KAFKA-QUEUE-FULL", "produce", err);
     }
-    producer_->poll(100);  // wait for deliveries to free room
+    producer->poll(100);  // wait for deliveries to free room
   }
 }
 
 Status KafkaProducer::Flush(std::chrono::milliseconds timeout) {
-  RdKafka::ErrorCode err = producer_->flush(ToTimeoutMs(timeout));
+  std::shared_lock lock(handle_mu_);
+  RdKafka::Producer* producer = producer_.get();
+  RdKafka::ErrorCode err = producer->flush(ToTimeoutMs(timeout));
   if (err == RdKafka::ERR_NO_ERROR) return Status::Ok();
   if (err == RdKafka::ERR__TIMED_OUT) {
-    return Status("KAFKA-TIMEOUT", "flush: " + std::to_string(producer_->outq_len()) +
+    return Status("KAFKA-TIMEOUT", "flush: " + std::to_string(producer->outq_len()) +
                                        " messages or requests still outstanding");
   }
-  if (err == RdKafka::ERR__FATAL) return FatalStatus();
+  if (err == RdKafka::ERR__FATAL) {
+    lock.unlock();
+    return FailedForGood(producer);
+  }
   return KafkaStatus("KAFKA-ERROR", "flush", err);
 }
 
 void KafkaProducer::InjectFatalErrorForTesting() {
+  std::shared_lock lock(handle_mu_);
   (void)rd_kafka_test_fatal_error(producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                                   "injected by a test");
-}
-
-Status KafkaProducer::FatalStatus() const {
-  std::string reason;
-  RdKafka::ErrorCode err = producer_->fatal_error(reason);
-  return Status("KAFKA-FATAL",
-                "producer failed for good: " + RdKafka::err2str(err) + ": " + reason);
 }
 
 }  // namespace keymeter

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -77,9 +78,10 @@ class KafkaProducer {
 
   // Queues `payload` (copied) for `topic` with message key `key` (copied). OK means queued,
   // not delivered. Errors: KAFKA-QUEUE-FULL when the local queue stayed full for
-  // `queue_full_wait`; KAFKA-FATAL when the idempotent producer hit a fatal error (it can
-  // produce no more; recreate it); KAFKA-ERROR for any other refusal (message too large,
-  // unknown partition...).
+  // `queue_full_wait`; KAFKA-FATAL when the idempotent producer hit a fatal error: it could
+  // produce no more, so a new librdkafka producer replaces it for the calls that follow
+  // (whatever the old one still queued is lost; renewals() counts the replacements);
+  // KAFKA-ERROR for any other refusal (message too large, unknown partition...).
   // `timestamp_ms` is the message's CreateTime (0: now); replays and tests set it.
   Status Produce(std::string_view topic, std::string_view key, std::span<const uint8_t> payload,
                  int64_t timestamp_ms = 0);
@@ -89,9 +91,12 @@ class KafkaProducer {
   void InjectFatalErrorForTesting();
 
   // Waits up to `timeout` until every queued message is delivered or failed. OK when the queue
-  // is empty; KAFKA-TIMEOUT (with the count still outstanding) otherwise. Check
-  // delivery_failures() for the outcome of the delivered messages.
+  // is empty; KAFKA-TIMEOUT (with the count still outstanding) otherwise; KAFKA-FATAL as for
+  // Produce(). Check delivery_failures() for the outcome of the delivered messages.
   Status Flush(std::chrono::milliseconds timeout);
+
+  // librdkafka producers made after a fatal error, since Create().
+  uint64_t renewals() const { return renewals_.load(std::memory_order_relaxed); }
 
   // Messages acknowledged by the broker, and messages that failed for good, since Create().
   uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
@@ -100,15 +105,20 @@ class KafkaProducer {
  private:
   class DeliveryReporter;  // RdKafka::DeliveryReportCb, counts into the atomics below
 
-  Status Init(const KafkaProducerOptions& options);
-  Status FatalStatus() const;
+  Status Init();
+  Result<std::unique_ptr<RdKafka::Producer>> MakeHandle();
+  // The KAFKA-FATAL status of `failed`, after replacing it (if it is still the current one).
+  Status FailedForGood(RdKafka::Producer* failed);
 
-  std::chrono::milliseconds queue_full_wait_;
+  const KafkaProducerOptions options_;
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> delivery_failures_{0};
+  std::atomic<uint64_t> renewals_{0};
   // Declared before producer_: librdkafka calls it until producer_ is destroyed.
   std::unique_ptr<DeliveryReporter> reporter_;
-  std::unique_ptr<RdKafka::Producer> producer_;
+  // Shared while a call uses the librdkafka producer, exclusive to replace it.
+  mutable std::shared_mutex handle_mu_;
+  std::unique_ptr<RdKafka::Producer> producer_;  // GUARDED_BY(handle_mu_)
 };
 
 }  // namespace keymeter

@@ -34,11 +34,11 @@ Status Pipeline::Init() {
   store_ = std::move(store.value());
   directory_ = std::make_unique<KeyDirectory>(store_->cfs());
   if (kafka_mode()) {
-    const KafkaProducerOptions producer_options{.brokers = options_.brokers};
-    Result<std::unique_ptr<KafkaDeadLetterSink>> dlq =
-        KafkaDeadLetterSink::Create(producer_options, options_.dlq_topic);
-    if (!dlq) return dlq.error();
-    dead_letters_ = std::move(dlq.value());
+    KafkaProducerOptions producer_options{.brokers = options_.brokers};
+    Result<std::unique_ptr<KafkaProducer>> dlq_producer = KafkaProducer::Create(producer_options);
+    if (!dlq_producer) return dlq_producer.error();
+    dead_letters_ = std::make_unique<KafkaDeadLetterSink>(std::move(dlq_producer.value()),
+                                                          options_.dlq_topic);
     Result<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
     if (!producer) return producer.error();
     producer_ = std::move(producer.value());
@@ -193,11 +193,8 @@ Status Pipeline::Publish(std::span<const uint8_t> envelope, std::string_view acc
     Result<int64_t> offset = log_->Append(envelope, account_id);
     return offset ? Status::Ok() : offset.error();
   }
-  const std::shared_ptr<KafkaProducer> producer = Producer();
-  Status s = producer->Produce(options_.topic, account_id, envelope);
-  if (s.ok()) s = producer->Flush(std::chrono::seconds(10));
-  RenewProducerAfter(s, producer);
-  return s;
+  if (Status s = producer_->Produce(options_.topic, account_id, envelope); !s.ok()) return s;
+  return producer_->Flush(std::chrono::seconds(10));
 }
 
 Status Pipeline::PublishMany(
@@ -213,36 +210,13 @@ Status Pipeline::PublishMany(
     Result<std::vector<LogPosition>> appended = log_->AppendBatch(entries);
     return appended ? Status::Ok() : appended.error();
   }
-  const std::shared_ptr<KafkaProducer> producer = Producer();
-  Status s;
   for (const auto& [envelope, account] : envelopes_and_accounts) {
-    s = producer->Produce(options_.topic, account,
-                          std::span(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size()));
-    if (!s.ok()) break;
+    Status s = producer_->Produce(
+        options_.topic, account,
+        std::span(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size()));
+    if (!s.ok()) return s;
   }
-  if (s.ok()) s = producer->Flush(std::chrono::seconds(10));
-  RenewProducerAfter(s, producer);
-  return s;
-}
-
-std::shared_ptr<KafkaProducer> Pipeline::Producer() const {
-  std::lock_guard lock(producer_mu_);
-  return producer_;
-}
-
-void Pipeline::RenewProducerAfter(const Status& status, const std::shared_ptr<KafkaProducer>& used) {
-  if (status.code() != "KAFKA-FATAL") return;
-  std::lock_guard lock(producer_mu_);
-  if (producer_ != used) return;  // another caller renewed it already
-  Result<std::unique_ptr<KafkaProducer>> fresh =
-      KafkaProducer::Create({.brokers = options_.brokers});
-  if (!fresh) {
-    spdlog::error("log producer: {}; making a new one failed: {}", status.ToString(),
-                  fresh.error().ToString());
-    return;
-  }
-  spdlog::warn("log producer: {}; appends through a new producer from now on", status.ToString());
-  producer_ = std::move(fresh.value());
+  return producer_->Flush(std::chrono::seconds(10));
 }
 
 void Pipeline::RecordOutcome(const std::string& command_id, const Status& outcome) {

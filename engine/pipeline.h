@@ -11,8 +11,8 @@
 // projections from the store and re-creates the source, which resumes from the stored offsets.
 // A poll error (broker down) is reported and retried with backoff; a consumer that failed for
 // good (KAFKA-FATAL, e.g. fenced by its own group.instance.id after a long outage) is replaced
-// by a new one; authorize keeps answering from memory meanwhile. Publish() replaces a producer
-// that failed for good, and so does the Kafka dead-letter sink. An empty poll does not tell a
+// by a new one; authorize keeps answering from memory meanwhile (a producer that failed for good
+// replaces its own librdkafka handle: KafkaProducer). An empty poll does not tell a
 // caught-up consumer from one whose broker is gone (librdkafka reports a lost connection once,
 // then retries quietly), so while idle in Kafka mode the loop asks the broker for the topic's
 // bounds (at most once per kBrokerProbeInterval): unreachable means not ready, with reason
@@ -109,10 +109,6 @@ class Pipeline {
   void Loop(std::stop_token stop);
   void RecordOutcome(const std::string& command_id, const Status& outcome);
   void SetState(bool caught_up, std::string error);
-  // The producer of Publish(); after a KAFKA-FATAL from `used`, a new one replaces it (an
-  // idempotent producer that hit a fatal error produces no more).
-  std::shared_ptr<KafkaProducer> Producer() const;
-  void RenewProducerAfter(const Status& status, const std::shared_ptr<KafkaProducer>& used);
   // "" when `source` is not Kafka's or its broker answered the last probe; else the reason.
   std::string ProbeBroker(Source& source);
 
@@ -126,6 +122,7 @@ class Pipeline {
   std::unique_ptr<DeadLetterSink> dead_letters_;
   std::unique_ptr<Projector> projector_;
   std::unique_ptr<EmbeddedLog> log_;
+  std::unique_ptr<KafkaProducer> producer_;
   std::jthread thread_;
 
   // The projector thread's only.
@@ -133,9 +130,6 @@ class Pipeline {
   std::string probe_error_;
 
   std::atomic<uint64_t> sources_made_{0};
-
-  mutable std::mutex producer_mu_;
-  std::shared_ptr<KafkaProducer> producer_;  // GUARDED_BY(producer_mu_)
 
   mutable std::mutex mu_;
   std::condition_variable outcome_cv_;
