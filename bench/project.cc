@@ -39,6 +39,7 @@ struct Args {
   bool quick = false;
   int64_t events = 5'000'000;
   size_t batch = ProjectorOptions{}.max_batch_events;
+  bool overlap = true;  // as keymeter serve runs it (PipelineOptions' default)
 };
 
 Args Parse(int argc, char** argv) {
@@ -49,10 +50,12 @@ Args Parse(int argc, char** argv) {
       a.quick = true, a.events = 500'000;
     } else if (arg == "--events" && i + 1 < argc) {
       a.events = std::atoll(argv[++i]);
+    } else if (arg == "--no-overlap") {
+      a.overlap = false;
     } else if (arg == "--batch" && i + 1 < argc) {
       a.batch = size_t(std::atoll(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: bench_project [--quick] [--events N] [--batch N]\n");
+      std::fprintf(stderr, "usage: bench_project [--quick] [--events N] [--batch N] [--no-overlap]\n");
       std::exit(2);
     }
   }
@@ -161,7 +164,8 @@ int main(int argc, char** argv) {
     QuotaWindows quota;
     EmbeddedDeadLetterSink dead_letters;
     Projector projector(*store, directory, quota, dead_letters,
-                        ProjectorOptions{.max_batch_events = args.batch});
+                        ProjectorOptions{.max_batch_events = args.batch,
+                                         .overlap_commits = args.overlap});
     if (Status s = projector.Open("memory", WallClockUs()); !s.ok()) {
       std::fprintf(stderr, "open: %s\n", s.ToString().c_str());
       return 1;

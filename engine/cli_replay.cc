@@ -145,7 +145,7 @@ class Replay {
     store_ = std::move(store.value());
     directory_ = std::make_unique<KeyDirectory>(store_->cfs());
     projector_ = std::make_unique<Projector>(*store_, *directory_, quota_, dead_letters_,
-                                             ProjectorOptions{});
+                                             ProjectorOptions{.overlap_commits = true});
     const std::string source = options_.kafka() ? "kafka/" + options_.topic : "file";
     bounds_.until = options_.until_us;
     bounds_.future_tolerance_us = ProjectorOptions{}.future_tolerance_us;
@@ -203,6 +203,7 @@ class Replay {
                          .processed = source.delivered()});
     }
     progress_->Finish();
+    if (Status s = projector_->Drain(&source); !s.ok()) return s;  // the last batch is written
     // Dead letters the file source rejected after the last applied message.
     if (dead_letters_.buffered() > 0) {
       rocksdb::WriteBatch batch;

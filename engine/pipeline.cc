@@ -145,11 +145,14 @@ void Pipeline::Loop(std::stop_token stop) {
       // The consumer can't go on (e.g. fenced by its own static membership after the broker was
       // away longer than its session): a new one resumes from the stored offsets.
       spdlog::warn("projector: a new Kafka consumer resumes from the stored offsets");
+      (void)projector_->Drain(nullptr);  // a failed write is seen by the next RunBatch()
       source.reset();
     }
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
+  // The last batch may still be being written: it lands before Stop() returns.
+  if (Status s = projector_->Drain(source.get()); !s.ok()) spdlog::warn("projector: {}", s.ToString());
 }
 
 std::string Pipeline::ProbeBroker(Source& source) {

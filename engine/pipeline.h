@@ -55,7 +55,7 @@ struct PipelineOptions {
   std::string instance_id;
   int32_t embedded_partitions = 4;
   bool read_only = false;  // serve a store without following any log
-  ProjectorOptions projector;
+  ProjectorOptions projector{.overlap_commits = true};
   StoreOptions store;      // path is taken from data_dir
   size_t remembered_outcomes = 65'536;
 };

@@ -29,9 +29,14 @@ Projector::Projector(Store& store, KeyDirectory& directory, QuotaWindows& quota,
       options_(options),
       batch_(std::make_unique<rocksdb::WriteBatch>()) {}
 
-Projector::~Projector() = default;
+Projector::~Projector() {
+  if (writing_.valid()) writing_.wait();
+}
 
 Status Projector::Open(const std::string& source_name, TimeUs now) {
+  // A batch still being written lands (or fails) before the projections are read back.
+  if (writing_.valid()) writing_.wait();
+  in_flight_.reset();
   std::unique_lock lock(state_mutex_);
   broken_ = true;
   rocksdb::DB* db = store_.db();
@@ -127,6 +132,9 @@ std::map<int32_t, PartitionRecord> Projector::Partitions() const {
 
 Result<size_t> Projector::RunBatch(Source& source) {
   if (broken_) return Status("PROJECTOR-STOPPED", "a commit failed; reopen the projector");
+  if (writing_.valid() && writing_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    if (Status s = Drain(&source); !s.ok()) return s;
+  }
   const auto deadline = Clock::now() + options_.max_batch_time;
   std::vector<SourceMessage> messages;
   size_t consumed = 0;
@@ -152,10 +160,13 @@ Result<size_t> Projector::RunBatch(Source& source) {
     if (messages.empty() && left.count() <= 0) break;
   }
   if (consumed == 0) {
+    if (Status s = Drain(&source); !s.ok()) return s;
     if (probe_ != nullptr) probe_->LogEnds(source.LogEnds(), Partitions());  // lag while idle
     return size_t(0);
   }
-  if (Status s = Commit(source); !s.ok()) return s;
+  // More is waiting when the batch ended full or on time with the last poll non-empty.
+  const bool more_waiting = !source.AtEnd() && !messages.empty();
+  if (Status s = Commit(source, !options_.overlap_commits || !more_waiting); !s.ok()) return s;
   stats_.messages += consumed;
   stats_.last_batch_size = consumed;
   ++stats_.batches;
@@ -262,53 +273,82 @@ void Projector::DeadLetterOf(const SourceMessage& m, std::string reason, std::st
                                      m.partition, m.offset, m.log_time_us, m.payload));
 }
 
-Status Projector::Commit(Source& source) {
-  const auto start = Clock::now();
-  std::vector<PartitionOffset> offsets;
+Status Projector::Commit(Source& source, bool wait) {
+  auto c = std::make_unique<PendingCommit>();
+  c->start = Clock::now();
   {
     std::unique_lock lock(state_mutex_);
-    usage_.MoveInto(batch_.get(), store_.cfs()[Cf::kUsage]);
-    requests_.MoveInto(batch_.get(), store_.cfs()[Cf::kRequests]);
+    std::swap(c->usage, usage_);
+    std::swap(c->requests, requests_);
     for (auto& [p, part] : partitions_) {
       if (part.retention_moved) {
-        // After this batch's appends, so that the cut is the same whatever the batch boundaries.
         for (const std::string& account : part.accounts) {
-          DropRequestsBefore(batch_.get(), store_.cfs()[Cf::kRequests], account,
-                             part.record.retention_cutoff_us);
+          c->retention.emplace_back(account, part.record.retention_cutoff_us);
         }
         part.retention_moved = false;
       }
+      c->records[p] = part.record;
       if (!part.dirty) continue;
-      batch_->Put(store_.cfs()[Cf::kMeta], PartitionKey(p), EncodePartition(part.record))
-          .PermitUncheckedError();
-      offsets.push_back({p, part.record.next_offset});
+      c->dirty.emplace_back(p, part.record);
+      c->offsets.push_back({p, part.record.next_offset});
       part.dirty = false;
     }
   }
-  // Dead letters are durable before the offsets that skip them.
-  Status s = dead_letters_.Flush();
   if (embedded_dead_letters_ != nullptr) {
     embedded_dead_letters_->MoveInto(batch_.get(), store_.cfs()[Cf::kDlq]);
   }
-  if (s.ok()) s = store_.Write(batch_.get());
-  batch_->Clear();
-  if (!s.ok()) {
-    broken_ = true;
-    outcomes_.clear();
-    return s;
-  }
-  {
-    std::shared_lock lock(state_mutex_);
-    std::lock_guard committed_lock(committed_mu_);
-    for (const auto& [p, part] : partitions_) committed_[p] = part.record;
-  }
-  stats_.last_commit_latency =
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
-  source.Committed(offsets);
-  if (outcome_listener_) {
-    for (const auto& [command_id, outcome] : outcomes_) outcome_listener_(command_id, outcome);
-  }
+  c->batch = std::move(batch_);
+  batch_ = spare_batch_ != nullptr ? std::move(spare_batch_) : std::make_unique<rocksdb::WriteBatch>();
+  c->outcomes = std::move(outcomes_);
   outcomes_.clear();
+  // One write in flight at most: batches reach the store in log order.
+  if (Status s = Drain(&source); !s.ok()) return s;
+  in_flight_ = std::move(c);
+  if (wait) {
+    Write(*in_flight_);
+    return Drain(&source);
+  }
+  writing_ = std::async(std::launch::async, [this, pending = in_flight_.get()] { Write(*pending); });
+  return Status::Ok();
+}
+
+void Projector::Write(PendingCommit& c) {
+  rocksdb::WriteBatch* batch = c.batch.get();
+  c.usage.MoveInto(batch, store_.cfs()[Cf::kUsage]);
+  c.requests.MoveInto(batch, store_.cfs()[Cf::kRequests]);
+  // After this batch's appends, so that the cut is the same whatever the batch boundaries.
+  for (const auto& [account, cutoff] : c.retention) {
+    DropRequestsBefore(batch, store_.cfs()[Cf::kRequests], account, cutoff);
+  }
+  for (const auto& [p, record] : c.dirty) {
+    batch->Put(store_.cfs()[Cf::kMeta], PartitionKey(p), EncodePartition(record)).PermitUncheckedError();
+  }
+  // Dead letters are durable before the offsets that skip them.
+  c.status = dead_letters_.Flush();
+  if (c.status.ok()) c.status = store_.Write(batch);
+  c.latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.start);
+  if (!c.status.ok()) return;
+  {
+    std::lock_guard committed_lock(committed_mu_);
+    for (const auto& [p, record] : c.records) committed_[p] = record;
+  }
+  if (outcome_listener_) {
+    for (const auto& [command_id, outcome] : c.outcomes) outcome_listener_(command_id, outcome);
+  }
+}
+
+Status Projector::Drain(Source* source) {
+  if (in_flight_ == nullptr) return Status::Ok();
+  if (writing_.valid()) writing_.get();
+  std::unique_ptr<PendingCommit> c = std::move(in_flight_);
+  if (!c->status.ok()) {
+    broken_ = true;
+    return c->status;
+  }
+  stats_.last_commit_latency = c->latency;
+  if (source != nullptr) source->Committed(c->offsets);
+  c->batch->Clear();
+  spare_batch_ = std::move(c->batch);
   return Status::Ok();
 }
 

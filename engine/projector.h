@@ -13,6 +13,14 @@
 // the quota windows, and in the request log. Lifecycle ops go to the key directory, whose
 // outcome is handed to the outcome listener after the commit.
 //
+// With `overlap_commits`, a batch that ended while the source still had messages (it reached
+// `max_batch_events` or `max_batch_time`) is written on a thread of its own while RunBatch()
+// goes on with the next one; at most one write is in flight, and the next commit waits for it,
+// so batches reach the store in order, each whole, with its offsets. A batch that ends the log
+// (the source is idle or at its end) is written before RunBatch() returns. The overlap keeps
+// the quota fresh under load: events are applied while the previous batch is written, instead
+// of waiting for it. Outcomes of lifecycle ops are handed out right after their batch's write.
+//
 // Thread safety: RunBatch() is called from one thread. It takes `state_mutex()` exclusively
 // while it changes in-memory state; readers of the directory and quota windows take it shared.
 // If a commit fails, the in-memory state is ahead of the store: RunBatch() returns the error and
@@ -23,6 +31,7 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +62,9 @@ struct ProjectorOptions {
   TimeUs dedupe_window_us = kMicrosPerHour;
   size_t dedupe_max_entries = 2'000'000;  // per partition
   TimeUs request_retention_us = 30 * kMicrosPerDay;
+  // Write a batch on a thread of its own while the next batch is applied (see the file comment).
+  // Off, RunBatch() returns with its batch committed, whatever the source holds next.
+  bool overlap_commits = false;
 };
 
 struct ProjectorStats {
@@ -89,6 +101,10 @@ class Projector {
   // One batch. Returns how many messages it consumed (0 when the source had none in time).
   Result<size_t> RunBatch(Source& source);
 
+  // Waits for a batch still being written (with `overlap_commits`) and tells `source` (may be
+  // null) its offsets. Returns the write's error, after which the projector is broken.
+  Status Drain(Source* source);
+
   // Called after each commit with the command id and outcome of every lifecycle op in it.
   void set_outcome_listener(std::function<void(const std::string&, const Status&)> fn) {
     outcome_listener_ = std::move(fn);
@@ -120,12 +136,30 @@ class Projector {
     bool retention_moved = false;
   };
 
+  // A batch ready to write: what Apply() gathered, moved out so the next batch can start.
+  struct PendingCommit {
+    std::unique_ptr<rocksdb::WriteBatch> batch;  // lifecycle ops, account notes, dead letters
+    UsageBatch usage;
+    RequestLogBatch requests;
+    std::vector<std::pair<std::string, TimeUs>> retention;  // (account, cutoff), after the appends
+    std::vector<std::pair<int32_t, PartitionRecord>> dirty;  // written with the state
+    std::vector<PartitionOffset> offsets;
+    std::map<int32_t, PartitionRecord> records;  // every partition, as of this batch
+    std::vector<std::pair<std::string, Status>> outcomes;
+    std::chrono::steady_clock::time_point start;
+    Status status;  // of the write
+    std::chrono::microseconds latency{0};  // from the hand-off to the end of the write
+  };
+
   PartitionState& Partition(int32_t partition);
   void Apply(const SourceMessage& message);
   void ApplyRequest(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);
   void DeadLetterOf(const SourceMessage& message, std::string reason, std::string detail);
   void NoteAccount(PartitionState& part, int32_t partition, const std::string& account_id);
-  Status Commit(Source& source);
+  Status Commit(Source& source, bool wait);
+  // Builds `c`'s WriteBatch and writes it (on the writer thread, or inline); then publishes its
+  // partition records and outcomes. Touches no state of the next batch.
+  void Write(PendingCommit& c);
   Status LoadPartitions();
 
   Store& store_;
@@ -139,6 +173,9 @@ class Projector {
 
   std::map<int32_t, PartitionState> partitions_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;
+  std::unique_ptr<rocksdb::WriteBatch> spare_batch_;  // a written batch's, cleared, for reuse
+  std::unique_ptr<PendingCommit> in_flight_;         // handed to writing_, not yet drained
+  std::future<void> writing_;
   UsageBatch usage_;
   RequestLogBatch requests_;
   std::vector<std::pair<std::string, Status>> outcomes_;
