@@ -232,7 +232,7 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
   }
   RequestIdBytes request_id;
   std::copy(r.request_id()->bytes()->begin(), r.request_id()->bytes()->end(), request_id.begin());
-  const std::string_view account = key->account_id;
+  const AccountRef& account = key->account_id;
   if (part.dedupe->SeenOrAdd(account, request_id, r.time_us())) {
     ++stats_.duplicates;
     return;

@@ -100,12 +100,12 @@ std::shared_ptr<rocksdb::MergeOperator> NewAppendMergeOperator() {
   return std::make_shared<Append>();
 }
 
-void RequestLogBatch::Add(std::string_view account_id, const RequestRecordView& r) {
+void RequestLogBatch::Add(const AccountRef& account_id, const RequestRecordView& r) {
   const TimeUs second = FloorDiv(r.time_us, kMicrosPerSecond) * kMicrosPerSecond;
   EncodeRecord(r, second, &body_, &blocks_[Block{accounts_.Intern(account_id), second}]);
 }
 
-void RequestLogBatch::Add(std::string_view account_id, const RequestRecord& r) {
+void RequestLogBatch::Add(const AccountRef& account_id, const RequestRecord& r) {
   Add(account_id, RequestRecordView{.time_us = r.time_us, .key = r.key, .request_id = r.request_id,
                                     .status = r.status, .units = r.units, .bytes_in = r.bytes_in,
                                     .bytes_out = r.bytes_out, .latency_us = r.latency_us,

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "projections/account_ref.h"
 #include "projections/interner.h"
 #include "schemas/ids.h"
 #include "schemas/status.h"
@@ -79,8 +80,8 @@ std::shared_ptr<rocksdb::MergeOperator> NewAppendMergeOperator();
 
 class RequestLogBatch {
  public:
-  void Add(std::string_view account_id, const RequestRecordView& r);
-  void Add(std::string_view account_id, const RequestRecord& r);
+  void Add(const AccountRef& account_id, const RequestRecordView& r);
+  void Add(const AccountRef& account_id, const RequestRecord& r);
   // Writes one Merge per touched block into `batch` and clears the aggregate.
   void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf);
   bool empty() const { return blocks_.empty(); }
@@ -97,7 +98,7 @@ class RequestLogBatch {
   };
   // Insertion order matters (log order inside a block), so a block is its bytes so far.
   absl::flat_hash_map<Block, std::string> blocks_;
-  Interner accounts_;
+  AccountInterner accounts_;
   std::string body_;  // scratch
 };
 

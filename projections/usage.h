@@ -36,6 +36,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "projections/account_ref.h"
 #include "projections/interner.h"
 #include "projections/time_buckets.h"
 #include "schemas/ids.h"
@@ -70,7 +71,7 @@ std::shared_ptr<rocksdb::MergeOperator> NewUsageMergeOperator();
 
 // One request's contribution, as the projector sees it.
 struct UsageEvent {
-  std::string_view account_id;
+  AccountRef account_id;
   KeyId key;
   KeyId root;  // the key's root at apply time (itself for a root key)
   std::string_view product;
@@ -111,7 +112,8 @@ class UsageBatch {
   uint32_t ProductIndex(std::string_view product);
 
   absl::flat_hash_map<Day, Slots> days_;
-  Interner accounts_, products_;
+  AccountInterner accounts_;
+  Interner products_;
   std::string last_product_;
   uint32_t last_product_index_ = UINT32_MAX;
   std::string scratch_;

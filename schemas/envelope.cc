@@ -1,12 +1,21 @@
 #include "schemas/envelope.h"
 
+#include <cstring>
+
 namespace keymeter {
 
 const fb::Envelope* VerifyEnvelope(std::span<const uint8_t> bytes, size_t max_bytes) {
-  if (bytes.empty() || bytes.size() > max_bytes) return nullptr;
+  // The root offset and the file identifier, checked here with one 4-byte compare: flatbuffers'
+  // own identifier check is a strncmp, ~3% of the projector's time per event.
+  constexpr size_t kHeader = 2 * sizeof(flatbuffers::uoffset_t);
+  if (bytes.size() < kHeader || bytes.size() > max_bytes) return nullptr;
+  if (std::memcmp(bytes.data() + sizeof(flatbuffers::uoffset_t), fb::EnvelopeIdentifier(),
+                  flatbuffers::kFileIdentifierLength) != 0) {
+    return nullptr;
+  }
   flatbuffers::Verifier verifier(bytes.data(), bytes.size(), /*max_depth=*/16,
                                  /*max_tables=*/4096);
-  if (!fb::VerifyEnvelopeBuffer(verifier)) return nullptr;
+  if (!verifier.VerifyBuffer<fb::Envelope>(nullptr)) return nullptr;
   return fb::GetEnvelope(bytes.data());
 }
 
