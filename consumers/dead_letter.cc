@@ -108,6 +108,8 @@ KafkaDeadLetterSink::KafkaDeadLetterSink(std::unique_ptr<KafkaProducer> producer
 
 KafkaDeadLetterSink::~KafkaDeadLetterSink() = default;
 
+uint64_t KafkaDeadLetterSink::producer_renewals() const { return producer_->renewals(); }
+
 void KafkaDeadLetterSink::Add(const DeadLetter& d) {
   Count(d.reason);
   const std::string value = EncodeDeadLetter(d);

@@ -108,6 +108,8 @@ class KafkaDeadLetterSink : public DeadLetterSink {
   void Add(const DeadLetter& d) override;
   Status Flush() override;
   std::chrono::milliseconds FlushWaiting() const override;
+  // Times its producer replaced its librdkafka handle after a fatal error.
+  uint64_t producer_renewals() const;
 
  private:
   std::mutex mu_;

@@ -181,6 +181,8 @@ void RegisterOpsRoutes(http::Router& router, ServeContext& context) {
       }
       context.projector_probe->LiveDataBytes(total);
       RefreshMemoryGauges(context.store, *context.projector_probe);
+      const Pipeline::KafkaClientsReplaced replaced = context.pipeline.kafka_clients_replaced();
+      context.projector_probe->KafkaClientsReplaced(replaced.consumers, replaced.producers);
     }
     response.body = context.metrics.Serialize();
   });

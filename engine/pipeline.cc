@@ -145,6 +145,7 @@ void Pipeline::Loop(std::stop_token stop) {
       // The consumer can't go on (e.g. fenced by its own static membership after the broker was
       // away longer than its session): a new one resumes from the stored offsets.
       spdlog::warn("projector: a new Kafka consumer resumes from the stored offsets");
+      consumers_replaced_.fetch_add(1, std::memory_order_relaxed);
       (void)projector_->Drain(nullptr);  // a failed write is seen by the next RunBatch()
       source.reset();
     }
@@ -153,6 +154,15 @@ void Pipeline::Loop(std::stop_token stop) {
   }
   // The last batch may still be being written: it lands before Stop() returns.
   if (Status s = projector_->Drain(source.get()); !s.ok()) spdlog::warn("projector: {}", s.ToString());
+}
+
+Pipeline::KafkaClientsReplaced Pipeline::kafka_clients_replaced() const {
+  KafkaClientsReplaced replaced{.consumers = consumers_replaced_.load(std::memory_order_relaxed)};
+  if (producer_ != nullptr) replaced.producers += producer_->renewals();
+  if (auto* sink = dynamic_cast<const KafkaDeadLetterSink*>(dead_letters_.get())) {
+    replaced.producers += sink->producer_renewals();
+  }
+  return replaced;
 }
 
 std::string Pipeline::ProbeBroker(Source& source) {

@@ -95,6 +95,14 @@ class Pipeline {
   // that failed for good (KAFKA-FATAL) was replaced.
   uint64_t sources_made() const { return sources_made_.load(std::memory_order_relaxed); }
 
+  // Kafka clients that failed for good (KAFKA-FATAL) and were replaced: consumers by the
+  // projector's loop, producers (admin ops, dead letters) by themselves. 0 in embedded mode.
+  struct KafkaClientsReplaced {
+    uint64_t consumers = 0;
+    uint64_t producers = 0;
+  };
+  KafkaClientsReplaced kafka_clients_replaced() const;
+
   Store& store() { return *store_; }
   KeyDirectory& directory() { return *directory_; }
   QuotaWindows& quota() { return quota_; }
@@ -130,6 +138,7 @@ class Pipeline {
   std::string probe_error_;
 
   std::atomic<uint64_t> sources_made_{0};
+  std::atomic<uint64_t> consumers_replaced_{0};
 
   mutable std::mutex mu_;
   std::condition_variable outcome_cv_;

@@ -76,6 +76,12 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                          .Help("Request ids held by the dedupe windows, over partitions")
                          .Register(metrics.registry())
                          .Add({});
+  auto& replaced = prometheus::BuildCounter()
+                       .Name("keymeter_kafka_clients_replaced_total")
+                       .Help("Kafka clients that failed for good (KAFKA-FATAL) and were replaced")
+                       .Register(metrics.registry());
+  consumers_replaced_ = &replaced.Add({{"client", "consumer"}});
+  producers_replaced_ = &replaced.Add({{"client", "producer"}});
 }
 
 ProjectorProbe::~ProjectorProbe() = default;
@@ -139,6 +145,16 @@ void ProjectorProbe::LogEnds(const std::vector<PartitionOffset>& ends,
 }
 
 void ProjectorProbe::LiveDataBytes(uint64_t bytes) { live_bytes_->Set(double(bytes)); }
+
+void ProjectorProbe::KafkaClientsReplaced(uint64_t consumers, uint64_t producers) {
+  std::lock_guard lock(mu_);  // two scrapes at once: each adds only what the other has not
+  if (consumers > consumers_replaced_->Value()) {
+    consumers_replaced_->Increment(double(consumers) - consumers_replaced_->Value());
+  }
+  if (producers > producers_replaced_->Value()) {
+    producers_replaced_->Increment(double(producers) - producers_replaced_->Value());
+  }
+}
 
 void ProjectorProbe::MemoryBytes(const std::string& part, uint64_t bytes) {
   memory_.Add({{"part", part}}).Set(double(bytes));

@@ -38,6 +38,9 @@ class ProjectorProbe {
   // A batch committed: publishes what changed in `stats` since the last call.
   void BatchCommitted(const ProjectorStats& stats, const std::map<int32_t, PartitionRecord>& parts);
   void LiveDataBytes(uint64_t bytes);
+  // keymeter_kafka_clients_replaced_total{client="consumer"|"producer"}: brought up to the
+  // totals given (Pipeline::kafka_clients_replaced(), set by /metrics).
+  void KafkaClientsReplaced(uint64_t consumers, uint64_t producers);
   // keymeter_memory_bytes{part=`part`}: "resident", "heap_in_use", "rocksdb_block_cache",
   // "rocksdb_memtables", "rocksdb_table_readers" (set by /metrics); "dedupe" comes with each
   // batch.
@@ -63,6 +66,8 @@ class ProjectorProbe {
   prometheus::Gauge* engine_watermark_ = nullptr;
   prometheus::Gauge* live_bytes_ = nullptr;
   prometheus::Gauge* dedupe_entries_ = nullptr;
+  prometheus::Counter* consumers_replaced_ = nullptr;
+  prometheus::Counter* producers_replaced_ = nullptr;
   std::mutex mu_;
   std::map<std::string, uint64_t> applied_seen_;       // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> dead_letters_seen_;  // GUARDED_BY(mu_)

@@ -183,6 +183,7 @@ BOOST_AUTO_TEST_CASE(a_fenced_consumer_is_replaced_and_resumes_from_the_stored_o
     std::this_thread::sleep_for(100ms);
   }
   BOOST_TEST(pipeline->sources_made() == 2u);
+  BOOST_TEST(pipeline->kafka_clients_replaced().consumers == 1u);
   for (const auto& [p, n] : Produce(topic, second)) produced[p] += n;
   BOOST_REQUIRE_MESSAGE(reached(produced, 90s), "the pipeline did not resume after it was fenced");
   pipeline->Stop();

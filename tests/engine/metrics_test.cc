@@ -102,6 +102,12 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_and_show_lag_per_partition) {
     total_end += v;
   }
   BOOST_TEST(total_end >= 9.0);  // account, key, quota, 6 events
+  // No Kafka client failed for good here (kafka_pipeline_test makes one that does).
+  const std::map<std::string, double> replaced =
+      Samples(text, "keymeter_kafka_clients_replaced_total");
+  BOOST_TEST(replaced.size() == 2u);
+  BOOST_TEST(replaced.at(R"({client="consumer"})") == 0.0);
+  BOOST_TEST(replaced.at(R"({client="producer"})") == 0.0);
   for (const std::string part :
        {R"(keymeter_authorize_decisions_total{reason="OK"} 1)",
         R"(keymeter_authorize_decisions_total{reason="NOT_FOUND"} 1)",
