@@ -199,11 +199,11 @@ int main(int argc, char** argv) {
       "\"partitions\":%d,\"keymeter_events_per_s\":%.0f,\"baseline\":\"FlatBuffers verify of "
       "each envelope\",\"baseline_events_per_s\":%.0f,\"ratio\":%.4f,\"verified\":%lld,"
       "\"requests_applied\":%llu,\"batches\":%llu,\"avg_envelope_bytes\":%.1f,"
-      "\"wall_s\":%.2f,\"cpu_s\":%.2f,\"cpu_us_per_event\":%.2f}\n",
+      "\"wall_s\":%.2f,\"cpu_s\":%.2f,\"cpu_us_per_event\":%.2f,\"overlap_commits\":%s}\n",
       args.quick ? "true" : "false", (long long)args.events, lo.accounts, lo.keys, kPartitions, rate,
       baseline_rate, rate / baseline_rate, (long long)verified,
       (unsigned long long)stats.requests_applied, (unsigned long long)stats.batches,
       double(bytes) / double(args.events), project_s, project_cpu_s,
-      project_cpu_s * 1e6 / double(args.events));
+      project_cpu_s * 1e6 / double(args.events), args.overlap ? "true" : "false");
   return 0;
 }

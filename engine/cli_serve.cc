@@ -145,7 +145,7 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
 
 namespace {
 
-// The resident set from /proc/self/statm, 0 if unreadable.
+// keymeter_memory_bytes by part: RocksDB's own memory, the heap in use and the resident set.
 void RefreshMemoryGauges(const Store& store, ProjectorProbe& probe) {
   const Store::Memory rocksdb = store.MemoryUsage();
   probe.MemoryBytes("rocksdb_block_cache", rocksdb.block_cache);

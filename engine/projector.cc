@@ -289,7 +289,6 @@ Status Projector::Commit(Source& source, bool wait) {
       }
       c->records[p] = part.record;
       if (!part.dirty) continue;
-      c->dirty.emplace_back(p, part.record);
       c->offsets.push_back({p, part.record.next_offset});
       part.dirty = false;
     }
@@ -301,8 +300,11 @@ Status Projector::Commit(Source& source, bool wait) {
   batch_ = spare_batch_ != nullptr ? std::move(spare_batch_) : std::make_unique<rocksdb::WriteBatch>();
   c->outcomes = std::move(outcomes_);
   outcomes_.clear();
-  // One write in flight at most: batches reach the store in log order.
+  // One write in flight at most: batches reach the store in log order. The wait for the
+  // previous write is not this commit's latency.
+  const Clock::time_point prepared = Clock::now();
   if (Status s = Drain(&source); !s.ok()) return s;
+  c->start += Clock::now() - prepared;
   in_flight_ = std::move(c);
   if (wait) {
     Write(*in_flight_);
@@ -320,8 +322,10 @@ void Projector::Write(PendingCommit& c) {
   for (const auto& [account, cutoff] : c.retention) {
     DropRequestsBefore(batch, store_.cfs()[Cf::kRequests], account, cutoff);
   }
-  for (const auto& [p, record] : c.dirty) {
-    batch->Put(store_.cfs()[Cf::kMeta], PartitionKey(p), EncodePartition(record)).PermitUncheckedError();
+  for (const PartitionOffset& advanced : c.offsets) {
+    batch->Put(store_.cfs()[Cf::kMeta], PartitionKey(advanced.partition),
+               EncodePartition(c.records.at(advanced.partition)))
+        .PermitUncheckedError();
   }
   // Dead letters are durable before the offsets that skip them.
   c.status = dead_letters_.Flush();

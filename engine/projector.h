@@ -142,13 +142,12 @@ class Projector {
     UsageBatch usage;
     RequestLogBatch requests;
     std::vector<std::pair<std::string, TimeUs>> retention;  // (account, cutoff), after the appends
-    std::vector<std::pair<int32_t, PartitionRecord>> dirty;  // written with the state
-    std::vector<PartitionOffset> offsets;
+    std::vector<PartitionOffset> offsets;        // of the partitions this batch advanced
     std::map<int32_t, PartitionRecord> records;  // every partition, as of this batch
     std::vector<std::pair<std::string, Status>> outcomes;
     std::chrono::steady_clock::time_point start;
     Status status;  // of the write
-    std::chrono::microseconds latency{0};  // from the hand-off to the end of the write
+    std::chrono::microseconds latency{0};  // from the start of the commit to the end of the write
   };
 
   PartitionState& Partition(int32_t partition);

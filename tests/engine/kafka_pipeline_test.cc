@@ -14,6 +14,7 @@
 #include "schemas/envelope.h"
 #include "tests/common/temp_dir.h"
 #include "tests/consumers/kafka_fixture.h"
+#include "tests/engine/recovery_fixture.h"
 #include "tests/engine/workload.h"
 
 using namespace keymeter;
@@ -28,12 +29,7 @@ constexpr int kPartitions = 4;
 std::map<int32_t, int64_t> Produce(const std::string& topic, const Workload& w) {
   auto producer = std::move(KafkaProducer::Create({.brokers = Brokers()}).value());
   std::map<int32_t, int64_t> counts;
-  std::map<int32_t, std::string> key_of;  // any account of the partition, to key junk with
-  for (const LogMessage& m : w.log) {
-    const fb::Envelope* env = VerifyEnvelope(
-        std::span(reinterpret_cast<const uint8_t*>(m.payload.data()), m.payload.size()));
-    if (env != nullptr) key_of.emplace(m.partition, env->account_id()->str());
-  }
+  const std::map<int32_t, std::string> key_of = PartitionKeys(w);
   for (const LogMessage& m : w.log) {
     const std::string& key = key_of.at(m.partition);
     BOOST_REQUIRE(producer->Produce(topic, key, std::span(reinterpret_cast<const uint8_t*>(m.payload.data()), m.payload.size()),
@@ -43,10 +39,6 @@ std::map<int32_t, int64_t> Produce(const std::string& topic, const Workload& w) 
   BOOST_REQUIRE(producer->Flush(60s).ok());
   BOOST_REQUIRE(producer->delivery_failures() == 0u);
   return counts;
-}
-
-std::map<std::string, Counters> AllUsage(Store& store) {
-  return AllUsageCells(store.db(), store.cfs()[Cf::kUsage]).value();
 }
 
 }  // namespace
@@ -150,10 +142,7 @@ BOOST_AUTO_TEST_CASE(a_fenced_consumer_is_replaced_and_resumes_from_the_stored_o
   auto reached = [&](const std::map<int32_t, int64_t>& ends, std::chrono::seconds timeout) {
     for (auto deadline = std::chrono::steady_clock::now() + timeout;
          std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(200ms)) {
-      std::map<int32_t, PartitionRecord> parts = pipeline->projector().Partitions();
-      bool all = true;
-      for (const auto& [p, n] : ends) all = all && parts.contains(p) && parts[p].next_offset >= n;
-      if (all) return true;
+      if (CaughtUp(OffsetsOf(pipeline->projector()), ends)) return true;
     }
     return false;
   };
