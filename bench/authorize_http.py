@@ -105,7 +105,7 @@ def bench_keymeter(args, work, ncpu):
     log = open(work / "serve.log", "w")
     # Embedded mode: none of the KEYMETER_* settings of the caller (its brokers, above all).
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYMETER_")}
-    serve = subprocess.Popen(pinned(0, [str(args.bin / "engine" / "keymeter"), "serve", "--data-dir", str(data),
+    serve = subprocess.Popen(pinned(0, [str(args.bin / "cli" / "keymeter"), "serve", "--data-dir", str(data),
                                         "--listen", f"127.0.0.1:{port}", "--http-threads", str(args.threads)],
                                     ncpu), stdout=log, stderr=log, env=env)
     try:

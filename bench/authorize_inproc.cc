@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "cli/loadgen_workload.h"
 #include "engine/authorizer.h"
-#include "engine/loadgen.h"
 #include "engine/pipeline.h"
 #include "engine/reservations.h"
 #include "engine/secrets.h"

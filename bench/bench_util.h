@@ -20,8 +20,9 @@
 #include <thread>
 #include <vector>
 
-#include "engine/loadgen.h"
+#include "cli/loadgen_workload.h"
 #include "engine/pipeline.h"
+#include "schemas/clock.h"
 
 namespace keymeter::bench {
 
@@ -29,12 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 inline double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-inline TimeUs WallClockUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 inline std::string Brokers() {

@@ -45,13 +45,6 @@ std::string RandomKey(std::mt19937_64& rng) {
   return s;
 }
 
-std::string Hex(const RequestIdBytes& id) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t b : id) s += kDigits[b >> 4], s += kDigits[b & 15];
-  return s;
-}
-
 struct Pool {
   std::vector<std::string> keys;  // root first, then its children
 };
@@ -94,7 +87,7 @@ int main(int argc, char** argv) {
   // One account, two pools of four keys; quotas on the roots.
   std::mt19937_64 rng(11);
   const std::string account = "acctexactness" + suffix.substr(0, 3);
-  const TimeUs setup_time = WallClockUs() - kMicrosPerSecond;
+  const TimeUs setup_time = NowUs() - kMicrosPerSecond;
   std::vector<std::pair<std::string, std::string>> setup;
   EnvelopeHeader op{.time_us = setup_time, .actor = fb::ActorKind::Operator, .account_id = account};
   setup.emplace_back(BuildAccountCreated(op, account, Sha256("token"), false), account);
@@ -146,8 +139,8 @@ int main(int argc, char** argv) {
             const uint64_t r = ids();
             std::memcpy(id.data() + b, &r, 8);
           }
-          const std::string id_text = Hex(id);
-          const TimeUs now = WallClockUs();
+          const std::string id_text = ToHex(id);
+          const TimeUs now = NowUs();
           authorizer.Authorize({.key = key, .ip = "198.51.100.7", .product = "whois",
                                 .reserve = reserve, .request_id = id_text},
                                now, &result);
@@ -178,10 +171,10 @@ int main(int argc, char** argv) {
     WaitApplied(*pipeline, published.load());
     out.settle_s = Seconds(settle);
     out.admitted = admitted.load();
-    out.final_reason = std::string(
-        authorizer.Authorize({.key = pool.keys[0], .ip = "198.51.100.7", .product = "whois"},
-                             WallClockUs())
-            .reason);
+    out.final_reason = std::string(HttpName(
+        authorizer
+            .Authorize({.key = pool.keys[0], .ip = "198.51.100.7", .product = "whois"}, NowUs())
+            .reason));
     return out;
   };
   const Outcome async = burst(pools[0], false);

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
 
   LoadgenOptions lo;
   if (quick) lo.accounts = 2'000, lo.keys = 20'000;
-  lo.start_us = WallClockUs();
+  lo.start_us = NowUs();
   Loadgen gen(lo);
 
   // The probe: its own account and root key with a daily quota large enough never to deny.
@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   const std::string probe_key = "FReShPrObEkEy0123456789a";
   const std::string probe_id = probe_key.substr(0, kKeyIdLength);
   std::vector<std::pair<std::string, std::string>> setup = gen.SetupEnvelopes();
-  EnvelopeHeader op{.time_us = WallClockUs() - kMicrosPerSecond, .actor = fb::ActorKind::Operator,
+  EnvelopeHeader op{.time_us = NowUs() - kMicrosPerSecond,
+                    .actor = fb::ActorKind::Operator,
                     .account_id = account};
   setup.emplace_back(BuildAccountCreated(op, account, Sha256("token"), false), account);
   op.actor = fb::ActorKind::AccountAdmin;
@@ -80,8 +81,8 @@ int main(int argc, char** argv) {
   Authorizer authorizer(pipeline->projector().state_mutex(), pipeline->directory(),
                         pipeline->quota(), reservations);
   auto remaining = [&] {
-    return authorizer.Authorize({.key = probe_key, .ip = "198.51.100.7", .product = "whois"},
-                                WallClockUs())
+    return authorizer
+        .Authorize({.key = probe_key, .ip = "198.51.100.7", .product = "whois"}, NowUs())
         .remaining_daily_requests;
   };
 
@@ -125,7 +126,7 @@ int main(int argc, char** argv) {
     std::memcpy(r.request_id.data() + 8, suffix.data(), std::min<size_t>(8, suffix.size()));
     r.key_id = probe_id;
     r.account_id = account;
-    r.time_us = WallClockUs();
+    r.time_us = NowUs();
     r.product = "whois";
     r.client_ip = "198.51.100.7";
     r.gateway_id = "gw-probe";

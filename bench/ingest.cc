@@ -19,8 +19,8 @@
 #include <thread>
 
 #include "bench/bench_util.h"
+#include "cli/loadgen_workload.h"
 #include "consumers/kafka_producer.h"
-#include "engine/loadgen.h"
 #include "engine/pipeline.h"
 
 using namespace keymeter;

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   LoadgenOptions lo;
   lo.keys = keys;
   lo.accounts = std::max(1, keys / 10);
-  lo.start_us = WallClockUs() - kMicrosPerSecond;
+  lo.start_us = NowUs() - kMicrosPerSecond;
   const auto build_start = Clock::now();
   int64_t messages_in_log = 0;
   {
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<Pipeline> pipeline = BuildPopulation({.data_dir = dir}, gen, {}, &messages_in_log);
     std::vector<std::pair<std::string, std::string>> requests;
     requests.reserve(gen.keys().size());
-    const TimeUs now = WallClockUs();
+    const TimeUs now = NowUs();
     uint64_t seq = 0;
     for (const LoadgenKey& k : gen.keys()) {
       RequestFields r;

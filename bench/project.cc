@@ -7,6 +7,9 @@
 //
 // Workload: loadgen's (10,000 accounts, 100,000 keys, a third children, Zipf popularity),
 // 4 partitions. Prints one JSON object.
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,20 +19,16 @@
 #include <string>
 #include <vector>
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include "bench/bench_util.h"
+#include "cli/loadgen_workload.h"
 #include "consumers/dead_letter.h"
 #include "consumers/source.h"
-#include "engine/loadgen.h"
 #include "engine/projector.h"
 #include "schemas/envelope.h"
 
 using namespace keymeter;
 using bench::Clock;
 using bench::Seconds;
-using bench::WallClockUs;
 
 namespace {
 
@@ -119,7 +118,7 @@ int main(int argc, char** argv) {
   LoadgenOptions lo;
   if (args.quick) lo.accounts = 2'000, lo.keys = 20'000;
   // Event time close to now, so no event is judged to be from the future.
-  lo.start_us = WallClockUs() - TimeUs(args.events) * lo.step_us;
+  lo.start_us = NowUs() - TimeUs(args.events) * lo.step_us;
   Loadgen gen(lo);
 
   std::vector<std::vector<std::string>> setup(kPartitions), requests(kPartitions);
@@ -166,7 +165,7 @@ int main(int argc, char** argv) {
     Projector projector(*store, directory, quota, dead_letters,
                         ProjectorOptions{.max_batch_events = args.batch,
                                          .overlap_commits = args.overlap});
-    if (Status s = projector.Open("memory", WallClockUs()); !s.ok()) {
+    if (Status s = projector.Open("memory", NowUs()); !s.ok()) {
       std::fprintf(stderr, "open: %s\n", s.ToString().c_str());
       return 1;
     }

@@ -24,8 +24,9 @@ using namespace keymeter::bench;
 
 int main(int argc, char** argv) {
   bool quick = false;
-  std::string topic, keymeter =
-      (std::filesystem::path(argv[0]).parent_path().parent_path() / "engine" / "keymeter").string();
+  std::string topic,
+      keymeter = (std::filesystem::path(argv[0]).parent_path().parent_path() / "cli" / "keymeter")
+                     .string();
   int64_t messages = 0, events = 10'000'000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

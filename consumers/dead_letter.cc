@@ -55,7 +55,7 @@ Result<DeadLetter> DecodeDeadLetter(std::span<const uint8_t> bytes) {
   flatbuffers::Verifier verifier(bytes.data(), bytes.size(), /*max_depth=*/8,
                                  /*max_tables=*/16);
   if (bytes.empty() || !verifier.VerifyBuffer<fb::DeadLetter>(nullptr)) {
-    return Status("UNDECODABLE", "not a DeadLetter record");
+    return Status(Code::kUndecodable, "not a DeadLetter record");
   }
   const fb::DeadLetter* r = flatbuffers::GetRoot<fb::DeadLetter>(bytes.data());
   auto str = [](const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); };
@@ -83,7 +83,7 @@ Status PutDeadLetter(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf
                      const DeadLetter& d) {
   rocksdb::Status s =
       batch->Put(cf, DeadLetterKey(d.time_us, d.partition, d.offset), EncodeDeadLetter(d));
-  return s.ok() ? Status::Ok() : Status("IO-ERROR", "dlq put: " + s.ToString());
+  return s.ok() ? Status::Ok() : Status(Code::kIoError, "dlq put: " + s.ToString());
 }
 
 // --------------------------------------------------------------------------- DeadLetterSink
@@ -140,7 +140,7 @@ Status KafkaDeadLetterSink::Flush() {
   if (failures != failures_seen_) {
     const uint64_t lost = failures - failures_seen_;
     failures_seen_ = failures;
-    return Status("DLQ-DELIVERY-FAILED",
+    return Status(Code::kDlqDeliveryFailed,
                   std::to_string(lost) + " dead letters not delivered to " + topic_);
   }
   return Status::Ok();

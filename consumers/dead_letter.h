@@ -44,7 +44,7 @@ class KafkaProducer;
 constexpr size_t kDeadLetterPayloadLimit = size_t{64} << 10;
 
 struct DeadLetter {
-  std::string reason;  // stable code, e.g. "UNDECODABLE"
+  std::string reason;  // a Code's log spelling (LogName), e.g. "UNDECODABLE"
   std::string detail;
   std::string source;  // Source::name()
   int32_t partition = 0;
@@ -83,6 +83,14 @@ class DeadLetterSink {
   // asks it while the projector's commit waits (for a broker that went away).
   virtual std::chrono::milliseconds FlushWaiting() const { return {}; }
 
+  // Puts the dead letters that become durable with the projector's batch into `batch` (column
+  // family `cf`, "dlq") and forgets them. Sinks that make them durable themselves (Kafka's, in
+  // Flush()) have nothing to put.
+  virtual void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {}
+  // Times the sink's producer replaced its librdkafka handle after a fatal error (0 for sinks
+  // without a producer).
+  virtual uint64_t producer_renewals() const { return 0; }
+
   // Dead letters added since creation, per reason.
   std::map<std::string, uint64_t> CountsByReason() const;
 
@@ -108,8 +116,7 @@ class KafkaDeadLetterSink : public DeadLetterSink {
   void Add(const DeadLetter& d) override;
   Status Flush() override;
   std::chrono::milliseconds FlushWaiting() const override;
-  // Times its producer replaced its librdkafka handle after a fatal error.
-  uint64_t producer_renewals() const;
+  uint64_t producer_renewals() const override;
 
  private:
   std::mutex mu_;
@@ -129,8 +136,7 @@ class EmbeddedDeadLetterSink : public DeadLetterSink {
   void Add(const DeadLetter& d) override;
   Status Flush() override { return Status::Ok(); }
 
-  // Puts every buffered dead letter into `batch` (column family `cf`, "dlq") and forgets them.
-  void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf);
+  void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) override;
   size_t buffered() const;
 
  private:

@@ -7,8 +7,8 @@
 namespace keymeter {
 namespace {
 
-Decoded Reject(const fb::Envelope* envelope, std::string reason, std::string detail) {
-  return Decoded{envelope, std::move(reason), std::move(detail)};
+Decoded Reject(const fb::Envelope* envelope, Code reason, std::string detail) {
+  return Decoded{envelope, reason, std::move(detail)};
 }
 
 bool Empty(const flatbuffers::String* s) { return s == nullptr || s->size() == 0; }
@@ -47,12 +47,12 @@ const flatbuffers::String* KeyIdOf(const fb::Envelope& e, bool* is_key_op) {
 
 Decoded CheckRequestEvent(const fb::Envelope* envelope) {
   const fb::RequestEvent* r = envelope->op_as_RequestEvent();
-  if (r->request_id() == nullptr) return Reject(envelope, "MISSING-FIELD", "request_id");
-  if (Empty(r->key_id())) return Reject(envelope, "MISSING-FIELD", "key_id");
-  if (Empty(r->account_id())) return Reject(envelope, "MISSING-FIELD", "account_id");
-  if (r->time_us() <= 0) return Reject(envelope, "MISSING-FIELD", "time_us");
+  if (r->request_id() == nullptr) return Reject(envelope, Code::kMissingField, "request_id");
+  if (Empty(r->key_id())) return Reject(envelope, Code::kMissingField, "key_id");
+  if (Empty(r->account_id())) return Reject(envelope, Code::kMissingField, "account_id");
+  if (r->time_us() <= 0) return Reject(envelope, Code::kMissingField, "time_us");
   if (r->account_id()->string_view() != envelope->account_id()->string_view()) {
-    return Reject(envelope, "ACCOUNT-MISMATCH",
+    return Reject(envelope, Code::kAccountMismatch,
                   "event account " + r->account_id()->str() + ", envelope account " +
                       envelope->account_id()->str());
   }
@@ -63,36 +63,36 @@ Decoded CheckRequestEvent(const fb::Envelope* envelope) {
 
 Decoded DecodeEnvelope(std::span<const uint8_t> bytes, size_t max_bytes) {
   if (bytes.size() > max_bytes) {
-    return Reject(nullptr, "OVERSIZED",
+    return Reject(nullptr, Code::kOversized,
                   std::to_string(bytes.size()) + " bytes, limit " + std::to_string(max_bytes));
   }
-  if (bytes.empty()) return Reject(nullptr, "UNDECODABLE", "empty message");
+  if (bytes.empty()) return Reject(nullptr, Code::kUndecodable, "empty message");
   const fb::Envelope* envelope = VerifyEnvelope(bytes, max_bytes);
   if (envelope == nullptr) {
-    return Reject(nullptr, "UNDECODABLE", "not a verifiable KMEV envelope");
+    return Reject(nullptr, Code::kUndecodable, "not a verifiable KMEV envelope");
   }
   const fb::Op type = envelope->op_type();
-  if (type == fb::Op::NONE) return Reject(nullptr, "UNDECODABLE", "op NONE");
+  if (type == fb::Op::NONE) return Reject(nullptr, Code::kUndecodable, "op NONE");
   if (type > fb::Op::MAX) {
-    return Reject(nullptr, "UNDECODABLE",
+    return Reject(nullptr, Code::kUndecodable,
                   "unknown op type " + std::to_string(static_cast<int>(type)));
   }
   if (envelope->op() == nullptr) {
-    return Reject(nullptr, "UNDECODABLE", std::string(OpName(type)) + " without its table");
+    return Reject(nullptr, Code::kUndecodable, std::string(OpName(type)) + " without its table");
   }
-  if (Empty(envelope->account_id())) return Reject(envelope, "MISSING-FIELD", "account_id");
+  if (Empty(envelope->account_id())) return Reject(envelope, Code::kMissingField, "account_id");
   if (type == fb::Op::RequestEvent) return CheckRequestEvent(envelope);
 
   bool is_key_op = false;
   const flatbuffers::String* key_id = KeyIdOf(*envelope, &is_key_op);
-  if (is_key_op && Empty(key_id)) return Reject(envelope, "MISSING-FIELD", "key_id");
+  if (is_key_op && Empty(key_id)) return Reject(envelope, Code::kMissingField, "key_id");
   if ((type == fb::Op::KeyIssued && envelope->op_as_KeyIssued()->secret_hash() == nullptr) ||
       (type == fb::Op::KeyRotated && envelope->op_as_KeyRotated()->secret_hash() == nullptr)) {
-    return Reject(envelope, "MISSING-FIELD", "secret_hash");
+    return Reject(envelope, Code::kMissingField, "secret_hash");
   }
   if (type == fb::Op::AccountCreated &&
       envelope->op_as_AccountCreated()->admin_token_hash() == nullptr) {
-    return Reject(envelope, "MISSING-FIELD", "admin_token_hash");
+    return Reject(envelope, Code::kMissingField, "admin_token_hash");
   }
   return Decoded{envelope, {}, {}};
 }

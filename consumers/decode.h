@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "schemas/events_generated.h"
+#include "schemas/status.h"
 
 namespace keymeter {
 
@@ -40,11 +41,11 @@ struct Decoded {
   // Set whenever `bytes` verified as an Envelope, even when `reason` rejects it (so the DLQ and
   // logs can name the op); nullptr for OVERSIZED and UNDECODABLE. Points into `bytes`.
   const fb::Envelope* envelope = nullptr;
-  // Empty when the envelope may be applied; else one of the reasons above.
-  std::string reason;
+  // Code::kOk when the envelope may be applied; else one of the reasons above.
+  Code reason = Code::kOk;
   std::string detail;
 
-  bool ok() const { return reason.empty(); }
+  bool ok() const { return reason == Code::kOk; }
 };
 
 // Verifies and checks `bytes`. `bytes` must outlive the returned envelope pointer, and should

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "schemas/clock.h"
+
 namespace keymeter {
 namespace {
 
@@ -40,13 +42,7 @@ std::string MetaKey() {
 }
 
 Status IoError(std::string_view what, const rocksdb::Status& s) {
-  return Status("IO-ERROR", std::string(what) + ": " + s.ToString());
-}
-
-TimeUs SystemNow() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return Status(Code::kIoError, std::string(what) + ": " + s.ToString());
 }
 
 // Java's org.apache.kafka.common.utils.Utils.murmur2.
@@ -93,7 +89,7 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(rocksdb::DB* db,
                                                        rocksdb::ColumnFamilyHandle* cf,
                                                        const EmbeddedLogOptions& options) {
   if (options.partitions < 1 || options.partitions > 1024) {
-    return Status("INVALID-ARGUMENT",
+    return Status(Code::kInvalidArgument,
                   "partitions must be 1..1024, not " + std::to_string(options.partitions));
   }
   auto log = std::make_unique<EmbeddedLog>(PrivateTag(), db, cf, options);
@@ -108,7 +104,7 @@ EmbeddedLog::EmbeddedLog(PrivateTag, rocksdb::DB* db, rocksdb::ColumnFamilyHandl
       cf_(cf),
       partitions_(o.partitions),
       sync_(o.sync),
-      clock_(o.clock ? o.clock : std::function<TimeUs()>(SystemNow)),
+      clock_(o.clock ? o.clock : std::function<TimeUs()>(NowUs)),
       end_(static_cast<size_t>(o.partitions), 0) {}
 
 Status EmbeddedLog::Recover() {
@@ -122,7 +118,7 @@ Status EmbeddedLog::Recover() {
   } else if (!s.ok()) {
     return IoError("reading the log's partition count", s);
   } else if (stored.size() != 4 || GetBe(stored.data(), 4) != uint32_t(partitions_)) {
-    return Status("LOG-PARTITIONS-MISMATCH",
+    return Status(Code::kLogPartitionsMismatch,
                   "the embedded log has " +
                       (stored.size() == 4 ? std::to_string(GetBe(stored.data(), 4)) : "?") +
                       " partitions, " + std::to_string(partitions_) + " configured");
@@ -203,7 +199,7 @@ Result<size_t> EmbeddedLog::Scan(int32_t partition, int64_t from, size_t max,
     const rocksdb::Slice key = it->key();
     const rocksdb::Slice value = it->value();
     if (key.size() != kKeyBytes || value.size() < kTimeBytes) {
-      return Status("IO-ERROR",
+      return Status(Code::kIoError,
                     "corrupt embedded log record in partition " + std::to_string(partition));
     }
     visit(static_cast<int64_t>(GetBe(key.data() + 4, 8)),

@@ -41,7 +41,7 @@ LineRead ReadLine(std::istream& in, size_t max, std::string* line) {
 Result<std::unique_ptr<FileSource>> FileSource::Open(FileSourceOptions options) {
   auto source = std::make_unique<FileSource>(PrivateTag(), std::move(options));
   if (!source->in_.is_open()) {
-    return Status("IO-ERROR", "cannot open " + source->options_.path);
+    return Status(Code::kIoError, "cannot open " + source->options_.path);
   }
   Status status = source->Detect();
   if (!status.ok()) return status;
@@ -61,28 +61,30 @@ Status FileSource::Detect() {
   options_.format = c == '{' ? FileFormat::kNdjson : FileFormat::kLengthPrefixed;
   in_.clear();
   in_.seekg(0);
-  return in_.good() ? Status::Ok() : Status("IO-ERROR", "cannot rewind " + options_.path);
+  return in_.good() ? Status::Ok() : Status(Code::kIoError, "cannot rewind " + options_.path);
 }
 
-void FileSource::Reject(std::string reason, std::string detail, int64_t index,
+void FileSource::Reject(Code reason, std::string detail, int64_t index,
                         std::span<const uint8_t> payload) {
   ++rejected_;
   if (options_.dead_letters == nullptr) return;
-  options_.dead_letters->Add(DeadLetter::Make(std::move(reason), std::move(detail), name(),
+  options_.dead_letters->Add(DeadLetter::Make(std::string(LogName(reason)), std::move(detail),
+                                              name(),
                                               /*partition=*/0, index, /*time_us=*/0, payload));
 }
 
 Result<bool> FileSource::ReadNdjson(int64_t index, bool skip) {
   const LineRead read = ReadLine(in_, options_.max_line_bytes, &line_);
   if (read == LineRead::kEof) {
-    if (in_.bad()) return Status("IO-ERROR", "reading " + options_.path);
+    if (in_.bad()) return Status(Code::kIoError, "reading " + options_.path);
     at_end_ = true;
     return false;
   }
   if (skip) return false;
   if (read == LineRead::kTooLong) {
-    Reject("OVERSIZED", "line longer than " + std::to_string(options_.max_line_bytes) + " bytes",
-           index, Bytes(line_));
+    Reject(Code::kOversized,
+           "line longer than " + std::to_string(options_.max_line_bytes) + " bytes", index,
+           Bytes(line_));
     return false;
   }
   if (line_.find_first_not_of(" \t") == std::string::npos) return false;  // blank line
@@ -95,7 +97,7 @@ Result<bool> FileSource::ReadNdjson(int64_t index, bool skip) {
   if (options_.account_of) {
     std::optional<std::string> account = options_.account_of(r.key_id);
     if (!account.has_value()) {
-      Reject("UNKNOWN-KEY", "key " + r.key_id, index, Bytes(line_));
+      Reject(Code::kUnknownKey, "key " + r.key_id, index, Bytes(line_));
       return false;
     }
     r.account_id = std::move(*account);
@@ -113,10 +115,10 @@ Result<bool> FileSource::ReadRecord(int64_t index, bool skip) {
     at_end_ = true;
     return false;
   }
-  if (in_.bad()) return Status("IO-ERROR", "reading " + options_.path);
+  if (in_.bad()) return Status(Code::kIoError, "reading " + options_.path);
   if (got < sizeof(header)) {
     at_end_ = true;
-    if (!skip) Reject("UNDECODABLE", "truncated record header", index, {header, got});
+    if (!skip) Reject(Code::kUndecodable, "truncated record header", index, {header, got});
     return false;
   }
   const size_t length = size_t{header[0]} << 24 | size_t{header[1]} << 16 | size_t{header[2]} << 8 |
@@ -124,21 +126,21 @@ Result<bool> FileSource::ReadRecord(int64_t index, bool skip) {
   if (skip || length > options_.max_record_bytes) {
     in_.seekg(static_cast<std::streamoff>(length), std::ios::cur);
     if (!skip) {
-      Reject("OVERSIZED",
+      Reject(Code::kOversized,
              "record of " + std::to_string(length) + " bytes, limit " +
                  std::to_string(options_.max_record_bytes),
              index, {});
     }
-    if (!in_.good()) return Status("IO-ERROR", "seeking in " + options_.path);
+    if (!in_.good()) return Status(Code::kIoError, "seeking in " + options_.path);
     return false;
   }
   record_.resize(length);
   in_.read(record_.data(), static_cast<std::streamsize>(length));
   const auto body = static_cast<size_t>(in_.gcount());
-  if (in_.bad()) return Status("IO-ERROR", "reading " + options_.path);
+  if (in_.bad()) return Status(Code::kIoError, "reading " + options_.path);
   if (body < length) {
     at_end_ = true;
-    Reject("UNDECODABLE",
+    Reject(Code::kUndecodable,
            "truncated record: " + std::to_string(body) + " of " + std::to_string(length) + " bytes",
            index, Bytes(std::string_view(record_).substr(0, body)));
     return false;
@@ -175,7 +177,7 @@ Result<size_t> FileSource::Poll(std::vector<SourceMessage>* out, size_t max,
 
 Status AppendLengthPrefixed(std::ofstream& out, std::span<const uint8_t> envelope) {
   if (envelope.size() > std::numeric_limits<uint32_t>::max()) {
-    return Status("OVERSIZED", std::to_string(envelope.size()) + " bytes do not fit a be32");
+    return Status(Code::kOversized, std::to_string(envelope.size()) + " bytes do not fit a be32");
   }
   const auto n = static_cast<uint32_t>(envelope.size());
   const char header[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
@@ -183,7 +185,7 @@ Status AppendLengthPrefixed(std::ofstream& out, std::span<const uint8_t> envelop
   out.write(header, sizeof(header));
   out.write(reinterpret_cast<const char*>(envelope.data()),
             static_cast<std::streamsize>(envelope.size()));
-  return out.good() ? Status::Ok() : Status("IO-ERROR", "writing a length-prefixed record");
+  return out.good() ? Status::Ok() : Status(Code::kIoError, "writing a length-prefixed record");
 }
 
 }  // namespace keymeter

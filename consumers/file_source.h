@@ -86,8 +86,7 @@ class FileSource : public Source {
   // Sets at_end_ when the file is exhausted.
   Result<bool> ReadNdjson(int64_t index, bool skip);
   Result<bool> ReadRecord(int64_t index, bool skip);
-  void Reject(std::string reason, std::string detail, int64_t index,
-              std::span<const uint8_t> payload);
+  void Reject(Code reason, std::string detail, int64_t index, std::span<const uint8_t> payload);
 
   FileSourceOptions options_;
   std::ifstream in_;

@@ -94,13 +94,13 @@ class KafkaConsumer::RebalanceHandler : public RdKafka::RebalanceCb {
  private:
   void Record(std::string_view what, RdKafka::ErrorCode err) {
     if (err != RdKafka::ERR_NO_ERROR && owner_.pending_error_.ok()) {
-      owner_.pending_error_ = KafkaStatus("KAFKA-ERROR", what, err);
+      owner_.pending_error_ = KafkaStatus(Code::kKafkaError, what, err);
     }
   }
   void Record(std::string_view what, RdKafka::Error* error) {
     std::unique_ptr<RdKafka::Error> owned(error);  // the callee hands over ownership
     if (owned != nullptr && owner_.pending_error_.ok()) {
-      owner_.pending_error_ = KafkaStatus("KAFKA-ERROR", what, owned->code(), owned->str());
+      owner_.pending_error_ = KafkaStatus(Code::kKafkaError, what, owned->code(), owned->str());
     }
   }
 
@@ -113,9 +113,9 @@ class KafkaConsumer::RebalanceHandler : public RdKafka::RebalanceCb {
 // --------------------------------------------------------------------------- KafkaConsumer
 
 Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const KafkaConsumerOptions& options) {
-  if (options.brokers.empty()) return Status("KAFKA-CONFIG", "no brokers given");
-  if (options.group_id.empty()) return Status("KAFKA-CONFIG", "no consumer group given");
-  if (options.topics.empty()) return Status("KAFKA-CONFIG", "no topics given");
+  if (options.brokers.empty()) return Status(Code::kKafkaConfig, "no brokers given");
+  if (options.group_id.empty()) return Status(Code::kKafkaConfig, "no consumer group given");
+  if (options.topics.empty()) return Status(Code::kKafkaConfig, "no topics given");
   auto consumer = std::make_unique<KafkaConsumer>(PrivateTag(), options);
   Status status = consumer->Init(options);
   if (!status.ok()) return status;
@@ -145,18 +145,18 @@ Status KafkaConsumer::Init(const KafkaConsumerOptions& options) {
   if (!status.ok()) return status;
   std::string errstr;
   if (conf->set("rebalance_cb", rebalance_.get(), errstr) != RdKafka::Conf::CONF_OK) {
-    return Status("KAFKA-CONFIG", "rebalance_cb: " + errstr);
+    return Status(Code::kKafkaConfig, "rebalance_cb: " + errstr);
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), errstr));
-  if (consumer_ == nullptr) return Status("KAFKA-ERROR", "creating the consumer: " + errstr);
+  if (consumer_ == nullptr) return Status(Code::kKafkaError, "creating the consumer: " + errstr);
   RdKafka::ErrorCode err = consumer_->subscribe(options.topics);
-  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "subscribe", err);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "subscribe", err);
   return Status::Ok();
 }
 
 Result<size_t> KafkaConsumer::Poll(std::vector<KafkaMessage>& out, size_t max,
                                    std::chrono::milliseconds timeout) {
-  if (closed_) return Status("KAFKA-CLOSED", "poll after close");
+  if (closed_) return Status(Code::kKafkaClosed, "poll after close");
   if (!pending_error_.ok()) return std::exchange(pending_error_, Status::Ok());
   size_t appended = 0;
   int wait_ms = ToTimeoutMs(timeout);
@@ -172,8 +172,8 @@ Result<size_t> KafkaConsumer::Poll(std::vector<KafkaMessage>& out, size_t max,
     if (err == RdKafka::ERR__TIMED_OUT) break;
     if (err == RdKafka::ERR__PARTITION_EOF) continue;
     Status error = err == RdKafka::ERR__FATAL
-                       ? KafkaStatus("KAFKA-FATAL", "consume", err, message->errstr())
-                       : KafkaStatus("KAFKA-ERROR", "consume", err, message->errstr());
+                       ? KafkaStatus(Code::kKafkaFatal, "consume", err, message->errstr())
+                       : KafkaStatus(Code::kKafkaError, "consume", err, message->errstr());
     if (appended == 0) return error;
     pending_error_ = std::move(error);
     break;
@@ -205,15 +205,16 @@ class PartitionList {
 
 Status KafkaConsumer::PauseOrResume(bool pause, std::string_view topic,
                                     const std::vector<int32_t>& partitions) {
-  if (closed_) return Status("KAFKA-CLOSED", pause ? "pause after close" : "resume after close");
+  if (closed_)
+    return Status(Code::kKafkaClosed, pause ? "pause after close" : "resume after close");
   if (partitions.empty()) return Status::Ok();
   PartitionList list(topic, partitions);
   RdKafka::ErrorCode err = pause ? consumer_->pause(list.raw()) : consumer_->resume(list.raw());
   if (err != RdKafka::ERR_NO_ERROR)
-    return KafkaStatus("KAFKA-ERROR", pause ? "pause" : "resume", err);
+    return KafkaStatus(Code::kKafkaError, pause ? "pause" : "resume", err);
   for (RdKafka::TopicPartition* tp : list.raw()) {
     if (tp->err() != RdKafka::ERR_NO_ERROR) {
-      return KafkaStatus("KAFKA-ERROR", pause ? "pause" : "resume", tp->err());
+      return KafkaStatus(Code::kKafkaError, pause ? "pause" : "resume", tp->err());
     }
   }
   return Status::Ok();
@@ -229,25 +230,25 @@ Status KafkaConsumer::Resume(std::string_view topic, const std::vector<int32_t>&
 
 Status KafkaConsumer::CommitAsync(std::string_view topic,
                                   const std::vector<TopicPartitionOffset>& offsets) {
-  if (closed_) return Status("KAFKA-CLOSED", "commit after close");
+  if (closed_) return Status(Code::kKafkaClosed, "commit after close");
   if (offsets.empty()) return Status::Ok();
   std::vector<int32_t> partitions;
   for (const TopicPartitionOffset& o : offsets) partitions.push_back(o.partition);
   PartitionList list(topic, partitions);
   for (size_t i = 0; i < offsets.size(); ++i) list.raw()[i]->set_offset(offsets[i].offset);
   RdKafka::ErrorCode err = consumer_->commitAsync(list.raw());
-  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "commit", err);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "commit", err);
   return Status::Ok();
 }
 
 Result<std::vector<TopicPartitionOffset>> KafkaConsumer::Committed(
     std::string_view topic, const std::vector<int32_t>& partitions,
     std::chrono::milliseconds timeout) {
-  if (closed_) return Status("KAFKA-CLOSED", "committed after close");
+  if (closed_) return Status(Code::kKafkaClosed, "committed after close");
   PartitionList list(topic, partitions);
   RdKafka::ErrorCode err = consumer_->committed(list.raw(), ToTimeoutMs(timeout));
-  if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus("KAFKA-TIMEOUT", "committed", err);
-  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "committed", err);
+  if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus(Code::kKafkaTimeout, "committed", err);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "committed", err);
   std::vector<TopicPartitionOffset> out;
   for (RdKafka::TopicPartition* tp : list.raw()) out.push_back({tp->partition(), tp->offset()});
   return out;
@@ -255,27 +256,28 @@ Result<std::vector<TopicPartitionOffset>> KafkaConsumer::Committed(
 
 Result<std::vector<PartitionBounds>> KafkaConsumer::QueryBounds(std::string_view topic,
                                                                 std::chrono::milliseconds timeout) {
-  if (closed_) return Status("KAFKA-CLOSED", "query after close");
+  if (closed_) return Status(Code::kKafkaClosed, "query after close");
   std::string errstr;
   std::unique_ptr<RdKafka::Topic> handle(
       RdKafka::Topic::create(consumer_.get(), std::string(topic), nullptr, errstr));
-  if (handle == nullptr) return Status("KAFKA-ERROR", "topic handle: " + errstr);
+  if (handle == nullptr) return Status(Code::kKafkaError, "topic handle: " + errstr);
   RdKafka::Metadata* raw = nullptr;
   RdKafka::ErrorCode err = consumer_->metadata(false, handle.get(), &raw, ToTimeoutMs(timeout));
   std::unique_ptr<RdKafka::Metadata> metadata(raw);
-  if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus("KAFKA-TIMEOUT", "metadata", err);
-  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "metadata", err);
+  if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus(Code::kKafkaTimeout, "metadata", err);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "metadata", err);
   std::vector<int32_t> partitions;
   for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
     if (t->topic() != topic) continue;
     if (t->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || t->partitions()->empty()) {
-      return Status("KAFKA-NO-TOPIC", "topic " + std::string(topic) + " does not exist");
+      return Status(Code::kKafkaNoTopic, "topic " + std::string(topic) + " does not exist");
     }
-    if (t->err() != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "metadata", t->err());
+    if (t->err() != RdKafka::ERR_NO_ERROR)
+      return KafkaStatus(Code::kKafkaError, "metadata", t->err());
     for (const RdKafka::PartitionMetadata* p : *t->partitions()) partitions.push_back(p->id());
   }
   if (partitions.empty()) {
-    return Status("KAFKA-NO-TOPIC", "topic " + std::string(topic) + " does not exist");
+    return Status(Code::kKafkaNoTopic, "topic " + std::string(topic) + " does not exist");
   }
   std::sort(partitions.begin(), partitions.end());
   std::vector<PartitionBounds> out;
@@ -283,8 +285,8 @@ Result<std::vector<PartitionBounds>> KafkaConsumer::QueryBounds(std::string_view
     PartitionBounds bounds{.partition = p};
     err = consumer_->query_watermark_offsets(std::string(topic), p, &bounds.low, &bounds.high,
                                              ToTimeoutMs(timeout));
-    if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus("KAFKA-TIMEOUT", "watermarks", err);
-    if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "watermarks", err);
+    if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus(Code::kKafkaTimeout, "watermarks", err);
+    if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "watermarks", err);
     out.push_back(bounds);
   }
   return out;
@@ -307,16 +309,17 @@ std::optional<int64_t> KafkaConsumer::CachedHighWatermark(std::string_view topic
 Result<std::vector<TopicPartitionOffset>> KafkaConsumer::OffsetsForTime(
     std::string_view topic, const std::vector<int32_t>& partitions, int64_t time_ms,
     std::chrono::milliseconds timeout) {
-  if (closed_) return Status("KAFKA-CLOSED", "query after close");
+  if (closed_) return Status(Code::kKafkaClosed, "query after close");
   PartitionList list(topic, partitions);
   for (RdKafka::TopicPartition* tp : list.raw()) tp->set_offset(time_ms);
   RdKafka::ErrorCode err = consumer_->offsetsForTimes(list.raw(), ToTimeoutMs(timeout));
-  if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus("KAFKA-TIMEOUT", "offsets for time", err);
-  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "offsets for time", err);
+  if (err == RdKafka::ERR__TIMED_OUT)
+    return KafkaStatus(Code::kKafkaTimeout, "offsets for time", err);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "offsets for time", err);
   std::vector<TopicPartitionOffset> out;
   for (RdKafka::TopicPartition* tp : list.raw()) {
     if (tp->err() != RdKafka::ERR_NO_ERROR) {
-      return KafkaStatus("KAFKA-ERROR", "offsets for time", tp->err());
+      return KafkaStatus(Code::kKafkaError, "offsets for time", tp->err());
     }
     out.push_back({tp->partition(), tp->offset()});
   }
@@ -327,7 +330,7 @@ Status KafkaConsumer::Close() {
   if (closed_) return Status::Ok();
   closed_ = true;
   RdKafka::ErrorCode err = consumer_->close();
-  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus("KAFKA-ERROR", "close", err);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "close", err);
   return Status::Ok();
 }
 

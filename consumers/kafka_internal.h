@@ -23,12 +23,12 @@ inline int ToTimeoutMs(std::chrono::milliseconds timeout) {
 }
 
 // "what: <librdkafka's text> (<code>)[: detail]" under the stable `code`.
-inline Status KafkaStatus(std::string code, std::string_view what, RdKafka::ErrorCode err,
+inline Status KafkaStatus(Code code, std::string_view what, RdKafka::ErrorCode err,
                           const std::string& detail = "") {
   std::string message =
       std::string(what) + ": " + RdKafka::err2str(err) + " (" + std::to_string(err) + ")";
   if (!detail.empty() && detail != RdKafka::err2str(err)) message += ": " + detail;
-  return Status(std::move(code), std::move(message));
+  return Status(code, std::move(message));
 }
 
 // Sets every property; KAFKA-CONFIG naming the first one librdkafka refuses.
@@ -37,7 +37,7 @@ inline Status SetAll(RdKafka::Conf& conf,
   std::string errstr;
   for (const auto& [name, value] : props) {
     if (conf.set(name, value, errstr) != RdKafka::Conf::CONF_OK) {
-      return Status("KAFKA-CONFIG", name + "=" + value + ": " + errstr);
+      return Status(Code::kKafkaConfig, name + "=" + value + ": " + errstr);
     }
   }
   return Status::Ok();

@@ -35,7 +35,7 @@ class KafkaProducer::DeliveryReporter : public RdKafka::DeliveryReportCb {
 
 Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
     const KafkaProducerOptions& options) {
-  if (options.brokers.empty()) return Status("KAFKA-CONFIG", "no brokers given");
+  if (options.brokers.empty()) return Status(Code::kKafkaConfig, "no brokers given");
   auto producer = std::make_unique<KafkaProducer>(PrivateTag(), options);
   Status status = producer->Init();
   if (!status.ok()) return status;
@@ -76,17 +76,17 @@ Result<std::unique_ptr<RdKafka::Producer>> KafkaProducer::MakeHandle() {
   if (!status.ok()) return status;
   std::string errstr;
   if (conf->set("dr_cb", reporter_.get(), errstr) != RdKafka::Conf::CONF_OK) {
-    return Status("KAFKA-CONFIG", "dr_cb: " + errstr);
+    return Status(Code::kKafkaConfig, "dr_cb: " + errstr);
   }
   std::unique_ptr<RdKafka::Producer> handle(RdKafka::Producer::create(conf.get(), errstr));
-  if (handle == nullptr) return Status("KAFKA-ERROR", "creating the producer: " + errstr);
+  if (handle == nullptr) return Status(Code::kKafkaError, "creating the producer: " + errstr);
   return handle;
 }
 
 Status KafkaProducer::FailedForGood(RdKafka::Producer* failed) {
   std::string reason;
   const RdKafka::ErrorCode err = failed->fatal_error(reason);
-  Status status("KAFKA-FATAL",
+  Status status(Code::kKafkaFatal,
                 "producer failed for good: " + RdKafka::err2str(err) + ": " + reason);
   std::unique_lock lock(handle_mu_);
   if (producer_.get() != failed) return status;  // another caller replaced it already
@@ -119,9 +119,9 @@ Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
       lock.unlock();
       return FailedForGood(producer);
     }
-    if (err != RdKafka::ERR__QUEUE_FULL) return KafkaStatus("KAFKA-ERROR", "produce", err);
+    if (err != RdKafka::ERR__QUEUE_FULL) return KafkaStatus(Code::kKafkaError, "produce", err);
     if (std::chrono::steady_clock::now() >= deadline) {
-      return KafkaStatus("KAFKA-QUEUE-FULL", "produce", err);
+      return KafkaStatus(Code::kKafkaQueueFull, "produce", err);
     }
     producer->poll(100);  // wait for deliveries to free room
   }
@@ -133,14 +133,14 @@ Status KafkaProducer::Flush(std::chrono::milliseconds timeout) {
   RdKafka::ErrorCode err = producer->flush(ToTimeoutMs(timeout));
   if (err == RdKafka::ERR_NO_ERROR) return Status::Ok();
   if (err == RdKafka::ERR__TIMED_OUT) {
-    return Status("KAFKA-TIMEOUT", "flush: " + std::to_string(producer->outq_len()) +
-                                       " messages or requests still outstanding");
+    return Status(Code::kKafkaTimeout, "flush: " + std::to_string(producer->outq_len()) +
+                                           " messages or requests still outstanding");
   }
   if (err == RdKafka::ERR__FATAL) {
     lock.unlock();
     return FailedForGood(producer);
   }
-  return KafkaStatus("KAFKA-ERROR", "flush", err);
+  return KafkaStatus(Code::kKafkaError, "flush", err);
 }
 
 void KafkaProducer::InjectFatalErrorForTesting() {

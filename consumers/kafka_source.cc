@@ -63,13 +63,18 @@ Status KafkaSource::Close() {
 }
 
 Result<std::vector<PartitionBounds>> KafkaSource::QueryBounds(std::chrono::milliseconds timeout) {
-  if (consumer_ == nullptr) return Status("KAFKA-CLOSED", "query after close");
+  if (consumer_ == nullptr) return Status(Code::kKafkaClosed, "query after close");
   return consumer_->QueryBounds(options_.topic, timeout);
+}
+
+Status KafkaSource::ProbeLog(std::chrono::milliseconds timeout) {
+  Result<std::vector<PartitionBounds>> bounds = QueryBounds(timeout);
+  return bounds ? Status::Ok() : bounds.error();
 }
 
 Result<std::vector<TopicPartitionOffset>> KafkaSource::OffsetsForTime(
     const std::vector<int32_t>& partitions, int64_t time_ms, std::chrono::milliseconds timeout) {
-  if (consumer_ == nullptr) return Status("KAFKA-CLOSED", "query after close");
+  if (consumer_ == nullptr) return Status(Code::kKafkaClosed, "query after close");
   return consumer_->OffsetsForTime(options_.topic, partitions, time_ms, timeout);
 }
 

@@ -98,6 +98,8 @@ class KafkaSource : public Source {
   Status Close();
 
   // The topic's partitions and their offsets now, and the first offset at or after a time:
+  // QueryBounds() on the topic: the broker answered, or why not.
+  Status ProbeLog(std::chrono::milliseconds timeout) override;
   // KafkaConsumer::QueryBounds and OffsetsForTime on options.topic (for replays).
   Result<std::vector<PartitionBounds>> QueryBounds(std::chrono::milliseconds timeout);
   Result<std::vector<TopicPartitionOffset>> OffsetsForTime(const std::vector<int32_t>& partitions,

@@ -40,36 +40,6 @@ int64_t DaysFromCivil(int y, int m, int d) {
   return int64_t{era} * 146097 + doe - 719468;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// 32 hex digits, or a UUID 8-4-4-4-12 with dashes.
-bool ParseRequestId(std::string_view text, std::array<uint8_t, 16>* out) {
-  std::string hex;
-  if (text.size() == 36) {
-    for (size_t i = 0; i < text.size(); ++i) {
-      const bool dash_here = i == 8 || i == 13 || i == 18 || i == 23;
-      if (dash_here != (text[i] == '-')) return false;
-      if (!dash_here) hex.push_back(text[i]);
-    }
-  } else if (text.size() == 32) {
-    hex = text;
-  } else {
-    return false;
-  }
-  for (size_t i = 0; i < 16; ++i) {
-    const int hi = HexValue(hex[2 * i]);
-    const int lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
 // inet_pton reads up to a NUL: "203.0.113.7\u0000<anything>" must not pass for an address.
 bool IsIp(const std::string& text) {
   unsigned char addr[16];
@@ -79,7 +49,7 @@ bool IsIp(const std::string& text) {
 }
 
 Status Invalid(std::string_view field, std::string_view what) {
-  return Status("INVALID-FIELD", std::string(field) + ": " + std::string(what));
+  return Status(Code::kInvalidField, std::string(field) + ": " + std::string(what));
 }
 
 // The member `name` of `obj`; false when absent or null.
@@ -124,13 +94,15 @@ Status GetIdentity(dom::object obj, RequestFields* r) {
   bool found = false;
   Status status = GetString(obj, "request_id", &text, &found);
   if (!status.ok()) return status;
-  if (!found) return Status("MISSING-FIELD", "request_id");
-  if (!ParseRequestId(text, &r->request_id)) {
+  if (!found) return Status(Code::kMissingField, "request_id");
+  if (std::optional<RequestIdBytes> id = ParseRequestId(text)) {
+    r->request_id = *id;
+  } else {
     return Invalid("request_id", "must be 32 hex digits or a UUID");
   }
   status = GetString(obj, "key_id", &text, &found);
   if (!status.ok()) return status;
-  if (!found) return Status("MISSING-FIELD", "key_id");
+  if (!found) return Status(Code::kMissingField, "key_id");
   bool key_chars = text.size() == kKeyIdLength;
   for (char c : text) key_chars = key_chars && IsKeyChar(c);
   if (!key_chars) return Invalid("key_id", "must be 8 characters of [A-Za-z0-9]");
@@ -152,7 +124,7 @@ Status GetTime(dom::object obj, RequestFields* r) {
       return Invalid("time_us", "must be an integer (microseconds since the epoch)");
     }
   }
-  if (!has_text && !has_us) return Status("MISSING-FIELD", "time");
+  if (!has_text && !has_us) return Status(Code::kMissingField, "time");
   if (has_text) {
     Result<TimeUs> parsed = ParseRfc3339(text);
     if (!parsed) return Invalid("time", parsed.error().message());
@@ -183,7 +155,7 @@ Status GetRest(dom::object obj, RequestFields* r) {
 
 Result<TimeUs> ParseRfc3339(std::string_view t) {
   auto bad = [&](std::string_view what) {
-    return Status("INVALID-FIELD",
+    return Status(Code::kInvalidField,
                   std::string(what) + " in RFC 3339 time \"" + std::string(t.substr(0, 64)) + "\"");
   };
   int year, month, day, hour, minute, second;
@@ -238,17 +210,17 @@ NdjsonParser::~NdjsonParser() = default;
 
 Result<RequestFields> NdjsonParser::Parse(std::string_view line) {
   if (line.size() > impl_->max_line_bytes) {
-    return Status("OVERSIZED", "line of " + std::to_string(line.size()) + " bytes, limit " +
-                                   std::to_string(impl_->max_line_bytes));
+    return Status(Code::kOversized, "line of " + std::to_string(line.size()) + " bytes, limit " +
+                                        std::to_string(impl_->max_line_bytes));
   }
   impl_->padded.assign(line);
   impl_->padded.append(simdjson::SIMDJSON_PADDING, '\0');
   dom::element doc;
   simdjson::error_code err = impl_->parser.parse(impl_->padded.data(), line.size(), false).get(doc);
-  if (err != simdjson::SUCCESS) return Status("INVALID-JSON", simdjson::error_message(err));
+  if (err != simdjson::SUCCESS) return Status(Code::kInvalidJson, simdjson::error_message(err));
   dom::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-    return Status("INVALID-JSON", "not a JSON object");
+    return Status(Code::kInvalidJson, "not a JSON object");
   }
   RequestFields r;
   for (Status s : {GetIdentity(obj, &r), GetTime(obj, &r), GetRest(obj, &r)}) {
@@ -275,7 +247,7 @@ Result<NdjsonBody> ParseNdjsonBody(std::string_view body, const NdjsonLimits& li
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     if (++lines > limits.max_lines) {
-      return Status("TOO-MANY-LINES",
+      return Status(Code::kTooManyLines,
                     "more than " + std::to_string(limits.max_lines) + " events in one body");
     }
     Result<RequestFields> fields = parser.Parse(line);

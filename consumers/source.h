@@ -64,6 +64,11 @@ class Source {
   // known yet are left out; empty when the source can't tell.
   virtual std::vector<PartitionOffset> LogEnds() const { return {}; }
 
+  // A round trip to the log behind this source: OK when it answers within `timeout`, else why
+  // not (readiness reports it while the source is idle). Sources that are always there (the
+  // embedded log, files) answer OK without a round trip.
+  virtual Status ProbeLog(std::chrono::milliseconds timeout) { return Status::Ok(); }
+
   // Stable name used in stored offset keys: "kafka/keymeter.events", "embedded", "file".
   virtual std::string name() const = 0;
 };

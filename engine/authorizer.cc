@@ -5,7 +5,7 @@
 #include <chrono>
 #include <mutex>
 
-#include "engine/metrics.h"
+#include "engine/authorize_probe.h"
 #include "engine/reservations.h"
 #include "engine/secrets.h"
 #include "projections/allowed_sources.h"
@@ -17,7 +17,7 @@ namespace keymeter {
 
 namespace {
 
-constexpr std::array<std::string_view, 14> kReasons = {
+constexpr std::array<Code, 14> kReasons = {
     reason::kOk,
     reason::kMalformedKey,
     reason::kNotFound,
@@ -57,7 +57,7 @@ struct Used {
   }
 };
 
-void Deny(AuthorizeResult* out, std::string_view why, int status) {
+void Deny(AuthorizeResult* out, Code why, int status) {
   out->allowed = false;
   out->reason = why;
   out->http_status = status;
@@ -103,7 +103,7 @@ void EvaluateQuota(const Limits& limits, const Used& used, uint32_t units, bool 
 
 }  // namespace
 
-std::span<const std::string_view> AllAuthorizeReasons() { return kReasons; }
+std::span<const Code> AllAuthorizeReasons() { return kReasons; }
 
 void Authorizer::Authorize(const AuthorizeRequest& request, TimeUs now,
                            AuthorizeResult* out) const {
@@ -125,7 +125,7 @@ void Authorizer::Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeRe
   if (!IsWellFormedKey(request.key)) return Deny(out, reason::kMalformedKey, 401);
   std::optional<RequestIdBytes> request_id;
   if (request.reserve) {
-    request_id = ParseRequestIdText(request.request_id);
+    request_id = ParseRequestId(request.request_id);
     if (!request_id) return Deny(out, reason::kInvalidRequestId, 400);
   }
   // Hash outside the lock; every well-formed key pays for it, known or not.

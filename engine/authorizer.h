@@ -45,6 +45,7 @@
 #include <string_view>
 
 #include "schemas/ids.h"
+#include "schemas/status.h"
 
 namespace keymeter {
 
@@ -53,25 +54,26 @@ class KeyDirectory;
 class QuotaWindows;
 class Reservations;
 
+// The reasons, as codes (schemas/status.h); their text is HttpName().
 namespace reason {
-inline constexpr std::string_view kOk = "OK";
-inline constexpr std::string_view kMalformedKey = "MALFORMED_KEY";
-inline constexpr std::string_view kNotFound = "NOT_FOUND";
-inline constexpr std::string_view kPendingConfirmation = "PENDING_CONFIRMATION";
-inline constexpr std::string_view kSuspended = "SUSPENDED";
-inline constexpr std::string_view kDeleted = "DELETED";
-inline constexpr std::string_view kParentSuspended = "PARENT_SUSPENDED";
-inline constexpr std::string_view kForbiddenSource = "FORBIDDEN_SOURCE";
-inline constexpr std::string_view kForbiddenProduct = "FORBIDDEN_PRODUCT";
-inline constexpr std::string_view kDailyQuotaExceeded = "DAILY_QUOTA_EXCEEDED";
-inline constexpr std::string_view kMonthlyQuotaExceeded = "MONTHLY_QUOTA_EXCEEDED";
-inline constexpr std::string_view kMemberCapExceeded = "MEMBER_CAP_EXCEEDED";
-inline constexpr std::string_view kInvalidRequestId = "INVALID_REQUEST_ID";
-inline constexpr std::string_view kReservationsFull = "RESERVATIONS_FULL";
+inline constexpr Code kOk = Code::kOk;
+inline constexpr Code kMalformedKey = Code::kMalformedKey;
+inline constexpr Code kNotFound = Code::kNotFound;
+inline constexpr Code kPendingConfirmation = Code::kPendingConfirmation;
+inline constexpr Code kSuspended = Code::kSuspended;
+inline constexpr Code kDeleted = Code::kDeleted;
+inline constexpr Code kParentSuspended = Code::kParentSuspended;
+inline constexpr Code kForbiddenSource = Code::kForbiddenSource;
+inline constexpr Code kForbiddenProduct = Code::kForbiddenProduct;
+inline constexpr Code kDailyQuotaExceeded = Code::kDailyQuotaExceeded;
+inline constexpr Code kMonthlyQuotaExceeded = Code::kMonthlyQuotaExceeded;
+inline constexpr Code kMemberCapExceeded = Code::kMemberCapExceeded;
+inline constexpr Code kInvalidRequestId = Code::kInvalidRequestId;
+inline constexpr Code kReservationsFull = Code::kReservationsFull;
 }  // namespace reason
 
 // Every reason Authorize() can give (for metrics).
-std::span<const std::string_view> AllAuthorizeReasons();
+std::span<const Code> AllAuthorizeReasons();
 
 struct AuthorizeRequest {
   std::string_view key;
@@ -86,7 +88,7 @@ struct AuthorizeResult {
   static constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
 
   bool allowed = false;
-  std::string_view reason = reason::kMalformedKey;  // one of the reason:: constants
+  Code reason = reason::kMalformedKey;  // one of the reason:: constants
   int http_status = 401;
   // Set once the key and its secret are verified (every reason but MALFORMED_KEY, NOT_FOUND);
   // the ids below are empty otherwise.

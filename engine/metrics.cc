@@ -1,8 +1,5 @@
 #include "engine/metrics.h"
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -16,77 +13,6 @@ Metrics::~Metrics() = default;
 
 std::string Metrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
-}
-
-HttpProbe::HttpProbe(Metrics& metrics)
-    : requests_(prometheus::BuildCounter()
-                    .Name("keymeter_http_requests_total")
-                    .Help("HTTP responses sent, by route pattern and status code.")
-                    .Register(metrics.registry())),
-      duration_(prometheus::BuildHistogram()
-                    .Name("keymeter_http_request_duration_seconds")
-                    .Help("Time from a complete HTTP request to its response being ready.")
-                    .Register(metrics.registry())) {}
-
-HttpProbe::~HttpProbe() = default;
-
-void HttpProbe::RequestServed(std::string_view route, int status,
-                              std::chrono::nanoseconds latency) {
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-      0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5};
-  if (route.empty()) route = "unmatched";
-  const double seconds = std::chrono::duration<double>(latency).count();
-  prometheus::Counter* counter = nullptr;
-  prometheus::Histogram* histogram = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = routes_.find(absl::string_view(route.data(), route.size()));
-    if (it == routes_.end()) {
-      RouteMetrics fresh;
-      fresh.duration = &duration_.Add({{"route", std::string(route)}}, kBuckets);
-      it = routes_.emplace(std::string(route), std::move(fresh)).first;
-    }
-    RouteMetrics& m = it->second;
-    histogram = m.duration;
-    auto c = m.by_status.find(status);
-    if (c == m.by_status.end()) {
-      c = m.by_status
-              .emplace(status, &requests_.Add({{"route", std::string(route)},
-                                               {"status", std::to_string(status)}}))
-              .first;
-    }
-    counter = c->second;
-  }
-  counter->Increment();
-  histogram->Observe(seconds);
-}
-
-AuthorizeProbe::AuthorizeProbe(Metrics& metrics, std::span<const std::string_view> reasons)
-    : decisions_(prometheus::BuildCounter()
-                     .Name("keymeter_authorize_decisions_total")
-                     .Help("authorize decisions, by reason (OK or the denial code).")
-                     .Register(metrics.registry())) {
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001,
-      0.00025,  0.0005,    0.001,    0.0025,  0.005,    0.01};
-  latency_ = &prometheus::BuildHistogram()
-                  .Name("keymeter_authorize_latency_seconds")
-                  .Help("Time to decide one authorize from memory.")
-                  .Register(metrics.registry())
-                  .Add({}, kBuckets);
-  for (std::string_view reason : reasons) {
-    by_reason_.emplace(std::string(reason), &decisions_.Add({{"reason", std::string(reason)}}));
-  }
-  other_ = &decisions_.Add({{"reason", "OTHER"}});
-}
-
-AuthorizeProbe::~AuthorizeProbe() = default;
-
-void AuthorizeProbe::Decided(std::string_view reason, std::chrono::nanoseconds latency) {
-  auto it = by_reason_.find(absl::string_view(reason.data(), reason.size()));
-  (it == by_reason_.end() ? other_ : it->second)->Increment();
-  latency_->Observe(std::chrono::duration<double>(latency).count());
 }
 
 }  // namespace keymeter

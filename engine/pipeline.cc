@@ -6,16 +6,11 @@
 #include <filesystem>
 
 #include "consumers/kafka_source.h"
+#include "schemas/clock.h"
 
 namespace keymeter {
 
 namespace {
-
-TimeUs WallClockUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -58,9 +53,9 @@ Status Pipeline::Init() {
   if (options_.read_only) {
     // Load the projections without claiming a source.
     if (Status s = directory_->Load(store_->db()); !s.ok()) return s;
-    return quota_.Restore(store_->db(), store_->cfs()[Cf::kUsage], *directory_, WallClockUs());
+    return quota_.Restore(store_->db(), store_->cfs()[Cf::kUsage], *directory_, NowUs());
   }
-  return projector_->Open(source_name(), WallClockUs());
+  return projector_->Open(source_name(), NowUs());
 }
 
 Pipeline::~Pipeline() { Stop(); }
@@ -104,9 +99,9 @@ void Pipeline::Loop(std::stop_token stop) {
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       Status healed = store_->Resume();
-      if (healed.ok()) healed = projector_->Open(source_name(), WallClockUs());
+      if (healed.ok()) healed = projector_->Open(source_name(), NowUs());
       if (!healed.ok()) {
-        SetState(false, "STORAGE-ERROR: " + healed.ToString());
+        SetState(false, Status(Code::kStorageError, healed.ToString()).ToString());
         continue;
       }
       spdlog::info("projector: projections reloaded; resuming from the stored offsets");
@@ -134,14 +129,15 @@ void Pipeline::Loop(std::stop_token stop) {
     if (projector_->broken()) {
       // The commit failed: on the store (a storage fault) or before it, on the dead-letter
       // queue (the broker away, a producer failed for good).
-      SetState(false, error.code() == "IO-ERROR" ? "STORAGE-ERROR: " + error.ToString()
-                                                 : error.ToString());
+      SetState(false, error.code() == Code::kIoError
+                          ? Status(Code::kStorageError, error.ToString()).ToString()
+                          : error.ToString());
       source.reset();
       reopen = true;
       continue;
     }
     SetState(false, error.ToString());
-    if (error.code() == "KAFKA-FATAL") {
+    if (error.code() == Code::kKafkaFatal) {
       // The consumer can't go on (e.g. fenced by its own static membership after the broker was
       // away longer than its session): a new one resumes from the stored offsets.
       spdlog::warn("projector: a new Kafka consumer resumes from the stored offsets");
@@ -159,21 +155,18 @@ void Pipeline::Loop(std::stop_token stop) {
 Pipeline::KafkaClientsReplaced Pipeline::kafka_clients_replaced() const {
   KafkaClientsReplaced replaced{.consumers = consumers_replaced_.load(std::memory_order_relaxed)};
   if (producer_ != nullptr) replaced.producers += producer_->renewals();
-  if (auto* sink = dynamic_cast<const KafkaDeadLetterSink*>(dead_letters_.get())) {
-    replaced.producers += sink->producer_renewals();
-  }
+  replaced.producers += dead_letters_->producer_renewals();
   return replaced;
 }
 
 std::string Pipeline::ProbeBroker(Source& source) {
-  auto* kafka = dynamic_cast<KafkaSource*>(&source);
-  if (kafka == nullptr) return "";
   const auto now = std::chrono::steady_clock::now();
   if (now - last_probe_ < kBrokerProbeInterval) return probe_error_;
   last_probe_ = now;
-  Result<std::vector<PartitionBounds>> bounds = kafka->QueryBounds(kBrokerProbeTimeout);
-  probe_error_ = bounds ? "" : "KAFKA-UNREACHABLE: " + bounds.error().ToString();
-  if (!bounds) spdlog::warn("projector: {}", probe_error_);
+  const Status answered = source.ProbeLog(kBrokerProbeTimeout);
+  probe_error_ =
+      answered.ok() ? "" : Status(Code::kKafkaUnreachable, answered.ToString()).ToString();
+  if (!answered.ok()) spdlog::warn("projector: {}", probe_error_);
   return probe_error_;
 }
 
@@ -192,16 +185,18 @@ std::pair<bool, std::string> Pipeline::Readiness() const {
   if (const auto waiting = dead_letters_ != nullptr ? dead_letters_->FlushWaiting()
                                                     : std::chrono::milliseconds(0);
       waiting >= std::chrono::seconds(2)) {
-    return {false, "KAFKA-UNREACHABLE: the commit has waited " +
-                       std::to_string(waiting.count() / 1000) +
-                       " s for the broker to take the dead letters"};
+    return {false, Status(Code::kKafkaUnreachable,
+                          "the commit has waited " + std::to_string(waiting.count() / 1000) +
+                              " s for the broker to take the dead letters")
+                       .ToString()};
   }
   if (!caught_up_) return {false, "catching up with the log"};
   return {true, "caught up"};
 }
 
 Status Pipeline::Publish(std::span<const uint8_t> envelope, std::string_view account_id) {
-  if (options_.read_only) return Status("LOG-READ-ONLY", "this keymeter serves a read-only store");
+  if (options_.read_only)
+    return Status(Code::kLogReadOnly, "this keymeter serves a read-only store");
   if (!kafka_mode()) {
     Result<int64_t> offset = log_->Append(envelope, account_id);
     return offset ? Status::Ok() : offset.error();
@@ -212,7 +207,8 @@ Status Pipeline::Publish(std::span<const uint8_t> envelope, std::string_view acc
 
 Status Pipeline::PublishMany(
     std::span<const std::pair<std::string, std::string>> envelopes_and_accounts) {
-  if (options_.read_only) return Status("LOG-READ-ONLY", "this keymeter serves a read-only store");
+  if (options_.read_only)
+    return Status(Code::kLogReadOnly, "this keymeter serves a read-only store");
   if (!kafka_mode()) {
     std::vector<LogEntry> entries;
     entries.reserve(envelopes_and_accounts.size());

@@ -117,7 +117,8 @@ class Pipeline {
   void Loop(std::stop_token stop);
   void RecordOutcome(const std::string& command_id, const Status& outcome);
   void SetState(bool caught_up, std::string error);
-  // "" when `source` is not Kafka's or its broker answered the last probe; else the reason.
+  // "" when the log behind `source` answered the last probe (at most one a second); else the
+  // reason.
   std::string ProbeBroker(Source& source);
 
   static constexpr std::chrono::milliseconds kBrokerProbeInterval{1000};

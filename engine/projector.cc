@@ -15,7 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
 }  // namespace
 
@@ -25,7 +24,6 @@ Projector::Projector(Store& store, KeyDirectory& directory, QuotaWindows& quota,
       directory_(directory),
       quota_(quota),
       dead_letters_(dead_letters),
-      embedded_dead_letters_(dynamic_cast<EmbeddedDeadLetterSink*>(&dead_letters)),
       options_(options),
       batch_(std::make_unique<rocksdb::WriteBatch>()) {}
 
@@ -43,10 +41,10 @@ Status Projector::Open(const std::string& source_name, TimeUs now) {
   std::string stored;
   rocksdb::Status s = db->Get({}, store_.cfs()[Cf::kMeta], kSourceKey, &stored);
   if (s.ok() && stored != source_name) {
-    return Status("SOURCE-MISMATCH", "this data dir follows '" + stored + "', not '" + source_name +
-                                         "'; use a fresh --data-dir");
+    return Status(Code::kSourceMismatch, "this data dir follows '" + stored + "', not '" +
+                                             source_name + "'; use a fresh --data-dir");
   }
-  if (!s.ok() && !s.IsNotFound()) return Status("IO-ERROR", s.ToString());
+  if (!s.ok() && !s.IsNotFound()) return Status(Code::kIoError, s.ToString());
   if (s.IsNotFound()) {
     rocksdb::WriteBatch first;
     first.Put(store_.cfs()[Cf::kMeta], kSourceKey, source_name).PermitUncheckedError();
@@ -76,15 +74,15 @@ Status Projector::LoadPartitions() {
   for (it->Seek(kPartitionPrefix); it->Valid() && it->key().starts_with(kPartitionPrefix); it->Next()) {
     std::optional<int32_t> p = PartitionOfKey(it->key().ToStringView());
     std::optional<PartitionRecord> r = DecodePartition(it->value().ToStringView());
-    if (!p || !r) return Status("CORRUPT-RECORD", "partition record");
+    if (!p || !r) return Status(Code::kCorruptRecord, "partition record");
     Partition(*p).record = *r;
   }
   for (it->Seek(kAccountPrefix); it->Valid() && it->key().starts_with(kAccountPrefix); it->Next()) {
-    if (it->value().size() != 4) return Status("CORRUPT-RECORD", "account partition");
+    if (it->value().size() != 4) return Status(Code::kCorruptRecord, "account partition");
     const int32_t p = int32_t(DecodeBigEndian32(it->value().ToStringView()));
     Partition(p).accounts.push_back(it->key().ToString().substr(kAccountPrefix.size()));
   }
-  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   // The dedupe windows hold the accepted requests of the last window: the request log has them.
   for (auto& [p, part] : partitions_) {
     part.dedupe->set_watermark(part.record.watermark_us);
@@ -131,7 +129,7 @@ std::map<int32_t, PartitionRecord> Projector::Partitions() const {
 }
 
 Result<size_t> Projector::RunBatch(Source& source) {
-  if (broken_) return Status("PROJECTOR-STOPPED", "a commit failed; reopen the projector");
+  if (broken_) return Status(Code::kProjectorStopped, "a commit failed; reopen the projector");
   if (writing_.valid() && writing_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
     if (Status s = Drain(&source); !s.ok()) return s;
   }
@@ -189,7 +187,7 @@ void Projector::Apply(const SourceMessage& m) {
   part.dirty = true;
   Decoded decoded = DecodeEnvelope(m.payload, options_.max_message_bytes);
   if (!decoded.ok()) {
-    DeadLetterOf(m, std::move(decoded.reason), std::move(decoded.detail));
+    DeadLetterOf(m, decoded.reason, std::move(decoded.detail));
     return;
   }
   const fb::Envelope& env = *decoded.envelope;
@@ -218,17 +216,17 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
   const fb::RequestEvent& r = *env.op_as_RequestEvent();
   std::optional<KeyId> id = KeyId::Parse(r.key_id()->string_view());
   const KeyState* key = id ? directory_.FindKey(*id) : nullptr;
-  if (key == nullptr) return DeadLetterOf(m, "UNKNOWN-KEY", "key " + Str(r.key_id()));
+  if (key == nullptr) return DeadLetterOf(m, Code::kUnknownKey, "key " + Str(r.key_id()));
   if (key->account_id != r.account_id()->string_view()) {
-    return DeadLetterOf(m, "ACCOUNT-MISMATCH", "key " + key->id.str() + " is not of account " +
-                                                   Str(r.account_id()));
+    return DeadLetterOf(m, Code::kAccountMismatch,
+                        "key " + key->id.str() + " is not of account " + Str(r.account_id()));
   }
   if (m.log_time_us > 0 && r.time_us() > m.log_time_us + options_.future_tolerance_us) {
-    return DeadLetterOf(m, "FUTURE-TIMESTAMP", "event time is ahead of the log's time");
+    return DeadLetterOf(m, Code::kFutureTimestamp, "event time is ahead of the log's time");
   }
   // A request made before the key was deleted still counts, however late it arrives.
   if (key->status == fb::KeyStatus::Deleted && r.time_us() >= key->updated_us) {
-    return DeadLetterOf(m, "KEY-DELETED", "key " + key->id.str() + " was deleted");
+    return DeadLetterOf(m, Code::kKeyDeleted, "key " + key->id.str() + " was deleted");
   }
   RequestIdBytes request_id;
   std::copy(r.request_id()->bytes()->begin(), r.request_id()->bytes()->end(), request_id.begin());
@@ -267,9 +265,9 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
   ++stats_.requests_applied;
 }
 
-void Projector::DeadLetterOf(const SourceMessage& m, std::string reason, std::string detail) {
-  ++stats_.dead_letters[reason];
-  dead_letters_.Add(DeadLetter::Make(std::move(reason), std::move(detail), source_name_,
+void Projector::DeadLetterOf(const SourceMessage& m, Code reason, std::string detail) {
+  ++stats_.dead_letters[std::string(LogName(reason))];
+  dead_letters_.Add(DeadLetter::Make(std::string(LogName(reason)), std::move(detail), source_name_,
                                      m.partition, m.offset, m.log_time_us, m.payload));
 }
 
@@ -293,9 +291,7 @@ Status Projector::Commit(Source& source, bool wait) {
       part.dirty = false;
     }
   }
-  if (embedded_dead_letters_ != nullptr) {
-    embedded_dead_letters_->MoveInto(batch_.get(), store_.cfs()[Cf::kDlq]);
-  }
+  dead_letters_.MoveInto(batch_.get(), store_.cfs()[Cf::kDlq]);
   c->batch = std::move(batch_);
   batch_ = spare_batch_ != nullptr ? std::move(spare_batch_) : std::make_unique<rocksdb::WriteBatch>();
   c->outcomes = std::move(outcomes_);

@@ -43,6 +43,7 @@
 #include "consumers/dead_letter.h"
 #include "consumers/source.h"
 #include "engine/partition_state.h"
+#include "engine/projector_stats.h"
 #include "engine/store.h"
 #include "projections/dedupe.h"
 #include "projections/key_directory.h"
@@ -65,19 +66,6 @@ struct ProjectorOptions {
   // Write a batch on a thread of its own while the next batch is applied (see the file comment).
   // Off, RunBatch() returns with its batch committed, whatever the source holds next.
   bool overlap_commits = false;
-};
-
-struct ProjectorStats {
-  uint64_t batches = 0;
-  uint64_t messages = 0;
-  uint64_t requests_applied = 0;
-  uint64_t duplicates = 0;
-  std::map<std::string, uint64_t> ops_applied;   // by op name
-  std::map<std::string, uint64_t> dead_letters;  // by reason
-  size_t last_batch_size = 0;
-  std::chrono::microseconds last_commit_latency{0};
-  size_t dedupe_entries = 0;  // over partitions, at the last commit
-  size_t dedupe_bytes = 0;    // DedupeWindow::memory_bytes() over partitions
 };
 
 class ProjectorProbe;
@@ -153,7 +141,7 @@ class Projector {
   PartitionState& Partition(int32_t partition);
   void Apply(const SourceMessage& message);
   void ApplyRequest(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);
-  void DeadLetterOf(const SourceMessage& message, std::string reason, std::string detail);
+  void DeadLetterOf(const SourceMessage& message, Code reason, std::string detail);
   void NoteAccount(PartitionState& part, int32_t partition, const std::string& account_id);
   Status Commit(Source& source, bool wait);
   // Builds `c`'s WriteBatch and writes it (on the writer thread, or inline); then publishes its
@@ -165,7 +153,6 @@ class Projector {
   KeyDirectory& directory_;
   QuotaWindows& quota_;
   DeadLetterSink& dead_letters_;
-  EmbeddedDeadLetterSink* const embedded_dead_letters_;  // null for Kafka's DLQ
   const ProjectorOptions options_;
   std::string source_name_;
   bool broken_ = true;  // until Open()

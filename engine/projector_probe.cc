@@ -6,7 +6,6 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include "engine/projector.h"
 
 namespace keymeter {
 

@@ -19,14 +19,17 @@
 #include "consumers/source.h"
 #include "engine/metrics.h"
 #include "engine/partition_state.h"
+#include "engine/projector_stats.h"
 
 namespace prometheus {
+class Counter;
 class Gauge;
+class Histogram;
+template <typename T>
+class Family;
 }  // namespace prometheus
 
 namespace keymeter {
-
-struct ProjectorStats;
 
 class ProjectorProbe {
  public:

@@ -6,13 +6,6 @@ namespace keymeter {
 
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 uint64_t CountOf(const absl::flat_hash_map<std::pair<KeyId, TimeUs>, uint64_t>& map, KeyId id,
                  TimeUs start) {
   auto it = map.find(std::pair(id, start));
@@ -28,24 +21,6 @@ void Subtract(absl::flat_hash_map<std::pair<KeyId, TimeUs>, uint64_t>& map, KeyI
 }
 
 }  // namespace
-
-std::optional<RequestIdBytes> ParseRequestIdText(std::string_view text) {
-  const bool uuid = text.size() == 36;
-  if (!uuid && text.size() != 32) return std::nullopt;
-  RequestIdBytes id{};
-  size_t digit = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (uuid && (i == 8 || i == 13 || i == 18 || i == 23)) {
-      if (text[i] != '-') return std::nullopt;
-      continue;
-    }
-    const int v = HexValue(text[i]);
-    if (v < 0) return std::nullopt;
-    id[digit / 2] = uint8_t(digit % 2 == 0 ? v << 4 : id[digit / 2] | v);
-    ++digit;
-  }
-  return id;
-}
 
 HeldCounts Reservations::Held(KeyId root, KeyId key, TimeUs now) {
   if (size_.load(std::memory_order_acquire) == 0) return {};

@@ -63,9 +63,6 @@ struct HeldCounts {
 
 enum class ReserveOutcome { kReserved, kAlreadyHeld, kDenied, kFull };
 
-// Parses a request id: 32 hex digits or a UUID (8-4-4-4-12), as in NDJSON events.
-std::optional<RequestIdBytes> ParseRequestIdText(std::string_view text);
-
 class Reservations {
  public:
   explicit Reservations(ReservationOptions options = {}) : options_(options) {}

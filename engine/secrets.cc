@@ -47,7 +47,7 @@ Result<std::string> GenerateKey(const std::function<bool(KeyId)>& taken) {
     std::string key = RandomKeyChars(kKeyLength);
     if (!taken(*KeyId::Parse(key))) return key;
   }
-  return Status("KEY-ID-EXHAUSTED", "16 random key ids in a row were taken");
+  return Status(Code::kKeyIdExhausted, "16 random key ids in a row were taken");
 }
 
 std::string RotateKey(KeyId id) { return id.str() + RandomKeyChars(kKeyLength - kKeyIdLength); }

@@ -2,20 +2,21 @@
 
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
-#include <rocksdb/table.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 
 #include <vector>
 
 #include "projections/request_log.h"
 #include "projections/usage.h"
+#include "schemas/hex.h"
 
 namespace keymeter {
 
 namespace {
 
 Status FromRocks(const rocksdb::Status& s) {
-  return s.ok() ? Status::Ok() : Status("IO-ERROR", s.ToString());
+  return s.ok() ? Status::Ok() : Status(Code::kIoError, s.ToString());
 }
 
 }  // namespace
@@ -55,7 +56,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       options.read_only
           ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &handles, &raw)
           : rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
-  if (!s.ok()) return Status("IO-ERROR", "opening " + options.path + ": " + s.ToString());
+  if (!s.ok()) return Status(Code::kIoError, "opening " + options.path + ": " + s.ToString());
 
   std::unique_ptr<Store> store(new Store());
   store->options_ = options;
@@ -91,6 +92,15 @@ Store::Memory Store::MemoryUsage() const {
   return m;
 }
 
+uint64_t Store::LiveDataBytes() const {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* cf : cfs_.handles) {
+    uint64_t live = 0;
+    if (db_->GetIntProperty(cf, "rocksdb.estimate-live-data-size", &live)) total += live;
+  }
+  return total;
+}
+
 Result<std::string> Store::Checksum() const {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
@@ -112,13 +122,7 @@ Result<std::string> Store::Checksum() const {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
+  return ToHex(std::span<const uint8_t>(digest, len));
 }
 
 }  // namespace keymeter

@@ -61,6 +61,9 @@ class Store {
   };
   Memory MemoryUsage() const;
 
+  // RocksDB's estimate of the live data in every column family, summed (0 where it has none).
+  uint64_t LiveDataBytes() const;
+
   // SHA-256 (hex) over the name, keys and values of every projection column family in order.
   // Equal for two stores that applied the same log, whatever the source of that log.
   Result<std::string> Checksum() const;

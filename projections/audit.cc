@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "projections/aligned.h"
+#include "schemas/envelope.h"
 #include "schemas/records_generated.h"
 
 namespace keymeter {
@@ -20,7 +21,6 @@ std::string AuditKey(const std::string& account_id, TimeUs time_us, uint64_t seq
   return key;
 }
 
-std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
 }  // namespace
 
@@ -57,7 +57,7 @@ Result<AuditPage> ReadAudit(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
     const AlignedBytes value(it->value().ToStringView());
     flatbuffers::Verifier verifier(value.data(), value.size());
     if (!verifier.VerifyBuffer<fb::AuditRecord>(nullptr)) {
-      return Status("CORRUPT-RECORD", "audit record does not verify");
+      return Status(Code::kCorruptRecord, "audit record does not verify");
     }
     const auto* r = flatbuffers::GetRoot<fb::AuditRecord>(value.data());
     if (!key_filter.empty() && Str(r->key_id()) != key_filter) continue;
@@ -80,7 +80,7 @@ Result<AuditPage> ReadAudit(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
     e.detail = Str(r->detail());
     page.entries.push_back(std::move(e));
   }
-  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   return page;
 }
 

@@ -1,7 +1,8 @@
 // The RocksDB column families keymeter keeps, and the helpers that encode their keys.
 // docs/storage.md has the long form of every layout.
 //
-//   meta      "offset/" source "/" be32(partition) -> fixed64 next offset   (not projections)
+//   meta      see engine/partition_state.h: "source", "part/" be32(partition), "acct/" account_id
+//             (the source followed, each partition's next offset and watermark; not projections)
 //   accounts  account_id                           -> fb::AccountRecord
 //   keys      key_id (8 bytes)                     -> fb::KeyRecord
 //   audit     account_id 0x00 be64(time_us) be64(seq) -> fb::AuditRecord

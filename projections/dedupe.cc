@@ -24,7 +24,10 @@ size_t DedupeWindow::IdHash::operator()(const std::pair<uint64_t, RequestIdBytes
 
 bool DedupeWindow::SeenOrAdd(std::string_view account_id, const RequestIdBytes& id, TimeUs t) {
   auto [it, inserted] = ids_.try_emplace(Id{StableHash(account_id), id}, t);
-  if (!inserted && it->second >= window_start()) return true;
+  // The window as of this event: a repeat that is itself the newest event, more than a window
+  // after the first, is not a duplicate (the watermark moves to `t` only below, once accepted,
+  // so that dropped duplicates never move it).
+  if (!inserted && it->second >= std::max(watermark_, t) - window_us_) return true;
   set_watermark(t);
   if (t < window_start()) {
     // Too old to be checked against anyway: not held (a stale entry goes at the next sweep).

@@ -30,8 +30,6 @@
 
 namespace keymeter {
 
-using RequestIdBytes = std::array<uint8_t, 16>;
-
 class DedupeWindow {
  public:
   DedupeWindow(TimeUs window_us, size_t max_entries)
@@ -70,7 +68,10 @@ class DedupeWindow {
   absl::flat_hash_map<Id, TimeUs, IdHash> ids_;
 };
 
-// FNV-1a, 64 bits.
+// FNV-1a's 64-bit loop (xor a byte, multiply by the FNV prime) from the offset basis
+// 1469598103934665603 — not FNV-1a's own (14695981039346656037), so its values are not the
+// reference vectors'; kept because Kafka's group.instance.id is derived from it
+// (engine/pipeline.cc) and must not change between versions. Stable across processes.
 uint64_t StableHash(std::string_view s);
 
 }  // namespace keymeter

@@ -1,6 +1,7 @@
 #include "projections/key_codec.h"
 
 #include "projections/aligned.h"
+#include "schemas/envelope.h"
 #include "schemas/records_generated.h"
 
 namespace keymeter {
@@ -17,7 +18,6 @@ Digest FromFb(const fb::Sha256* s) {
   return d;
 }
 
-std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
 std::vector<std::string> Strings(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v) {
   std::vector<std::string> out;

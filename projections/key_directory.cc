@@ -51,18 +51,18 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cfs_[Cf::kAccounts]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::optional<AccountState> a = DecodeAccount(it->value().ToStringView());
-    if (!a) return Status("CORRUPT-RECORD", "account " + it->key().ToString());
+    if (!a) return Status(Code::kCorruptRecord, "account " + it->key().ToString());
     accounts_.emplace(a->account_id, std::move(*a));
   }
-  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   it.reset(db->NewIterator({}, cfs_[Cf::kKeys]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::optional<KeyState> k = DecodeKey(it->value().ToStringView());
-    if (!k) return Status("CORRUPT-RECORD", "key " + it->key().ToString());
+    if (!k) return Status(Code::kCorruptRecord, "key " + it->key().ToString());
     keys_by_account_[k->account_id].push_back(k->id);
     keys_.emplace(k->id, std::move(*k));
   }
-  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   for (auto& [account, ids] : keys_by_account_) ids.shrink_to_fit();
   for (const auto& [id, key] : keys_) {
     if (key.is_child() && key.status != fb::KeyStatus::Deleted) {

@@ -66,7 +66,8 @@ class KeyDirectory {
   size_t account_count() const { return accounts_.size(); }
 
  private:
-  friend class KeyOpApplier;
+  // The ops of key_ops*.cc reach the maps below only through it (key_ops_internal.h).
+  friend class KeyDirectoryInternal;
 
   CfHandles cfs_;
   absl::flat_hash_map<AccountRef, AccountState, AccountRefHash, AccountRefEq> accounts_;

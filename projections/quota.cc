@@ -56,7 +56,7 @@ Status QuotaWindows::Restore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* usage
     Result<Counters> month = ReadUsageCell(db, usage, UsageScope::kRoot, Granularity::kMonth, id, now);
     Result<Counters> member = ReadUsageCell(db, usage, UsageScope::kKey, Granularity::kDay, id, now);
     if (!day || !month || !member) {
-      status = Status("IO-ERROR", "reading usage to restore quota windows");
+      status = Status(Code::kIoError, "reading usage to restore quota windows");
       return;
     }
     if (day.value().requests > 0 || month.value().units > 0) {

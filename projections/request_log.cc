@@ -149,7 +149,7 @@ Result<RequestPage> ReadRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
     const TimeUs second = TimeUs(GetBigEndian64(it->key().ToStringView().substr(prefix)));
     block.clear();
     if (!DecodeBlock(it->value().ToStringView(), second, &block)) {
-      return Status("CORRUPT-RECORD", "request log block does not decode");
+      return Status(Code::kCorruptRecord, "request log block does not decode");
     }
     std::sort(block.begin(), block.end(), [](const RequestRecord& a, const RequestRecord& b) {
       return std::tie(a.time_us, a.request_id) > std::tie(b.time_us, b.request_id);
@@ -167,7 +167,7 @@ Result<RequestPage> ReadRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
       page.records.push_back(std::move(r));
     }
   }
-  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   return page;
 }
 
@@ -186,13 +186,13 @@ Status ScanRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::strin
     const TimeUs second = TimeUs(GetBigEndian64(it->key().ToStringView().substr(prefix)));
     block.clear();
     if (!DecodeBlock(it->value().ToStringView(), second, &block)) {
-      return Status("CORRUPT-RECORD", "request log block does not decode");
+      return Status(Code::kCorruptRecord, "request log block does not decode");
     }
     for (const RequestRecord& r : block) {
       if (r.time_us >= from_us && r.time_us < to_us) fn(r);
     }
   }
-  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   return Status::Ok();
 }
 

@@ -146,11 +146,11 @@ Status ScanDays(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, UsageScope sco
     if (!k.starts_with(prefix) || k.size() != prefix.size() + 8) break;
     DayValue day;
     if (!DecodeDay(it->value().ToStringView(), &day)) {
-      return Status("CORRUPT-RECORD", "usage day value");
+      return Status(Code::kCorruptRecord, "usage day value");
     }
     if (!fn(TimeUs(GetBigEndian64(k.substr(prefix.size()))), day)) break;
   }
-  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   return Status::Ok();
 }
 
@@ -319,9 +319,9 @@ Result<Counters> ReadUsageCell(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
   std::string bytes;
   rocksdb::Status s = db->Get({}, cf, UsageDayKey(scope, entity, t), &bytes);
   if (s.IsNotFound()) return sum;
-  if (!s.ok()) return Status("IO-ERROR", s.ToString());
+  if (!s.ok()) return Status(Code::kIoError, s.ToString());
   DayValue day;
-  if (!DecodeDay(bytes, &day)) return Status("CORRUPT-RECORD", "usage day value");
+  if (!DecodeDay(bytes, &day)) return Status(Code::kCorruptRecord, "usage day value");
   if (g == Granularity::kDay) return day.Total();
   const int h = int((t - DayStart(t)) / kMicrosPerHour);
   return (day.hour_mask & (1u << h)) ? day.hours[h] : sum;
@@ -337,7 +337,7 @@ Result<std::map<std::string, Counters>> AllUsageCells(rocksdb::DB* db,
     DayValue value;
     if (zero == std::string_view::npos || k.size() != zero + 1 + 8 ||
         !DecodeDay(it->value().ToStringView(), &value)) {
-      return Status("CORRUPT-RECORD", "usage day value");
+      return Status(Code::kCorruptRecord, "usage day value");
     }
     const UsageScope scope = UsageScope(k[0]);
     const std::string_view entity = k.substr(1, zero - 1);
@@ -353,7 +353,7 @@ Result<std::map<std::string, Counters>> AllUsageCells(rocksdb::DB* db,
       cells[UsageKey(UsageScope::kProduct, Granularity::kDay, entity, day, name)] = c;
     }
   }
-  if (!it->status().ok()) return Status("IO-ERROR", it->status().ToString());
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   return cells;
 }
 

@@ -19,6 +19,15 @@ namespace keymeter {
 const fb::Envelope* VerifyEnvelope(std::span<const uint8_t> bytes,
                                    size_t max_bytes = 1 << 20);
 
+// Limits of an op's lists, checked by the API and again by the projector (the log's authority):
+// at most kMaxListItems entries (allowed IPs, allowed domains, products, settings), each at most
+// kMaxItemBytes bytes.
+inline constexpr size_t kMaxListItems = 256;
+inline constexpr size_t kMaxItemBytes = 256;
+
+// A FlatBuffers string as a std::string; "" for an absent field.
+inline std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
 // Name of an op for logs, metrics and the audit history ("KeyIssued").
 std::string_view OpName(fb::Op op);
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "schemas/hex.h"
+
 namespace keymeter {
 
 // True for the key alphabet [A-Za-z0-9].
@@ -64,5 +66,40 @@ using Digest = std::array<uint8_t, 32>;
 
 // Microseconds since the Unix epoch, UTC. Event time, never a clock read inside apply.
 using TimeUs = int64_t;
+
+// A request id: 16 bytes, written as 32 hex digits or a UUID (8-4-4-4-12 with dashes).
+using RequestIdBytes = std::array<uint8_t, 16>;
+
+// The request id `text` names: 32 hex digits or a UUID, either case; nullopt for anything else.
+inline std::optional<RequestIdBytes> ParseRequestId(std::string_view text) {
+  char digits[32];
+  size_t n = 0;
+  if (text.size() == 36) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      const bool dash_here = i == 8 || i == 13 || i == 18 || i == 23;
+      if (dash_here != (text[i] == '-')) return std::nullopt;
+      if (!dash_here) digits[n++] = text[i];
+    }
+  } else if (text.size() == 32) {
+    std::memcpy(digits, text.data(), 32);
+    n = 32;
+  } else {
+    return std::nullopt;
+  }
+  RequestIdBytes id{};
+  if (!DecodeHex(std::string_view(digits, n), id)) return std::nullopt;
+  return id;
+}
+
+// `id` as a UUID, lower case (8-4-4-4-12).
+inline std::string RequestIdText(const RequestIdBytes& id) {
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    AppendHex(&out, std::span(&id[i], 1));
+  }
+  return out;
+}
 
 }  // namespace keymeter

@@ -1,4 +1,4 @@
-// The console's routes (engine/api_console.h) through http::Router, without a server: the
+// The console's routes (api/console.h) through http::Router, without a server: the
 // embedded files with their content types and security headers, ETag revalidation, the
 // redirect, 404 for anything not embedded; and the router's trailing-slash patterns they need.
 #define BOOST_TEST_MODULE console_routes
@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/api_console.h"
-#include "engine/console_assets.h"
-#include "engine/router.h"
+#include "api/console.h"
+#include "api/console_assets.h"
+#include "http/router.h"
 
 using namespace keymeter;
 

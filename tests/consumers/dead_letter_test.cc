@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(payload_is_cut_to_64_kib) {
 }
 
 BOOST_AUTO_TEST_CASE(garbage_does_not_decode) {
-  BOOST_CHECK_EQUAL(DecodeDeadLetter({}).error().code(), "UNDECODABLE");
+  BOOST_CHECK_EQUAL(DecodeDeadLetter({}).error().name(), "UNDECODABLE");
   const std::string junk = "definitely not a flatbuffer, definitely not";
   BOOST_CHECK(!DecodeDeadLetter(Bytes(junk)));
   const std::string good = EncodeDeadLetter(DeadLetter::Make("X", "", "file", 0, 0, 0, {}));

@@ -141,11 +141,11 @@ BOOST_AUTO_TEST_CASE(reopen_recovers_offsets_and_partition_count) {
   eight.partitions = 8;
   auto other = EmbeddedLog::Open(db.db(), db.log(), eight);
   BOOST_REQUIRE(!other);
-  BOOST_CHECK_EQUAL(other.error().code(), "LOG-PARTITIONS-MISMATCH");
+  BOOST_CHECK_EQUAL(other.error().name(), "LOG-PARTITIONS-MISMATCH");
   eight.partitions = 0;
   auto zero = EmbeddedLog::Open(db.db(), db.log(), eight);
   BOOST_REQUIRE(!zero);
-  BOOST_CHECK_EQUAL(zero.error().code(), "INVALID-ARGUMENT");
+  BOOST_CHECK_EQUAL(zero.error().name(), "INVALID-ARGUMENT");
 }
 
 BOOST_AUTO_TEST_CASE(source_starts_at_stored_offsets) {

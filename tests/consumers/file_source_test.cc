@@ -164,13 +164,13 @@ BOOST_AUTO_TEST_CASE(ndjson_lines_and_dead_letters) {
   auto events = ReadAll(*plain, 100);
   BOOST_REQUIRE_EQUAL(events.size(), 3u);  // lines 0, 4 and 6
   Decoded d = DecodeEnvelope(Bytes(events[0].second));
-  BOOST_CHECK_EQUAL(d.reason + ":" + d.detail, "MISSING-FIELD:account_id");
+  BOOST_CHECK_EQUAL(std::string(LogName(d.reason)) + ":" + d.detail, "MISSING-FIELD:account_id");
 }
 
 BOOST_AUTO_TEST_CASE(missing_and_empty_files) {
   auto missing = FileSource::Open({.path = "/nonexistent/keymeter/file"});
   BOOST_REQUIRE(!missing);
-  BOOST_CHECK_EQUAL(missing.error().code(), "IO-ERROR");
+  BOOST_CHECK_EQUAL(missing.error().name(), "IO-ERROR");
   testing::TempDir dir;
   { std::ofstream empty(dir.sub("empty")); }
   auto source = OpenSource({.path = dir.sub("empty")});

@@ -20,7 +20,6 @@
 
 #define BOOST_TEST_MODULE kafka_roundtrip_test
 #include <boost/test/unit_test.hpp>
-
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -39,6 +38,7 @@
 #include "consumers/kafka_consumer.h"
 #include "consumers/kafka_producer.h"
 #include "schemas/envelope.h"
+#include "tests/consumers/kafka_fixture.h"
 
 namespace keymeter {
 namespace {
@@ -48,19 +48,8 @@ constexpr int kPerAccount = 500;
 constexpr int kMessages = kAccounts * kPerAccount;
 constexpr int kLz4 = 3;
 
-std::string Env(const char* name, const char* fallback) {
-  const char* value = std::getenv(name);
-  return (value != nullptr && *value != '\0') ? value : fallback;
-}
-
-std::string Brokers() { return Env("KEYMETER_BROKERS", "127.0.0.1:19092"); }
-
-std::string RandomHex() {
-  std::random_device rd;
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%08x%08x", rd(), rd());
-  return buf;
-}
+using testing::Brokers;
+using testing::RandomHex;
 
 std::string AccountId(int account) {
   char buf[17];

@@ -16,6 +16,7 @@
 #include "consumers/dead_letter.h"
 #include "consumers/embedded_log.h"
 #include "consumers/kafka_producer.h"
+#include "schemas/clock.h"
 #include "schemas/envelope.h"
 #include "tests/consumers/envelope_fixture.h"
 #include "tests/consumers/kafka_fixture.h"
@@ -32,12 +33,6 @@ constexpr int kAccounts = 40;
 constexpr int kPerAccount = 50;
 constexpr int kMessages = kAccounts * kPerAccount;
 constexpr int32_t kPartitions = 4;
-
-TimeUs NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Produced {
   std::string topic;
@@ -270,7 +265,7 @@ BOOST_AUTO_TEST_CASE(dead_letters_reach_the_dlq_topic) {
   const DeadLetter late = DeadLetter::Make("UNKNOWN-KEY", "k1", "kafka/x", 3, 9, 3000, {});
   sink.Add(late);
   flushed = sink.Flush();
-  BOOST_CHECK_EQUAL(flushed.code(), "KAFKA-FATAL");
+  BOOST_CHECK_EQUAL(flushed.name(), "KAFKA-FATAL");
   BOOST_CHECK_EQUAL(dlq_producer.renewals(), 1u);
   sink.Add(late);
   flushed = sink.Flush();

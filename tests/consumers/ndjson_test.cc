@@ -20,12 +20,12 @@ const std::string kGood =
 
 std::string CodeOf(const std::string& line) {
   Result<RequestFields> r = ParseRequestLine(line);
-  return r ? "OK" : r.error().code() + ":" + r.error().message();
+  return r ? "OK" : std::string(r.error().name()) + ":" + r.error().message();
 }
 
 std::string Code(const std::string& line) {
   Result<RequestFields> r = ParseRequestLine(line);
-  return r ? "OK" : r.error().code();
+  return r ? "OK" : std::string(r.error().name());
 }
 
 // A minimal good line with `extra` members appended.
@@ -139,7 +139,7 @@ BOOST_AUTO_TEST_CASE(oversized_line) {
   NdjsonParser parser(100);
   Result<RequestFields> r = parser.Parse(Line(R"(,"product":")" + std::string(100, 'p') + "\""));
   BOOST_REQUIRE(!r);
-  BOOST_CHECK_EQUAL(r.error().code(), "OVERSIZED");
+  BOOST_CHECK_EQUAL(r.error().name(), "OVERSIZED");
   BOOST_CHECK(parser.Parse(Line("")));  // the parser is still usable
 }
 
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(rfc3339_times) {
         "2026-01-01T00:00:00+24:00", "", "20260101T000000Z", "2026-01-01T00:00:00.12a3Z"}) {
     Result<TimeUs> t = ParseRfc3339(bad);
     BOOST_CHECK_MESSAGE(!t, bad << " parsed");
-    if (!t) BOOST_CHECK_EQUAL(t.error().code(), "INVALID-FIELD");
+    if (!t) BOOST_CHECK_EQUAL(t.error().name(), "INVALID-FIELD");
   }
   // Random instants agree with timegm.
   std::mt19937 rng(3);
@@ -194,22 +194,22 @@ BOOST_AUTO_TEST_CASE(whole_body) {
   BOOST_CHECK_EQUAL(b.accepted[1].line, 6u);
   BOOST_REQUIRE_EQUAL(b.rejected.size(), 2u);
   BOOST_CHECK_EQUAL(b.rejected[0].line, 3u);
-  BOOST_CHECK_EQUAL(b.rejected[0].status.code(), "INVALID-JSON");
+  BOOST_CHECK_EQUAL(b.rejected[0].status.name(), "INVALID-JSON");
   BOOST_CHECK_EQUAL(b.rejected[1].line, 5u);
-  BOOST_CHECK_EQUAL(b.rejected[1].status.code(), "MISSING-FIELD");
+  BOOST_CHECK_EQUAL(b.rejected[1].status.name(), "MISSING-FIELD");
 
   BOOST_CHECK(ParseNdjsonBody("").value().accepted.empty());
   NdjsonLimits limits;
   limits.max_lines = 2;
   auto too_many = ParseNdjsonBody(Line("") + "\n\n" + Line("") + "\n" + Line(""), limits);
   BOOST_REQUIRE(!too_many);
-  BOOST_CHECK_EQUAL(too_many.error().code(), "TOO-MANY-LINES");
+  BOOST_CHECK_EQUAL(too_many.error().name(), "TOO-MANY-LINES");
   limits.max_lines = 3;
   limits.max_line_bytes = 200;
   auto long_line = ParseNdjsonBody(Line("") + "\n" + std::string(300, ' ') + "x\n", limits);
   BOOST_REQUIRE(long_line);
   BOOST_REQUIRE_EQUAL(long_line.value().rejected.size(), 1u);
-  BOOST_CHECK_EQUAL(long_line.value().rejected[0].status.code(), "OVERSIZED");
+  BOOST_CHECK_EQUAL(long_line.value().rejected[0].status.name(), "OVERSIZED");
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "engine/pipeline.h"
 #include "engine/reservations.h"
 #include "engine/secrets.h"
+#include "schemas/clock.h"
 #include "schemas/envelope_builder.h"
 #include "tests/common/temp_dir.h"
 
@@ -25,28 +26,12 @@ namespace keymeter::testing {
 
 using namespace std::chrono_literals;
 
-inline TimeUs NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// 16 random bytes, as a gateway's request id; Hex() gives its 32-digit text.
+// 16 random bytes, as a gateway's request id; ToHex() gives its 32-digit text.
 inline std::array<uint8_t, 16> RandomRequestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   std::array<uint8_t, 16> id{};
   for (uint8_t& b : id) b = uint8_t(rng());
   return id;
-}
-
-inline std::string Hex(const std::array<uint8_t, 16>& id) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t b : id) {
-    s.push_back(kDigits[b >> 4]);
-    s.push_back(kDigits[b & 15]);
-  }
-  return s;
 }
 
 // Publishes setup ops and traffic into `pipeline` (started) and waits until they are applied.
@@ -67,7 +52,7 @@ class Seeder {
     BOOST_REQUIRE(pipeline_.Publish(Bytes(envelope), account).ok());
     std::optional<Status> outcome = pipeline_.AwaitOutcome(command_id, 10s);
     BOOST_REQUIRE_MESSAGE(outcome.has_value(), "no outcome for " << command_id);
-    return outcome->code();
+    return std::string(outcome->name());
   }
 
   // Each of these requires the op to be accepted.

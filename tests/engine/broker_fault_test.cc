@@ -9,21 +9,21 @@
 //    its own stored offset (DESIGN §2, §6; docs/scale.md), so its final state equals a clean
 //    replay: no event applied twice or skipped.
 #define BOOST_TEST_MODULE broker_fault
-#include <boost/test/unit_test.hpp>
 #include <simdjson.h>
 
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <functional>
 #include <future>
 #include <set>
 #include <thread>
 
-#include "engine/http_client.h"
+#include "http/client.h"
 #include "tests/common/process_fixture.h"
+#include "tests/common/serve_metrics.h"
 #include "tests/common/temp_dir.h"
 #include "tests/engine/recovery_fixture.h"
-#include "tests/engine/serve_metrics.h"
 
 using namespace keymeter;
 using namespace keymeter::testing;
@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(broker_down_for_20_seconds_loses_and_doubles_nothing) {
                        << err.substr(err.size() > 6000 ? err.size() - 6000 : 0));
     BOOST_FAIL("serve did not resume by itself");
   }
-  std::optional<Reply> ready;
+  std::optional<HttpResponse> ready;
   for (auto deadline = Clock::now() + 30s; Clock::now() < deadline; std::this_thread::sleep_for(200ms)) {
     if ((ready = Get(port, "/readyz")) && ready->result_int() == 200) break;
   }

@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(admin_commands_get_the_outcome_the_projector_recorded) {
                            "acctPipe").ok());
   outcome = p->AwaitOutcome("create-2", 5s);
   BOOST_REQUIRE(outcome.has_value());
-  BOOST_TEST(outcome->code() == "DUPLICATE-ACCOUNT");
+  BOOST_TEST(outcome->name() == "DUPLICATE-ACCOUNT");
   BOOST_TEST(!p->AwaitOutcome("never-sent", 10ms).has_value());
   WaitReady(*p);
 }

@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(quota_windows_follow_event_time_and_survive_a_reopen) {
   reopened.now = now;
   BOOST_REQUIRE(reopened.projector->Open("vector", now).ok());
   for (const auto& [id, n] : day_requests) BOOST_TEST(reopened.quota.Pool(id).DayRequests(now) == n);
-  BOOST_TEST(reopened.projector->Open("other-source", now).code() == "SOURCE-MISMATCH");
+  BOOST_TEST(reopened.projector->Open("other-source", now).name() == "SOURCE-MISMATCH");
 }
 
 // overlap_commits: a batch is written on its own thread while the next one is applied. The

@@ -6,22 +6,23 @@
 // a clean replay of the embedded log it holds into a fresh store, its offsets are the log's end,
 // and every batch the server acknowledged is in that log.
 #define BOOST_TEST_MODULE recovery_embedded
-#include <boost/test/unit_test.hpp>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <mutex>
-#include <set>
 #include <random>
+#include <set>
 #include <thread>
 
-#include "engine/http_client.h"
+#include "http/client.h"
+#include "schemas/clock.h"
 #include "schemas/envelope_builder.h"
 #include "tests/common/process_fixture.h"
+#include "tests/common/serve_metrics.h"
 #include "tests/common/temp_dir.h"
 #include "tests/engine/recovery_fixture.h"
-#include "tests/engine/serve_metrics.h"
 
 using namespace keymeter;
 using namespace keymeter::testing;
@@ -35,18 +36,6 @@ constexpr int kAccounts = 20;
 constexpr int kKeysPerAccount = 6;  // 2 roots, 4 children
 const std::string kOperatorToken = "recovery-embedded-operator-token";
 
-uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string Field(const std::string& json, const char* name) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -54,12 +43,6 @@ std::string Field(const std::string& json, const char* name) {
   if (parser.parse(json).get(root) != simdjson::SUCCESS) return "";
   if (root[name].get_string().get(v) != simdjson::SUCCESS) return "";
   return std::string(v);
-}
-
-TimeUs NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 struct Account {
@@ -263,7 +246,7 @@ BOOST_AUTO_TEST_CASE(sigkill_while_posting_events_and_admin_ops_loses_and_double
     std::this_thread::sleep_for(200ms);
     stop_admin = true;
     admin.join();
-    std::optional<Reply> ready;
+    std::optional<HttpResponse> ready;
     for (auto deadline = Clock::now() + 120s; Clock::now() < deadline;) {
       ready = Get(port, "/readyz");
       if (ready && ready->result_int() == 200) break;

@@ -5,16 +5,15 @@
 // clean replay of the same topic into a fresh store, and both equal the reference the test
 // computed (usage rows, accepted requests, duplicates, dead letters by reason).
 #define BOOST_TEST_MODULE recovery
-#include <boost/test/unit_test.hpp>
-
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <random>
 #include <thread>
 
 #include "tests/common/process_fixture.h"
+#include "tests/common/serve_metrics.h"
 #include "tests/common/temp_dir.h"
 #include "tests/engine/recovery_fixture.h"
-#include "tests/engine/serve_metrics.h"
 
 using namespace keymeter;
 using namespace keymeter::testing;

@@ -28,7 +28,7 @@ BOOST_AUTO_TEST_CASE(a_burst_of_concurrent_reserves_admits_exactly_the_quota) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        if (e.Reserve(members[(t + i) % 4], Hex(RandomRequestId()), now).allowed) ++admitted;
+        if (e.Reserve(members[(t + i) % 4], ToHex(RandomRequestId()), now).allowed) ++admitted;
       }
     });
   }
@@ -46,11 +46,11 @@ BOOST_AUTO_TEST_CASE(the_request_event_turns_a_reservation_into_usage_once) {
   e.seed.Quota("acctE", "ParentE1", 3, 0);
   e.seed.Cap("acctE", "ChildE01", 3);
   const auto first = RandomRequestId();
-  AuthorizeResult r = e.Reserve(child, Hex(first), NowUs());
+  AuthorizeResult r = e.Reserve(child, ToHex(first), NowUs());
   BOOST_TEST(r.allowed);
   BOOST_TEST(r.remaining_daily_requests == 2u);
   // A retried reserve of the same request id holds nothing more.
-  r = e.Reserve(child, Hex(first), NowUs());
+  r = e.Reserve(child, ToHex(first), NowUs());
   BOOST_TEST(r.allowed);
   BOOST_TEST(r.remaining_daily_requests == 2u);
   BOOST_TEST(e.reservations.size() == 1u);
@@ -61,9 +61,9 @@ BOOST_AUTO_TEST_CASE(the_request_event_turns_a_reservation_into_usage_once) {
   e.seed.Barrier("acctE");
   BOOST_TEST(e.reservations.size() == 0u);
   BOOST_TEST(e.Ask(parent).remaining_daily_requests == 1u);  // counted once, as usage now
-  BOOST_TEST(e.Reserve(child, Hex(RandomRequestId()), NowUs()).allowed);
-  BOOST_TEST(e.Reserve(parent, Hex(RandomRequestId()), NowUs()).allowed);
-  BOOST_TEST(e.Reserve(child, Hex(RandomRequestId()), NowUs()).reason ==
+  BOOST_TEST(e.Reserve(child, ToHex(RandomRequestId()), NowUs()).allowed);
+  BOOST_TEST(e.Reserve(parent, ToHex(RandomRequestId()), NowUs()).allowed);
+  BOOST_TEST(e.Reserve(child, ToHex(RandomRequestId()), NowUs()).reason ==
              reason::kDailyQuotaExceeded);
 }
 
@@ -74,13 +74,13 @@ BOOST_AUTO_TEST_CASE(unmatched_reservations_expire_and_belong_to_their_day) {
   e.seed.Quota("acctX", "ExpireX1", 1, 0);
   // Late in a UTC day, with no usage in it or the next.
   const TimeUs late = DayStart(NowUs()) + 3 * kMicrosPerDay - kMicrosPerSecond;
-  BOOST_TEST(e.Reserve(key, Hex(RandomRequestId()), late).allowed);
-  BOOST_TEST(e.Reserve(key, Hex(RandomRequestId()), late).reason == reason::kDailyQuotaExceeded);
+  BOOST_TEST(e.Reserve(key, ToHex(RandomRequestId()), late).allowed);
+  BOOST_TEST(e.Reserve(key, ToHex(RandomRequestId()), late).reason == reason::kDailyQuotaExceeded);
   // Still held, but in yesterday's window once the day turns.
-  BOOST_TEST(e.Reserve(key, Hex(RandomRequestId()), late + 2 * kMicrosPerSecond).allowed);
+  BOOST_TEST(e.Reserve(key, ToHex(RandomRequestId()), late + 2 * kMicrosPerSecond).allowed);
   BOOST_TEST(e.reservations.size() == 2u);
   // After the TTL both are gone.
-  BOOST_TEST(e.Reserve(key, Hex(RandomRequestId()), late + 10 * kMicrosPerSecond).allowed);
+  BOOST_TEST(e.Reserve(key, ToHex(RandomRequestId()), late + 10 * kMicrosPerSecond).allowed);
   BOOST_TEST(e.reservations.size() == 1u);
 }
 
@@ -89,21 +89,21 @@ BOOST_AUTO_TEST_CASE(a_full_reservation_table_answers_503) {
   e.seed.Account("acctF");
   const std::string key = e.seed.Key("acctF", "FullF001");
   const TimeUs now = NowUs();
-  BOOST_TEST(e.Reserve(key, Hex(RandomRequestId()), now).allowed);
-  BOOST_TEST(e.Reserve(key, Hex(RandomRequestId()), now).allowed);
-  AuthorizeResult full = e.Reserve(key, Hex(RandomRequestId()), now);
+  BOOST_TEST(e.Reserve(key, ToHex(RandomRequestId()), now).allowed);
+  BOOST_TEST(e.Reserve(key, ToHex(RandomRequestId()), now).allowed);
+  AuthorizeResult full = e.Reserve(key, ToHex(RandomRequestId()), now);
   BOOST_TEST(full.reason == reason::kReservationsFull);
   BOOST_TEST(full.http_status == 503);
   BOOST_TEST(e.Ask(key, now).allowed);  // plain authorize is unaffected
 }
 
 BOOST_AUTO_TEST_CASE(request_ids_parse_as_hex_or_uuid) {
-  BOOST_TEST(ParseRequestIdText("0123456789abcdefABCDEF0123456789").has_value());
-  const auto uuid = ParseRequestIdText("01234567-89ab-cdef-0123-456789abcdef");
+  BOOST_TEST(ParseRequestId("0123456789abcdefABCDEF0123456789").has_value());
+  const auto uuid = ParseRequestId("01234567-89ab-cdef-0123-456789abcdef");
   BOOST_REQUIRE(uuid.has_value());
   BOOST_TEST((*uuid)[0] == 0x01);
   BOOST_TEST((*uuid)[15] == 0xef);
-  BOOST_TEST(!ParseRequestIdText("0123456789abcdef0123456789abcdeg").has_value());
-  BOOST_TEST(!ParseRequestIdText("01234567-89ab-cdef-0123+456789abcdef").has_value());
-  BOOST_TEST(!ParseRequestIdText("").has_value());
+  BOOST_TEST(!ParseRequestId("0123456789abcdef0123456789abcdeg").has_value());
+  BOOST_TEST(!ParseRequestId("01234567-89ab-cdef-0123+456789abcdef").has_value());
+  BOOST_TEST(!ParseRequestId("").has_value());
 }

@@ -1,4 +1,4 @@
-// Fuzz target: the n1ed endpoint's form parser (engine/form.h), fed the raw body. With the
+// Fuzz target: the n1ed endpoint's form parser (http/form.h), fed the raw body. With the
 // endpoint's limits and with tiny ones (so FORM-TOO-LARGE is reached by field count too).
 // Checks what the contract promises: an accepted form has at most max_fields fields, each with
 // a non-empty name, no name twice, and FormValue finds each; an error has a stable code.
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "engine/form.h"
+#include "http/form.h"
 
 using namespace keymeter;
 
@@ -15,8 +15,9 @@ namespace {
 void Check(std::string_view body, const FormLimits& limits) {
   Result<FormFields> form = ParseForm(body, limits);
   if (!form) {
-    const std::string& code = form.error().code();
-    if (code != "FORM-TOO-LARGE" && code != "MALFORMED-FORM" && code != "DUPLICATE-FIELD") {
+    const Code code = form.error().code();
+    if (code != Code::kFormTooLarge && code != Code::kMalformedForm &&
+        code != Code::kDuplicateField) {
       __builtin_trap();
     }
     return;

@@ -3,7 +3,7 @@
 // real engine (embedded log, RocksDB in a temp dir) → the response as written, which must parse
 // back.
 //
-// What a connection does (engine/http_session.cc) is done here without a socket, through the
+// What a connection does (http/session.cc) is done here without a socket, through the
 // same functions (BodyLimitOf, FillRequest, SerializeHead): header block limited to 8 KiB, body
 // limited per route (16 MiB for POST /v1/events, 1 MiB otherwise; the fuzzer's -max_len keeps
 // inputs far below), up to 4 pipelined requests per input while keep-alive holds.
@@ -28,21 +28,19 @@
 #include <sstream>
 #include <string>
 
-#include "engine/api_admin.h"
-#include "engine/api_console.h"
-#include "engine/api_context.h"
-#include "engine/api_gateway.h"
-#include "engine/api_member.h"
-#include "engine/api_operator.h"
+#include "api/context.h"
+#include "api/gateway.h"
+#include "api/routes.h"
+#include "engine/authorize_probe.h"
 #include "engine/authorizer.h"
-#include "engine/cli_serve.h"
-#include "engine/http_server_internal.h"
-#include "engine/json.h"
 #include "engine/metrics.h"
 #include "engine/pipeline.h"
 #include "engine/projector_probe.h"
 #include "engine/reservations.h"
 #include "engine/secrets.h"
+#include "http/json.h"
+#include "http/probe.h"
+#include "http/server_internal.h"
 #include "projections/key_directory.h"
 #include "schemas/envelope_builder.h"
 
@@ -70,11 +68,12 @@ void Require(bool ok, const char* what) {
 
 // Everything RunServe() builds, minus the socket and the signal handling.
 struct Engine {
-  ServeOptions options;
+  ApiOptions options;
+  std::string data_dir;
   Reservations reservations;
   std::unique_ptr<Pipeline> pipeline;
   Metrics metrics;
-  HttpProbe probe{metrics};
+  http::HttpProbe probe{metrics.registry()};
   AuthorizeProbe authorize_probe{metrics, AllAuthorizeReasons()};
   ProjectorProbe projector_probe{metrics};
   std::unique_ptr<Authorizer> authorizer;
@@ -116,10 +115,9 @@ struct Engine {
   }
 
   Engine() {
-    options.data_dir = g_dir + "/db";
-    options.listen = "127.0.0.1:0";
+    data_dir = g_dir + "/db";
     options.operator_token_hash = Sha256(kOperatorToken);
-    Result<std::unique_ptr<Pipeline>> opened = Pipeline::Open({.data_dir = options.data_dir});
+    Result<std::unique_ptr<Pipeline>> opened = Pipeline::Open({.data_dir = data_dir});
     Require(opened.has_value(), "open the pipeline");
     pipeline = std::move(opened.value());
     pipeline->projector().set_request_listener(
@@ -135,12 +133,7 @@ struct Engine {
     context->readiness = [this] { return pipeline->Readiness(); };
     context->authorizer = authorizer.get();
     context->projector_probe = &projector_probe;
-    RegisterOpsRoutes(router, *context);
-    RegisterAdminRoutes(router, *context);
-    RegisterMemberRoutes(router, *context);
-    RegisterOperatorRoutes(router, *context);
-    RegisterGatewayRoutes(router, *context);
-    RegisterConsoleRoutes(router);
+    RegisterRoutes(*context);
     server_options.body_limit = [](std::string_view method, std::string_view path) {
       return GatewayBodyLimit(method, path).value_or(http::ServerOptions().max_body_bytes);
     };
@@ -182,7 +175,7 @@ void CheckWire(const http::Response& response, bool keep, unsigned version) {
 }
 
 // What Session::Fail writes: an error body, then the connection closes.
-void Refuse(int status, std::string_view code, std::string_view message) {
+void Refuse(int status, Code code, std::string_view message) {
   http::Response response;
   http::SetError(response, status, code, message);
   CheckWire(response, false, 11);
@@ -206,11 +199,11 @@ bool ServeOne(std::string_view bytes, size_t* used) {
     if (n == 0 && !ec && !parser.is_header_done()) return false;
   }
   if (ec == bhttp::error::header_limit) {
-    Refuse(431, "HEADERS_TOO_LARGE", "headers");
+    Refuse(431, Code::kHeadersTooLarge, "headers");
     return false;
   }
   if (ec) {
-    Refuse(400, "BAD_REQUEST", ec.message());
+    Refuse(400, Code::kBadRequest, ec.message());
     return false;
   }
   const auto& msg = parser.get();
@@ -218,7 +211,7 @@ bool ServeOne(std::string_view bytes, size_t* used) {
       http::BodyLimitOf(limits, {msg.method_string().data(), msg.method_string().size()},
                         {msg.target().data(), msg.target().size()});
   if (const auto length = parser.content_length(); length && *length > limit) {
-    Refuse(413, "BODY_TOO_LARGE", "body");
+    Refuse(413, Code::kBodyTooLarge, "body");
     return false;
   }
   parser.body_limit(limit);
@@ -231,18 +224,18 @@ bool ServeOne(std::string_view bytes, size_t* used) {
   }
   if (!ec && !parser.is_done()) parser.put_eof(ec);  // the peer closed: ends a to-EOF body
   if (ec == bhttp::error::body_limit) {
-    Refuse(413, "BODY_TOO_LARGE", "body");
+    Refuse(413, Code::kBodyTooLarge, "body");
     return false;
   }
   if (ec || !parser.is_done()) {
-    if (ec && ec != bhttp::error::partial_message) Refuse(400, "BAD_REQUEST", ec.message());
+    if (ec && ec != bhttp::error::partial_message) Refuse(400, Code::kBadRequest, ec.message());
     return false;
   }
   *used = pos;
 
   http::Request request;
   if (const char* error = http::FillRequest(msg, "203.0.113.9", request)) {
-    Refuse(400, "BAD_REQUEST", error);
+    Refuse(400, Code::kBadRequest, error);
     return false;
   }
   http::Response response;

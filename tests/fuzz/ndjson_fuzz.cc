@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const NdjsonRejection& r : body.value().rejected) {
       if (r.status.ok() || r.line == 0) __builtin_trap();
     }
-  } else if (body.error().code() != "TOO-MANY-LINES") {
+  } else if (body.error().name() != "TOO-MANY-LINES") {
     __builtin_trap();
   }
 

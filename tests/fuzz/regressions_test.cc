@@ -80,7 +80,7 @@ BOOST_AUTO_TEST_CASE(ndjson_ip_with_escaped_nul) {
   keymeter::Result<keymeter::RequestFields> parsed =
       keymeter::ParseRequestLine(line.substr(0, line.find('\n')));
   BOOST_REQUIRE(parsed.has_error());
-  BOOST_TEST(parsed.error().code() == "INVALID-FIELD");
+  BOOST_TEST(parsed.error().name() == "INVALID-FIELD");
   BOOST_TEST(parsed.error().message().rfind("ip:", 0) == 0u);
   // The same check where addresses are parsed for allowed sources and X-Real-IP.
   BOOST_TEST(!keymeter::ParseIp(std::string_view("10.0.0.1\0junk", 13)).has_value());

@@ -49,7 +49,7 @@ struct DirectoryFixture {
     Status written = store->Write(&batch);
     BOOST_REQUIRE_MESSAGE(written.ok(), written.ToString());
     last_message = outcome.message();
-    return outcome.code();
+    return std::string(outcome.name());
   }
 
   EnvelopeHeader As(fb::ActorKind actor, const std::string& account, std::string member = "") {

@@ -174,7 +174,7 @@ BOOST_AUTO_TEST_CASE(a_corrupt_day_value_is_reported) {
   auto rows = ReadUsage(store->db(), store->cfs()[Cf::kUsage], UsageScope::kKey, Granularity::kDay,
                         "ChildAA1", 0, INT64_MAX);
   BOOST_REQUIRE(!rows.has_value());
-  BOOST_TEST(rows.error().code() == "CORRUPT-RECORD");
+  BOOST_TEST(rows.error().name() == "CORRUPT-RECORD");
 }
 
 BOOST_AUTO_TEST_CASE(request_log_is_newest_first_filtered_and_paged) {

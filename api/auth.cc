@@ -1,0 +1,108 @@
+#include "api/auth.h"
+
+#include <chrono>
+#include <shared_mutex>
+
+#include "engine/pipeline.h"
+#include "engine/secrets.h"
+#include "projections/key_directory.h"
+#include "schemas/clock.h"
+
+namespace keymeter {
+
+Authenticator::Authenticator(Pipeline& pipeline, std::optional<Digest> operator_token_hash,
+                             AttemptLimiter::Options limits)
+    : pipeline_(pipeline), operator_token_hash_(operator_token_hash), limiter_(limits) {}
+
+Resolution Authenticator::Fail(std::string_view address, AttemptLimiter::Clock::time_point now) {
+  limiter_.RecordFailure(address, now);
+  Resolution r;
+  r.failure = Resolution::Failure::kInvalid;
+  return r;
+}
+
+Resolution Authenticator::Resolve(std::string_view secret, std::string_view address) {
+  const auto now = AttemptLimiter::Clock::now();
+  Resolution r;
+  if (const int64_t wait = limiter_.BlockedFor(address, now); wait > 0) {
+    r.failure = Resolution::Failure::kRateLimited;
+    r.retry_after_s = wait;
+    return r;
+  }
+  if (secret.empty()) {
+    r.failure = Resolution::Failure::kMissing;
+    return r;
+  }
+  const Digest digest = Sha256(secret);
+  if (operator_token_hash_ && DigestEqual(*operator_token_hash_, digest)) {
+    r.credential.role = Role::kOperator;
+    return r;
+  }
+  if (std::optional<std::string> account = AccountOfToken(digest)) {
+    r.credential.role = Role::kAccountAdmin;
+    r.credential.account_id = std::move(*account);
+    return r;
+  }
+  if (std::optional<Credential> member = MemberOf(secret, digest)) {
+    r.credential = std::move(*member);
+    return r;
+  }
+  return Fail(address, now);
+}
+
+Resolution Authenticator::ResolveAdminToken(std::string_view token, std::string_view address) {
+  const auto now = AttemptLimiter::Clock::now();
+  Resolution r;
+  if (const int64_t wait = limiter_.BlockedFor(address, now); wait > 0) {
+    r.failure = Resolution::Failure::kRateLimited;
+    r.retry_after_s = wait;
+    return r;
+  }
+  if (token.empty()) return Fail(address, now);
+  std::optional<std::string> account = AccountOfToken(Sha256(token));
+  if (!account) return Fail(address, now);
+  r.credential.role = Role::kAccountAdmin;
+  r.credential.account_id = std::move(*account);
+  return r;
+}
+
+std::optional<std::string> Authenticator::AccountOfToken(const Digest& digest) {
+  std::shared_lock state(pipeline_.projector().state_mutex());
+  const KeyDirectory& directory = pipeline_.directory();
+  std::lock_guard lock(mu_);
+  if (directory.account_count() != known_accounts_) {
+    account_by_token_.clear();
+    directory.ForEachAccount([this](const AccountState& account) {
+      account_by_token_.insert_or_assign(account.admin_token_hash, account.account_id);
+    });
+    known_accounts_ = directory.account_count();
+  }
+  auto it = account_by_token_.find(digest);
+  if (it == account_by_token_.end()) return std::nullopt;
+  const AccountState* account = directory.FindAccount(it->second);
+  if (account == nullptr || !DigestEqual(account->admin_token_hash, digest)) return std::nullopt;
+  return account->account_id;
+}
+
+std::optional<Credential> Authenticator::MemberOf(std::string_view key, const Digest& digest) {
+  if (key.size() != kKeyLength) return std::nullopt;
+  for (char c : key) {
+    if (!IsKeyChar(c)) return std::nullopt;
+  }
+  const std::optional<KeyId> id = KeyId::Parse(key);
+  std::shared_lock state(pipeline_.projector().state_mutex());
+  const KeyState* found = pipeline_.directory().FindKey(*id);
+  if (found == nullptr || found->status == fb::KeyStatus::Deleted) return std::nullopt;
+  const bool current = DigestEqual(found->secret_hash, digest);
+  const KeyExtras& x = found->extras();
+  const bool in_grace = x.has_old_secret && NowUs() < x.grace_until_us &&
+                        DigestEqual(x.old_secret_hash, digest);
+  if (!current && !in_grace) return std::nullopt;
+  Credential c;
+  c.role = Role::kMember;
+  c.account_id = found->account_id;
+  c.key_id = found->id;
+  return c;
+}
+
+}  // namespace keymeter

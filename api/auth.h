@@ -1,0 +1,86 @@
+// Authenticator: resolves the credential a client presents to who it is (DESIGN §3).
+//
+//   operator token  → Role::kOperator        (SHA-256 of KEYMETER_OPERATOR_TOKEN, if configured)
+//   admin token     → Role::kAccountAdmin    (its account, by the SHA-256 the directory keeps)
+//   a member's key  → Role::kMember          (a full 24-character key whose hash matches; the
+//                                             old secret too while its rotation grace lasts)
+//
+// Contract:
+// - Only digests are compared (DigestEqual, constant time); no plain token or key is stored,
+//   logged or returned.
+// - A credential that resolves to nothing is a failure recorded against the client address;
+//   after too many the address is blocked for the rest of the window (AttemptLimiter) and every
+//   Resolve() from it answers kRateLimited before looking at the credential. A missing
+//   credential is not a failure.
+// - A deleted key never authenticates. A pending or suspended member still reaches its own
+//   /v1/me endpoints (it can see why it is denied).
+// - Admin tokens are found through a map token digest → account id, rebuilt from the key
+//   directory whenever the directory holds a different number of accounts (accounts are never
+//   removed and their token never changes, so the count tells when the map is stale).
+//
+// Thread safety: thread-safe. Resolve() takes the projector's state mutex shared, then the
+// map's own mutex (never the other way round).
+
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "api/attempt_limiter.h"
+#include "http/server.h"
+#include "schemas/ids.h"
+
+namespace keymeter {
+
+class Pipeline;
+
+enum class Role { kNone, kOperator, kAccountAdmin, kMember };
+
+// Who a resolved credential belongs to.
+struct Credential {
+  Role role = Role::kNone;
+  std::string account_id;  // kAccountAdmin and kMember
+  KeyId key_id;            // kMember
+};
+
+struct Resolution {
+  enum class Failure { kNone, kMissing, kInvalid, kRateLimited };
+  Failure failure = Failure::kNone;
+  Credential credential;      // role kNone unless failure is kNone
+  int64_t retry_after_s = 0;  // kRateLimited: seconds until the address may try again
+};
+
+class Authenticator {
+ public:
+  Authenticator(Pipeline& pipeline, std::optional<Digest> operator_token_hash,
+                AttemptLimiter::Options limits);
+  Authenticator(const Authenticator&) = delete;
+  Authenticator& operator=(const Authenticator&) = delete;
+
+  // Any of the three credentials, presented by `address`.
+  Resolution Resolve(std::string_view secret, std::string_view address);
+  // Only an admin token (the n1ed endpoint's adminToken): anything else is kInvalid.
+  Resolution ResolveAdminToken(std::string_view token, std::string_view address);
+
+  bool operator_enabled() const { return operator_token_hash_.has_value(); }
+
+ private:
+  std::optional<std::string> AccountOfToken(const Digest& digest);
+  std::optional<Credential> MemberOf(std::string_view key, const Digest& digest);
+  Resolution Fail(std::string_view address, AttemptLimiter::Clock::time_point now);
+
+  Pipeline& pipeline_;
+  const std::optional<Digest> operator_token_hash_;
+  AttemptLimiter limiter_;
+
+  std::mutex mu_;
+  absl::flat_hash_map<Digest, std::string> account_by_token_ ABSL_GUARDED_BY(mu_);
+  size_t known_accounts_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace keymeter

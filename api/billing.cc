@@ -1,0 +1,152 @@
+// GET /v1/billing/usage?month=YYYY-MM (api/operator.h): one month's usage per account,
+// root key (its pool), member and product, and whether the month is closed.
+
+#include <shared_mutex>
+
+#include "api/internal.h"
+#include "api/params.h"
+#include "api/usage.h"
+#include "engine/pipeline.h"
+#include "http/json.h"
+#include "projections/key_directory.h"
+#include "schemas/envelope.h"
+
+namespace keymeter {
+
+namespace {
+
+struct AccountSnapshot {
+  std::string account_id;
+  std::string name;
+  std::vector<KeyView> keys;
+};
+
+// "YYYY-MM" → the month's first microsecond; nullopt on anything else.
+std::optional<TimeUs> ParseMonth(std::string_view text) {
+  if (text.size() != 7 || text[4] != '-') return std::nullopt;
+  int year = 0, month = 0;
+  for (size_t i = 0; i < 7; ++i) {
+    if (i == 4) continue;
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    (i < 4 ? year : month) = (i < 4 ? year : month) * 10 + (text[i] - '0');
+  }
+  if (year < 1970 || month < 1 || month > 12) return std::nullopt;
+  return DaysFromCivil(year, unsigned(month), 1) * kMicrosPerDay;
+}
+
+std::vector<AccountSnapshot> Snapshot(Pipeline& pipeline) {
+  std::vector<AccountSnapshot> out;
+  std::shared_lock lock(pipeline.projector().state_mutex());
+  const KeyDirectory& directory = pipeline.directory();
+  directory.ForEachAccount([&](const AccountState& account) {
+    AccountSnapshot a{account.account_id, account.name, {}};
+    for (const KeyState* key : directory.KeysOf(account.account_id)) {
+      a.keys.push_back(ViewOf(directory, *key));
+    }
+    out.push_back(std::move(a));
+  });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.account_id < b.account_id; });
+  return out;
+}
+
+// The month's counters of one cell; writes "totals".
+Status WriteTotals(Pipeline& pipeline, http::JsonWriter& json, UsageScope scope,
+                   const std::string& entity, TimeUs month) {
+  Result<Counters> cell = ReadUsageCell(pipeline.store().db(), pipeline.store().cfs()[Cf::kUsage],
+                                        scope, Granularity::kMonth, entity, month);
+  if (!cell) return cell.error();
+  json.Key("totals").BeginObject();
+  WriteCounterFields(json, cell.value());
+  json.EndObject();
+  return Status::Ok();
+}
+
+Status WriteMember(Pipeline& pipeline, http::JsonWriter& json, const KeyView& key, TimeUs from,
+                   TimeUs to) {
+  json.BeginObject().Key("key_id").String(key.key_id).Key("label").String(key.label);
+  json.Key("status").String(StatusName(key.status));
+  if (Status s = WriteTotals(pipeline, json, UsageScope::kKey, key.key_id, from); !s.ok()) {
+    return s;
+  }
+  Result<std::map<std::string, Counters>> products =
+      ProductTotals(pipeline, {key.key_id}, from, to);
+  if (!products) return products.error();
+  json.Key("products").BeginArray();
+  for (const auto& [product, counters] : products.value()) {
+    json.BeginObject().Key("product").String(product);
+    WriteCounterFields(json, counters);
+    json.EndObject();
+  }
+  json.EndArray().EndObject();
+  return Status::Ok();
+}
+
+Status WriteAccount(Pipeline& pipeline, http::JsonWriter& json, const AccountSnapshot& account,
+                    TimeUs from, TimeUs to) {
+  json.BeginObject().Key("account_id").String(account.account_id);
+  json.Key("name").String(account.name);
+  Status s = WriteTotals(pipeline, json, UsageScope::kAccount, account.account_id, from);
+  if (!s.ok()) return s;
+  json.Key("root_keys").BeginArray();
+  for (const KeyView& root : account.keys) {
+    if (root.root != root.key_id) continue;
+    json.BeginObject().Key("key_id").String(root.key_id).Key("label").String(root.label);
+    json.Key("status").String(StatusName(root.status));
+    if (s = WriteTotals(pipeline, json, UsageScope::kRoot, root.key_id, from); !s.ok()) return s;
+    json.Key("members").BeginArray();
+    for (const KeyView& member : PoolMembers(account.keys, root.key_id)) {
+      if (s = WriteMember(pipeline, json, member, from, to); !s.ok()) return s;
+    }
+    json.EndArray().EndObject();
+  }
+  json.EndArray().EndObject();
+  return Status::Ok();
+}
+
+void BillingUsage(ApiContext& api, const http::Request& request, http::Response& response) {
+  if (!Authenticate(api, request, response, Role::kOperator)) return;
+  std::optional<std::string_view> month_text = Param(request, "month");
+  if (!month_text) {
+    return http::SetError(response, 400, Code::kMissingField, "month: give the month as YYYY-MM");
+  }
+  const std::optional<TimeUs> from = ParseMonth(*month_text);
+  if (!from) return http::SetError(response, 400, Code::kInvalidField, "month: must be YYYY-MM");
+  const TimeUs to = NextMonthStart(*from);
+  // Watermark() takes the state mutex itself: read it before the snapshot, so that "complete"
+  // never claims more than the numbers below hold.
+  const std::optional<TimeUs> watermark = api.pipeline.projector().Watermark();
+  const bool complete = watermark && *watermark >= to + api.options.billing_lateness_us;
+  const std::vector<AccountSnapshot> accounts = Snapshot(api.pipeline);
+
+  http::JsonWriter json;
+  json.BeginObject().Key("month").String(*month_text);
+  json.Key("from").String(FormatRfc3339(*from)).Key("to").String(FormatRfc3339(to));
+  json.Key("watermark");
+  if (watermark) {
+    json.String(FormatRfc3339(*watermark, true));
+  } else {
+    json.Null();
+  }
+  json.Key("complete").Bool(complete);
+  json.Key("allowed_lateness_seconds").Int(api.options.billing_lateness_us / kMicrosPerSecond);
+  json.Key("accounts").BeginArray();
+  for (const AccountSnapshot& account : accounts) {
+    if (Status s = WriteAccount(api.pipeline, json, account, *from, to); !s.ok()) {
+      return SetStatusError(response, 500, s);
+    }
+  }
+  json.EndArray().EndObject();
+  http::SetJson(response, 200, json.Take());
+}
+
+}  // namespace
+
+void RegisterBillingRoutes(http::Router& router, const ApiPtr& api) {
+  router.Add("GET", "/v1/billing/usage",
+             [api](const http::Request& request, http::Response& response) {
+               BillingUsage(*api, request, response);
+             });
+}
+
+}  // namespace keymeter

@@ -1,0 +1,92 @@
+#include "api/command.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <span>
+
+#include "engine/pipeline.h"
+#include "engine/secrets.h"
+
+namespace keymeter {
+
+CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Actor& actor,
+                          const EnvelopeFactory& build) {
+  CommandOutcome outcome;
+  outcome.command_id = "cmd_" + RandomKeyChars(22);
+  EnvelopeHeader header;
+  header.command_id = outcome.command_id;
+  header.time_us = NowUs();
+  header.actor = actor.kind;
+  header.actor_key_id = actor.key_id;
+  header.account_id = std::string(account_id);
+  const std::string envelope = build(header);
+  const Status published = api.pipeline.Publish(
+      std::span(reinterpret_cast<const uint8_t*>(envelope.data()), envelope.size()), account_id);
+  if (!published.ok()) {
+    spdlog::warn("command {}: publish failed: {}", outcome.command_id, published.ToString());
+    outcome.kind = CommandOutcome::Kind::kUnpublished;
+    outcome.status = published;
+    return outcome;
+  }
+  std::optional<Status> applied =
+      api.pipeline.AwaitOutcome(outcome.command_id, api.options.command_timeout);
+  if (!applied) {
+    outcome.kind = CommandOutcome::Kind::kPending;
+    return outcome;
+  }
+  outcome.status = std::move(*applied);
+  return outcome;
+}
+
+int HttpStatusOf(Code code) {
+  struct Entry {
+    Code code;
+    int status;
+  };
+  static constexpr std::array<Entry, 15> kTable = {{
+      {Code::kNoSuchApiKey, 404},
+      {Code::kUnableToChangeNotOwnApiKey, 404},
+      {Code::kNoSuchAccount, 404},
+      {Code::kForbidden, 403},
+      {Code::kInvalidStatusTransition, 409},
+      {Code::kKeyDeleted, 409},
+      {Code::kKeyHasChildren, 409},
+      {Code::kConfigInheritedFromParent, 409},
+      {Code::kNotARootKey, 409},
+      {Code::kNotAChildKey, 409},
+      {Code::kUnableToSetParentApiKey, 409},
+      {Code::kDuplicateKeyId, 409},
+      {Code::kDuplicateAccount, 409},
+      {Code::kInvalidCidr, 422},
+      {Code::kInvalidDomain, 422},
+  }};
+  for (const Entry& e : kTable) {
+    if (e.code == code) return e.status;
+  }
+  return 422;
+}
+
+bool AnswerUnlessOk(const CommandOutcome& outcome, http::Response& response,
+                    const std::function<void(http::JsonWriter&)>& pending_extra) {
+  switch (outcome.kind) {
+    case CommandOutcome::Kind::kUnpublished:
+      SetStatusError(response, 503, outcome.status);
+      return true;
+    case CommandOutcome::Kind::kPending: {
+      http::JsonWriter json;
+      json.BeginObject().Key("command_id").String(outcome.command_id);
+      if (pending_extra) pending_extra(json);
+      json.EndObject();
+      http::SetJson(response, 202, json.Take());
+      return true;
+    }
+    case CommandOutcome::Kind::kApplied:
+      break;
+  }
+  if (outcome.status.ok()) return false;
+  SetStatusError(response, HttpStatusOf(outcome.status.code()), outcome.status);
+  return true;
+}
+
+}  // namespace keymeter

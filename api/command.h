@@ -1,0 +1,64 @@
+// Commands are decided by the log (DESIGN §2): the API builds one lifecycle op with a fresh
+// random command id, publishes it keyed by its account, and waits until the projector has
+// applied it and recorded its outcome.
+//
+// RunCommand() returns one of three things:
+//   kApplied      the projector's outcome: OK or a stable code (docs/events.md)
+//   kPending      no outcome within ApiOptions::command_timeout; the op is in the log and
+//                 will be applied: handlers answer 202 {"command_id"}
+//   kUnpublished  the log refused the append (LOG-READ-ONLY, IO-ERROR, KAFKA-ERROR...):
+//                 handlers answer 503 with that code
+//
+// HttpStatusOf() maps a projector code to the HTTP status every endpoint answers with it:
+//   404  NO-SUCH-API-KEY, UNABLE-TO-CHANGE-NOT-OWN-API-KEY, NO-SUCH-ACCOUNT
+//   403  FORBIDDEN
+//   409  INVALID-STATUS-TRANSITION, KEY-DELETED, KEY-HAS-CHILDREN,
+//        CONFIG-INHERITED-FROM-PARENT, NOT-A-ROOT-KEY, NOT-A-CHILD-KEY,
+//        UNABLE-TO-SET-PARENT-API-KEY, DUPLICATE-KEY-ID, DUPLICATE-ACCOUNT
+//   422  INVALID-CIDR, INVALID-DOMAIN, TOO-MANY-SOURCES, CONFIG-TOO-LARGE,
+//        INVALID-PARENT-API-KEY, MALFORMED-KEY-ID, MISSING-FIELD, and any other code
+//
+// Thread safety: thread-safe (the pipeline is).
+
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "api/context.h"
+#include "http/json.h"
+#include "schemas/envelope_builder.h"
+
+namespace keymeter {
+
+struct CommandOutcome {
+  enum class Kind { kApplied, kPending, kUnpublished };
+  Kind kind = Kind::kApplied;
+  Status status;  // kApplied: the outcome; kUnpublished: why the append failed
+  std::string command_id;
+
+  bool ok() const { return kind == Kind::kApplied && status.ok(); }
+};
+
+struct Actor {
+  fb::ActorKind kind = fb::ActorKind::AccountAdmin;
+  std::string key_id;  // the member's own key id for fb::ActorKind::Member
+};
+
+// Builds the op's envelope from the header RunCommand() fills in (command id, now, actor,
+// account).
+using EnvelopeFactory = std::function<std::string(const EnvelopeHeader&)>;
+
+CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Actor& actor,
+                          const EnvelopeFactory& build);
+
+int HttpStatusOf(Code code);
+
+// For any outcome but OK: writes the answer (error, 202 or 503) and returns true. For OK
+// returns false and leaves `response` alone. `pending_extra`, when set, adds members to the
+// 202 body after "command_id" (the plain key of an issue or a rotation, shown only once).
+bool AnswerUnlessOk(const CommandOutcome& outcome, http::Response& response,
+                    const std::function<void(http::JsonWriter&)>& pending_extra = {});
+
+}  // namespace keymeter

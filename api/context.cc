@@ -1,0 +1,84 @@
+#include "api/context.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <string>
+
+#include "engine/pipeline.h"
+#include "http/json.h"
+#include "schemas/clock.h"
+
+namespace keymeter {
+
+namespace {
+
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kOperator:
+      return "the operator token";
+    case Role::kAccountAdmin:
+      return "an account admin token";
+    case Role::kMember:
+      return "a member's own key";
+    case Role::kNone:
+      break;
+  }
+  return "a credential";
+}
+
+}  // namespace
+
+ApiContext::ApiContext(ServeContext& serve_context, ApiOptions api_options)
+    : serve(serve_context),
+      pipeline(serve_context.pipeline),
+      options(api_options),
+      auth(serve_context.pipeline, api_options.operator_token_hash,
+           AttemptLimiter::Options{.max_failures = api_options.auth_failures_per_minute,
+                                   .window = std::chrono::seconds(60),
+                                   .max_addresses = api_options.auth_max_addresses}) {}
+
+std::shared_ptr<ApiContext> ApiOf(ServeContext& context) {
+  if (!context.api) {
+    context.api = std::make_shared<ApiContext>(context, context.options);
+  }
+  return context.api;
+}
+
+std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
+                                       http::Response& response, Role role) {
+  const std::optional<std::string_view> token = request.BearerToken();
+  Resolution r = api.auth.Resolve(token.value_or(std::string_view()), request.remote_address);
+  switch (r.failure) {
+    case Resolution::Failure::kRateLimited:
+      http::SetError(response, 429, Code::kTooManyAttempts,
+                     "too many failed credentials from this address; retry later");
+      response.SetHeader("Retry-After", std::to_string(r.retry_after_s));
+      return std::nullopt;
+    case Resolution::Failure::kMissing:
+      http::SetError(
+          response, 401, Code::kUnauthorized,
+          "this endpoint needs 'Authorization: Bearer <" + std::string(RoleName(role)) + ">'");
+      response.SetHeader("WWW-Authenticate", "Bearer");
+      return std::nullopt;
+    case Resolution::Failure::kInvalid:
+      http::SetError(response, 401, Code::kUnauthorized, "the credential is not valid");
+      response.SetHeader("WWW-Authenticate", "Bearer");
+      return std::nullopt;
+    case Resolution::Failure::kNone:
+      break;
+  }
+  if (r.credential.role != role) {
+    http::SetError(response, 403, Code::kForbidden,
+                   "this endpoint needs " + std::string(RoleName(role)));
+    return std::nullopt;
+  }
+  return std::move(r.credential);
+}
+
+void SetStatusError(http::Response& response, int http_status, const Status& status) {
+  http::SetError(response, http_status, status.code(), status.message());
+}
+
+}  // namespace keymeter

@@ -1,0 +1,173 @@
+// POST /v1/events (api/gateway.h): NDJSON or framed FlatBuffers request events, checked
+// against the key directory, then published to the log in one PublishMany().
+//
+// FlatBuffers body grammar:
+//   body   := record*
+//   record := length: be32, envelope: byte[length]   (a finished "KMEV" Envelope)
+
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/gateway.h"
+#include "api/gateway_internal.h"
+#include "consumers/decode.h"
+#include "consumers/ndjson.h"
+#include "engine/pipeline.h"
+#include "http/json.h"
+#include "projections/key_directory.h"
+
+namespace keymeter::gateway_internal {
+
+namespace {
+
+struct Rejected {
+  size_t line = 0;
+  Code code = Code::kOk;  // answered in its HTTP spelling
+  std::string message;
+};
+
+// What one body turns into: envelopes with their account (the partitioning key), and rejections.
+struct Intake {
+  std::vector<std::pair<std::string, std::string>> envelopes;
+  std::vector<Rejected> rejected;
+};
+
+// Fills in the account of every parsed line from the directory; unknown keys are rejected.
+// Returns false (and sets `response`) when the body fails as a whole.
+bool FromNdjson(ServeContext& context, std::string_view body, Intake* intake,
+                http::Response& response) {
+  Result<NdjsonBody> parsed =
+      ParseNdjsonBody(body, {.max_line_bytes = kMaxEnvelopeBytes, .max_lines = kEventsMaxLines});
+  if (!parsed) {
+    const Status& s = parsed.error();
+    http::SetError(response, s.code() == Code::kTooManyLines ? 413 : 400, s.code(), s.message());
+    return false;
+  }
+  NdjsonBody& lines = parsed.value();
+  for (NdjsonRejection& r : lines.rejected) {
+    intake->rejected.push_back({r.line, r.status.code(), r.status.message()});
+  }
+  {
+    std::shared_lock lock(context.pipeline.projector().state_mutex());
+    for (NdjsonLine& l : lines.accepted) {
+      std::optional<KeyId> id = KeyId::Parse(l.fields.key_id);
+      const KeyState* key = id ? context.directory.FindKey(*id) : nullptr;
+      if (key == nullptr) {
+        intake->rejected.push_back({l.line, Code::kUnknownKey, "no key '" + l.fields.key_id + "'"});
+        l.line = 0;  // marks it rejected
+        continue;
+      }
+      l.fields.account_id = key->account_id;
+    }
+  }
+  for (const NdjsonLine& l : lines.accepted) {
+    if (l.line == 0) continue;
+    intake->envelopes.emplace_back(BuildRequestEvent(l.fields), l.fields.account_id);
+  }
+  std::stable_sort(intake->rejected.begin(), intake->rejected.end(),
+                   [](const Rejected& a, const Rejected& b) { return a.line < b.line; });
+  return true;
+}
+
+// Verifies each framed envelope; only request events of known keys, named with their own
+// account, are taken.
+bool FromFlatbuffers(ServeContext& context, std::string_view body, Intake* intake,
+                     http::Response& response) {
+  std::vector<std::pair<size_t, std::string_view>> records;
+  for (size_t pos = 0; pos < body.size();) {
+    if (records.size() >= kEventsMaxLines) {
+      http::SetError(response, 413, Code::kTooManyLines,
+                     "at most " + std::to_string(kEventsMaxLines) + " records per request");
+      return false;
+    }
+    const size_t number = records.size() + 1;
+    if (body.size() - pos < 4) {
+      intake->rejected.push_back(
+          {number, Code::kTruncated, "the body ends inside a length prefix"});
+      break;
+    }
+    const auto* p = reinterpret_cast<const uint8_t*>(body.data() + pos);
+    const size_t length = size_t(p[0]) << 24 | size_t(p[1]) << 16 | size_t(p[2]) << 8 | p[3];
+    pos += 4;
+    if (length > body.size() - pos) {
+      intake->rejected.push_back({number, Code::kTruncated, "the body ends inside a record"});
+      break;
+    }
+    records.emplace_back(number, body.substr(pos, length));
+    pos += length;
+  }
+  std::shared_lock lock(context.pipeline.projector().state_mutex());
+  for (const auto& [number, bytes] : records) {
+    Decoded d =
+        DecodeEnvelope(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+    if (!d.ok()) {
+      intake->rejected.push_back({number, d.reason, d.detail});
+      continue;
+    }
+    if (d.envelope->op_type() != fb::Op::RequestEvent) {
+      intake->rejected.push_back(
+          {number, Code::kNotARequestEvent, "only request events may be posted here"});
+      continue;
+    }
+    const fb::RequestEvent& r = *d.envelope->op_as_RequestEvent();
+    std::optional<KeyId> id = KeyId::Parse(r.key_id()->string_view());
+    const KeyState* key = id ? context.directory.FindKey(*id) : nullptr;
+    if (key == nullptr) {
+      intake->rejected.push_back({number, Code::kUnknownKey, "no key '" + r.key_id()->str() + "'"});
+      continue;
+    }
+    if (key->account_id != d.envelope->account_id()->string_view()) {
+      intake->rejected.push_back(
+          {number, Code::kAccountMismatch, "the key is not of the account the event names"});
+      continue;
+    }
+    intake->envelopes.emplace_back(std::string(bytes), key->account_id);
+  }
+  std::stable_sort(intake->rejected.begin(), intake->rejected.end(),
+                   [](const Rejected& a, const Rejected& b) { return a.line < b.line; });
+  return true;
+}
+
+void HandleEvents(ServeContext& context, const http::Request& request, http::Response& response) {
+  Intake intake;
+  bool ok = false;
+  if (HasMediaType(request, "application/x-ndjson") || HasMediaType(request, "application/json")) {
+    ok = FromNdjson(context, request.body, &intake, response);
+  } else if (HasMediaType(request, "application/x-flatbuffers")) {
+    ok = FromFlatbuffers(context, request.body, &intake, response);
+  } else {
+    return http::SetError(response, 415, Code::kUnsupportedMediaType,
+                          "POST /v1/events takes application/x-ndjson, application/json (one "
+                          "event per line) or application/x-flatbuffers");
+  }
+  if (!ok) return;
+  if (!intake.envelopes.empty()) {
+    if (Status s = context.pipeline.PublishMany(intake.envelopes); !s.ok()) {
+      return http::SetError(response, 503, s.code(), s.message());
+    }
+  }
+  http::JsonWriter json;
+  json.BeginObject().Key("accepted").Uint(intake.envelopes.size()).Key("rejected").BeginArray();
+  for (const Rejected& r : intake.rejected) {
+    json.BeginObject().Key("line").Uint(r.line).Key("code").String(HttpName(r.code));
+    json.Key("message").String(r.message).EndObject();
+  }
+  json.EndArray().EndObject();
+  http::SetJson(response, 200, json.Take());
+}
+
+}  // namespace
+
+void RegisterEventsRoute(http::Router& router, ServeContext& context) {
+  router.Add("POST", "/v1/events",
+             [&context](const http::Request& request, http::Response& response) {
+               HandleEvents(context, request, response);
+             });
+}
+
+}  // namespace keymeter::gateway_internal

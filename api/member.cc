@@ -1,0 +1,155 @@
+#include "api/member.h"
+
+#include <algorithm>
+#include <shared_mutex>
+
+#include "api/internal.h"
+#include "api/logs.h"
+#include "api/params.h"
+#include "api/usage.h"
+#include "engine/pipeline.h"
+#include "http/json.h"
+#include "projections/key_directory.h"
+
+namespace keymeter {
+
+namespace {
+
+struct Remaining {
+  std::optional<uint64_t> daily;  // nullopt = unlimited
+  std::optional<uint64_t> monthly;
+};
+
+uint64_t Left(uint64_t quota, uint64_t used) { return used >= quota ? 0 : quota - used; }
+
+// What the member's key may still spend now: its pool's quota and its own cap.
+Remaining RemainingOf(Pipeline& pipeline, KeyId id, TimeUs now) {
+  Remaining r;
+  std::shared_lock lock(pipeline.projector().state_mutex());
+  const KeyDirectory& directory = pipeline.directory();
+  const KeyState* key = directory.FindKey(id);
+  if (key == nullptr) return r;
+  const KeyId root_id = directory.RootOf(*key);
+  const KeyState* root = directory.FindKey(root_id);
+  const QuotaWindow pool = pipeline.quota().Pool(root_id);
+  if (root != nullptr && root->daily_requests > 0) {
+    r.daily = Left(root->daily_requests, pool.DayRequests(now));
+  }
+  if (root != nullptr && root->monthly_units > 0) {
+    r.monthly = Left(root->monthly_units, pool.MonthUnits(now));
+  }
+  if (key->is_child() && key->member_cap > 0) {
+    const uint64_t cap_left = Left(key->member_cap, pipeline.quota().Member(id).DayRequests(now));
+    r.daily = std::min(r.daily.value_or(cap_left), cap_left);
+  }
+  return r;
+}
+
+void WriteOptional(http::JsonWriter& json, const std::optional<uint64_t>& v) {
+  if (v) {
+    json.Uint(*v);
+  } else {
+    json.Null();
+  }
+}
+
+// The member's own key, or nullopt after writing the error.
+std::optional<KeyView> Me(ApiContext& api, const http::Request& request, http::Response& response,
+                          Credential* member) {
+  std::optional<Credential> c = Authenticate(api, request, response, Role::kMember);
+  if (!c) return std::nullopt;
+  std::optional<KeyView> key = FindKeyView(api.pipeline, c->key_id);
+  if (!key) {
+    http::SetError(response, 401, Code::kUnauthorized, "the credential is not valid");
+    return std::nullopt;
+  }
+  *member = std::move(*c);
+  return key;
+}
+
+// False after writing 403 when a "key" parameter names another key than the member's.
+bool OnlyOwnKey(const KeyView& me, const http::Request& request, http::Response& response) {
+  std::optional<std::string_view> text = Param(request, "key");
+  if (!text) return true;
+  const std::optional<KeyId> id = KeyId::Parse(*text);
+  if (id && id->str() == me.key_id) return true;
+  http::SetError(response, 403, Code::kForbidden, "a member sees only its own key");
+  return false;
+}
+
+void GetMe(ApiContext& api, const http::Request& request, http::Response& response) {
+  Credential member;
+  std::optional<KeyView> me = Me(api, request, response, &member);
+  if (!me) return;
+  const TimeUs now = NowUs();
+  const Remaining remaining = RemainingOf(api.pipeline, member.key_id, now);
+  http::JsonWriter json;
+  WriteKey(json, *me, KeyDetail::kMember, [&](http::JsonWriter& out) {
+    out.Key("remaining").BeginObject().Key("daily_requests");
+    WriteOptional(out, remaining.daily);
+    out.Key("monthly_units");
+    WriteOptional(out, remaining.monthly);
+    out.EndObject();
+    out.Key("reset").BeginObject();
+    out.Key("daily").String(FormatRfc3339(DayStart(now) + kMicrosPerDay));
+    out.Key("monthly").String(FormatRfc3339(NextMonthStart(now)));
+    out.EndObject();
+  });
+  http::SetJson(response, 200, json.Take());
+}
+
+void MyUsage(ApiContext& api, const http::Request& request, http::Response& response) {
+  Credential member;
+  std::optional<KeyView> me = Me(api, request, response, &member);
+  if (!me || !OnlyOwnKey(*me, request, response)) return;
+  UsageQuery query;
+  if (Status s = ParseUsageParams(request, true, &query); !s.ok()) {
+    return SetStatusError(response, 400, s);
+  }
+  query.scope = UsageScope::kKey;
+  query.account_id = member.account_id;
+  query.key_id = me->key_id;
+  query.members = {*me};
+  AnswerUsage(api.pipeline, query, response);
+}
+
+void MyRequests(ApiContext& api, const http::Request& request, http::Response& response) {
+  Credential member;
+  std::optional<KeyView> me = Me(api, request, response, &member);
+  if (!me || !OnlyOwnKey(*me, request, response)) return;
+  AnswerRequests(api.pipeline, member.account_id, member.key_id, request, response);
+}
+
+Actor MemberActor(const KeyView& me) { return Actor{fb::ActorKind::Member, me.key_id}; }
+
+}  // namespace
+
+void RegisterMemberRoutes(http::Router& router, ServeContext& context) {
+  const ApiPtr api = ApiOf(context);
+  using Fn = void (*)(ApiContext&, const http::Request&, http::Response&);
+  const std::pair<const char*, Fn> reads[] = {
+      {"/v1/me", GetMe}, {"/v1/me/usage", MyUsage}, {"/v1/me/requests", MyRequests}};
+  for (const auto& [pattern, fn] : reads) {
+    router.Add("GET", pattern,
+               [api, fn = fn](const http::Request& request, http::Response& response) {
+                 fn(*api, request, response);
+               });
+  }
+  router.Add("POST", "/v1/me/rotate",
+             [api](const http::Request& request, http::Response& response) {
+               Credential member;
+               std::optional<KeyView> me = Me(*api, request, response, &member);
+               if (!me) return;
+               RotateCommand(*api, member.account_id, MemberActor(*me), *me, request, response);
+             });
+  router.Add("PUT", "/v1/me/allowed-sources",
+             [api](const http::Request& request, http::Response& response) {
+               Credential member;
+               std::optional<KeyView> me = Me(*api, request, response, &member);
+               if (!me) return;
+               AllowedSourcesCommand(*api, member.account_id, MemberActor(*me), *me,
+                                     KeyDetail::kMember, request, response);
+             });
+}
+
+}  // namespace keymeter

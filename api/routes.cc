@@ -1,0 +1,22 @@
+#include "api/routes.h"
+
+#include "api/admin.h"
+#include "api/console.h"
+#include "api/gateway.h"
+#include "api/member.h"
+#include "api/operator.h"
+#include "api/ops.h"
+
+namespace keymeter {
+
+void RegisterRoutes(ServeContext& context) {
+  http::Router& router = context.router;
+  RegisterOpsRoutes(router, context);
+  RegisterAdminRoutes(router, context);
+  RegisterMemberRoutes(router, context);
+  RegisterOperatorRoutes(router, context);
+  RegisterGatewayRoutes(router, context);
+  RegisterConsoleRoutes(router);
+}
+
+}  // namespace keymeter

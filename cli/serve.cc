@@ -1,0 +1,273 @@
+#include "cli/serve.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <rocksdb/db.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <system_error>
+
+#include "api/gateway.h"
+#include "api/routes.h"
+#include "cli/common.h"
+#include "cli/serve_config.h"
+#include "engine/authorize_probe.h"
+#include "engine/authorizer.h"
+#include "engine/metrics.h"
+#include "engine/pipeline.h"
+#include "engine/projector_probe.h"
+#include "engine/reservations.h"
+#include "engine/secrets.h"
+#include "engine/store.h"
+#include "http/probe.h"
+#include "http/server.h"
+
+namespace keymeter {
+
+namespace {
+
+int FailStartup(std::string_view what) {
+  fmt::print(stderr, "keymeter: {}\n", what);
+  spdlog::error("{}", what);
+  return 1;
+}
+
+std::string ModeDescription(const ServeOptions& options) {
+  if (options.embedded()) return "embedded log";
+  return fmt::format("kafka {} topic {} group {}", options.brokers, options.topic, options.group);
+}
+
+// Applies the --config file to the settings that neither a flag nor the environment gave
+// (flag > env > file > default). Throws CLI::ValidationError (exit 2) for a bad file.
+void ApplyConfigFile(const CLI::App& serve, ServeOptions* options) {
+  Result<ServeConfigFile> loaded = LoadServeConfig(options->config);
+  if (!loaded) throw CLI::ValidationError("--config", loaded.error().message());
+  const ServeConfigFile& file = loaded.value();
+  // True when the option was not given on the command line nor by its variable.
+  auto unset = [&serve](const char* flag) { return serve.get_option(flag)->count() == 0; };
+  auto apply = [&](const char* flag, const auto& value, auto& target) {
+    if (value && unset(flag)) target = *value;
+  };
+  apply("--data-dir", file.data_dir, options->data_dir);
+  apply("--listen", file.listen, options->listen);
+  apply("--brokers", file.brokers, options->brokers);
+  apply("--topic", file.topic, options->topic);
+  apply("--group", file.group, options->group);
+  apply("--http-threads", file.http_threads, options->http_threads);
+  apply("--read-only", file.read_only, options->read_only);
+  if (file.operator_token && !file.operator_token->empty()) {
+    std::error_code ec;
+    const std::filesystem::perms mode = std::filesystem::status(options->config, ec).permissions();
+    using std::filesystem::perms;
+    if (!ec && (mode & (perms::group_read | perms::others_read)) != perms::none) {
+      spdlog::warn("config file {} holds operator_token and is readable by other users; "
+                   "chmod 600 it, or use KEYMETER_OPERATOR_TOKEN",
+                   options->config);
+    }
+  }
+  if (file.operator_token && unset("--operator-token")) {
+    if (file.operator_token->empty()) {
+      options->api.operator_token_hash.reset();
+    } else {
+      options->api.operator_token_hash = Sha256(*file.operator_token);
+    }
+  }
+}
+
+}  // namespace
+
+CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Serve authorize and the HTTP API; embedded log unless --brokers is given");
+  // A flag given twice takes its last value, so wrappers (scripts/run) can pass defaults that
+  // the user's own flags then override.
+  serve->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  // Required, but checked after parsing so that an unknown flag is the error reported first.
+  serve
+      ->add_option("--data-dir", options->data_dir,
+                   "Directory of the store (created if missing); required")
+      ->envname("KEYMETER_DATA_DIR");
+  serve->add_option("--listen", options->listen, "HOST:PORT to serve HTTP on (port 0: any free)")
+      ->envname("KEYMETER_LISTEN")
+      ->capture_default_str();
+  serve->add_option("--brokers", options->brokers, "Kafka bootstrap servers H:P[,H:P]")
+      ->envname("KEYMETER_BROKERS");
+  serve->add_option("--topic", options->topic, "Kafka topic of the events")
+      ->envname("KEYMETER_TOPIC")
+      ->capture_default_str();
+  serve->add_option("--group", options->group, "Kafka consumer group")
+      ->envname("KEYMETER_GROUP")
+      ->capture_default_str();
+  serve
+      ->add_option("--http-threads", options->http_threads,
+                   "HTTP worker threads, 0..1024 (0: one per hardware thread)")
+      ->check(CLI::Range(0, 1024))
+      ->envname("KEYMETER_HTTP_THREADS")
+      ->capture_default_str();
+  serve->add_flag("--read-only", options->read_only, "Open the store read-only; refuse writes")
+      ->envname("KEYMETER_READ_ONLY");
+  // Only the token's SHA-256 is kept; an empty value leaves the operator endpoints disabled.
+  serve
+      ->add_option_function<std::string>(
+          "--operator-token",
+          [options](const std::string& token) {
+            if (token.empty()) {
+              options->api.operator_token_hash.reset();
+            } else {
+              options->api.operator_token_hash = Sha256(token);
+            }
+          },
+          "Bearer token of the operator endpoints (POST /v1/accounts, GET /v1/billing/usage)")
+      ->envname("KEYMETER_OPERATOR_TOKEN");
+  serve
+      ->add_option("--config", options->config,
+                   "TOML file with any of these settings (data_dir, listen, brokers, topic, group, "
+                   "http_threads, read_only, operator_token); flags and KEYMETER_* win over it")
+      ->envname("KEYMETER_CONFIG");
+  serve->callback([serve, options] {
+    if (!options->config.empty()) ApplyConfigFile(*serve, options);
+    if (options->data_dir.empty()) {
+      throw CLI::RequiredError("--data-dir (or KEYMETER_DATA_DIR, or data_dir in --config)");
+    }
+  });
+  return serve;
+}
+
+namespace {
+
+// The pipeline's options: the serve flags, and the memory bounds from KEYMETER_BLOCK_CACHE_MB,
+// KEYMETER_WRITE_BUFFER_MB and KEYMETER_DEDUPE_MAX_ENTRIES (docs/api.md, tunables).
+PipelineOptions PipelineOptionsOf(const ServeOptions& options) {
+  PipelineOptions p;
+  p.data_dir = options.data_dir;
+  p.brokers = options.brokers;
+  p.topic = options.topic;
+  p.group = options.group;
+  p.read_only = options.read_only;
+  p.store.create_if_missing = !options.read_only;
+  if (auto mb = cli::EnvUnsigned("KEYMETER_BLOCK_CACHE_MB")) p.store.block_cache_bytes = *mb << 20;
+  if (auto mb = cli::EnvUnsigned("KEYMETER_WRITE_BUFFER_MB")) {
+    p.store.write_buffer_bytes = *mb << 20;
+  }
+  if (auto n = cli::EnvUnsigned("KEYMETER_DEDUPE_MAX_ENTRIES")) {
+    p.projector.dedupe_max_entries = *n;
+  }
+  return p;
+}
+
+// The API's options: the operator token from the flags, the rest from KEYMETER_* variables
+// (a value that does not parse keeps the default, with a warning in the log).
+ApiOptions ApiOptionsOf(const ServeOptions& options) {
+  ApiOptions o = options.api;
+  if (auto v = cli::EnvUnsigned("KEYMETER_COMMAND_TIMEOUT_MS")) {
+    o.command_timeout = std::chrono::milliseconds(*v);
+  }
+  if (auto v = cli::EnvUnsigned("KEYMETER_BILLING_LATENESS_SECONDS")) {
+    o.billing_lateness_us = TimeUs(*v) * kMicrosPerSecond;
+  }
+  if (auto v = cli::EnvUnsigned("KEYMETER_AUTH_FAILURES_PER_MINUTE")) {
+    o.auth_failures_per_minute = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
+  }
+  return o;
+}
+
+http::ServerOptions ServerOptionsOf(const ServeOptions& options, http::HttpProbe& probe) {
+  http::ServerOptions s;
+  s.listen = options.listen;
+  s.threads = options.http_threads;
+  s.body_limit = [default_limit = s.max_body_bytes](std::string_view method,
+                                                    std::string_view path) {
+    return GatewayBodyLimit(method, path).value_or(default_limit);
+  };
+  s.on_served = [&probe](std::string_view route, int status, std::chrono::nanoseconds latency) {
+    probe.RequestServed(route, status, latency);
+  };
+  return s;
+}
+
+// Blocks SIGINT and SIGTERM in the calling thread, so that every thread started after it
+// (RocksDB's, the server's) inherits the mask and the signals wait for sigwait().
+sigset_t BlockStopSignals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
+
+}  // namespace
+
+int RunServe(const ServeOptions& options) {
+  const sigset_t stop_signals = BlockStopSignals();
+  if (!options.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    if (ec) {
+      return FailStartup(
+          fmt::format("cannot create data dir {}: {}", options.data_dir, ec.message()));
+    }
+  }
+  // Exact quotas (engine/reservations.h): applied request events release their reservations.
+  // Declared before the pipeline, whose projector thread calls into it, so it outlives it.
+  Reservations reservations;
+  Result<std::unique_ptr<Pipeline>> opened = Pipeline::Open(PipelineOptionsOf(options));
+  if (!opened) {
+    return FailStartup(
+        fmt::format("cannot open data dir {}: {}", options.data_dir, opened.error().ToString()));
+  }
+  Pipeline& pipeline = *opened.value();
+  pipeline.projector().set_request_listener(
+      [&reservations](KeyId root, KeyId key, const RequestIdBytes& id) {
+        reservations.OnRequestApplied(root, key, id);
+      });
+  Metrics metrics;
+  http::HttpProbe http_probe(metrics.registry());
+  AuthorizeProbe authorize_probe(metrics, AllAuthorizeReasons());
+  ProjectorProbe projector_probe(metrics);
+  pipeline.projector().set_probe(&projector_probe);
+  Authorizer authorizer(pipeline.projector().state_mutex(), pipeline.directory(), pipeline.quota(),
+                        reservations, &authorize_probe);
+  http::Router router;
+  ServeContext context{
+      ApiOptionsOf(options), pipeline.store(), pipeline.directory(), router, metrics, pipeline};
+  context.readiness = [&pipeline] { return pipeline.Readiness(); };
+  context.authorizer = &authorizer;
+  context.projector_probe = &projector_probe;
+  RegisterRoutes(context);
+  pipeline.Start();
+
+  Result<std::unique_ptr<http::Server>> server =
+      http::Server::Start(ServerOptionsOf(options, http_probe), router.AsHandler());
+  if (!server) {
+    // The projector thread uses the probes and metrics above: stop it before they go.
+    pipeline.Stop();
+    return FailStartup(server.error().message());
+  }
+  const std::string line =
+      fmt::format("keymeter listening on http://{} (data dir {}, {})", server.value()->address(),
+                  options.data_dir, ModeDescription(options));
+  spdlog::info("{}", line);
+  fmt::print("{}\n", line);
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("{} received: draining HTTP connections", strsignal(signal_number));
+  server.value()->Stop();
+  spdlog::info("HTTP stopped; letting the current batch commit");
+  pipeline.Stop();
+  spdlog::info("keymeter stopped");
+  return 0;
+}
+
+}  // namespace keymeter

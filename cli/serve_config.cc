@@ -1,0 +1,117 @@
+#include "cli/serve_config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace keymeter {
+
+namespace {
+
+constexpr std::string_view kKnownKeys =
+    "data_dir, listen, brokers, topic, group, http_threads, read_only, operator_token";
+
+std::string TypeName(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    default: return "a date or time";
+  }
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view source) : source_(source) {}
+
+  Status Read(const toml::table& table, ServeConfigFile* out) {
+    for (const auto& [key, node] : table) {
+      const std::string_view name = key.str();
+      const uint32_t line = node.source().begin.line;
+      Status s;
+      if (name == "data_dir") s = String(name, node, line, &out->data_dir);
+      else if (name == "listen") s = String(name, node, line, &out->listen);
+      else if (name == "brokers") s = String(name, node, line, &out->brokers);
+      else if (name == "topic") s = String(name, node, line, &out->topic);
+      else if (name == "group") s = String(name, node, line, &out->group);
+      else if (name == "operator_token") s = String(name, node, line, &out->operator_token);
+      else if (name == "read_only") s = Bool(name, node, line, &out->read_only);
+      else if (name == "http_threads") s = Threads(name, node, line, &out->http_threads);
+      else {
+        s = Status(Code::kConfigUnknownKey,
+                   fmt::format("{}:{}: unknown key '{}'{}; the keys are: {}", source_, line, name,
+                               node.is_table() ? " (a table)" : "", kKnownKeys));
+      }
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status WrongType(std::string_view name, const toml::node& node, uint32_t line,
+                   std::string_view wanted) const {
+    return Status(Code::kConfigWrongType, fmt::format("{}:{}: '{}' must be {}, not {}", source_,
+                                                      line, name, wanted, TypeName(node.type())));
+  }
+  Status String(std::string_view name, const toml::node& node, uint32_t line,
+                std::optional<std::string>* out) const {
+    if (!node.is_string()) return WrongType(name, node, line, "a string");
+    *out = std::string(*node.value<std::string_view>());
+    return Status::Ok();
+  }
+  Status Bool(std::string_view name, const toml::node& node, uint32_t line,
+              std::optional<bool>* out) const {
+    if (!node.is_boolean()) return WrongType(name, node, line, "a boolean (true or false)");
+    *out = *node.value<bool>();
+    return Status::Ok();
+  }
+  Status Threads(std::string_view name, const toml::node& node, uint32_t line,
+                 std::optional<size_t>* out) const {
+    if (!node.is_integer()) return WrongType(name, node, line, "an integer");
+    const int64_t n = *node.value<int64_t>();
+    if (n < 0 || n > 1024) {
+      return Status(Code::kConfigOutOfRange,
+                    fmt::format("{}:{}: '{}' must be in 0..1024, not {}", source_, line, name, n));
+    }
+    *out = size_t(n);
+    return Status::Ok();
+  }
+
+  std::string_view source_;
+};
+
+}  // namespace
+
+Result<ServeConfigFile> ParseServeConfig(std::string_view text, std::string_view source) {
+  toml::table table;
+  try {
+    table = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return Status(Code::kConfigSyntax,
+                  fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
+  }
+  ServeConfigFile config;
+  if (Status s = Reader(source).Read(table, &config); !s.ok()) return s;
+  return config;
+}
+
+Result<ServeConfigFile> LoadServeConfig(const std::string& path) {
+  std::error_code ec;
+  std::ifstream in(path, std::ios::binary);
+  if (!std::filesystem::is_regular_file(path, ec) || !in) {
+    return Status(Code::kConfigUnreadable,
+                  "cannot read the config file " + path + " (no such file, or not a regular file)");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status(Code::kConfigUnreadable, "cannot read the config file " + path);
+  return ParseServeConfig(text.str(), path);
+}
+
+}  // namespace keymeter

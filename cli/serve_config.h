@@ -1,0 +1,50 @@
+// The TOML config file of `keymeter serve --config FILE` (toml++). Every serve flag may be set
+// there, under the flag's name with '_' for '-' (the KEYMETER_* variable's name, lower case):
+//
+//   data_dir       = "/var/lib/keymeter"    # string
+//   listen         = "0.0.0.0:8080"         # string, HOST:PORT
+//   brokers        = "k1:9092,k2:9092"      # string; absent or "" = the embedded log
+//   topic          = "keymeter.events"      # string
+//   group          = "keymeter"             # string
+//   http_threads   = 4                      # integer, 0..1024 (0: one per hardware thread)
+//   read_only      = false                  # boolean
+//   operator_token = "..."                  # string; keep the file private (chmod 600)
+//
+// Precedence, per setting: command-line flag > KEYMETER_* environment > this file > default
+// (cli/serve.cc applies it). The file is strict: a key not listed above, a value of the
+// wrong type or out of range, or a nested table is an error naming the key and its line, so a
+// typo never silently leaves a default in place.
+//
+// Thread safety: free functions, no shared state.
+
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "schemas/status.h"
+
+namespace keymeter {
+
+struct ServeConfigFile {
+  std::optional<std::string> data_dir;
+  std::optional<std::string> listen;
+  std::optional<std::string> brokers;
+  std::optional<std::string> topic;
+  std::optional<std::string> group;
+  std::optional<size_t> http_threads;
+  std::optional<bool> read_only;
+  std::optional<std::string> operator_token;
+};
+
+// Parses `text`; `source` names it in messages (the file's path). Errors, each naming `source`,
+// the line and the key: CONFIG-SYNTAX (not TOML), CONFIG-UNKNOWN-KEY, CONFIG-WRONG-TYPE,
+// CONFIG-OUT-OF-RANGE.
+Result<ServeConfigFile> ParseServeConfig(std::string_view text, std::string_view source);
+
+// Reads and parses the file at `path`. Errors: CONFIG-UNREADABLE, and ParseServeConfig's.
+Result<ServeConfigFile> LoadServeConfig(const std::string& path);
+
+}  // namespace keymeter

@@ -1,0 +1,141 @@
+// Internals of http::Server shared by http_server.cc (listening, accepting, stopping) and
+// http_session.cc (one connection's request loop). Nothing else includes this file.
+//
+// Lifetimes: a Session is owned by the handlers of its pending operations (shared_ptr) and is
+// listed, weakly, in Impl::sessions so that Stop() can reach it. Impl outlives every Session:
+// Stop() waits for them (bounded) before the io_context stops.
+//
+// Thread safety: a Session's methods run on its strand only (Run/Refuse/PostStop may be called
+// from anywhere: they dispatch or post to it). Impl's registry is guarded by `mu`.
+
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "http/server.h"
+
+namespace keymeter::http {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+
+class Session;
+
+// The steps of a connection's request loop that need no socket, shared by Session and the HTTP
+// fuzz target (tests/fuzz/http_fuzz.cc), so that the target runs exactly what a connection runs.
+//
+// The body limit of a request whose header block names `method` and raw `target`.
+size_t BodyLimitOf(const ServerOptions& options, std::string_view method, std::string_view target);
+// Fills `r` from the parsed message (string_views into `msg` and `remote`); nullptr when the
+// request is acceptable, else the message of a 400 BAD_REQUEST.
+const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::string_view remote,
+                        Request& r);
+// Writes the status line and header block of `response` into `head` (cleared first) for HTTP
+// version `version` (10 or 11) with keep-alive `keep`, as Beast's serializer would: the content
+// type, the extra headers (any with CR or LF dropped), Content-Length unless the status has no
+// body, and Connection when `keep` is not the version's default. Returns the body to send after
+// it: response.body, or empty for 1xx, 204 and 304.
+std::string_view SerializeHead(const Response& response, bool keep, unsigned version,
+                               std::string* head);
+
+struct Server::Impl {
+  Impl(ServerOptions o, Handler h, size_t n)
+      : options(std::move(o)), handler(std::move(h)), thread_count(n), ioc(int(n)) {}
+
+  void Run();  // a worker thread's loop
+  void Accept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void Unregister(uint64_t id);
+  std::vector<std::shared_ptr<Session>> Snapshot();
+  bool WaitClosed(std::chrono::milliseconds timeout);  // true when no session is left
+  void Served(std::string_view route, int status, std::chrono::nanoseconds latency) const {
+    if (options.on_served) options.on_served(route, status, latency);
+  }
+
+  const ServerOptions options;
+  const Handler handler;
+  const size_t thread_count;
+  std::string address;
+  uint16_t port = 0;
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> connections{0};
+
+  std::mutex mu;
+  std::condition_variable all_closed;
+  std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions ABSL_GUARDED_BY(mu);
+  uint64_t next_id ABSL_GUARDED_BY(mu) = 0;
+  std::mutex stop_mu;
+  bool stopped ABSL_GUARDED_BY(stop_mu) = false;
+
+  // Declared after the registry: a session destroyed along with the io_context unregisters
+  // itself, so the registry must still exist then.
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor{net::make_strand(ioc)};
+  net::steady_timer retry{acceptor.get_executor()};
+  std::vector<std::thread> threads;
+};
+
+// One connection: read a request, answer it, repeat; refuse with an error and close on a limit
+// or a parse error. Every step runs on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl& server, tcp::socket socket, uint64_t id);
+  ~Session();  // unregisters from the server
+
+  void Run();     // starts the request loop
+  void Refuse();  // answers 503 TOO_MANY_CONNECTIONS and closes
+  // Closes the connection now (force) or only if it is between requests.
+  void PostStop(bool force);
+
+ private:
+  enum class State { kIdle, kBusy, kClosing };
+
+  void ReadHeader();
+  void OnHeader(beast::error_code ec, size_t);
+  void ReadBody();
+  void OnReadError(beast::error_code ec);
+  void Handle();
+  void ResetResponse();
+  void Internal();
+  void Fail(int status, Code code, std::string_view message);
+  void Write(bool keep, unsigned version);
+  void Linger();
+  void Drain();
+  void Close();
+
+  Server::Impl& server_;
+  beast::tcp_stream stream_;
+  const uint64_t id_;
+  std::string remote_;
+  State state_ = State::kBusy;
+  bool unread_ = false;  // a request was refused before it was read whole
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string head_;  // the status line and headers being written
+  Request request_;
+  Response response_;
+  std::array<char, 4096> discard_;
+};
+
+}  // namespace keymeter::http

@@ -1,0 +1,283 @@
+// One connection's request loop (see http_server_internal.h): read the header block, pick the
+// body limit, read the body, call the handler, write, repeat while keep-alive holds.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <limits>
+
+#include "http/json.h"
+#include "http/server_internal.h"
+
+namespace keymeter::http {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::chrono::milliseconds kLingerTimeout{2'000};
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
+
+bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+}  // namespace
+
+Session::Session(Server::Impl& server, tcp::socket socket, uint64_t id)
+    : server_(server), stream_(std::move(socket)), id_(id) {
+  beast::error_code ec;
+  const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+  if (!ec) remote_ = peer.address().to_string();
+}
+
+Session::~Session() { server_.Unregister(id_); }
+
+void Session::Run() {
+  net::dispatch(stream_.get_executor(),
+                beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+}
+
+void Session::Refuse() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    self->Fail(503, Code::kTooManyConnections, "the server is at its connection limit");
+  });
+}
+
+void Session::PostStop(bool force) {
+  net::post(stream_.get_executor(), [self = shared_from_this(), force] {
+    const bool idle = self->state_ == State::kIdle && self->buffer_.size() == 0 &&
+                      !(self->parser_ && self->parser_->got_some());
+    if (force || idle) self->Close();
+  });
+}
+
+void Session::ReadHeader() {
+  if (server_.stopping.load(std::memory_order_relaxed)) return Close();
+  parser_.emplace();
+  parser_->header_limit(static_cast<uint32_t>(
+      std::min<size_t>(server_.options.max_header_bytes, std::numeric_limits<uint32_t>::max())));
+  parser_->body_limit(std::numeric_limits<uint64_t>::max());  // set once the route is known
+  state_ = State::kIdle;
+  stream_.expires_after(server_.options.read_timeout);
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+}
+
+void Session::OnHeader(beast::error_code ec, size_t) {
+  state_ = State::kBusy;
+  if (ec) return OnReadError(ec);
+  const auto& msg = parser_->get();
+  const size_t limit =
+      BodyLimitOf(server_.options, View(msg.method_string()), View(msg.target()));
+  if (const auto length = parser_->content_length(); length && *length > limit) {
+    return Fail(413, Code::kBodyTooLarge, fmt::format("the body exceeds {} bytes", limit));
+  }
+  parser_->body_limit(limit);
+  if (parser_->is_done()) return Handle();
+  if (EqualsIgnoreCase(View(msg[bhttp::field::expect]), "100-continue")) {
+    stream_.expires_after(server_.options.write_timeout);
+    net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                     [self = shared_from_this()](beast::error_code error, size_t) {
+                       if (error) return self->Close();
+                       self->ReadBody();
+                     });
+    return;
+  }
+  ReadBody();
+}
+
+void Session::ReadBody() {
+  stream_.expires_after(server_.options.read_timeout);
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      if (ec) return self->OnReadError(ec);
+                      self->Handle();
+                    });
+}
+
+void Session::OnReadError(beast::error_code ec) {
+  static const beast::error_code kHttp = bhttp::make_error_code(bhttp::error::bad_target);
+  if (ec == bhttp::error::header_limit) {
+    return Fail(
+        431, Code::kHeadersTooLarge,
+        fmt::format("the request headers exceed {} bytes", server_.options.max_header_bytes));
+  }
+  if (ec == bhttp::error::body_limit) {
+    return Fail(413, Code::kBodyTooLarge, "the body exceeds the limit of this request");
+  }
+  if (ec.category() == kHttp.category() && ec != bhttp::error::end_of_stream &&
+      ec != bhttp::error::partial_message) {
+    return Fail(400, Code::kBadRequest, "malformed request: " + ec.message());
+  }
+  Close();  // timeout, peer closed or reset, or canceled by Stop()
+}
+
+void Session::Handle() {
+  const Clock::time_point start = Clock::now();
+  const auto& msg = parser_->get();
+  if (const char* error = FillRequest(msg, remote_, request_)) {
+    return Fail(400, Code::kBadRequest, error);
+  }
+  ResetResponse();
+  try {
+    server_.handler(request_, response_);
+  } catch (const std::exception& e) {
+    spdlog::error("http: handler for route \"{}\" threw: {}", response_.route, e.what());
+    Internal();
+  } catch (...) {
+    spdlog::error("http: handler for route \"{}\" threw", response_.route);
+    Internal();
+  }
+  server_.Served(response_.route, response_.status, Clock::now() - start);
+  const bool keep =
+      msg.keep_alive() && !response_.close && !server_.stopping.load(std::memory_order_relaxed);
+  Write(keep, msg.version());
+}
+
+size_t BodyLimitOf(const ServerOptions& options, std::string_view method,
+                   std::string_view target) {
+  return options.body_limit ? options.body_limit(method, target.substr(0, target.find('?')))
+                            : options.max_body_bytes;
+}
+
+const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::string_view remote,
+                        Request& r) {
+  r.method = View(msg.method_string());
+  r.target = View(msg.target());
+  std::string_view rest = r.target;
+  if (rest.empty() || rest.front() != '/') {  // absolute-form, RFC 7230 §5.3.2
+    const size_t scheme = rest.find("://");
+    if (scheme == std::string_view::npos || !(EqualsIgnoreCase(rest.substr(0, scheme), "http") ||
+                                              EqualsIgnoreCase(rest.substr(0, scheme), "https"))) {
+      return "the request target must be a path";
+    }
+    const size_t start = rest.find_first_of("/?", scheme + 3);
+    rest = start == std::string_view::npos ? std::string_view() : rest.substr(start);
+  }
+  const size_t q = rest.find('?');
+  r.path = rest.substr(0, q);
+  if (r.path.empty()) r.path = "/";
+  r.body = msg.body();
+  r.remote_address = remote;
+  r.headers.clear();
+  for (const auto& field : msg) {
+    r.headers.emplace_back(View(field.name_string()), View(field.value()));
+  }
+  r.query.clear();
+  r.path_params.clear();
+  if (q != std::string_view::npos && !ParseQuery(rest.substr(q + 1), &r.query)) {
+    return "malformed percent-encoding in the query string";
+  }
+  return nullptr;
+}
+
+// Replaces whatever a failed handler left with a 500, keeping the route for metrics.
+void Session::Internal() {
+  const std::string_view route = response_.route;
+  ResetResponse();
+  response_.route = route;
+  SetError(response_, 500, Code::kInternal, "internal error");
+}
+
+void Session::ResetResponse() {
+  response_.status = 200;
+  response_.content_type.assign("application/json");
+  response_.body.clear();
+  response_.headers.clear();
+  response_.route = {};
+  response_.close = false;
+}
+
+// Answers with an error and closes (the rest of the request is not read).
+void Session::Fail(int status, Code code, std::string_view message) {
+  state_ = State::kBusy;
+  unread_ = true;
+  ResetResponse();
+  SetError(response_, status, code, message);
+  server_.Served("", status, std::chrono::nanoseconds(0));
+  Write(false, 11);
+}
+
+std::string_view SerializeHead(const Response& response, bool keep, unsigned version,
+                               std::string* head) {
+  const int s = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  const bool has_body = s >= 200 && s != 204 && s != 304;
+  char number[24];
+  auto append_number = [&](uint64_t n) {
+    const auto end = std::to_chars(number, number + sizeof number, n).ptr;
+    head->append(number, size_t(end - number));
+  };
+  auto append_field = [&](std::string_view name, std::string_view value) {
+    head->append(name).append(": ").append(value).append("\r\n");
+  };
+  head->clear();
+  head->append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  append_number(uint64_t(s));
+  head->push_back(' ');
+  const beast::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(unsigned(s)));
+  head->append(reason.data(), reason.size()).append("\r\n");
+  if (!HasCrLf(response.content_type)) append_field("Content-Type", response.content_type);
+  for (const auto& [name, value] : response.headers) {
+    if (!name.empty() && !HasCrLf(name) && !HasCrLf(value)) append_field(name, value);
+  }
+  if (has_body) {
+    head->append("Content-Length: ");
+    append_number(response.body.size());
+    head->append("\r\n");
+  }
+  if (version == 10 && keep) append_field("Connection", "keep-alive");
+  if (version != 10 && !keep) append_field("Connection", "close");
+  head->append("\r\n");
+  return has_body ? std::string_view(response.body) : std::string_view();
+}
+
+void Session::Write(bool keep, unsigned version) {
+  // response_ and head_ stay as they are until the write completes.
+  const std::string_view body = SerializeHead(response_, keep, version, &head_);
+  const std::array<net::const_buffer, 2> buffers = {net::buffer(head_),
+                                                    net::buffer(body.data(), body.size())};
+  stream_.expires_after(server_.options.write_timeout);
+  net::async_write(stream_, buffers,
+                     [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       if (keep) return self->ReadHeader();
+                       // Linger only when the peer may still be sending what we did not read.
+                       if (self->unread_ || self->buffer_.size() > 0) return self->Linger();
+                       self->Close();
+                     });
+}
+
+// Half-closes and reads until the peer closes (bounded), so that a client still sending the
+// request we refused gets our response instead of a reset.
+void Session::Linger() {
+  state_ = State::kClosing;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return Close();
+  stream_.expires_after(
+      std::min<std::chrono::milliseconds>(server_.options.read_timeout, kLingerTimeout));
+  Drain();
+}
+
+void Session::Drain() {
+  stream_.async_read_some(net::buffer(discard_),
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec) return self->Close();
+                            self->Drain();
+                          });
+}
+
+void Session::Close() {
+  state_ = State::kClosing;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);  // FIN after what was written
+  stream_.close();
+}
+
+}  // namespace keymeter::http

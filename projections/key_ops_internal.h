@@ -1,0 +1,137 @@
+// Internal to projections/key_ops*.cc: what the lifecycle ops of KeyDirectory::Apply() share.
+//
+//   key_ops.cc            Apply(): finds the account and the target key, dispatches, writes
+//                         the key, the audit entry and the account
+//   key_ops_accounts.cc   AccountCreated, AccountConfigSet
+//   key_ops_lifecycle.cc  KeyIssued, KeySuspended/KeyActivated/KeyConfirmed, KeyRotated,
+//                         KeyDeleted
+//   key_ops_hierarchy.cc  ParentSet and the parent rules KeyIssued checks too (seed 001)
+//   key_ops_settings.cc   AllowedSourcesSet, ConfigSet, QuotaSet, MemberCapSet
+//
+// An op function decides the op and changes the in-memory state; it returns OK (having set
+// `detail`) or Refuse(code, message) having changed no state. It writes nothing to the batch
+// itself, except IssueKey, which writes the new key: Apply() writes the target key after an
+// accepted op, then the audit entry and the account (key_ops.cc has the order).
+//
+// Thread safety: as KeyDirectory::Apply(), for which all of this runs.
+
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "projections/column_families.h"
+#include "projections/key_directory.h"
+#include "projections/key_state.h"
+#include "schemas/envelope.h"
+#include "schemas/status.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace keymeter {
+
+// The only way into KeyDirectory's private state (its one friend), for the ops of key_ops*.cc:
+// these lookups and additions, nothing more. Not thread-safe (see KeyDirectory).
+class KeyDirectoryInternal {
+ public:
+  // The account with this id; nullptr if there is none.
+  static AccountState* MutableAccount(KeyDirectory& dir, std::string_view account_id) {
+    auto it = dir.accounts_.find(account_id);
+    return it == dir.accounts_.end() ? nullptr : &it->second;
+  }
+  // Adds `account` under `account_id`, which `dir` does not have yet; returns it as stored.
+  static AccountState& AddAccount(KeyDirectory& dir, const std::string& account_id,
+                                  AccountState account) {
+    return dir.accounts_.emplace(account_id, std::move(account)).first->second;
+  }
+  // The key with this id, deleted or not; nullptr if there is none.
+  static KeyState* MutableKey(KeyDirectory& dir, KeyId id) {
+    auto it = dir.keys_.find(id);
+    return it == dir.keys_.end() ? nullptr : &it->second;
+  }
+  // The key with this id, which must exist (a linked parent does); std::out_of_range if not.
+  static KeyState& KeyAt(KeyDirectory& dir, KeyId id) { return dir.keys_.at(id); }
+  // Adds `key`, whose id `dir` does not have yet, last in its account's issue order; returns it
+  // as stored. Pointers to the other keys stay valid.
+  static KeyState& AddKey(KeyDirectory& dir, KeyState key) {
+    dir.keys_by_account_[key.account_id].push_back(key.id);
+    return dir.keys_.emplace(key.id, std::move(key)).first->second;
+  }
+  // The store's handle of column family `cf`.
+  static rocksdb::ColumnFamilyHandle* Handle(const KeyDirectory& dir, Cf cf) {
+    return dir.cfs_[cf];
+  }
+};
+
+namespace key_ops {
+
+// Refusal of an op: a stable code (Code::kNoSuchApiKey) and a message for humans.
+inline Status Refuse(Code code, std::string message) { return Status(code, std::move(message)); }
+
+// `s` (which must be present) as a Digest.
+Digest ToDigest(const fb::Sha256* s);
+// The strings of `v`; empty for an absent vector.
+std::vector<std::string> Strings(
+    const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v);
+
+// The state of one Apply() call: built by key_ops.cc, passed to the op functions below.
+struct OpContext {
+  KeyDirectory& dir;
+  const fb::Envelope& env;
+  rocksdb::WriteBatch* batch;
+  TimeUs now;                       // the envelope's event time; the only clock
+  AccountState* account = nullptr;  // the envelope's account, once found or created
+  std::string target_key_id;        // the audit entry's key id
+  std::string detail;               // the audit entry's detail when the op is accepted
+
+  // Who sent the op; System when the envelope names no actor.
+  fb::ActorKind actor() const { return env.actor() ? env.actor()->kind() : fb::ActorKind::System; }
+  // The live key `text` names in `account`, in *out. NO-SUCH-API-KEY if none,
+  // UNABLE-TO-CHANGE-NOT-OWN-API-KEY if another account's, KEY-DELETED if deleted.
+  Status FindTarget(const std::string& text, KeyState** out);
+  // Drops the key's empty extras and writes its record (keys: key_id -> KeyRecord).
+  void PutKey(KeyState& key);
+};
+
+// Accounts (key_ops_accounts.cc). Operator or System only; c.account is set to the new
+// account, or to the existing one on DUPLICATE-ACCOUNT so that the refusal is audited.
+Status CreateAccount(OpContext& c, const std::string& account_id);
+// Admins only (FORBIDDEN for a member).
+Status SetAccountConfig(OpContext& c, const fb::AccountConfigSet& op);
+
+// Key issue and lifecycle (key_ops_lifecycle.cc).
+// Admins only; adds the key (linked to its parent, if named) and writes its record.
+Status IssueKey(OpContext& c, const fb::KeyIssued& op);
+// KeyConfirmed: pending -> active; KeyActivated: suspended -> active; KeySuspended: any live
+// status but suspended -> suspended. INVALID-STATUS-TRANSITION otherwise.
+Status Transition(OpContext& c, KeyState& key, fb::KeyStatus to);
+// New secret; the old one stays valid until grace_until_us if that is after now.
+Status Rotate(OpContext& c, KeyState& key, const fb::KeyRotated& op);
+// For ever. KEY-HAS-CHILDREN while live children point at it; a child leaves its parent.
+Status Delete(OpContext& c, KeyState& key);
+
+// Hierarchy (key_ops_hierarchy.cc).
+// Seed 001's rules for making `parent_text` the parent of `key`: the parent, in *out, is a live
+// root key of the same account, not `key`, and `key` has no children.
+Status CheckParent(OpContext& c, const KeyState& key, const std::string& parent_text,
+                   KeyState** out);
+// Links `key` to `parent_text`, or unlinks it when that is empty.
+Status SetParent(OpContext& c, KeyState& key, const std::string& parent_text);
+
+// Settings (key_ops_settings.cc).
+// At most kMaxListItems IPs/CIDRs and domains, each valid.
+Status SetSources(OpContext& c, KeyState& key, const fb::AllowedSourcesSet& op);
+// Root keys only; products sorted and deduplicated, settings sorted by name (last one wins).
+Status SetConfig(OpContext& c, KeyState& key, const fb::ConfigSet& op);
+// Root keys only: the pool's daily requests and monthly units (0 = unlimited).
+Status SetQuota(OpContext& c, KeyState& key, const fb::QuotaSet& op);
+// Children only: the child's daily cap inside its parent's pool (0 = none).
+Status SetCap(OpContext& c, KeyState& key, const fb::MemberCapSet& op);
+
+}  // namespace key_ops
+}  // namespace keymeter

@@ -1,0 +1,89 @@
+// A key's settings (DESIGN §1): allowed sources, config, pool quota and member cap.
+//
+//   AllowedSourcesSet := TOO-MANY-SOURCES (over kMaxListItems IPs or domains)
+//                      | INVALID-CIDR | INVALID-DOMAIN (the first bad entry) | OK: replaced
+//   ConfigSet         := CONFIG-INHERITED-FROM-PARENT (a child)
+//                      | CONFIG-TOO-LARGE (over kMaxListItems distinct products or settings)
+//                      | OK: products sorted and deduplicated, settings sorted, last one wins
+//   QuotaSet          := NOT-A-ROOT-KEY (a child) | OK: daily requests, monthly units
+//   MemberCapSet      := NOT-A-CHILD-KEY (a root) | OK: the child's daily cap
+//
+// Nothing is written here: key_ops.cc writes the key once accepted.
+
+#include <algorithm>
+#include <map>
+
+#include "projections/key_ops_internal.h"
+
+namespace keymeter::key_ops {
+
+Status SetSources(OpContext& c, KeyState& key, const fb::AllowedSourcesSet& op) {
+  std::vector<std::string> ips = Strings(op.ips());
+  std::vector<std::string> domains = Strings(op.domains());
+  if (ips.size() > kMaxListItems || domains.size() > kMaxListItems) {
+    return Refuse(Code::kTooManySources, "at most 256 addresses and 256 domains");
+  }
+  for (const std::string& ip : ips) {
+    if (!Cidr::Parse(ip)) {
+      return Refuse(Code::kInvalidCidr, "'" + ip + "' is not an IP address or CIDR block");
+    }
+  }
+  for (const std::string& d : domains) {
+    if (!IsValidDomain(d)) return Refuse(Code::kInvalidDomain, "'" + d + "' is not a domain name");
+  }
+  KeyExtras& x = key.mutable_extras();
+  x.sources = AllowedSources(ips);
+  x.ips = std::move(ips);
+  x.domains = std::move(domains);
+  key.updated_us = c.now;
+  c.detail = "allowed sources: " + std::to_string(x.ips.size()) + " addresses, " +
+             std::to_string(x.domains.size()) + " domains";
+  return Status::Ok();
+}
+
+Status SetConfig(OpContext& c, KeyState& key, const fb::ConfigSet& op) {
+  if (key.is_child()) {
+    return Refuse(Code::kConfigInheritedFromParent,
+                  "a child uses its parent's config; edit the parent");
+  }
+  KeyConfig config;
+  config.products = Strings(op.products());
+  std::sort(config.products.begin(), config.products.end());
+  config.products.erase(std::unique(config.products.begin(), config.products.end()),
+                        config.products.end());
+  std::map<std::string, std::string> settings;  // sorted, last one wins
+  if (op.settings() != nullptr) {
+    for (const fb::Setting* s : *op.settings()) settings[Str(s->name())] = Str(s->value());
+  }
+  if (config.products.size() > kMaxListItems || settings.size() > kMaxListItems) {
+    return Refuse(Code::kConfigTooLarge, "at most 256 products and 256 settings");
+  }
+  config.settings.assign(settings.begin(), settings.end());
+  c.detail = "config: " + std::to_string(config.products.size()) + " products, " +
+             std::to_string(config.settings.size()) + " settings";
+  key.mutable_extras().config = std::move(config);
+  key.updated_us = c.now;
+  return Status::Ok();
+}
+
+Status SetQuota(OpContext& c, KeyState& key, const fb::QuotaSet& op) {
+  if (key.is_child()) return Refuse(Code::kNotARootKey, "children draw on their parent's pool");
+  key.daily_requests = op.daily_requests();
+  key.monthly_units = op.monthly_units();
+  key.updated_us = c.now;
+  c.detail = "quota: " + std::to_string(key.daily_requests) + " requests/day, " +
+             std::to_string(key.monthly_units) + " units/month (0 = unlimited)";
+  return Status::Ok();
+}
+
+Status SetCap(OpContext& c, KeyState& key, const fb::MemberCapSet& op) {
+  if (!key.is_child()) {
+    return Refuse(Code::kNotAChildKey, "a cap limits a child inside its parent's pool");
+  }
+  key.member_cap = op.daily_requests();
+  key.updated_us = c.now;
+  c.detail = "member cap: " + std::to_string(key.member_cap) + " requests/day (0 = none)";
+  return Status::Ok();
+}
+
+}  // namespace keymeter::key_ops

@@ -1,0 +1,127 @@
+// The account admin's and the operator's read endpoints against a real `keymeter serve`, after
+// request events went through POST /v1/events: usage (account, pool, key; by key, by product),
+// the request log and the audit history (newest first, paged by cursor), monthly billing, and
+// everything still there after a restart on the same data dir.
+#define BOOST_TEST_MODULE admin_reads
+#include <boost/test/unit_test.hpp>
+#include <set>
+
+#include "tests/api/api_fixture.h"
+
+using namespace keymeter::testing;
+
+BOOST_AUTO_TEST_CASE(usage_audit_and_request_log_reads) {
+  ApiServer s;
+  auto [account, token] = s.CreateAccount("Acme");
+  const std::string parent = s.IssueKey(token, "p", "", "active").substr(0, 8);
+  const std::string child = s.IssueKey(token, "c", parent).substr(0, 8);
+  std::string events;
+  for (int i = 0; i < 5; ++i) events += EventLine(parent, i, 60 + i, "whois", 200, 2);
+  for (int i = 0; i < 3; ++i) events += EventLine(child, 10 + i, 30 + i, "dns", 200);
+  events += EventLine(child, 20, 20, "dns", 429);
+  s.PostEvents(events);
+  s.WaitForRequests(token, child, 4);
+  s.WaitForRequests(token, parent, 5);
+
+  // Account scope, the root's pool, a child alone.
+  Json all = s.Call("GET", "/v1/usage", {}, token).json();
+  BOOST_TEST(all.Str("/scope") == "account");
+  BOOST_TEST(all.Int("/totals/requests") == 9);
+  BOOST_TEST(all.Int("/totals/units") == 14);
+  BOOST_TEST(all.Int("/totals/errors_4xx") == 1);
+  Json pool = s.Call("GET", "/v1/usage?granularity=hour&key=" + parent, {}, token).json();
+  BOOST_TEST(pool.Str("/scope") == "root");
+  BOOST_TEST(pool.Int("/totals/requests") == 9);
+  BOOST_TEST(pool.Str("/granularity") == "hour");
+  Json one = s.Call("GET", "/v1/usage?granularity=month&key=" + child, {}, token).json();
+  BOOST_TEST(one.Str("/scope") == "key");
+  BOOST_TEST(one.Int("/totals/requests") == 4);
+  Json by_key = s.Call("GET", "/v1/usage?group_by=key&key=" + parent, {}, token).json();
+  BOOST_REQUIRE_EQUAL(by_key.Size("/keys"), 2u);
+  BOOST_TEST(by_key.Int("/keys/0/totals/requests") + by_key.Int("/keys/1/totals/requests") == 9);
+  Json by_product = s.Call("GET", "/v1/usage?group_by=product", {}, token).json();
+  BOOST_REQUIRE_EQUAL(by_product.Size("/products"), 2u);
+  BOOST_TEST(by_product.Str("/products/0/product") == "dns");
+  BOOST_TEST(by_product.Int("/products/0/totals/requests") == 4);
+  BOOST_TEST(by_product.Int("/products/1/totals/units") == 10);
+  BOOST_TEST(s.Call("GET", "/v1/usage?group_by=product&granularity=hour", {}, token).status == 400);
+  BOOST_TEST(s.Call("GET", "/v1/usage?granularity=week", {}, token).code() == "INVALID_FIELD");
+  BOOST_TEST(s.Call("GET", "/v1/usage?from=yesterday", {}, token).code() == "INVALID_FIELD");
+  BOOST_TEST(s.Call("GET", "/v1/usage?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z", {}, token)
+                 .status == 400);
+
+  // The request log: newest first, paged by an opaque cursor, filtered by key and status.
+  std::set<std::string> seen;
+  std::string cursor, last_time = "9999";
+  for (int page = 0; page < 10; ++page) {
+    Json j = s.Call("GET", "/v1/requests?limit=4" + (cursor.empty() ? "" : "&cursor=" + cursor), {},
+                    token)
+                 .json();
+    for (size_t i = 0; i < j.Size("/requests"); ++i) {
+      const std::string p = "/requests/" + std::to_string(i);
+      BOOST_TEST((j.Str(p + "/time") <= last_time), j.Str(p + "/time") << " after " << last_time);
+      last_time = j.Str(p + "/time");
+      BOOST_TEST(seen.insert(j.Str(p + "/request_id")).second);
+    }
+    if (j.IsNull("/next_cursor")) break;
+    cursor = j.Str("/next_cursor");
+  }
+  BOOST_TEST(seen.size() == 9u);
+  Json errors = s.Call("GET", "/v1/requests?status=4xx", {}, token).json();
+  BOOST_REQUIRE_EQUAL(errors.Size("/requests"), 1u);
+  BOOST_TEST(errors.Int("/requests/0/status") == 429);
+  BOOST_TEST(errors.Str("/requests/0/key_id") == child);
+  BOOST_TEST(s.Call("GET", "/v1/requests?key=" + parent, {}, token).json().Size("/requests") == 5u);
+  BOOST_TEST(s.Call("GET", "/v1/requests?cursor=zzz", {}, token).code() == "INVALID_FIELD");
+  BOOST_TEST(s.Call("GET", "/v1/requests?status=7xx", {}, token).status == 400);
+
+  // The audit history keeps rejected ops too, with actor and outcome; paged the same way.
+  s.Call("PUT", "/v1/keys/" + child + "/allowed-sources", R"({"ips":["300.1.1.1"]})", token);
+  Json audit = s.Call("GET", "/v1/audit?limit=1", {}, token).json();
+  BOOST_REQUIRE_EQUAL(audit.Size("/entries"), 1u);
+  BOOST_TEST(audit.Str("/entries/0/op") == "AllowedSourcesSet");
+  BOOST_TEST(audit.Str("/entries/0/outcome") == "INVALID-CIDR");
+  BOOST_TEST(audit.Str("/entries/0/actor/kind") == "account_admin");
+  BOOST_TEST(audit.Str("/entries/0/key_id") == child);
+  Json next =
+      s.Call("GET", "/v1/audit?limit=100&cursor=" + audit.Str("/next_cursor"), {}, token).json();
+  BOOST_TEST(next.Size("/entries") == 3u);  // AccountCreated, two KeyIssued
+  BOOST_TEST(next.Str("/entries/2/op") == "AccountCreated");
+  BOOST_TEST(next.Str("/entries/2/actor/kind") == "operator");
+  BOOST_TEST(s.Call("GET", "/v1/audit?key=" + child, {}, token).json().Size("/entries") == 2u);
+  BOOST_TEST(s.Call("GET", "/v1/audit?cursor=r00", {}, token).status == 400);
+
+  // Billing: this month per account, root key, member and product; not closed yet.
+  Json bill =
+      s.Call("GET", "/v1/billing/usage?month=" + all.Str("/to").substr(0, 7), {}, kOperatorToken)
+          .json();
+  BOOST_TEST(!bill.Bool("/complete"));
+  BOOST_TEST(!bill.IsNull("/watermark"));
+  BOOST_REQUIRE_EQUAL(bill.Size("/accounts"), 1u);
+  BOOST_TEST(bill.Int("/accounts/0/totals/requests") == 9);
+  BOOST_REQUIRE_EQUAL(bill.Size("/accounts/0/root_keys"), 1u);
+  BOOST_TEST(bill.Int("/accounts/0/root_keys/0/totals/units") == 14);
+  BOOST_REQUIRE_EQUAL(bill.Size("/accounts/0/root_keys/0/members"), 2u);
+  Json old = s.Call("GET", "/v1/billing/usage?month=2020-02", {}, kOperatorToken).json();
+  BOOST_TEST(old.Bool("/complete"));
+  BOOST_TEST(old.Int("/accounts/0/totals/requests") == 0);
+  BOOST_TEST(s.Call("GET", "/v1/billing/usage?month=2020-13", {}, kOperatorToken).status == 400);
+  BOOST_TEST(s.Call("GET", "/v1/billing/usage", {}, kOperatorToken).code() == "MISSING_FIELD");
+}
+
+BOOST_AUTO_TEST_CASE(accounts_and_keys_survive_a_restart) {
+  TempDir dir;
+  std::string token, key;
+  {
+    ApiServer s({}, dir.sub("db"));
+    token = s.CreateAccount("Acme").second;
+    key = s.IssueKey(token, "m", "", "active");
+    BOOST_TEST(s.Stop() == 0);
+  }
+  ApiServer again({}, dir.sub("db"));
+  Reply list = again.Call("GET", "/v1/keys", {}, token);
+  BOOST_REQUIRE_EQUAL(list.status, 200);
+  BOOST_TEST(list.json().Str("/0/key_id") == key.substr(0, 8));
+  BOOST_TEST(again.Call("GET", "/v1/me", {}, key).status == 200);
+  BOOST_TEST(again.Call("GET", "/v1/audit", {}, token).json().Size("/entries") == 2u);
+}

@@ -1,0 +1,69 @@
+// The gateway side of a real `keymeter serve` (KEYMETER_BINARY), as gateway_api_test and
+// nginx_gateway_test drive it: a data dir seeded in process before serve starts on it, and raw
+// requests with headers of their choosing whose answers keep every header.
+#pragma once
+
+#include <boost/test/unit_test.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/pipeline.h"
+#include "tests/common/process_fixture.h"
+#include "tests/engine/authorizer_fixture.h"
+
+namespace keymeter::testing {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// One request on a fresh connection; nullopt when no parsable response comes within 5 s. With
+// `declared_length`, Content-Length says that instead of the body's size.
+inline std::optional<HttpResponse> Send(uint16_t port, const std::string& method,
+                                        const std::string& target, const Headers& headers = {},
+                                        const std::string& body = "",
+                                        std::optional<size_t> declared_length = std::nullopt) {
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n";
+  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
+  request += "Content-Length: " + std::to_string(declared_length.value_or(body.size())) +
+             "\r\n\r\n" + body;
+  return Exchange(port, request, 5s);
+}
+
+inline std::string Header(const HttpResponse& r, const std::string& name) {
+  return std::string(r[name]);
+}
+
+// Opens a pipeline on `data_dir`, lets `seed` publish through it (accounts and keys as the admin
+// API would), then stops it: the data dir is ready for `keymeter serve`.
+inline void SeedDataDir(const std::string& data_dir, const std::function<void(Seeder&)>& seed) {
+  std::unique_ptr<Pipeline> pipeline = OpenPipeline(data_dir);
+  pipeline->Start();
+  Seeder seeder(*pipeline);
+  seed(seeder);
+  pipeline->Stop();
+}
+
+// A `keymeter serve` started by StartServe, and the port it listens on.
+struct Serve {
+  std::unique_ptr<Process> process;
+  uint16_t port = 0;
+};
+
+// `keymeter serve` on `data_dir` (any free port, 2 HTTP threads), its stderr in `err_path`;
+// healthy when returned.
+inline Serve StartServe(const std::string& data_dir, const std::string& err_path) {
+  Serve serve;
+  serve.process =
+      Spawn({"serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--http-threads", "2"},
+            err_path);
+  const std::string line = serve.process->ReadLine(30s);
+  BOOST_REQUIRE_MESSAGE(!line.empty(), "serve did not start: " << serve.process->Stderr());
+  serve.port = PortOf(line);
+  BOOST_REQUIRE(WaitHealthy(serve.port));
+  return serve;
+}
+
+}  // namespace keymeter::testing

@@ -1,0 +1,29 @@
+// Reading a running `keymeter serve`'s /metrics in tests (with Get of
+// tests/common/process_fixture.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <regex>
+#include <string>
+
+#include "tests/common/process_fixture.h"
+
+namespace keymeter::testing {
+
+// keymeter_partition_next_offset{partition="N"} of the serve on `port` (the offsets it has
+// committed); empty when it does not answer.
+inline std::map<int32_t, int64_t> MetricOffsets(uint16_t port) {
+  std::map<int32_t, int64_t> out;
+  auto r = Get(port, "/metrics");
+  if (!r) return out;
+  static const std::regex line(
+      R"re(keymeter_partition_next_offset\{[^}]*partition="(\d+)"[^}]*\} (\d+(\.\d+)?(e\+\d+)?))re");
+  const std::string& body = r->body();
+  for (std::sregex_iterator it(body.begin(), body.end(), line), end; it != end; ++it) {
+    out[std::stoi((*it)[1])] = int64_t(std::stod((*it)[2]));
+  }
+  return out;
+}
+
+}  // namespace keymeter::testing

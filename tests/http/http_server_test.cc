@@ -1,0 +1,122 @@
+// http::Server over real loopback sockets: routing, keep-alive and pipelining, malformed
+// requests. The limits, timeouts, handler failures, connection caps and Stop():
+// http_server_limits_test.cc; the router and the JSON writer alone: router_test.cc.
+#define BOOST_TEST_MODULE http_server
+#include "tests/http/server_fixture.h"
+
+using namespace keymeter::http;
+using namespace keymeter::http::testing;
+
+BOOST_FIXTURE_TEST_SUITE(server, ServerFixture)
+
+BOOST_AUTO_TEST_CASE(get_answers_on_the_bound_port) {
+  Start();
+  BOOST_TEST(server->address() == "127.0.0.1:" + std::to_string(port()));
+  Client c(port());
+  auto r = c.Get("/hello");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->result_int() == 200u);
+  BOOST_TEST(r->body() == "hello");
+  BOOST_TEST(std::string((*r)[bhttp::field::content_type]) == "text/plain");
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_on_one_connection) {
+  Start();
+  Client c(port());
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Get("/items/k" + std::to_string(i) + "?q=a+b%21");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->body() == "k" + std::to_string(i) + "|a b!");
+    BOOST_TEST(r->keep_alive());
+  }
+  BOOST_TEST(server->connection_count() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
+  Start();
+  Client c(port());
+  BOOST_REQUIRE(
+      c.Send("GET /items/a HTTP/1.1\r\nHost: t\r\n\r\n"
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz"
+             "GET /items/b HTTP/1.1\r\nHost: t\r\n\r\n"));
+  for (const char* want : {"a|-", "xyz", "b|-"}) {
+    auto r = c.Read();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->body() == want);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_routes_and_methods_get_404_and_405) {
+  Start();
+  Client c(port());
+  auto r = c.Get("/nope");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->result_int() == 404u);
+  BOOST_TEST(ErrorCode(*r) == "NOT_FOUND_ROUTE");
+  BOOST_REQUIRE(c.Send("DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  r = c.Read();
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->result_int() == 405u);
+  BOOST_TEST(ErrorCode(*r) == "METHOD_NOT_ALLOWED");
+  BOOST_TEST(std::string((*r)[bhttp::field::allow]) == "GET");
+  std::lock_guard<std::mutex> lock(mu);
+  BOOST_REQUIRE(served.size() == 2u);
+  BOOST_TEST((served[0] == std::pair<std::string, int>("", 404)));
+  BOOST_TEST((served[1] == std::pair<std::string, int>("/hello", 405)));
+}
+
+BOOST_AUTO_TEST_CASE(headers_are_case_insensitive_and_absolute_form_targets_work) {
+  Start();
+  Client c(port());
+  auto r = c.Get("/header", "X-TEST: value\r\n");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->body() == "value");
+  r = c.Get("http://example.com/items/z%20z?q=1");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->body() == "z z|1");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_requests_get_400_and_are_closed) {
+  Start();
+  for (const char* bad :
+       {"GARBAGE\r\n\r\n", "GET /hello HTTP/9.x\r\n\r\n",
+        "GET /items/a?q=%zz HTTP/1.1\r\nHost: t\r\n\r\n", "GET nopath HTTP/1.1\r\nHost: t\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nContent-Length: x\r\n\r\n"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      Client c(port());
+      BOOST_REQUIRE(c.Send(bad));
+      auto r = c.Read();
+      BOOST_REQUIRE(r);
+      BOOST_TEST(r->result_int() == 400u);
+      BOOST_TEST(ErrorCode(*r) == "BAD_REQUEST");
+      BOOST_TEST(c.WaitClosed(3s));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The one rule for "Authorization: Bearer <token>" (the API's credentials and authorize's key).
+BOOST_AUTO_TEST_CASE(bearer_token_rule) {
+  Request request;
+  BOOST_TEST(!request.BearerToken());
+  const std::pair<const char*, const char*> cases[] = {
+      {"Bearer abc", "abc"},  {"bearer abc", "abc"},
+      {"BEARER\tabc", "abc"}, {"  Bearer   abc  ", "abc"},
+      {"Bearer a b", "a b"},  {"Bearer", nullptr},
+      {"Bearer   ", nullptr}, {"Bearerabc", nullptr},
+      {"Basic abc", nullptr}, {"", nullptr},
+      {"Bearer\t \tk", "k"},
+  };
+  for (const auto& [header, token] : cases) {
+    request.headers = {{"authorization", header}};
+    const std::optional<std::string_view> got = request.BearerToken();
+    BOOST_TEST_CONTEXT(header) {
+      BOOST_TEST(got.has_value() == (token != nullptr));
+      if (got && token) BOOST_TEST(*got == token);
+    }
+  }
+  BOOST_TEST(EqualsIgnoreCase("Content-Type", "content-TYPE"));
+  BOOST_TEST(!EqualsIgnoreCase("bearer", "bearer "));
+  BOOST_TEST(TrimWhitespace(" \t x y\t ") == "x y");
+}
