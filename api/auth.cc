@@ -102,6 +102,11 @@ std::optional<Credential> Authenticator::MemberOf(std::string_view key, const Di
   c.role = Role::kMember;
   c.account_id = found->account_id;
   c.key_id = found->id;
+  c.grace_secret = !current;
+  const AccountState* account = pipeline_.directory().FindAccount(found->account_id);
+  const bool unconfirmed = found->status == fb::KeyStatus::Pending && account != nullptr &&
+                           account->require_confirmation;
+  c.may_manage = found->status != fb::KeyStatus::Suspended && !unconfirmed;
   return c;
 }
 

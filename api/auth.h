@@ -46,6 +46,12 @@ struct Credential {
   Role role = Role::kNone;
   std::string account_id;  // kAccountAdmin and kMember
   KeyId key_id;            // kMember
+  // kMember: the key's old secret, still in its rotation grace. It authorizes requests
+  // (GET/POST /v1/authorize) until the grace ends, and is refused by every member endpoint.
+  bool grace_secret = false;
+  // kMember: the key may change itself (rotate, allowed sources): neither suspended nor
+  // pending in an account that requires confirmation (docs/api.md, Member).
+  bool may_manage = false;
 };
 
 struct Resolution {

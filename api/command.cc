@@ -13,6 +13,14 @@ namespace keymeter {
 CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Actor& actor,
                           const EnvelopeFactory& build) {
   CommandOutcome outcome;
+  const auto started = AttemptLimiter::Clock::now();
+  if (const int64_t wait = api.refusals.BlockedFor(account_id, started); wait > 0) {
+    outcome.kind = CommandOutcome::Kind::kThrottled;
+    outcome.status = Status(Code::kTooManyAttempts,
+                            "too many commands naming keys not of this account; retry later");
+    outcome.retry_after_s = wait;
+    return outcome;
+  }
   outcome.command_id = "cmd_" + RandomKeyChars(22);
   EnvelopeHeader header;
   header.command_id = outcome.command_id;
@@ -36,6 +44,10 @@ CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Ac
     return outcome;
   }
   outcome.status = std::move(*applied);
+  if (outcome.status.code() == Code::kNoSuchApiKey ||
+      outcome.status.code() == Code::kUnableToChangeNotOwnApiKey) {
+    api.refusals.RecordFailure(account_id, started);
+  }
   return outcome;
 }
 
@@ -72,6 +84,10 @@ bool AnswerUnlessOk(const CommandOutcome& outcome, http::Response& response,
   switch (outcome.kind) {
     case CommandOutcome::Kind::kUnpublished:
       SetStatusError(response, 503, outcome.status);
+      return true;
+    case CommandOutcome::Kind::kThrottled:
+      SetStatusError(response, 429, outcome.status);
+      response.SetHeader("Retry-After", std::to_string(outcome.retry_after_s));
       return true;
     case CommandOutcome::Kind::kPending: {
       http::JsonWriter json;

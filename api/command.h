@@ -8,6 +8,9 @@
 //                 will be applied: handlers answer 202 {"command_id"}
 //   kUnpublished  the log refused the append (LOG-READ-ONLY, IO-ERROR, KAFKA-ERROR...):
 //                 handlers answer 503 with that code
+//   kThrottled    the account's commands were refused too often for naming keys not its own
+//                 (ApiOptions::refused_commands_per_minute): nothing is published; handlers
+//                 answer 429 TOO_MANY_ATTEMPTS with Retry-After (`retry_after_s`)
 //
 // HttpStatusOf() maps a projector code to the HTTP status every endpoint answers with it:
 //   404  NO-SUCH-API-KEY, UNABLE-TO-CHANGE-NOT-OWN-API-KEY, NO-SUCH-ACCOUNT
@@ -33,10 +36,11 @@
 namespace keymeter {
 
 struct CommandOutcome {
-  enum class Kind { kApplied, kPending, kUnpublished };
+  enum class Kind { kApplied, kPending, kUnpublished, kThrottled };
   Kind kind = Kind::kApplied;
-  Status status;  // kApplied: the outcome; kUnpublished: why the append failed
+  Status status;  // kApplied: the outcome; kUnpublished, kThrottled: why not
   std::string command_id;
+  int64_t retry_after_s = 0;  // kThrottled
 
   bool ok() const { return kind == Kind::kApplied && status.ok(); }
 };

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "api/client_address.h"
 #include "engine/pipeline.h"
 #include "http/json.h"
 #include "schemas/clock.h"
@@ -37,7 +38,10 @@ ApiContext::ApiContext(ServeContext& serve_context, ApiOptions api_options)
       auth(serve_context.pipeline, api_options.operator_token_hash,
            AttemptLimiter::Options{.max_failures = api_options.auth_failures_per_minute,
                                    .window = std::chrono::seconds(60),
-                                   .max_addresses = api_options.auth_max_addresses}) {}
+                                   .max_addresses = api_options.auth_max_addresses}),
+      refusals(AttemptLimiter::Options{.max_failures = api_options.refused_commands_per_minute,
+                                       .window = std::chrono::seconds(60),
+                                       .max_addresses = api_options.auth_max_addresses}) {}
 
 std::shared_ptr<ApiContext> ApiOf(ServeContext& context) {
   if (!context.api) {
@@ -49,7 +53,8 @@ std::shared_ptr<ApiContext> ApiOf(ServeContext& context) {
 std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
                                        http::Response& response, Role role) {
   const std::optional<std::string_view> token = request.BearerToken();
-  Resolution r = api.auth.Resolve(token.value_or(std::string_view()), request.remote_address);
+  Resolution r = api.auth.Resolve(token.value_or(std::string_view()),
+                                  ClientAddress(request, api.options.trusted_proxies));
   switch (r.failure) {
     case Resolution::Failure::kRateLimited:
       http::SetError(response, 429, Code::kTooManyAttempts,

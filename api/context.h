@@ -23,10 +23,12 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "api/auth.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "projections/allowed_sources.h"
 #include "projections/time_buckets.h"
 #include "schemas/clock.h"
 #include "schemas/status.h"
@@ -49,9 +51,16 @@ struct ApiOptions {
   // Failed credentials per client address and minute before 429 TOO_MANY_ATTEMPTS (0: no limit).
   uint32_t auth_failures_per_minute = 10;
   size_t auth_max_addresses = 10'000;
+  // Commands of one account the projector refuses for naming a key that is not the account's
+  // (NO-SUCH-API-KEY, UNABLE-TO-CHANGE-NOT-OWN-API-KEY) per minute, before the account's
+  // commands answer 429 TOO_MANY_ATTEMPTS: key ids can't be enumerated (0: no limit).
+  uint32_t refused_commands_per_minute = 20;
   // SHA-256 of the operator token (the plain token is not kept); unset = the operator
   // endpoints answer 401.
   std::optional<Digest> operator_token_hash;
+  // Reverse proxies whose X-Real-IP / X-Forwarded-For name the client (api/client_address.h);
+  // empty = every peer is the client.
+  std::vector<Cidr> trusted_proxies;
 };
 
 // Everything a route handler may reach. Outlives the server: it is stopped before any of this
@@ -85,6 +94,8 @@ class ApiContext {
   Pipeline& pipeline;
   const ApiOptions options;
   Authenticator auth;
+  // Refused commands per account (ApiOptions::refused_commands_per_minute); thread-safe.
+  AttemptLimiter refusals;
 };
 
 // The ApiContext of `context`, made on the first call.

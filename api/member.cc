@@ -53,11 +53,18 @@ void WriteOptional(http::JsonWriter& json, const std::optional<uint64_t>& v) {
   }
 }
 
-// The member's own key, or nullopt after writing the error.
+// The member's own key, or nullopt after writing the error. The old secret of a rotation in its
+// grace only authorizes: 403 FORBIDDEN here.
 std::optional<KeyView> Me(ApiContext& api, const http::Request& request, http::Response& response,
                           Credential* member) {
   std::optional<Credential> c = Authenticate(api, request, response, Role::kMember);
   if (!c) return std::nullopt;
+  if (c->grace_secret) {
+    http::SetError(response, 403, Code::kForbidden,
+                   "the old secret of a rotation only authorizes requests until its grace ends; "
+                   "use the new key");
+    return std::nullopt;
+  }
   std::optional<KeyView> key = FindKeyView(api.pipeline, c->key_id);
   if (!key) {
     http::SetError(response, 401, Code::kUnauthorized, "the credential is not valid");
@@ -122,6 +129,20 @@ void MyRequests(ApiContext& api, const http::Request& request, http::Response& r
 
 Actor MemberActor(const KeyView& me) { return Actor{fb::ActorKind::Member, me.key_id}; }
 
+// The member's own key when it may change it; otherwise nullopt after writing 403: SUSPENDED,
+// or PENDING_CONFIRMATION in an account that requires confirmation.
+std::optional<KeyView> MeToManage(ApiContext& api, const http::Request& request,
+                                  http::Response& response, Credential* member) {
+  std::optional<KeyView> me = Me(api, request, response, member);
+  if (!me || member->may_manage) return me;
+  const bool suspended = me->status == fb::KeyStatus::Suspended;
+  http::SetError(response, 403, suspended ? Code::kSuspended : Code::kPendingConfirmation,
+                 suspended ? "a suspended key changes nothing until its account admin "
+                             "activates it"
+                           : "a key pending confirmation changes nothing until it is confirmed");
+  return std::nullopt;
+}
+
 }  // namespace
 
 void RegisterMemberRoutes(http::Router& router, ServeContext& context) {
@@ -138,14 +159,14 @@ void RegisterMemberRoutes(http::Router& router, ServeContext& context) {
   router.Add("POST", "/v1/me/rotate",
              [api](const http::Request& request, http::Response& response) {
                Credential member;
-               std::optional<KeyView> me = Me(*api, request, response, &member);
+               std::optional<KeyView> me = MeToManage(*api, request, response, &member);
                if (!me) return;
                RotateCommand(*api, member.account_id, MemberActor(*me), *me, request, response);
              });
   router.Add("PUT", "/v1/me/allowed-sources",
              [api](const http::Request& request, http::Response& response) {
                Credential member;
-               std::optional<KeyView> me = Me(*api, request, response, &member);
+               std::optional<KeyView> me = MeToManage(*api, request, response, &member);
                if (!me) return;
                AllowedSourcesCommand(*api, member.account_id, MemberActor(*me), *me,
                                      KeyDetail::kMember, request, response);

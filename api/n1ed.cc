@@ -15,6 +15,7 @@
 // the command timeout answers COMMAND-PENDING, a log that refuses the append
 // SERVICE-UNAVAILABLE (keymeter extensions).
 
+#include "api/client_address.h"
 #include "api/internal.h"
 #include "http/form.h"
 #include "http/json.h"
@@ -50,8 +51,9 @@ void SetParent(ApiContext& api, const http::Request& request, http::Response& re
   Result<FormFields> form = ParseForm(request.body);
   if (!form) return Answer(response, Code::kIncorrectToken);
   const FormFields& fields = form.value();
-  const Resolution admin = api.auth.ResolveAdminToken(FormValue(fields, "adminToken").value_or(""),
-                                                      request.remote_address);
+  const Resolution admin =
+      api.auth.ResolveAdminToken(FormValue(fields, "adminToken").value_or(""),
+                                 ClientAddress(request, api.options.trusted_proxies));
   if (admin.failure == Resolution::Failure::kRateLimited) {
     response.SetHeader("Retry-After", std::to_string(admin.retry_after_s));
     return Answer(response, Code::kTooManyAttempts);
@@ -72,6 +74,9 @@ void SetParent(ApiContext& api, const http::Request& request, http::Response& re
       return Answer(response, Code::kCommandPending);
     case CommandOutcome::Kind::kUnpublished:
       return Answer(response, Code::kServiceUnavailable);
+    case CommandOutcome::Kind::kThrottled:
+      response.SetHeader("Retry-After", std::to_string(outcome.retry_after_s));
+      return Answer(response, Code::kTooManyAttempts);
     case CommandOutcome::Kind::kApplied:
       break;
   }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -165,9 +166,25 @@ PipelineOptions PipelineOptionsOf(const ServeOptions& options) {
 }
 
 // The API's options: the operator token from the flags, the rest from KEYMETER_* variables
-// (a value that does not parse keeps the default, with a warning in the log).
-ApiOptions ApiOptionsOf(const ServeOptions& options) {
+// (a number that does not parse keeps the default, with a warning in the log; a trusted proxy
+// that does not parse is an error: trusting the wrong peer would let clients pick their address).
+Result<ApiOptions> ApiOptionsOf(const ServeOptions& options) {
   ApiOptions o = options.api;
+  if (const char* proxies = std::getenv("KEYMETER_TRUSTED_PROXIES")) {
+    for (std::string_view rest = proxies; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      const std::string_view item = http::TrimWhitespace(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (item.empty()) continue;
+      std::optional<Cidr> block = Cidr::Parse(item);
+      if (!block) {
+        return Status(Code::kInvalidCidr, fmt::format("KEYMETER_TRUSTED_PROXIES: '{}' is not an "
+                                                      "IP address or CIDR block",
+                                                      item));
+      }
+      o.trusted_proxies.push_back(*block);
+    }
+  }
   if (auto v = cli::EnvUnsigned("KEYMETER_COMMAND_TIMEOUT_MS")) {
     o.command_timeout = std::chrono::milliseconds(*v);
   }
@@ -177,6 +194,9 @@ ApiOptions ApiOptionsOf(const ServeOptions& options) {
   if (auto v = cli::EnvUnsigned("KEYMETER_AUTH_FAILURES_PER_MINUTE")) {
     o.auth_failures_per_minute = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
   }
+  if (auto v = cli::EnvUnsigned("KEYMETER_REFUSED_COMMANDS_PER_MINUTE")) {
+    o.refused_commands_per_minute = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
+  }
   return o;
 }
 
@@ -184,6 +204,10 @@ http::ServerOptions ServerOptionsOf(const ServeOptions& options, http::HttpProbe
   http::ServerOptions s;
   s.listen = options.listen;
   s.threads = options.http_threads;
+  if (auto n = cli::EnvUnsigned("KEYMETER_MAX_CONNECTIONS")) s.max_connections = *n;
+  if (auto n = cli::EnvUnsigned("KEYMETER_MAX_CONNECTIONS_PER_PEER")) {
+    s.max_connections_per_peer = *n;
+  }
   s.body_limit = [default_limit = s.max_body_bytes](std::string_view method,
                                                     std::string_view path) {
     return GatewayBodyLimit(method, path).value_or(default_limit);
@@ -219,6 +243,8 @@ int RunServe(const ServeOptions& options) {
   }
   // Exact quotas (engine/reservations.h): applied request events release their reservations.
   // Declared before the pipeline, whose projector thread calls into it, so it outlives it.
+  Result<ApiOptions> api_options = ApiOptionsOf(options);
+  if (!api_options) return FailStartup(api_options.error().message());
   Reservations reservations;
   Result<std::unique_ptr<Pipeline>> opened = Pipeline::Open(PipelineOptionsOf(options));
   if (!opened) {
@@ -238,8 +264,8 @@ int RunServe(const ServeOptions& options) {
   Authorizer authorizer(pipeline.projector().state_mutex(), pipeline.directory(), pipeline.quota(),
                         reservations, &authorize_probe);
   http::Router router;
-  ServeContext context{
-      ApiOptionsOf(options), pipeline.store(), pipeline.directory(), router, metrics, pipeline};
+  ServeContext context{std::move(api_options).value(), pipeline.store(), pipeline.directory(),
+                       router, metrics, pipeline};
   context.readiness = [&pipeline] { return pipeline.Readiness(); };
   context.authorizer = &authorizer;
   context.projector_probe = &projector_probe;

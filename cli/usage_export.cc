@@ -108,8 +108,14 @@ Result<UsageExport> CollectUsage(const Store& store, const KeyDirectory& directo
 }
 
 std::string CsvField(std::string_view field) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(field);
-  std::string out = "\"";
+  // A cell a spreadsheet would run as a formula (product names come from gateways) starts with
+  // a quote mark instead, and is quoted (OWASP's CSV injection advice).
+  const bool formula = !field.empty() && std::string_view("=+-@\t\r").find(field[0]) !=
+                                             std::string_view::npos;
+  if (!formula && field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    return std::string(field);
+  }
+  std::string out = formula ? "\"'" : "\"";
   for (char c : field) {
     if (c == '"') out.push_back('"');
     out.push_back(c);

@@ -15,7 +15,9 @@
 // latest event time of an accepted request; partitions without one are skipped, as the
 // projector's Watermark() does). The period is complete once watermark >= to + lateness.
 //
-// CSV (RFC 4180: header line, fields quoted when they hold a comma, a quote or a line break,
+// CSV (RFC 4180: header line, fields quoted when they hold a comma, a quote or a line break;
+// a field that starts with = + - @ tab or CR is written quoted after a ' so that no spreadsheet
+// runs it as a formula;
 // "\n" line ends, times as "2026-03-01T00:00:00Z", empty cells where a column does not apply):
 //   period_start,period_end,account_id,root_key_id,key_id,product,requests,units,errors_4xx,
 //   errors_5xx,bytes_in,bytes_out,watermark,complete

@@ -112,12 +112,15 @@ uint64_t KafkaDeadLetterSink::producer_renewals() const { return producer_->rene
 
 void KafkaDeadLetterSink::Add(const DeadLetter& d) {
   Count(d.reason);
-  const std::string value = EncodeDeadLetter(d);
-  const std::string key = d.source + "/" + std::to_string(d.partition);
-  Status status = producer_->Produce(
-      topic_, key, {reinterpret_cast<const uint8_t*>(value.data()), value.size()});
-  std::lock_guard lock(mu_);
-  if (!status.ok() && produce_error_.ok()) produce_error_ = std::move(status);
+  Pending p{d.source + "/" + std::to_string(d.partition), EncodeDeadLetter(d)};
+  std::lock_guard lock(buffer_mu_);
+  buffer_bytes_ += p.key.size() + p.value.size();
+  buffer_.push_back(std::move(p));
+}
+
+size_t KafkaDeadLetterSink::buffered_bytes() const {
+  std::lock_guard lock(buffer_mu_);
+  return buffer_bytes_;
 }
 
 std::chrono::milliseconds KafkaDeadLetterSink::FlushWaiting() const {
@@ -130,10 +133,21 @@ std::chrono::milliseconds KafkaDeadLetterSink::FlushWaiting() const {
 
 Status KafkaDeadLetterSink::Flush() {
   std::lock_guard lock(mu_);
-  if (!produce_error_.ok()) return std::exchange(produce_error_, Status::Ok());
+  std::vector<Pending> pending;
+  {
+    std::lock_guard take(buffer_mu_);
+    pending.swap(buffer_);
+    buffer_bytes_ = 0;
+  }
   flush_started_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                           std::memory_order_relaxed);
-  Status status = producer_->Flush(flush_timeout_);
+  Status status;
+  for (const Pending& p : pending) {
+    status = producer_->Produce(
+        topic_, p.key, {reinterpret_cast<const uint8_t*>(p.value.data()), p.value.size()});
+    if (!status.ok()) break;  // the commit fails; the batch's dead letters come again
+  }
+  if (status.ok()) status = producer_->Flush(flush_timeout_);
   flush_started_ns_.store(0, std::memory_order_relaxed);
   if (!status.ok()) return status;
   const uint64_t failures = producer_->delivery_failures();
@@ -153,6 +167,7 @@ void EmbeddedDeadLetterSink::Add(const DeadLetter& d) {
   std::string key = DeadLetterKey(d.time_us, d.partition, d.offset);
   std::string value = EncodeDeadLetter(d);
   std::lock_guard lock(mu_);
+  pending_bytes_ += key.size() + value.size();
   pending_.emplace_back(std::move(key), std::move(value));
 }
 
@@ -161,9 +176,15 @@ void EmbeddedDeadLetterSink::MoveInto(rocksdb::WriteBatch* batch, rocksdb::Colum
   {
     std::lock_guard lock(mu_);
     pending.swap(pending_);
+    pending_bytes_ = 0;
   }
   // WriteBatch::Put only fails past its max_bytes, which keymeter never sets.
   for (const auto& [key, value] : pending) batch->Put(cf, key, value).PermitUncheckedError();
+}
+
+size_t EmbeddedDeadLetterSink::buffered_bytes() const {
+  std::lock_guard lock(mu_);
+  return pending_bytes_;
 }
 
 size_t EmbeddedDeadLetterSink::buffered() const {

@@ -90,6 +90,9 @@ class DeadLetterSink {
   // Times the sink's producer replaced its librdkafka handle after a fatal error (0 for sinks
   // without a producer).
   virtual uint64_t producer_renewals() const { return 0; }
+  // Bytes added and not yet durable (the projector ends a batch early past its bound, so what
+  // a sink holds stays bounded).
+  virtual size_t buffered_bytes() const = 0;
 
   // Dead letters added since creation, per reason.
   std::map<std::string, uint64_t> CountsByReason() const;
@@ -103,10 +106,13 @@ class DeadLetterSink {
 };
 
 // Produces to a Kafka topic through its own producer (so that the producer's delivery
-// counters are the DLQ's). Flush errors: the producer's (KAFKA-TIMEOUT, KAFKA-FATAL...), the
-// first Produce error since the last Flush, or DLQ-DELIVERY-FAILED when the broker refused some.
-// A producer that failed for good replaces its librdkafka handle itself (KafkaProducer); the
-// commit that saw KAFKA-FATAL fails, so its dead letters are produced again with the batch.
+// counters are the DLQ's). Add() only encodes and buffers: it never calls Kafka nor waits for a
+// Flush() in progress, so the projector may call it under the state lock that `authorize` takes
+// (a slow broker must not stall authorize). Flush() produces what was buffered, then flushes.
+// Flush errors: the producer's (KAFKA-TIMEOUT, KAFKA-QUEUE-FULL, KAFKA-FATAL...), or
+// DLQ-DELIVERY-FAILED when the broker refused some. A producer that failed for good replaces
+// its librdkafka handle itself (KafkaProducer); the commit that saw KAFKA-FATAL fails, so its
+// dead letters are produced again with the batch.
 class KafkaDeadLetterSink : public DeadLetterSink {
  public:
   KafkaDeadLetterSink(std::unique_ptr<KafkaProducer> producer, std::string topic = "keymeter.dlq",
@@ -117,15 +123,22 @@ class KafkaDeadLetterSink : public DeadLetterSink {
   Status Flush() override;
   std::chrono::milliseconds FlushWaiting() const override;
   uint64_t producer_renewals() const override;
+  size_t buffered_bytes() const override;
 
  private:
-  std::mutex mu_;
+  struct Pending {
+    std::string key;
+    std::string value;
+  };
+  mutable std::mutex buffer_mu_;   // held only to append or take the buffer
+  std::vector<Pending> buffer_;    // GUARDED_BY(buffer_mu_)
+  size_t buffer_bytes_ = 0;        // GUARDED_BY(buffer_mu_)
+  std::mutex mu_;                  // one Flush() at a time
   // steady_clock nanoseconds at which the Flush() in progress began; 0 when none is.
   std::atomic<int64_t> flush_started_ns_{0};
   std::unique_ptr<KafkaProducer> producer_;
   std::string topic_;
   std::chrono::milliseconds flush_timeout_;
-  Status produce_error_;        // GUARDED_BY(mu_)
   uint64_t failures_seen_ = 0;  // GUARDED_BY(mu_): producer failures already reported
 };
 
@@ -138,10 +151,12 @@ class EmbeddedDeadLetterSink : public DeadLetterSink {
 
   void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) override;
   size_t buffered() const;
+  size_t buffered_bytes() const override;
 
  private:
   mutable std::mutex mu_;
   std::vector<std::pair<std::string, std::string>> pending_;  // GUARDED_BY(mu_): key, value
+  size_t pending_bytes_ = 0;                                  // GUARDED_BY(mu_)
 };
 
 }  // namespace keymeter

@@ -1,8 +1,11 @@
 #include "consumers/decode.h"
 
+#include <algorithm>
+#include <string>
 #include <string_view>
 
 #include "schemas/envelope.h"
+#include "schemas/ids.h"
 
 namespace keymeter {
 namespace {
@@ -50,6 +53,14 @@ Decoded CheckRequestEvent(const fb::Envelope* envelope) {
   if (r->request_id() == nullptr) return Reject(envelope, Code::kMissingField, "request_id");
   if (Empty(r->key_id())) return Reject(envelope, Code::kMissingField, "key_id");
   if (Empty(r->account_id())) return Reject(envelope, Code::kMissingField, "account_id");
+  // The 8-character id, never the whole key: a gateway that sent the key would put its secret
+  // in the log (the detail does not repeat it).
+  const std::string_view key_id = r->key_id()->string_view();
+  if (key_id.size() != kKeyIdLength || !std::all_of(key_id.begin(), key_id.end(), IsKeyChar)) {
+    return Reject(envelope, Code::kMalformedKeyId,
+                  "key_id must be the 8-character key id, never the key (" +
+                      std::to_string(key_id.size()) + " characters)");
+  }
   if (r->time_us() <= 0) return Reject(envelope, Code::kMissingField, "time_us");
   if (r->account_id()->string_view() != envelope->account_id()->string_view()) {
     return Reject(envelope, Code::kAccountMismatch,

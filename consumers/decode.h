@@ -13,6 +13,9 @@
 //                       RequestEvent: request_id, key_id, account_id, time_us (> 0)
 //                       key ops (KeyIssued ... MemberCapSet): key_id
 //                       KeyIssued, KeyRotated: secret_hash; AccountCreated: admin_token_hash
+//   MALFORMED-KEY-ID  a RequestEvent whose key_id is not 8 characters of [A-Za-z0-9] — a whole
+//                     24-character key among them, whose secret must not reach the log (the
+//                     projector keeps such a message's payload out of the DLQ)
 //   ACCOUNT-MISMATCH  a RequestEvent whose account_id differs from the envelope's
 //
 // Thread safety: free functions, no shared state; PayloadArena is a value (one thread).

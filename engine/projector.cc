@@ -154,6 +154,7 @@ Result<size_t> Projector::RunBatch(Source& source) {
     }
     consumed += messages.size();
     if (source.AtEnd()) break;
+    if (dead_letters_.buffered_bytes() >= options_.max_dead_letter_bytes) break;
     if (messages.empty() && consumed > 0) break;  // the log went idle
     if (messages.empty() && left.count() <= 0) break;
   }
@@ -267,8 +268,12 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
 
 void Projector::DeadLetterOf(const SourceMessage& m, Code reason, std::string detail) {
   ++stats_.dead_letters[std::string(LogName(reason))];
+  // An event that names its key in full carries the key's secret: not copied to the DLQ.
+  const bool withhold = reason == Code::kMalformedKeyId;
+  if (withhold) detail += " (payload withheld: it may hold a secret)";
   dead_letters_.Add(DeadLetter::Make(std::string(LogName(reason)), std::move(detail), source_name_,
-                                     m.partition, m.offset, m.log_time_us, m.payload));
+                                     m.partition, m.offset, m.log_time_us,
+                                     withhold ? std::span<const uint8_t>() : m.payload));
 }
 
 Status Projector::Commit(Source& source, bool wait) {

@@ -63,6 +63,9 @@ struct ProjectorOptions {
   TimeUs dedupe_window_us = kMicrosPerHour;
   size_t dedupe_max_entries = 2'000'000;  // per partition
   TimeUs request_retention_us = 30 * kMicrosPerDay;
+  // A batch ends early once its dead letters buffered in the sink pass this many bytes (each
+  // is at most kDeadLetterPayloadLimit plus its header), so the sink's memory stays bounded.
+  size_t max_dead_letter_bytes = size_t{64} << 20;
   // Write a batch on a thread of its own while the next batch is applied (see the file comment).
   // Off, RunBatch() returns with its batch committed, whatever the source holds next.
   bool overlap_commits = false;

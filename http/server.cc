@@ -167,25 +167,32 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   }
   if (stopping.load()) return;  // the socket closes here
   socket.set_option(tcp::no_delay(true), ec);
-  const bool refuse = connections.load() >= options.max_connections;
+  const bool full = connections.load() >= options.max_connections;
+  bool peer_full = false;
   std::shared_ptr<Session> session;
   {
     std::lock_guard<std::mutex> lock(mu);
     session = std::make_shared<Session>(*this, std::move(socket), next_id);
     sessions.emplace(next_id++, session);
     connections.fetch_add(1);
+    peer_full = per_peer[session->remote()]++ >= options.max_connections_per_peer;
   }
-  if (refuse) {
-    session->Refuse();
+  if (full) {
+    session->Refuse("the server is at its connection limit");
+  } else if (peer_full) {
+    session->Refuse("this address holds as many connections as one peer may");
   } else {
     session->Run();
   }
   Accept();
 }
 
-void Server::Impl::Unregister(uint64_t id) {
+void Server::Impl::Unregister(uint64_t id, const std::string& peer) {
   std::lock_guard<std::mutex> lock(mu);
   sessions.erase(id);
+  if (auto it = per_peer.find(peer); it != per_peer.end() && --it->second == 0) {
+    per_peer.erase(it);
+  }
   connections.fetch_sub(1);
   if (sessions.empty()) all_closed.notify_all();
 }

@@ -9,7 +9,8 @@
 //   block over max_header_bytes → 431 HEADERS_TOO_LARGE, a body over the request's limit → 413
 //   BODY_TOO_LARGE, anything unparsable → 400 BAD_REQUEST. A handler that throws → 500
 //   INTERNAL. A connection idle or stalled past read_timeout is closed; beyond max_connections
-//   a new connection gets 503 TOO_MANY_CONNECTIONS and is closed.
+//   in all, or max_connections_per_peer from one address, a new connection gets 503
+//   TOO_MANY_CONNECTIONS and is closed.
 // - Stop() stops accepting, closes idle connections, lets requests in flight finish (up to
 //   drain_timeout, then closes the rest) and joins the threads. The destructor calls Stop().
 //   Never call Stop() from inside a handler (it joins the handler's thread).
@@ -92,6 +93,9 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30'000};  // per header block, per body, and idle
   std::chrono::milliseconds write_timeout{30'000};
   size_t max_connections = 10'000;
+  // Connections one peer address may hold at once (a reverse proxy is one peer: keep this above
+  // its pool of kept-alive upstream connections); beyond it 503 TOO_MANY_CONNECTIONS.
+  size_t max_connections_per_peer = 1'000;
   std::chrono::milliseconds drain_timeout{5'000};  // Stop()'s wait for requests in flight
   // Called after every response is produced (handler or server error), on the worker thread:
   // the route pattern ("" when none), the status and the time from the complete request to the

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "http/server.h"
 
 namespace keymeter::http {
@@ -65,7 +66,7 @@ struct Server::Impl {
   void Run();  // a worker thread's loop
   void Accept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
-  void Unregister(uint64_t id);
+  void Unregister(uint64_t id, const std::string& peer);
   std::vector<std::shared_ptr<Session>> Snapshot();
   bool WaitClosed(std::chrono::milliseconds timeout);  // true when no session is left
   void Served(std::string_view route, int status, std::chrono::nanoseconds latency) const {
@@ -84,6 +85,7 @@ struct Server::Impl {
   std::condition_variable all_closed;
   std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions ABSL_GUARDED_BY(mu);
   uint64_t next_id ABSL_GUARDED_BY(mu) = 0;
+  absl::flat_hash_map<std::string, size_t> per_peer ABSL_GUARDED_BY(mu);  // open connections
   std::mutex stop_mu;
   bool stopped ABSL_GUARDED_BY(stop_mu) = false;
 
@@ -104,7 +106,9 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session();  // unregisters from the server
 
   void Run();     // starts the request loop
-  void Refuse();  // answers 503 TOO_MANY_CONNECTIONS and closes
+  // Answers 503 TOO_MANY_CONNECTIONS and closes: the server's limit, or the peer's.
+  void Refuse(std::string_view why);
+  const std::string& remote() const { return remote_; }
   // Closes the connection now (force) or only if it is between requests.
   void PostStop(bool force);
 

@@ -36,16 +36,16 @@ Session::Session(Server::Impl& server, tcp::socket socket, uint64_t id)
   if (!ec) remote_ = peer.address().to_string();
 }
 
-Session::~Session() { server_.Unregister(id_); }
+Session::~Session() { server_.Unregister(id_, remote_); }
 
 void Session::Run() {
   net::dispatch(stream_.get_executor(),
                 beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
 }
 
-void Session::Refuse() {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-    self->Fail(503, Code::kTooManyConnections, "the server is at its connection limit");
+void Session::Refuse(std::string_view why) {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this(), why = std::string(why)] {
+    self->Fail(503, Code::kTooManyConnections, why);
   });
 }
 

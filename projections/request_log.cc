@@ -136,7 +136,13 @@ Result<RequestPage> ReadRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
                                  const RequestQuery& q) {
   const std::string lower = BlockKey(q.account_id, FloorDiv(std::max<TimeUs>(q.from_us, 0), kMicrosPerSecond) * kMicrosPerSecond);
   TimeUs to = q.to_us;
-  if (q.before) to = std::min(to, q.before->first + 1);
+  if (q.before) {
+    // Strictly below (t, id): nothing at t itself when id is the lowest, so not t's block.
+    const bool lowest = std::all_of(q.before->second.begin(), q.before->second.end(),
+                                    [](uint8_t b) { return b == 0; });
+    to = std::min(to, q.before->first + (lowest ? 0 : 1));
+  }
+  if (to <= std::max<TimeUs>(q.from_us, 0)) return RequestPage{};
   const std::string upper = BlockKey(q.account_id, to == INT64_MAX ? INT64_MAX : FloorDiv(to - 1, kMicrosPerSecond) * kMicrosPerSecond);
   rocksdb::ReadOptions options;
   rocksdb::Slice lower_slice(lower);
@@ -145,8 +151,14 @@ Result<RequestPage> ReadRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
   RequestPage page;
   const size_t prefix = q.account_id.size() + 1;
   std::vector<RequestRecord> block;
+  size_t blocks = 0;
   for (it->SeekForPrev(upper); it->Valid(); it->Prev()) {
     const TimeUs second = TimeUs(GetBigEndian64(it->key().ToStringView().substr(prefix)));
+    if (blocks++ == q.max_blocks) {
+      // Bounded: continue below this block next time (every block above it was read whole).
+      page.next_cursor = {second + kMicrosPerSecond, std::array<uint8_t, 16>{}};
+      return page;
+    }
     block.clear();
     if (!DecodeBlock(it->value().ToStringView(), second, &block)) {
       return Status(Code::kCorruptRecord, "request log block does not decode");

@@ -115,10 +115,16 @@ struct RequestQuery {
   size_t limit = 100;
   // Continue strictly below this (time_us, request_id): the `next_cursor` of the last page.
   std::optional<std::pair<TimeUs, std::array<uint8_t, 16>>> before;
+  // At most this many one-second blocks are read for one page: a filter that matches little
+  // (a member without traffic in a busy account) ends the page early, with fewer than `limit`
+  // records (even none) and a `next_cursor` below the last block read.
+  size_t max_blocks = 20'000;
 };
 
 struct RequestPage {
-  std::vector<RequestRecord> records;  // newest first; ties by request id, descending
+  // Newest first; ties by request id, descending. Fewer than the limit, with a next_cursor,
+  // when the scan reached RequestQuery::max_blocks.
+  std::vector<RequestRecord> records;
   std::optional<std::pair<TimeUs, std::array<uint8_t, 16>>> next_cursor;
 };
 

@@ -7,6 +7,7 @@
 
 #include "api/attempt_limiter.h"
 #include "api/body.h"
+#include "api/client_address.h"
 
 using namespace keymeter;
 using namespace std::chrono_literals;
@@ -45,6 +46,33 @@ BOOST_AUTO_TEST_CASE(memory_stays_bounded_under_many_addresses) {
   // Expired windows go first; the oldest open one after them.
   limiter.RecordFailure("late", t0 + 120s);
   BOOST_TEST(limiter.tracked() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(failures_count_per_client_address_ipv6_per_64) {
+  http::Request request;
+  const std::vector<Cidr> none;
+  const std::vector<Cidr> proxies = {*Cidr::Parse("10.0.0.0/8"), *Cidr::Parse("::1")};
+  request.remote_address = "203.0.113.7";
+  BOOST_TEST(ClientAddress(request, none) == "203.0.113.7");
+  request.remote_address = "2001:db8:1:2:aaaa:bbbb:cccc:dddd";
+  BOOST_TEST(ClientAddress(request, none) == "2001:db8:1:2::/64");
+  request.remote_address = "2001:db8:1:2::9";  // the same /64
+  BOOST_TEST(ClientAddress(request, none) == "2001:db8:1:2::/64");
+  // Headers of an untrusted peer move nothing.
+  request.remote_address = "198.51.100.1";
+  request.headers = {{"X-Real-IP", "192.0.2.9"}, {"X-Forwarded-For", "192.0.2.8"}};
+  BOOST_TEST(ClientAddress(request, none) == "198.51.100.1");
+  BOOST_TEST(ClientAddress(request, proxies) == "198.51.100.1");
+  // A trusted proxy's X-Real-IP names the client; else the last of X-Forwarded-For.
+  request.remote_address = "10.1.2.3";
+  BOOST_TEST(ClientAddress(request, proxies) == "192.0.2.9");
+  request.headers = {{"X-Forwarded-For", "192.0.2.1, 2001:db8:5:6::7"}};
+  BOOST_TEST(ClientAddress(request, proxies) == "2001:db8:5:6::/64");
+  request.headers = {{"X-Real-IP", "not an address"}};
+  BOOST_TEST(ClientAddress(request, proxies) == "10.1.2.3");
+  request.remote_address = "::1";
+  request.headers = {};
+  BOOST_TEST(ClientAddress(request, proxies) == "::/64");
 }
 
 BOOST_AUTO_TEST_CASE(bearer_tokens) {

@@ -184,6 +184,15 @@ BOOST_AUTO_TEST_CASE(gateway_endpoints_over_http) {
   BOOST_TEST(binary->body().find(R"({"line":3,"code":"UNDECODABLE")") != std::string::npos);
   BOOST_TEST(binary->body().find(R"({"line":4,"code":"TRUNCATED")") != std::string::npos);
   BOOST_TEST(WaitRemaining(port, keys.child, "1"));
+  // A whole key as key_id is refused before it reaches the log, where its secret would be.
+  RequestFields whole = fields;
+  whole.request_id = RandomRequestId();
+  whole.key_id = keys.child;
+  auto named = Send(port, "POST", "/v1/events", {{"Content-Type", "application/x-flatbuffers"}},
+                    frame(BuildRequestEvent(whole)));
+  BOOST_REQUIRE(named);
+  BOOST_TEST(named->body().find(
+                 R"({"accepted":0,"rejected":[{"line":1,"code":"MALFORMED-KEY-ID")") == 0u);
 
   // Exact quota: reserve holds the last two slots at once; an event then replaces its hold.
   const std::string request_id = ToHex(RandomRequestId());

@@ -10,6 +10,9 @@
 //   Newsletter subscription      —       —     (not keymeter's)
 #define BOOST_TEST_MODULE member_api
 #include <boost/test/unit_test.hpp>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "tests/api/api_fixture.h"
 
@@ -219,4 +222,43 @@ BOOST_AUTO_TEST_CASE(the_owner_suspends_activates_and_deletes_members) {
   BOOST_TEST(t.AsParent("DELETE", "/v1/keys/" + t.child).status == 200);
   BOOST_TEST(t.AsChild("GET", "/v1/me").status == 401);  // its key is revoked permanently
   BOOST_TEST(t.AsChild("POST", "/v1/me/rotate").status == 401);
+}
+
+// A rotation's old secret only authorizes during its grace: it can't take the key over
+// (rotate with grace 0), change its sources or read through the member API. A suspended key,
+// and a pending one in an account that requires confirmation, read but change nothing.
+BOOST_AUTO_TEST_CASE(only_the_current_secret_of_a_usable_key_manages_it) {
+  Team t;
+  Reply rotated = t.AsChild("POST", "/v1/me/rotate", R"({"grace_seconds":3600})");
+  BOOST_REQUIRE_EQUAL(rotated.status, 200);
+  const std::string fresh = rotated.json().Str("/key");
+  const std::string old_key = R"({"key":")" + t.child_key + R"(","product":"whois"})";
+  BOOST_TEST(t.server.Call("POST", "/v1/authorize", old_key).json().Bool("/allowed"));
+  ExpectForbidden(t.AsChild("POST", "/v1/me/rotate", R"({"grace_seconds":0})"), "grace rotate");
+  ExpectForbidden(t.AsChild("PUT", "/v1/me/allowed-sources", R"({"ips":[]})"), "grace sources");
+  ExpectForbidden(t.AsChild("GET", "/v1/me"), "grace read");
+  BOOST_TEST(t.server.Call("POST", "/v1/authorize", old_key).json().Bool("/allowed"));
+  BOOST_TEST(t.server.Call("GET", "/v1/me", {}, fresh).status == 200);
+
+  BOOST_REQUIRE_EQUAL(t.AsParent("POST", "/v1/keys/" + t.child + "/suspend").status, 200);
+  BOOST_TEST(t.server.Call("GET", "/v1/me", {}, fresh).json().Str("/status") == "suspended");
+  for (const auto& [method, target, body] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"POST", "/v1/me/rotate", R"({"grace_seconds":0})"},
+           {"PUT", "/v1/me/allowed-sources", R"({"ips":["0.0.0.0/0"]})"}}) {
+    Reply r = t.server.Call(method, target, body, fresh);
+    BOOST_TEST(r.status == 403, target << ": " << r.status << " " << r.body);
+    BOOST_TEST(r.code() == "SUSPENDED", target);
+  }
+  BOOST_TEST(t.server.Call("GET", "/v1/me", {}, fresh).status == 200);  // the key is unchanged
+
+  Reply strict = t.server.Call("POST", "/v1/accounts",
+                               R"({"name":"Strict","require_confirmation":true})", kOperatorToken);
+  BOOST_REQUIRE_EQUAL(strict.status, 201);
+  const std::string admin = strict.json().Str("/admin_token");
+  const std::string pending = t.server.IssueKey(admin, "new@example.com");
+  Reply r = t.server.Call("POST", "/v1/me/rotate", R"({"grace_seconds":0})", pending);
+  BOOST_TEST(r.status == 403);
+  BOOST_TEST(r.code() == "PENDING_CONFIRMATION");
+  BOOST_TEST(t.server.Call("GET", "/v1/me", {}, pending).json().Str("/status") == "pending");
 }

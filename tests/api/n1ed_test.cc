@@ -151,6 +151,26 @@ BOOST_AUTO_TEST_CASE(wrong_tokens_are_rate_limited) {
   BOOST_TEST(blocked.body == Error("TOO-MANY-ATTEMPTS"));
 }
 
+// Naming other accounts' keys can't enumerate them: past the limit of refused commands, the
+// account's commands answer TOO-MANY-ATTEMPTS (n1ed) and 429 (the JSON API) for the minute.
+BOOST_AUTO_TEST_CASE(naming_keys_of_other_accounts_is_rate_limited) {
+  ApiServer s({"KEYMETER_REFUSED_COMMANDS_PER_MINUTE=2"});
+  Account acc = MakeAccount(s, "n1ed");
+  Account other = MakeAccount(s, "someone else");
+  const std::string form = "adminToken=" + acc.token + "&parentApiKey=&apiKey=";
+  BOOST_TEST(Curl(s, form + other.a.substr(0, 8)) == Error("UNABLE-TO-CHANGE-NOT-OWN-API-KEY"));
+  BOOST_TEST(Curl(s, form + "Zz9Zz9Zz") == Error("NO-SUCH-API-KEY"));
+  BOOST_TEST(Curl(s, form + other.b.substr(0, 8)) == Error("TOO-MANY-ATTEMPTS"));
+  Reply json = s.Call("PUT", "/v1/keys/" + acc.a.substr(0, 8) + "/parent",
+                      R"({"parent":")" + other.c.substr(0, 8) + R"("})", acc.token);
+  BOOST_TEST(json.status == 429);
+  BOOST_TEST(json.code() == "TOO_MANY_ATTEMPTS");
+  BOOST_TEST(ParentOf(s, acc, acc.a).empty());
+  // Another account is not held back.
+  BOOST_TEST(Curl(s, "adminToken=" + other.token + "&parentApiKey=&apiKey=" +
+                         other.b.substr(0, 8)) == kOk);
+}
+
 BOOST_AUTO_TEST_CASE(the_form_parser_is_strict_and_bounded) {
   auto ok = ParseForm("a=1&b=x+y%20z&c=&d=%2B%26%3D");
   BOOST_REQUIRE(ok);

@@ -52,14 +52,14 @@ struct Keys {
 };
 
 // Seeds `data_dir` through an in-process pipeline, then closes it: a root key with a daily
-// quota of 3 and a child of it.
+// quota of 3 (and 100 units a month) and a child of it.
 Keys SeedKeys(const std::string& data_dir) {
   Keys keys;
   SeedDataDir(data_dir, [&](Seeder& seed) {
     seed.Account("acctNgx");
     keys.root = seed.Key("acctNgx", "NgxRoot1");
     keys.child = seed.Key("acctNgx", "NgxChld1", "NgxRoot1");
-    seed.Quota("acctNgx", "NgxRoot1", 3, 0);
+    seed.Quota("acctNgx", "NgxRoot1", 3, 100);  // 100 units a month
   });
   return keys;
 }
@@ -115,7 +115,8 @@ BOOST_AUTO_TEST_CASE(nginx_auth_request_in_front_of_an_upstream) {
   BOOST_TEST(bad->body().find("hello") == std::string::npos);
 
   // The quota of 3 for the family, held exactly by reservations: X-Api-Key and Bearer pass.
-  const std::vector<Headers> allowed = {{{"X-Api-Key", keys.child}},
+  // A client's X-Units never reaches keymeter (1,000 units would pass no quota of 100).
+  const std::vector<Headers> allowed = {{{"X-Api-Key", keys.child}, {"X-Units", "1000"}},
                                         {{"Authorization", "Bearer " + keys.root}},
                                         {{"X-Api-Key", keys.child}}};
   for (size_t i = 0; i < allowed.size(); ++i) {

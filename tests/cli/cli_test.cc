@@ -186,6 +186,12 @@ BOOST_AUTO_TEST_CASE(csv_fields_are_quoted_as_rfc_4180_says) {
   BOOST_TEST(CsvField("a,b") == "\"a,b\"");
   BOOST_TEST(CsvField("say \"hi\"") == "\"say \"\"hi\"\"\"");
   BOOST_TEST(CsvField("two\nlines") == "\"two\nlines\"");
+  // Cells a spreadsheet would run as formulas are neutralised.
+  BOOST_TEST(CsvField("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"");
+  BOOST_TEST(CsvField("+1") == "\"'+1\"");
+  BOOST_TEST(CsvField("-2+3") == "\"'-2+3\"");
+  BOOST_TEST(CsvField("@SUM(A1)") == "\"'@SUM(A1)\"");
+  BOOST_TEST(CsvField("a=b") == "a=b");
 }
 
 BOOST_AUTO_TEST_CASE(replay_source_stops_each_partition_at_its_end_or_at_until) {

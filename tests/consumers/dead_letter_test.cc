@@ -1,12 +1,16 @@
-// Dead letters: encode/decode, payload truncation, key order, and the embedded sink writing
-// into a WriteBatch for column family "dlq".
+// Dead letters: encode/decode, payload truncation, key order, the embedded sink writing into a
+// WriteBatch for column family "dlq", and the Kafka sink's Add() never waiting for a flush.
 #define BOOST_TEST_MODULE dead_letter_test
 #include "consumers/dead_letter.h"
 
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <thread>
 
+#include "consumers/kafka_producer.h"
 #include "tests/consumers/envelope_fixture.h"
 #include "tests/consumers/log_db_fixture.h"
 
@@ -109,6 +113,32 @@ BOOST_AUTO_TEST_CASE(embedded_sink_moves_into_batch) {
   rocksdb::WriteBatch direct;
   BOOST_CHECK(PutDeadLetter(&direct, db.dlq(), stored[0]).ok());
   BOOST_CHECK_EQUAL(direct.Count(), 1u);
+}
+
+// Add() never waits for a Flush() in progress nor calls Kafka: the projector calls it under the
+// state lock that authorize takes, while a flush may wait for the broker up to its timeout.
+BOOST_AUTO_TEST_CASE(adding_never_waits_for_a_flush_in_progress) {
+  KafkaProducerOptions options;
+  options.brokers = "127.0.0.1:1";  // nothing listens: the flush waits its whole timeout
+  auto producer = KafkaProducer::Create(options);
+  BOOST_REQUIRE_MESSAGE(producer, ErrorText(producer));
+  KafkaDeadLetterSink sink(std::move(producer).value(), "keymeter.dlq", std::chrono::seconds(3));
+  sink.Add(DeadLetter::Make("UNDECODABLE", "first", "kafka/x", 0, 1, 0, {}));
+  BOOST_TEST(sink.buffered_bytes() > 0u);
+  std::atomic<bool> flushed{false};
+  Status result;
+  std::thread flusher([&] {
+    result = sink.Flush();
+    flushed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  BOOST_REQUIRE(!flushed);  // still waiting for the broker
+  BOOST_TEST(sink.buffered_bytes() == 0u);  // the flush took what was buffered
+  sink.Add(DeadLetter::Make("UNDECODABLE", "second", "kafka/x", 0, 2, 0, {}));
+  BOOST_TEST(!flushed);  // Add returned while the flush still waits
+  BOOST_TEST(sink.buffered_bytes() > 0u);
+  flusher.join();
+  BOOST_TEST(result.name() == "KAFKA-TIMEOUT");
 }
 
 }  // namespace

@@ -84,6 +84,14 @@ BOOST_AUTO_TEST_CASE(missing_fields) {
   RequestFields r = MakeRequest(1, 1);
   r.account_id.clear();
   BOOST_CHECK_EQUAL(reason_of(r), "MISSING-FIELD:account_id");
+  // A whole key as key_id would put its secret in the log; other lengths and characters fail too.
+  for (const std::string bad : {"Ab3dEf7hSecretSecret0123", "Ab3dEf7", "Ab3dEf7h9", "Ab3d-f7h"}) {
+    r = MakeRequest(1, 1);
+    r.key_id = bad;
+    const Decoded d = DecodeString(BuildRequestEvent(r));
+    BOOST_CHECK_EQUAL(LogName(d.reason), "MALFORMED-KEY-ID");
+    BOOST_CHECK(d.detail.find(bad) == std::string::npos);
+  }
   r = MakeRequest(1, 1);
   r.key_id.clear();
   BOOST_CHECK_EQUAL(reason_of(r), "MISSING-FIELD:key_id");

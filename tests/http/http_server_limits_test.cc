@@ -111,30 +111,57 @@ BOOST_AUTO_TEST_CASE(http_1_0_without_keep_alive_is_closed_after_the_response) {
   BOOST_TEST(c.WaitClosed(3s));
 }
 
+// `n` connections from 127.0.0.1 that each had an answer; then one more that must be refused
+// with 503 TOO_MANY_CONNECTIONS and closed.
+std::vector<std::unique_ptr<Client>> FillThenExpectRefused(uint16_t port, int n) {
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < n; ++i) {
+    clients.push_back(std::make_unique<Client>(port));
+    BOOST_REQUIRE(clients.back()->Get("/hello"));
+  }
+  Client extra(port);
+  auto r = extra.Read();
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->result_int() == 503u);
+  BOOST_TEST(ErrorCode(*r) == "TOO_MANY_CONNECTIONS");
+  BOOST_TEST(extra.WaitClosed(3s));
+  return clients;
+}
+
+// Closes one of `clients` and expects a new connection from 127.0.0.1 to be served.
+void ExpectASlotBack(ServerFixture& f, std::vector<std::unique_ptr<Client>>& clients) {
+  const size_t left = clients.size() - 1;
+  clients.pop_back();
+  for (int i = 0; i < 300 && f.server->connection_count() > left; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  BOOST_TEST(f.server->connection_count() == left);
+  Client again(f.port());
+  auto r = again.Get("/hello");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->result_int() == 200u);
+}
+
 BOOST_AUTO_TEST_CASE(connections_beyond_the_limit_are_refused) {
   ServerOptions options;
   options.max_connections = 3;
   Start(options);
-  std::vector<std::unique_ptr<Client>> clients;
-  for (int i = 0; i < 3; ++i) {
-    clients.push_back(std::make_unique<Client>(port()));
-    BOOST_REQUIRE(clients.back()->Get("/hello"));
-  }
-  {
-    Client extra(port());
-    auto r = extra.Read();
+  std::vector<std::unique_ptr<Client>> clients = FillThenExpectRefused(port(), 3);
+  ExpectASlotBack(*this, clients);
+}
+
+BOOST_AUTO_TEST_CASE(one_peer_holds_at_most_its_share_of_connections) {
+  ServerOptions options;
+  options.max_connections_per_peer = 2;
+  Start(options);
+  std::vector<std::unique_ptr<Client>> clients = FillThenExpectRefused(port(), 2);
+  {  // Another address is not held back by the first one's.
+    Client other(port(), "127.0.0.2");
+    auto r = other.Get("/hello");
     BOOST_REQUIRE(r);
-    BOOST_TEST(r->result_int() == 503u);
-    BOOST_TEST(ErrorCode(*r) == "TOO_MANY_CONNECTIONS");
-    BOOST_TEST(extra.WaitClosed(3s));
+    BOOST_TEST(r->result_int() == 200u);
   }
-  clients.pop_back();
-  for (int i = 0; i < 300 && server->connection_count() > 2; ++i) std::this_thread::sleep_for(10ms);
-  BOOST_TEST(server->connection_count() == 2u);
-  Client again(port());
-  auto r = again.Get("/hello");
-  BOOST_REQUIRE(r);
-  BOOST_TEST(r->result_int() == 200u);
+  ExpectASlotBack(*this, clients);
 }
 
 BOOST_AUTO_TEST_CASE(many_concurrent_connections) {

@@ -2,6 +2,7 @@
 // that serves a few routes on an ephemeral port.
 #pragma once
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -31,7 +32,15 @@ using Clock = std::chrono::steady_clock;
 // Uses no Boost.Test macro (it runs on test threads too): a failed connect fails Send().
 class Client {
  public:
-  explicit Client(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+  // Connects to 127.0.0.1:`port`, from `source` (another loopback address) when given.
+  explicit Client(uint16_t port, const char* source = nullptr)
+      : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    if (source != nullptr) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &from.sin_addr);
+      (void)::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);

@@ -275,6 +275,36 @@ BOOST_AUTO_TEST_CASE(retention_drops_every_block_that_starts_before_the_cutoff) 
   BOOST_TEST(Ids(Read({.account_id = "acct"}).records) == (std::vector<int>{9, 8, 60}));
 }
 
+// A key without traffic in a busy account: each page reads at most max_blocks blocks and
+// ends early with a cursor, and following the cursors still finds every match.
+BOOST_AUTO_TEST_CASE(a_page_reads_at_most_max_blocks) {
+  std::vector<RequestRecord> busy;
+  for (uint8_t i = 0; i < 7; ++i) busy.push_back(Record(kT0 + (i + 1) * kMicrosPerSecond, i, kKeyB));
+  Commit("acct", {Record(kT0 + 500, 99, kKeyA)});
+  Commit("acct", busy);
+  RequestQuery q{.account_id = "acct", .key = kKeyA, .limit = 10, .max_blocks = 3};
+  RequestPage first = Read(q);
+  BOOST_TEST(first.records.empty());
+  BOOST_REQUIRE(first.next_cursor.has_value());
+  BOOST_TEST(first.next_cursor->first == kT0 + 5 * kMicrosPerSecond);
+  std::vector<RequestRecord> found;
+  int pages = 1;
+  for (std::optional<std::pair<TimeUs, std::array<uint8_t, 16>>> at = first.next_cursor; at;) {
+    q.before = at;
+    RequestPage page = Read(q);
+    found.insert(found.end(), page.records.begin(), page.records.end());
+    at = page.next_cursor;
+    BOOST_REQUIRE(++pages < 10);
+  }
+  BOOST_REQUIRE_EQUAL(found.size(), 1u);
+  BOOST_TEST(found[0].time_us == kT0 + 500);
+  BOOST_TEST(pages == 3);  // 3 + 3 + 2 blocks
+  // Unbounded enough, one page has it all.
+  q.before.reset();
+  q.max_blocks = 8;
+  BOOST_TEST(Read(q).records.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_corrupt_block_is_reported) {
   Commit("acct", {Record(kT0, 1)});
   std::string key = "acct";
