@@ -245,7 +245,14 @@ int RunServe(const ServeOptions& options) {
   // Declared before the pipeline, whose projector thread calls into it, so it outlives it.
   Result<ApiOptions> api_options = ApiOptionsOf(options);
   if (!api_options) return FailStartup(api_options.error().message());
-  Reservations reservations;
+  ReservationOptions reservation_options;
+  if (auto n = cli::EnvUnsigned("KEYMETER_MAX_RESERVATIONS")) {
+    reservation_options.max_reservations = *n;
+  }
+  if (auto n = cli::EnvUnsigned("KEYMETER_MAX_RESERVATIONS_PER_ACCOUNT")) {
+    reservation_options.max_per_account = *n;
+  }
+  Reservations reservations(reservation_options);
   Result<std::unique_ptr<Pipeline>> opened = Pipeline::Open(PipelineOptionsOf(options));
   if (!opened) {
     return FailStartup(

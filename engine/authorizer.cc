@@ -199,7 +199,7 @@ void Authorizer::Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeRe
   }
   HeldCounts held;
   const ReserveOutcome outcome = reservations_.Reserve(
-      root, key->id, *request_id, request.units, now,
+      key->account_id, root, key->id, *request_id, request.units, now,
       [&](const HeldCounts& h) {
         EvaluateQuota(limits, used.Plus(h), request.units, false, out);
         return out->allowed;

@@ -39,8 +39,8 @@ HeldCounts Reservations::HeldLocked(KeyId root, KeyId key, TimeUs now) const {
   return held;
 }
 
-ReserveOutcome Reservations::Reserve(KeyId root, KeyId key, const RequestIdBytes& request_id,
-                                     uint32_t units, TimeUs now,
+ReserveOutcome Reservations::Reserve(std::string_view account_id, KeyId root, KeyId key,
+                                     const RequestIdBytes& request_id, uint32_t units, TimeUs now,
                                      absl::FunctionRef<bool(const HeldCounts&)> admit,
                                      HeldCounts* held) {
   std::lock_guard lock(mu_);
@@ -51,7 +51,12 @@ ReserveOutcome Reservations::Reserve(KeyId root, KeyId key, const RequestIdBytes
   if (entries_.contains(name)) return ReserveOutcome::kAlreadyHeld;
   if (!admit(counts)) return ReserveOutcome::kDenied;
   if (entries_.size() >= options_.max_reservations) return ReserveOutcome::kFull;
+  const uint64_t account = StableHash(account_id);
+  size_t& share = per_account_[account];
+  if (share >= options_.max_per_account) return ReserveOutcome::kFull;
+  ++share;
   const Entry entry{.root = root,
+                    .account = account,
                     .day_start = DayStart(now),
                     .month_start = MonthStart(now),
                     .units = units,
@@ -98,6 +103,9 @@ void Reservations::ExpireLocked(TimeUs now) {
 }
 
 void Reservations::RemoveLocked(const Name& name, const Entry& entry) {
+  if (auto it = per_account_.find(entry.account); it != per_account_.end() && --it->second == 0) {
+    per_account_.erase(it);
+  }
   Subtract(pool_day_, entry.root, entry.day_start, 1);
   Subtract(pool_month_, entry.root, entry.month_start, entry.units);
   if (name.first != entry.root) Subtract(member_day_, name.first, entry.day_start, 1);

@@ -11,9 +11,10 @@
 //   returns true. Two concurrent Reserve() calls can't both take the last unit of a quota.
 //   A second Reserve() of a (key, request id) already held is kAlreadyHeld (a gateway retry):
 //   nothing is added and `admit` is not asked.
-// - Beyond `max_reservations` held, Reserve() answers kFull and adds nothing; authorize reports
-//   it as RESERVATIONS_FULL (HTTP 503 on GET /v1/authorize), a capacity problem of this
-//   process, not a quota decision.
+// - Beyond `max_reservations` held, or `max_per_account` held for the reserving key's account
+//   (its fair share: one account with an unlimited key can't fill the table for everyone),
+//   Reserve() answers kFull and adds nothing; authorize reports it as RESERVATIONS_FULL (HTTP 503
+//   on GET /v1/authorize), a capacity problem, not a quota decision.
 // - OnRequestApplied() is the projector's hook: called after the request event with that
 //   (key, request id) was counted in the quota windows, it removes the reservation so the request
 //   is counted once. Unknown ids are ignored (most requests are never reserved). Should that
@@ -52,6 +53,7 @@ namespace keymeter {
 struct ReservationOptions {
   TimeUs ttl_us = 60 * kMicrosPerSecond;
   size_t max_reservations = 1'000'000;
+  size_t max_per_account = 62'500;  // a sixteenth of the table
 };
 
 // Counts held by live reservations in the windows holding `now`.
@@ -75,8 +77,10 @@ class Reservations {
 
   // See the contract above. `held` (optional) receives the counts `admit` saw (or, for
   // kAlreadyHeld, the counts including the held reservation).
-  ReserveOutcome Reserve(KeyId root, KeyId key, const RequestIdBytes& request_id, uint32_t units,
-                         TimeUs now, absl::FunctionRef<bool(const HeldCounts&)> admit,
+  // `account_id` is the reserving key's account (for its share of the table).
+  ReserveOutcome Reserve(std::string_view account_id, KeyId root, KeyId key,
+                         const RequestIdBytes& request_id, uint32_t units, TimeUs now,
+                         absl::FunctionRef<bool(const HeldCounts&)> admit,
                          HeldCounts* held = nullptr);
 
   // The projector's hook; see the contract above.
@@ -90,6 +94,7 @@ class Reservations {
   using Window = std::pair<KeyId, TimeUs>;  // (root or key, window start)
   struct Entry {
     KeyId root;
+    uint64_t account = 0;  // StableHash of the account id
     TimeUs day_start = 0;
     TimeUs month_start = 0;
     uint32_t units = 0;
@@ -113,6 +118,7 @@ class Reservations {
   absl::flat_hash_map<Window, uint64_t> pool_day_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Window, uint64_t> pool_month_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Window, uint64_t> member_day_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, size_t> per_account_ ABSL_GUARDED_BY(mu_);  // live entries
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

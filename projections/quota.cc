@@ -6,28 +6,35 @@
 
 namespace keymeter {
 
+void PeriodCounts::Add(TimeUs period, uint64_t n) {
+  if (period == start[0]) {
+    count[0] += n;
+  } else if (period == start[1]) {
+    count[1] += n;
+  } else if (period > start[0]) {
+    start[1] = start[0];
+    count[1] = count[0];
+    start[0] = period;
+    count[0] = n;
+  } else if (period > start[1]) {
+    start[1] = period;
+    count[1] = n;
+  }
+}
+
+uint64_t PeriodCounts::At(TimeUs period) const {
+  if (period == start[0]) return count[0];
+  return period == start[1] ? count[1] : 0;
+}
+
 void QuotaWindow::Count(TimeUs t, uint64_t requests, uint64_t units) {
-  const TimeUs day = DayStart(t);
-  if (day > day_start) {
-    day_start = day;
-    day_requests = 0;
-  }
-  if (day == day_start) day_requests += requests;
-  const TimeUs month = MonthStart(t);
-  if (month > month_start) {
-    month_start = month;
-    month_units = 0;
-  }
-  if (month == month_start) month_units += units;
+  days.Add(DayStart(t), requests);
+  months.Add(MonthStart(t), units);
 }
 
-uint64_t QuotaWindow::DayRequests(TimeUs now) const {
-  return DayStart(now) == day_start ? day_requests : 0;
-}
+uint64_t QuotaWindow::DayRequests(TimeUs now) const { return days.At(DayStart(now)); }
 
-uint64_t QuotaWindow::MonthUnits(TimeUs now) const {
-  return MonthStart(now) == month_start ? month_units : 0;
-}
+uint64_t QuotaWindow::MonthUnits(TimeUs now) const { return months.At(MonthStart(now)); }
 
 void QuotaWindows::Count(KeyId key, KeyId root, TimeUs t, uint32_t units) {
   pools_[root].Count(t, 1, units);
@@ -49,24 +56,37 @@ Status QuotaWindows::Restore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* usage
   pools_.clear();
   members_.clear();
   Status status;
+  // The day and month holding `now`, and the next ones (future-dated events up to the
+  // projector's tolerance ahead may have counted there already).
+  const TimeUs next_day = DayStart(now) + kMicrosPerDay;
+  const TimeUs next_month = NextMonthStart(now);
   dir.ForEachKey([&](const KeyState& key) {
     if (!status.ok()) return;
     const std::string id = key.id.str();
-    Result<Counters> day = ReadUsageCell(db, usage, UsageScope::kRoot, Granularity::kDay, id, now);
-    Result<Counters> month = ReadUsageCell(db, usage, UsageScope::kRoot, Granularity::kMonth, id, now);
-    Result<Counters> member = ReadUsageCell(db, usage, UsageScope::kKey, Granularity::kDay, id, now);
-    if (!day || !month || !member) {
-      status = Status(Code::kIoError, "reading usage to restore quota windows");
-      return;
+    QuotaWindow pool, member;
+    for (const TimeUs at : {now, next_day}) {
+      Result<Counters> day = ReadUsageCell(db, usage, UsageScope::kRoot, Granularity::kDay, id, at);
+      Result<Counters> own = ReadUsageCell(db, usage, UsageScope::kKey, Granularity::kDay, id, at);
+      if (!day || !own) {
+        status = Status(Code::kIoError, "reading usage to restore quota windows");
+        return;
+      }
+      if (day.value().requests > 0) pool.days.Add(DayStart(at), day.value().requests);
+      if (key.is_child() && own.value().requests > 0) {
+        member.days.Add(DayStart(at), own.value().requests);
+      }
     }
-    if (day.value().requests > 0 || month.value().units > 0) {
-      pools_[key.id] = QuotaWindow{DayStart(now), day.value().requests, MonthStart(now),
-                                   month.value().units};
+    for (const TimeUs at : {now, next_month}) {
+      Result<Counters> month =
+          ReadUsageCell(db, usage, UsageScope::kRoot, Granularity::kMonth, id, at);
+      if (!month) {
+        status = Status(Code::kIoError, "reading usage to restore quota windows");
+        return;
+      }
+      if (month.value().units > 0) pool.months.Add(MonthStart(at), month.value().units);
     }
-    if (key.is_child() && member.value().requests > 0) {
-      members_[key.id] = QuotaWindow{DayStart(now), member.value().requests, MonthStart(now),
-                                     member.value().units};
-    }
+    if (pool.latest_day() != 0 || pool.latest_month() != 0) pools_[key.id] = pool;
+    if (member.latest_day() != 0) members_[key.id] = member;
   });
   return status;
 }

@@ -3,8 +3,11 @@
 // `authorize` compares with the quotas; it lives in memory only and is restored from the usage
 // projection when the store opens.
 //
-// A window moves forward with event time: an event of a later day (month) starts a new window;
-// an event of an earlier one (a late event) is counted in usage but leaves the window alone.
+// Each window counts the two latest UTC days (months) its events fell in, apart: an event of a
+// later day starts that day's count beside the current one, so a future-dated event (up to the
+// projector's tolerance ahead, just past midnight) never resets today's count, and `authorize`
+// reads the count of the day holding `now`. An event older than both (a late event) is counted
+// in usage but leaves the window alone.
 //
 // Thread safety: not thread-safe; the engine serializes writers (the projector) and readers.
 
@@ -23,16 +26,28 @@ namespace keymeter {
 
 class KeyDirectory;
 
+// The counts of the two latest periods (days or months) seen, by period start.
+struct PeriodCounts {
+  TimeUs start[2] = {0, 0};  // [0] the latest period, [1] the one before it seen
+  uint64_t count[2] = {0, 0};
+
+  // Adds `n` to the period starting at `period`: a period later than both replaces the older
+  // one; one older than both is dropped.
+  void Add(TimeUs period, uint64_t n);
+  // The count of the period starting at `period`; 0 when it is not held.
+  uint64_t At(TimeUs period) const;
+};
+
 struct QuotaWindow {
-  TimeUs day_start = 0;
-  uint64_t day_requests = 0;
-  TimeUs month_start = 0;
-  uint64_t month_units = 0;
+  PeriodCounts days;    // requests per UTC day
+  PeriodCounts months;  // units per UTC month
 
   void Count(TimeUs t, uint64_t requests, uint64_t units);
-  // The counts as of `now`: zero for a window that `now` has left.
+  // The counts of the day (month) holding `now`: zero for one not held.
   uint64_t DayRequests(TimeUs now) const;
   uint64_t MonthUnits(TimeUs now) const;
+  TimeUs latest_day() const { return days.start[0]; }
+  TimeUs latest_month() const { return months.start[0]; }
 };
 
 class QuotaWindows {

@@ -97,6 +97,25 @@ BOOST_AUTO_TEST_CASE(a_full_reservation_table_answers_503) {
   BOOST_TEST(e.Ask(key, now).allowed);  // plain authorize is unaffected
 }
 
+// One account can't fill the table for everyone: past its share it gets RESERVATIONS_FULL,
+// and another account still reserves.
+BOOST_AUTO_TEST_CASE(each_account_holds_at_most_its_share) {
+  Engine e({.max_reservations = 10, .max_per_account = 2});
+  e.seed.Account("acctG");
+  e.seed.Account("acctH");
+  const std::string greedy = e.seed.Key("acctG", "Greedy01");
+  const std::string other = e.seed.Key("acctH", "Others01");
+  const TimeUs now = NowUs();
+  BOOST_TEST(e.Reserve(greedy, ToHex(RandomRequestId()), now).allowed);
+  BOOST_TEST(e.Reserve(greedy, ToHex(RandomRequestId()), now).allowed);
+  AuthorizeResult full = e.Reserve(greedy, ToHex(RandomRequestId()), now);
+  BOOST_TEST(full.reason == reason::kReservationsFull);
+  BOOST_TEST(full.http_status == 503);
+  BOOST_TEST(e.Reserve(other, ToHex(RandomRequestId()), now).allowed);
+  // Expired holds give the share back.
+  BOOST_TEST(e.Reserve(greedy, ToHex(RandomRequestId()), now + 61 * kMicrosPerSecond).allowed);
+}
+
 BOOST_AUTO_TEST_CASE(request_ids_parse_as_hex_or_uuid) {
   BOOST_TEST(ParseRequestId("0123456789abcdefABCDEF0123456789").has_value());
   const auto uuid = ParseRequestId("01234567-89ab-cdef-0123-456789abcdef");

@@ -11,9 +11,9 @@
 // The engine is seeded once with an account whose admin token, a root key and a child key are
 // known (tests/fuzz/README.md lists them; the seed corpus uses them), then its projector is
 // stopped, so that every input sees the same state: writes are appended to the embedded log
-// and answer 202 (KEYMETER_COMMAND_TIMEOUT_MS=0) and reads see the seeded projections. Failed
-// credentials are not rate-limited here (KEYMETER_AUTH_FAILURES_PER_MINUTE=0), or the fuzzer
-// would be locked out after ten inputs; the limiter has its own tests.
+// and answer 202 (ApiOptions::command_timeout 0) and reads see the seeded projections. Failed
+// credentials and refused commands are not rate-limited here (their limits 0), or the fuzzer
+// would be locked out after ten inputs; the limiters have their own tests.
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
@@ -117,6 +117,9 @@ struct Engine {
   Engine() {
     data_dir = g_dir + "/db";
     options.operator_token_hash = Sha256(kOperatorToken);
+    options.command_timeout = std::chrono::milliseconds(0);
+    options.auth_failures_per_minute = 0;
+    options.refused_commands_per_minute = 0;
     Result<std::unique_ptr<Pipeline>> opened = Pipeline::Open({.data_dir = data_dir});
     Require(opened.has_value(), "open the pipeline");
     pipeline = std::move(opened.value());
@@ -255,8 +258,6 @@ bool ServeOne(std::string_view bytes, size_t* used) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   spdlog::set_level(spdlog::level::off);
-  setenv("KEYMETER_COMMAND_TIMEOUT_MS", "0", 1);
-  setenv("KEYMETER_AUTH_FAILURES_PER_MINUTE", "0", 1);
   char dir[] = "/tmp/keymeter-http-fuzz-XXXXXX";
   Require(mkdtemp(dir) != nullptr, "mkdtemp");
   g_dir = dir;

@@ -36,8 +36,8 @@ BOOST_AUTO_TEST_CASE(counts_requests_per_utc_day_and_units_per_utc_month) {
   BOOST_TEST(w.MonthUnits(At(2026, 3, 10)) == 0u);
   w.Count(At(2026, 3, 10, 0, 0, 0), 1, 5);
   w.Count(At(2026, 3, 10, 23, 59, 59) + 999'999, 2, 7);  // the last microsecond of the day
-  BOOST_TEST(w.day_start == At(2026, 3, 10));
-  BOOST_TEST(w.month_start == At(2026, 3, 1));
+  BOOST_TEST(w.latest_day() == At(2026, 3, 10));
+  BOOST_TEST(w.latest_month() == At(2026, 3, 1));
   BOOST_TEST(w.DayRequests(At(2026, 3, 10, 12)) == 3u);
   BOOST_TEST(w.MonthUnits(At(2026, 3, 10, 12)) == 12u);
   // As of the next day the day window is empty; the month goes on.
@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(counts_requests_per_utc_day_and_units_per_utc_month) {
   // An event of the next day starts a new day window and adds to the month.
   w.Count(At(2026, 3, 11, 0, 0, 0), 1, 1);
   BOOST_TEST(w.DayRequests(At(2026, 3, 11, 8)) == 1u);
-  BOOST_TEST(w.DayRequests(At(2026, 3, 10, 8)) == 0u);  // that window was left
+  BOOST_TEST(w.DayRequests(At(2026, 3, 10, 8)) == 3u);  // each day is counted apart
   BOOST_TEST(w.MonthUnits(At(2026, 3, 11, 8)) == 13u);
 }
 
@@ -57,7 +57,7 @@ BOOST_AUTO_TEST_CASE(a_new_month_resets_the_month_window) {
   w.Count(At(2026, 1, 1), 1, 3);  // new day, new month and new year
   BOOST_TEST(w.DayRequests(At(2026, 1, 1, 1)) == 1u);
   BOOST_TEST(w.MonthUnits(At(2026, 1, 1, 1)) == 3u);
-  BOOST_TEST(w.month_start == At(2026, 1, 1));
+  BOOST_TEST(w.latest_month() == At(2026, 1, 1));
   // February of a leap year has a 29th day, still in February's window.
   QuotaWindow leap;
   leap.Count(At(2028, 2, 1), 1, 10);
@@ -68,19 +68,44 @@ BOOST_AUTO_TEST_CASE(a_new_month_resets_the_month_window) {
   BOOST_TEST(leap.MonthUnits(At(2028, 3, 1, 0, 0, 1)) == 1u);
 }
 
+// An event up to the projector's future tolerance ahead may fall in the next day or month: it
+// opens that period's count beside the current one and never resets it (before, one such event
+// made authorize see 0 used until midnight).
+BOOST_AUTO_TEST_CASE(a_future_dated_event_never_resets_the_current_day_or_month) {
+  QuotaWindow w;
+  w.Count(At(2026, 3, 31, 23, 50), 3, 30);
+  w.Count(At(2026, 4, 1, 0, 2), 1, 7);  // two minutes ahead of a clock at 23:58
+  const TimeUs now = At(2026, 3, 31, 23, 58);
+  BOOST_TEST(w.DayRequests(now) == 3u);
+  BOOST_TEST(w.MonthUnits(now) == 30u);
+  w.Count(At(2026, 3, 31, 23, 59), 1, 2);  // today's requests go on counting
+  BOOST_TEST(w.DayRequests(now) == 4u);
+  BOOST_TEST(w.MonthUnits(now) == 32u);
+  // Once midnight has passed, the new day and month hold the early event.
+  BOOST_TEST(w.DayRequests(At(2026, 4, 1, 0, 5)) == 1u);
+  BOOST_TEST(w.MonthUnits(At(2026, 4, 1, 0, 5)) == 7u);
+  w.Count(At(2026, 4, 1, 0, 6), 1, 1);
+  BOOST_TEST(w.DayRequests(At(2026, 4, 1, 0, 7)) == 2u);
+  // A later day still replaces the oldest count, not the latest.
+  w.Count(At(2026, 4, 2, 9), 1, 1);
+  BOOST_TEST(w.DayRequests(At(2026, 4, 1, 12)) == 2u);
+  BOOST_TEST(w.DayRequests(At(2026, 3, 31, 12)) == 0u);
+  BOOST_TEST(w.DayRequests(At(2026, 4, 2, 12)) == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(late_events_leave_the_windows_alone) {
   QuotaWindow w;
   w.Count(At(2026, 3, 10, 9), 1, 5);
   // A late event of an earlier day: not in today's requests, but in this month's units.
   w.Count(At(2026, 3, 9, 23), 1, 2);
-  BOOST_TEST(w.day_start == At(2026, 3, 10));
+  BOOST_TEST(w.latest_day() == At(2026, 3, 10));
   BOOST_TEST(w.DayRequests(At(2026, 3, 10, 10)) == 1u);
   BOOST_TEST(w.MonthUnits(At(2026, 3, 10, 10)) == 7u);
   // A late event of an earlier month changes neither window.
   w.Count(At(2026, 2, 28, 23), 1, 40);
   BOOST_TEST(w.DayRequests(At(2026, 3, 10, 10)) == 1u);
   BOOST_TEST(w.MonthUnits(At(2026, 3, 10, 10)) == 7u);
-  BOOST_TEST(w.month_start == At(2026, 3, 1));
+  BOOST_TEST(w.latest_month() == At(2026, 3, 1));
   // Late inside the current day still counts.
   w.Count(At(2026, 3, 10, 0, 1), 1, 1);
   BOOST_TEST(w.DayRequests(At(2026, 3, 10, 10)) == 2u);
@@ -103,7 +128,7 @@ BOOST_AUTO_TEST_CASE(pools_belong_to_roots_and_member_windows_to_children) {
   BOOST_TEST(q.Member(kChild).DayRequests(t) == 2u);
   BOOST_TEST(q.Member(kChild2).DayRequests(t) == 1u);
   BOOST_TEST(q.Member(kRoot).DayRequests(t) == 0u);
-  BOOST_TEST(q.Member(kSolo).day_start == 0);
+  BOOST_TEST(q.Member(kSolo).latest_day() == 0);
   // A child has no pool of its own.
   BOOST_TEST(q.Pool(kChild).DayRequests(t) == 0u);
   BOOST_TEST(q.Pool(kChild).MonthUnits(t) == 0u);
