@@ -205,8 +205,15 @@ void RegisterGatewayRoutes(http::Router& router, ServeContext& context) {
   gateway_internal::RegisterEventsRoute(router, context);
 }
 
-std::optional<size_t> GatewayBodyLimit(std::string_view method, std::string_view path) {
-  if (method == "POST" && path == "/v1/events") return kEventsBodyLimit;
+std::optional<size_t> GatewayBodyLimit(std::string_view method, std::string_view path,
+                                       std::string_view content_type) {
+  if (method != "POST" || path != "/v1/events") return std::nullopt;
+  const std::string_view type =
+      http::TrimWhitespace(content_type.substr(0, content_type.find(';')));
+  for (std::string_view taken :
+       {"application/x-ndjson", "application/json", "application/x-flatbuffers"}) {
+    if (http::EqualsIgnoreCase(type, taken)) return kEventsBodyLimit;
+  }
   return std::nullopt;
 }
 

@@ -59,8 +59,9 @@
 
 namespace keymeter {
 
-// Largest body of POST /v1/events.
-constexpr size_t kEventsBodyLimit = size_t{16} << 20;
+// Largest body of POST /v1/events in the media types it takes (NDJSON, JSON lines,
+// FlatBuffers); a body of any other type gets the server's default limit (it is refused 415).
+constexpr size_t kEventsBodyLimit = size_t{8} << 20;
 // Most lines (NDJSON) or records (FlatBuffers) in one POST /v1/events.
 constexpr size_t kEventsMaxLines = 100'000;
 
@@ -68,7 +69,9 @@ constexpr size_t kEventsMaxLines = 100'000;
 void RegisterGatewayRoutes(http::Router& router, ServeContext& context);
 
 // The body limit of the gateway routes that need more than the server's default (for
-// http::ServerOptions::body_limit); nullopt for every other route.
-std::optional<size_t> GatewayBodyLimit(std::string_view method, std::string_view path);
+// http::ServerOptions::body_limit): POST /v1/events of a media type it takes; nullopt for every
+// other request.
+std::optional<size_t> GatewayBodyLimit(std::string_view method, std::string_view path,
+                                       std::string_view content_type);
 
 }  // namespace keymeter

@@ -208,9 +208,9 @@ http::ServerOptions ServerOptionsOf(const ServeOptions& options, http::HttpProbe
   if (auto n = cli::EnvUnsigned("KEYMETER_MAX_CONNECTIONS_PER_PEER")) {
     s.max_connections_per_peer = *n;
   }
-  s.body_limit = [default_limit = s.max_body_bytes](std::string_view method,
-                                                    std::string_view path) {
-    return GatewayBodyLimit(method, path).value_or(default_limit);
+  s.body_limit = [default_limit = s.max_body_bytes](std::string_view method, std::string_view path,
+                                                    std::string_view content_type) {
+    return GatewayBodyLimit(method, path, content_type).value_or(default_limit);
   };
   s.on_served = [&probe](std::string_view route, int status, std::chrono::nanoseconds latency) {
     probe.RequestServed(route, status, latency);

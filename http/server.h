@@ -87,9 +87,11 @@ struct ServerOptions {
   size_t threads = 0;                     // 0 = std::thread::hardware_concurrency()
   size_t max_header_bytes = 8 << 10;      // request line + headers
   size_t max_body_bytes = 1 << 20;
-  // Optional per-request body limit, asked once the headers are in (e.g. from the route);
-  // unset = max_body_bytes for every request.
-  std::function<size_t(std::string_view method, std::string_view path)> body_limit;
+  // Optional per-request body limit, asked once the headers are in (from the route and the
+  // Content-Type, "" when absent); unset = max_body_bytes for every request.
+  std::function<size_t(std::string_view method, std::string_view path,
+                       std::string_view content_type)>
+      body_limit;
   std::chrono::milliseconds read_timeout{30'000};  // per header block, per body, and idle
   std::chrono::milliseconds write_timeout{30'000};
   size_t max_connections = 10'000;

@@ -46,7 +46,8 @@ class Session;
 // fuzz target (tests/fuzz/http_fuzz.cc), so that the target runs exactly what a connection runs.
 //
 // The body limit of a request whose header block names `method` and raw `target`.
-size_t BodyLimitOf(const ServerOptions& options, std::string_view method, std::string_view target);
+size_t BodyLimitOf(const ServerOptions& options, std::string_view method, std::string_view target,
+                   std::string_view content_type);
 // Fills `r` from the parsed message (string_views into `msg` and `remote`); nullptr when the
 // request is acceptable, else the message of a 400 BAD_REQUEST.
 const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::string_view remote,

@@ -74,7 +74,8 @@ void Session::OnHeader(beast::error_code ec, size_t) {
   if (ec) return OnReadError(ec);
   const auto& msg = parser_->get();
   const size_t limit =
-      BodyLimitOf(server_.options, View(msg.method_string()), View(msg.target()));
+      BodyLimitOf(server_.options, View(msg.method_string()), View(msg.target()),
+                  View(msg[bhttp::field::content_type]));
   if (const auto length = parser_->content_length(); length && *length > limit) {
     return Fail(413, Code::kBodyTooLarge, fmt::format("the body exceeds {} bytes", limit));
   }
@@ -140,10 +141,11 @@ void Session::Handle() {
   Write(keep, msg.version());
 }
 
-size_t BodyLimitOf(const ServerOptions& options, std::string_view method,
-                   std::string_view target) {
-  return options.body_limit ? options.body_limit(method, target.substr(0, target.find('?')))
-                            : options.max_body_bytes;
+size_t BodyLimitOf(const ServerOptions& options, std::string_view method, std::string_view target,
+                   std::string_view content_type) {
+  return options.body_limit
+             ? options.body_limit(method, target.substr(0, target.find('?')), content_type)
+             : options.max_body_bytes;
 }
 
 const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::string_view remote,

@@ -137,8 +137,10 @@ struct Engine {
     context->authorizer = authorizer.get();
     context->projector_probe = &projector_probe;
     RegisterRoutes(*context);
-    server_options.body_limit = [](std::string_view method, std::string_view path) {
-      return GatewayBodyLimit(method, path).value_or(http::ServerOptions().max_body_bytes);
+    server_options.body_limit = [](std::string_view method, std::string_view path,
+                                   std::string_view content_type) {
+      return GatewayBodyLimit(method, path, content_type)
+          .value_or(http::ServerOptions().max_body_bytes);
     };
     pipeline->Start();
     Seed();
@@ -212,7 +214,9 @@ bool ServeOne(std::string_view bytes, size_t* used) {
   const auto& msg = parser.get();
   const size_t limit =
       http::BodyLimitOf(limits, {msg.method_string().data(), msg.method_string().size()},
-                        {msg.target().data(), msg.target().size()});
+                        {msg.target().data(), msg.target().size()},
+                        {msg[bhttp::field::content_type].data(),
+                         msg[bhttp::field::content_type].size()});
   if (const auto length = parser.content_length(); length && *length > limit) {
     Refuse(413, Code::kBodyTooLarge, "body");
     return false;
