@@ -21,14 +21,20 @@ Resolution Authenticator::Fail(std::string_view address, AttemptLimiter::Clock::
   return r;
 }
 
+std::optional<Resolution> Authenticator::Blocked(std::string_view address,
+                                                AttemptLimiter::Clock::time_point now) const {
+  const int64_t wait = limiter_.BlockedFor(address, now);
+  if (wait <= 0) return std::nullopt;
+  Resolution r;
+  r.failure = Resolution::Failure::kRateLimited;
+  r.retry_after_s = wait;
+  return r;
+}
+
 Resolution Authenticator::Resolve(std::string_view secret, std::string_view address) {
   const auto now = AttemptLimiter::Clock::now();
+  if (std::optional<Resolution> blocked = Blocked(address, now)) return *blocked;
   Resolution r;
-  if (const int64_t wait = limiter_.BlockedFor(address, now); wait > 0) {
-    r.failure = Resolution::Failure::kRateLimited;
-    r.retry_after_s = wait;
-    return r;
-  }
   if (secret.empty()) {
     r.failure = Resolution::Failure::kMissing;
     return r;
@@ -52,13 +58,9 @@ Resolution Authenticator::Resolve(std::string_view secret, std::string_view addr
 
 Resolution Authenticator::ResolveAdminToken(std::string_view token, std::string_view address) {
   const auto now = AttemptLimiter::Clock::now();
-  Resolution r;
-  if (const int64_t wait = limiter_.BlockedFor(address, now); wait > 0) {
-    r.failure = Resolution::Failure::kRateLimited;
-    r.retry_after_s = wait;
-    return r;
-  }
+  if (std::optional<Resolution> blocked = Blocked(address, now)) return *blocked;
   if (token.empty()) return Fail(address, now);
+  Resolution r;
   std::optional<std::string> account = AccountOfToken(Sha256(token));
   if (!account) return Fail(address, now);
   r.credential.role = Role::kAccountAdmin;

@@ -79,6 +79,9 @@ class Authenticator {
   std::optional<std::string> AccountOfToken(const Digest& digest);
   std::optional<Credential> MemberOf(std::string_view key, const Digest& digest);
   Resolution Fail(std::string_view address, AttemptLimiter::Clock::time_point now);
+  // kRateLimited with its Retry-After when `address` is blocked; nullopt when it may try.
+  std::optional<Resolution> Blocked(std::string_view address,
+                                    AttemptLimiter::Clock::time_point now) const;
 
   Pipeline& pipeline_;
   const std::optional<Digest> operator_token_hash_;

@@ -15,7 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 }  // namespace
 
 Projector::Projector(Store& store, KeyDirectory& directory, QuotaWindows& quota,

@@ -43,6 +43,7 @@ ReserveOutcome Reservations::Reserve(std::string_view account_id, KeyId root, Ke
                                      const RequestIdBytes& request_id, uint32_t units, TimeUs now,
                                      absl::FunctionRef<bool(const HeldCounts&)> admit,
                                      HeldCounts* held) {
+  const uint64_t account = StableHash(account_id);  // outside the lock
   std::lock_guard lock(mu_);
   ExpireLocked(now);
   const HeldCounts counts = HeldLocked(root, key, now);
@@ -51,7 +52,6 @@ ReserveOutcome Reservations::Reserve(std::string_view account_id, KeyId root, Ke
   if (entries_.contains(name)) return ReserveOutcome::kAlreadyHeld;
   if (!admit(counts)) return ReserveOutcome::kDenied;
   if (entries_.size() >= options_.max_reservations) return ReserveOutcome::kFull;
-  const uint64_t account = StableHash(account_id);
   size_t& share = per_account_[account];
   if (share >= options_.max_per_account) return ReserveOutcome::kFull;
   ++share;
