@@ -68,21 +68,57 @@ Resolution Authenticator::ResolveAdminToken(std::string_view token, std::string_
   return r;
 }
 
+Resolution Authenticator::ResolveGateway(std::string_view token, std::string_view address) {
+  const auto now = AttemptLimiter::Clock::now();
+  if (std::optional<Resolution> blocked = Blocked(address, now)) return *blocked;
+  Resolution r;
+  if (token.empty()) {
+    r.failure = Resolution::Failure::kMissing;
+    return r;
+  }
+  const Digest digest = Sha256(token);
+  std::shared_lock state(pipeline_.projector().state_mutex());
+  const KeyDirectory& directory = pipeline_.directory();
+  std::lock_guard lock(mu_);
+  RefreshLocked(directory);
+  auto it = gateway_by_token_.find(digest);
+  if (it == gateway_by_token_.end()) return Fail(address, now);
+  const GatewayState* gateway = directory.FindGateway(it->second);
+  if (gateway == nullptr || gateway->revoked() || !DigestEqual(gateway->token_hash, digest)) {
+    return Fail(address, now);
+  }
+  r.credential.role = Role::kGateway;
+  r.credential.gateway_id = gateway->gateway_id;
+  return r;
+}
+
+void Authenticator::RefreshLocked(const KeyDirectory& directory) {
+  if (directory.credentials_version() == known_version_) return;
+  account_by_token_.clear();
+  directory.ForEachAccount([this](const AccountState& account) {
+    if (!account.admin_token_revoked) {
+      account_by_token_.insert_or_assign(account.admin_token_hash, account.account_id);
+    }
+  });
+  gateway_by_token_.clear();
+  for (const GatewayState* g : directory.Gateways()) {
+    if (!g->revoked()) gateway_by_token_.insert_or_assign(g->token_hash, g->gateway_id);
+  }
+  known_version_ = directory.credentials_version();
+}
+
 std::optional<std::string> Authenticator::AccountOfToken(const Digest& digest) {
   std::shared_lock state(pipeline_.projector().state_mutex());
   const KeyDirectory& directory = pipeline_.directory();
   std::lock_guard lock(mu_);
-  if (directory.account_count() != known_accounts_) {
-    account_by_token_.clear();
-    directory.ForEachAccount([this](const AccountState& account) {
-      account_by_token_.insert_or_assign(account.admin_token_hash, account.account_id);
-    });
-    known_accounts_ = directory.account_count();
-  }
+  RefreshLocked(directory);
   auto it = account_by_token_.find(digest);
   if (it == account_by_token_.end()) return std::nullopt;
   const AccountState* account = directory.FindAccount(it->second);
-  if (account == nullptr || !DigestEqual(account->admin_token_hash, digest)) return std::nullopt;
+  if (account == nullptr || account->admin_token_revoked ||
+      !DigestEqual(account->admin_token_hash, digest)) {
+    return std::nullopt;
+  }
   return account->account_id;
 }
 

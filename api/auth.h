@@ -1,7 +1,9 @@
 // Authenticator: resolves the credential a client presents to who it is (DESIGN §3).
 //
 //   operator token  → Role::kOperator        (SHA-256 of KEYMETER_OPERATOR_TOKEN, if configured)
-//   admin token     → Role::kAccountAdmin    (its account, by the SHA-256 the directory keeps)
+//   admin token     → Role::kAccountAdmin    (its account, by the SHA-256 the directory keeps;
+//                                             not once the operator revoked or replaced it)
+//   gateway token   → Role::kGateway         (ResolveGateway() only: POST /v1/events)
 //   a member's key  → Role::kMember          (a full 24-character key whose hash matches; the
 //                                             old secret too while its rotation grace lasts)
 //
@@ -14,9 +16,9 @@
 //   credential is not a failure.
 // - A deleted key never authenticates. A pending or suspended member still reaches its own
 //   /v1/me endpoints (it can see why it is denied).
-// - Admin tokens are found through a map token digest → account id, rebuilt from the key
-//   directory whenever the directory holds a different number of accounts (accounts are never
-//   removed and their token never changes, so the count tells when the map is stale).
+// - Admin and gateway tokens are found through maps token digest → account id / gateway id,
+//   rebuilt from the key directory whenever its credentials_version() moved on (an account
+//   created, a token replaced or revoked, a gateway created or revoked).
 //
 // Thread safety: thread-safe. Resolve() takes the projector's state mutex shared, then the
 // map's own mutex (never the other way round).
@@ -37,15 +39,17 @@
 
 namespace keymeter {
 
+class KeyDirectory;
 class Pipeline;
 
-enum class Role { kNone, kOperator, kAccountAdmin, kMember };
+enum class Role { kNone, kOperator, kAccountAdmin, kMember, kGateway };
 
 // Who a resolved credential belongs to.
 struct Credential {
   Role role = Role::kNone;
   std::string account_id;  // kAccountAdmin and kMember
   KeyId key_id;            // kMember
+  std::string gateway_id;  // kGateway
   // kMember: the key's old secret, still in its rotation grace. It authorizes requests
   // (GET/POST /v1/authorize) until the grace ends, and is refused by every member endpoint.
   bool grace_secret = false;
@@ -72,11 +76,15 @@ class Authenticator {
   Resolution Resolve(std::string_view secret, std::string_view address);
   // Only an admin token (the n1ed endpoint's adminToken): anything else is kInvalid.
   Resolution ResolveAdminToken(std::string_view token, std::string_view address);
+  // Only a gateway token that is not revoked (POST /v1/events): anything else is kInvalid.
+  Resolution ResolveGateway(std::string_view token, std::string_view address);
 
   bool operator_enabled() const { return operator_token_hash_.has_value(); }
 
  private:
   std::optional<std::string> AccountOfToken(const Digest& digest);
+  // Rebuilds the token maps if the directory's credentials changed since they were built.
+  void RefreshLocked(const KeyDirectory& directory) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<Credential> MemberOf(std::string_view key, const Digest& digest);
   Resolution Fail(std::string_view address, AttemptLimiter::Clock::time_point now);
   // kRateLimited with its Retry-After when `address` is blocked; nullopt when it may try.
@@ -89,7 +97,8 @@ class Authenticator {
 
   std::mutex mu_;
   absl::flat_hash_map<Digest, std::string> account_by_token_ ABSL_GUARDED_BY(mu_);
-  size_t known_accounts_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<Digest, std::string> gateway_by_token_ ABSL_GUARDED_BY(mu_);
+  uint64_t known_version_ ABSL_GUARDED_BY(mu_) = ~uint64_t{0};
 };
 
 }  // namespace keymeter

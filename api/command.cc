@@ -56,11 +56,13 @@ int HttpStatusOf(Code code) {
     Code code;
     int status;
   };
-  static constexpr std::array<Entry, 15> kTable = {{
+  static constexpr std::array<Entry, 19> kTable = {{
       {Code::kNoSuchApiKey, 404},
       {Code::kUnableToChangeNotOwnApiKey, 404},
       {Code::kNoSuchAccount, 404},
+      {Code::kNoSuchGateway, 404},
       {Code::kForbidden, 403},
+      {Code::kAccountSuspended, 403},
       {Code::kInvalidStatusTransition, 409},
       {Code::kKeyDeleted, 409},
       {Code::kKeyHasChildren, 409},
@@ -70,6 +72,7 @@ int HttpStatusOf(Code code) {
       {Code::kUnableToSetParentApiKey, 409},
       {Code::kDuplicateKeyId, 409},
       {Code::kDuplicateAccount, 409},
+      {Code::kDuplicateGateway, 409},
       {Code::kInvalidCidr, 422},
       {Code::kInvalidDomain, 422},
   }};

@@ -23,6 +23,8 @@ std::string_view RoleName(Role role) {
       return "an account admin token";
     case Role::kMember:
       return "a member's own key";
+    case Role::kGateway:
+      return "a gateway token";
     case Role::kNone:
       break;
   }
@@ -53,8 +55,10 @@ std::shared_ptr<ApiContext> ApiOf(ServeContext& context) {
 std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
                                        http::Response& response, Role role) {
   const std::optional<std::string_view> token = request.BearerToken();
-  Resolution r = api.auth.Resolve(token.value_or(std::string_view()),
-                                  ClientAddress(request, api.options.trusted_proxies));
+  const std::string_view secret = token.value_or(std::string_view());
+  const std::string address = ClientAddress(request, api.options.trusted_proxies);
+  Resolution r = role == Role::kGateway ? api.auth.ResolveGateway(secret, address)
+                                        : api.auth.Resolve(secret, address);
   switch (r.failure) {
     case Resolution::Failure::kRateLimited:
       http::SetError(response, 429, Code::kTooManyAttempts,

@@ -55,6 +55,8 @@ struct ApiOptions {
   // (NO-SUCH-API-KEY, UNABLE-TO-CHANGE-NOT-OWN-API-KEY) per minute, before the account's
   // commands answer 429 TOO_MANY_ATTEMPTS: key ids can't be enumerated (0: no limit).
   uint32_t refused_commands_per_minute = 20;
+  // Most units one request event of POST /v1/events may carry (UNITS_TOO_LARGE above it).
+  uint32_t max_event_units = 1'000'000;
   // SHA-256 of the operator token (the plain token is not kept); unset = the operator
   // endpoints answer 401.
   std::optional<Digest> operator_token_hash;

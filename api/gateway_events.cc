@@ -1,5 +1,6 @@
-// POST /v1/events (api/gateway.h): NDJSON or framed FlatBuffers request events, checked
-// against the key directory, then published to the log in one PublishMany().
+// POST /v1/events (api/gateway.h): NDJSON or framed FlatBuffers request events from a gateway
+// credential, checked against the key directory, rebuilt with the credential's gateway id,
+// then published to the log in one PublishMany().
 //
 // FlatBuffers body grammar:
 //   body   := record*
@@ -20,6 +21,8 @@
 #include "engine/pipeline.h"
 #include "http/json.h"
 #include "projections/key_directory.h"
+#include "schemas/envelope.h"
+#include "schemas/envelope_builder.h"
 
 namespace keymeter::gateway_internal {
 
@@ -33,9 +36,34 @@ struct Rejected {
 
 // What one body turns into: envelopes with their account (the partitioning key), and rejections.
 struct Intake {
+  std::string gateway_id;  // of the credential: every event's gateway
+  uint32_t max_units = 0;
   std::vector<std::pair<std::string, std::string>> envelopes;
   std::vector<Rejected> rejected;
 };
+
+std::string UnitsMessage(const Intake& intake) {
+  return "units above the limit of " + std::to_string(intake.max_units) + " per event";
+}
+
+// The fields of a verified request event, its gateway replaced by `gateway_id`.
+RequestFields FieldsOf(const fb::RequestEvent& r, const std::string& gateway_id) {
+  RequestFields f;
+  std::copy(r.request_id()->bytes()->begin(), r.request_id()->bytes()->end(),
+            f.request_id.begin());
+  f.key_id = Str(r.key_id());
+  f.account_id = Str(r.account_id());
+  f.time_us = r.time_us();
+  f.product = Str(r.product());
+  f.units = r.units();
+  f.status = r.status();
+  f.bytes_in = r.bytes_in();
+  f.bytes_out = r.bytes_out();
+  f.latency_us = r.latency_us();
+  f.client_ip = Str(r.client_ip());
+  f.gateway_id = gateway_id;
+  return f;
+}
 
 // Fills in the account of every parsed line from the directory; unknown keys are rejected.
 // Returns false (and sets `response`) when the body fails as a whole.
@@ -55,6 +83,11 @@ bool FromNdjson(ServeContext& context, std::string_view body, Intake* intake,
   {
     std::shared_lock lock(context.pipeline.projector().state_mutex());
     for (NdjsonLine& l : lines.accepted) {
+      if (l.fields.units > intake->max_units) {
+        intake->rejected.push_back({l.line, Code::kUnitsTooLarge, UnitsMessage(*intake)});
+        l.line = 0;
+        continue;
+      }
       std::optional<KeyId> id = KeyId::Parse(l.fields.key_id);
       const KeyState* key = id ? context.directory.FindKey(*id) : nullptr;
       if (key == nullptr) {
@@ -63,6 +96,7 @@ bool FromNdjson(ServeContext& context, std::string_view body, Intake* intake,
         continue;
       }
       l.fields.account_id = key->account_id;
+      l.fields.gateway_id = intake->gateway_id;
     }
   }
   for (const NdjsonLine& l : lines.accepted) {
@@ -115,6 +149,10 @@ bool FromFlatbuffers(ServeContext& context, std::string_view body, Intake* intak
       continue;
     }
     const fb::RequestEvent& r = *d.envelope->op_as_RequestEvent();
+    if (r.units() > intake->max_units) {
+      intake->rejected.push_back({number, Code::kUnitsTooLarge, UnitsMessage(*intake)});
+      continue;
+    }
     std::optional<KeyId> id = KeyId::Parse(r.key_id()->string_view());
     const KeyState* key = id ? context.directory.FindKey(*id) : nullptr;
     if (key == nullptr) {
@@ -126,15 +164,21 @@ bool FromFlatbuffers(ServeContext& context, std::string_view body, Intake* intak
           {number, Code::kAccountMismatch, "the key is not of the account the event names"});
       continue;
     }
-    intake->envelopes.emplace_back(std::string(bytes), key->account_id);
+    intake->envelopes.emplace_back(BuildRequestEvent(FieldsOf(r, intake->gateway_id)),
+                                   key->account_id);
   }
   std::stable_sort(intake->rejected.begin(), intake->rejected.end(),
                    [](const Rejected& a, const Rejected& b) { return a.line < b.line; });
   return true;
 }
 
-void HandleEvents(ServeContext& context, const http::Request& request, http::Response& response) {
+void HandleEvents(ApiContext& api, const http::Request& request, http::Response& response) {
+  std::optional<Credential> gateway = Authenticate(api, request, response, Role::kGateway);
+  if (!gateway) return;
+  ServeContext& context = api.serve;
   Intake intake;
+  intake.gateway_id = gateway->gateway_id;
+  intake.max_units = api.options.max_event_units;
   bool ok = false;
   if (HasMediaType(request, "application/x-ndjson") || HasMediaType(request, "application/json")) {
     ok = FromNdjson(context, request.body, &intake, response);
@@ -164,10 +208,10 @@ void HandleEvents(ServeContext& context, const http::Request& request, http::Res
 }  // namespace
 
 void RegisterEventsRoute(http::Router& router, ServeContext& context) {
-  router.Add("POST", "/v1/events",
-             [&context](const http::Request& request, http::Response& response) {
-               HandleEvents(context, request, response);
-             });
+  std::shared_ptr<ApiContext> api = ApiOf(context);
+  router.Add("POST", "/v1/events", [api](const http::Request& request, http::Response& response) {
+    HandleEvents(*api, request, response);
+  });
 }
 
 }  // namespace keymeter::gateway_internal

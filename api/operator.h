@@ -4,6 +4,12 @@
 //
 //   POST /v1/accounts {"name","require_confirmation"}
 //        → 201 {"account_id","admin_token"}: the only time the admin token is shown.
+//   GET  /v1/accounts/{id} → the account (status, admin token active or revoked)
+//   POST /v1/accounts/{id}/suspend | /activate → the account (AccountStatusSet)
+//   POST /v1/accounts/{id}/admin-token → 201 {"account_id","admin_token"} (a new token);
+//   DELETE /v1/accounts/{id}/admin-token → the account (revoked) (AdminTokenSet)
+//   POST /v1/gateways {"name"} → 201 {"gateway_id","name","token"}; GET /v1/gateways;
+//   DELETE /v1/gateways/{id} (gateways.cc: GatewayCreated, GatewayRevoked)
 //   GET  /v1/billing/usage?month=YYYY-MM
 //        → {"month","from","to","watermark","complete","allowed_lateness_seconds",
 //           "accounts": [{"account_id","name","totals",

@@ -165,7 +165,8 @@ std::string HexId(const std::array<uint8_t, 16>& bytes) {
 // POST /v1/events, NDJSON.
 class HttpSink : public EventSink {
  public:
-  explicit HttpSink(const HostPort& at) : client_(at.first, at.second) {}
+  HttpSink(const HostPort& at, std::string gateway_token)
+      : client_(at.first, at.second), token_(std::move(gateway_token)) {}
   BatchOutcome Send(const std::vector<RequestFields>& batch) override {
     std::string body;
     for (const RequestFields& r : batch) {
@@ -177,14 +178,28 @@ class HttpSink : public EventSink {
           r.bytes_out, r.latency_us, r.client_ip, r.gateway_id);
     }
     Result<http::ClientReply> reply =
-        client_.Send("POST", "/v1/events", "", body, "application/x-ndjson");
+        client_.Send("POST", "/v1/events", token_, body, "application/x-ndjson");
     if (!reply || reply.value().status != 200) return {0, true};
     return {http::JsonInt(reply.value().body, "/accepted").value_or(0), false};
   }
 
  private:
   http::Client client_;
+  std::string token_;
 };
+
+// A new gateway credential "loadgen" made with the operator token; its token.
+Result<std::string> CreateGateway(const HostPort& at, const std::string& operator_token) {
+  http::Client client(at.first, at.second);
+  Result<http::ClientReply> r =
+      client.Send("POST", "/v1/gateways", operator_token, R"({"name":"loadgen"})");
+  if (!r) return r.error();
+  if (r.value().status != 201) {
+    return Status(Code::kLoadgenSetupFailed, fmt::format("POST /v1/gateways answered {}: {}",
+                                                         r.value().status, r.value().body));
+  }
+  return http::JsonString(r.value().body, "/token").value_or("");
+}
 
 // Request envelopes produced to the topic, keyed by account id; a batch is flushed before the
 // next, so "accepted" counts what the broker acknowledged.
@@ -227,6 +242,10 @@ CLI::App* AddLoadgenCommand(CLI::App& app, LoadgenCommandOptions* options) {
   cmd->add_option("--operator-token", options->operator_token,
                   "Operator token of the server (for --setup)")
       ->envname("KEYMETER_OPERATOR_TOKEN");
+  cmd->add_option("--gateway-token", options->gateway_token,
+                  "Gateway token for POST /v1/events (default: a new gateway, made with the "
+                  "operator token)")
+      ->envname("KEYMETER_GATEWAY_TOKEN");
   cmd->add_option("--population", options->population,
                   "File of the population (ids only, no secrets): written by --setup, read "
                   "without it");
@@ -270,6 +289,10 @@ CLI::App* AddLoadgenCommand(CLI::App& app, LoadgenCommandOptions* options) {
     if (!options->url.empty() && !http::ParseHostPort(options->url)) {
       throw CLI::ValidationError("--url", "wants http://HOST:PORT");
     }
+    if (options->brokers.empty() && options->gateway_token.empty() &&
+        options->operator_token.empty()) {
+      throw CLI::RequiredError("--gateway-token (or --operator-token to make one) for --url");
+    }
     if (!options->duration.empty() && !cli::ParseDuration(options->duration)) {
       throw CLI::ValidationError("--duration", "wants e.g. 90s, 15m, 1h");
     }
@@ -310,7 +333,14 @@ int RunLoadgen(const LoadgenCommandOptions& options) {
     if (!producer) return cli::FailWith("kafka producer: " + producer.error().ToString());
     sink = std::make_unique<KafkaSink>(std::move(producer.value()), options.topic);
   } else {
-    sink = std::make_unique<HttpSink>(*http::ParseHostPort(options.url));
+    const HostPort at = *http::ParseHostPort(options.url);
+    std::string token = options.gateway_token;
+    if (token.empty()) {
+      Result<std::string> made = CreateGateway(at, options.operator_token);
+      if (!made) return cli::FailWith("cannot create a gateway: " + made.error().ToString());
+      token = std::move(made.value());
+    }
+    sink = std::make_unique<HttpSink>(at, std::move(token));
   }
 
   const int64_t count = options.count > 0 ? options.count : options.duration.empty() ? 10'000 : 0;

@@ -46,6 +46,9 @@ struct LoadgenCommandOptions {
   std::string url;
   bool setup = false;
   std::string operator_token;
+  // POST /v1/events' credential; made with the operator token when empty (then --setup or
+  // --operator-token is needed).
+  std::string gateway_token;
   std::string population;  // file: written by --setup, read without it
   std::string brokers;     // events into Kafka when set
   std::string topic = "keymeter.events";

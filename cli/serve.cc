@@ -197,6 +197,9 @@ Result<ApiOptions> ApiOptionsOf(const ServeOptions& options) {
   if (auto v = cli::EnvUnsigned("KEYMETER_REFUSED_COMMANDS_PER_MINUTE")) {
     o.refused_commands_per_minute = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
   }
+  if (auto v = cli::EnvUnsigned("KEYMETER_MAX_EVENT_UNITS")) {
+    o.max_event_units = uint32_t(std::clamp<uint64_t>(*v, 1, UINT32_MAX));
+  }
   return o;
 }
 

@@ -105,6 +105,20 @@ Decoded DecodeEnvelope(std::span<const uint8_t> bytes, size_t max_bytes) {
       envelope->op_as_AccountCreated()->admin_token_hash() == nullptr) {
     return Reject(envelope, Code::kMissingField, "admin_token_hash");
   }
+  if (type == fb::Op::GatewayCreated || type == fb::Op::GatewayRevoked) {
+    const flatbuffers::String* gateway_id = type == fb::Op::GatewayCreated
+                                                ? envelope->op_as_GatewayCreated()->gateway_id()
+                                                : envelope->op_as_GatewayRevoked()->gateway_id();
+    if (Empty(gateway_id)) return Reject(envelope, Code::kMissingField, "gateway_id");
+    if (type == fb::Op::GatewayCreated &&
+        envelope->op_as_GatewayCreated()->token_hash() == nullptr) {
+      return Reject(envelope, Code::kMissingField, "token_hash");
+    }
+    if (envelope->account_id()->string_view() != kGatewaysAccount) {
+      return Reject(envelope, Code::kAccountMismatch,
+                    "gateway ops belong to account " + std::string(kGatewaysAccount));
+    }
+  }
   return Decoded{envelope, {}, {}};
 }
 

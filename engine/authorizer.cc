@@ -17,7 +17,7 @@ namespace keymeter {
 
 namespace {
 
-constexpr std::array<Code, 14> kReasons = {
+constexpr std::array<Code, 15> kReasons = {
     reason::kOk,
     reason::kMalformedKey,
     reason::kNotFound,
@@ -25,6 +25,7 @@ constexpr std::array<Code, 14> kReasons = {
     reason::kSuspended,
     reason::kDeleted,
     reason::kParentSuspended,
+    reason::kAccountSuspended,
     reason::kForbiddenSource,
     reason::kForbiddenProduct,
     reason::kDailyQuotaExceeded,
@@ -151,13 +152,14 @@ void Authorizer::Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeRe
   out->key_id = key->id;
   const KeyId root = directory_.RootOf(*key);
   out->root_key_id = root;
+  const AccountState* account = directory_.FindAccount(key->account_id);
+  if (account != nullptr && account->suspended) return Deny(out, reason::kAccountSuspended, 403);
   switch (key->status) {
     case fb::KeyStatus::Deleted:
       return Deny(out, reason::kDeleted, 403);
     case fb::KeyStatus::Suspended:
       return Deny(out, reason::kSuspended, 403);
     case fb::KeyStatus::Pending: {
-      const AccountState* account = directory_.FindAccount(key->account_id);
       if (account != nullptr && account->require_confirmation) {
         return Deny(out, reason::kPendingConfirmation, 403);
       }

@@ -6,7 +6,8 @@
 //   2. its id exists and SHA-256(key) equals the secret hash (constant-time compare), or the old
 //      secret's while now < grace_until                               else NOT_FOUND (401):
 //      a wrong secret looks exactly like an unknown id, existence never leaks
-//   3. status: deleted → DELETED, suspended → SUSPENDED, pending while the account requires
+//   3. the key's account is suspended by the operator → ACCOUNT_SUSPENDED             (403)
+//      status: deleted → DELETED, suspended → SUSPENDED, pending while the account requires
 //      confirmation → PENDING_CONFIRMATION                                             (403)
 //   4. a child whose parent is suspended or deleted → PARENT_SUSPENDED                 (403)
 //   5. the key's own allowed IPs/CIDRs (v4 and v6) contain the client ip; an ip that does not
@@ -63,6 +64,7 @@ inline constexpr Code kPendingConfirmation = Code::kPendingConfirmation;
 inline constexpr Code kSuspended = Code::kSuspended;
 inline constexpr Code kDeleted = Code::kDeleted;
 inline constexpr Code kParentSuspended = Code::kParentSuspended;
+inline constexpr Code kAccountSuspended = Code::kAccountSuspended;
 inline constexpr Code kForbiddenSource = Code::kForbiddenSource;
 inline constexpr Code kForbiddenProduct = Code::kForbiddenProduct;
 inline constexpr Code kDailyQuotaExceeded = Code::kDailyQuotaExceeded;

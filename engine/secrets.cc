@@ -56,4 +56,8 @@ std::string GenerateAdminToken() { return "kmt_" + RandomKeyChars(40); }
 
 std::string GenerateAccountId() { return "acct" + RandomKeyChars(12); }
 
+std::string GenerateGatewayToken() { return "kmg_" + RandomKeyChars(40); }
+
+std::string GenerateGatewayId() { return "gw" + RandomKeyChars(10); }
+
 }  // namespace keymeter

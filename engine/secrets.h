@@ -36,5 +36,8 @@ std::string RotateKey(KeyId id);
 // An admin token ("kmt_" + 40 random characters) and an account id ("acct" + 12 characters).
 std::string GenerateAdminToken();
 std::string GenerateAccountId();
+// A gateway token ("kmg_" + 40 random characters) and a gateway id ("gw" + 10 characters).
+std::string GenerateGatewayToken();
+std::string GenerateGatewayId();
 
 }  // namespace keymeter

@@ -10,6 +10,7 @@
 //   requests  see projections/request_log.h
 //   log       see consumers/embedded_log.h (the embedded event log)
 //   dlq       see consumers/dead_letter.h (the embedded dead-letter queue)
+//   gateways  gateway_id                          -> fb::GatewayRecord
 //
 // Big-endian integers make RocksDB's bytewise order the numeric order, so a time range is one
 // contiguous scan.
@@ -27,11 +28,22 @@ class ColumnFamilyHandle;
 
 namespace keymeter {
 
-enum class Cf : int { kMeta = 0, kAccounts, kKeys, kAudit, kUsage, kRequests, kLog, kDlq, kCount };
+enum class Cf : int {
+  kMeta = 0,
+  kAccounts,
+  kKeys,
+  kAudit,
+  kUsage,
+  kRequests,
+  kLog,
+  kDlq,
+  kGateways,
+  kCount
+};
 
 // Names as stored in the RocksDB manifest, indexed by Cf.
 constexpr std::array<std::string_view, size_t(Cf::kCount)> kCfNames = {
-    "meta", "accounts", "keys", "audit", "usage", "requests", "log", "dlq"};
+    "meta", "accounts", "keys", "audit", "usage", "requests", "log", "dlq", "gateways"};
 
 // True for the column families whose content is a pure function of the log and so enters
 // the checksum (offsets differ between a Kafka and a file replay; the projections don't; the

@@ -44,7 +44,8 @@ std::string EncodeAccount(const AccountState& a) {
   fb::Sha256 token = ToFb(a.admin_token_hash);
   auto record = fb::CreateAccountRecordDirect(b, a.account_id.c_str(), a.name.c_str(), &token,
                                               a.require_confirmation, a.created_us,
-                                              a.updated_us, a.next_audit_seq);
+                                              a.updated_us, a.next_audit_seq,
+                                              a.admin_token_revoked, a.suspended);
   b.Finish(record);
   return Finish(b);
 }
@@ -62,7 +63,32 @@ std::optional<AccountState> DecodeAccount(std::string_view stored) {
   a.created_us = r->created_us();
   a.updated_us = r->updated_us();
   a.next_audit_seq = r->next_audit_seq();
+  a.admin_token_revoked = r->admin_token_revoked();
+  a.suspended = r->suspended();
   return a;
+}
+
+std::string EncodeGateway(const GatewayState& g) {
+  flatbuffers::FlatBufferBuilder b(128);
+  fb::Sha256 token = ToFb(g.token_hash);
+  b.Finish(fb::CreateGatewayRecordDirect(b, g.gateway_id.c_str(), g.name.c_str(), &token,
+                                         g.created_us, g.revoked_us));
+  return Finish(b);
+}
+
+std::optional<GatewayState> DecodeGateway(std::string_view stored) {
+  const AlignedBytes aligned(stored);
+  const std::string_view bytes = aligned.view();
+  if (!Verify<fb::GatewayRecord>(bytes)) return std::nullopt;
+  const auto* r = flatbuffers::GetRoot<fb::GatewayRecord>(bytes.data());
+  if (r->token_hash() == nullptr) return std::nullopt;
+  GatewayState g;
+  g.gateway_id = Str(r->gateway_id());
+  g.name = Str(r->name());
+  g.token_hash = FromFb(r->token_hash());
+  g.created_us = r->created_us();
+  g.revoked_us = r->revoked_us();
+  return g;
 }
 
 std::string EncodeKey(const KeyState& k) {

@@ -48,6 +48,8 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
   accounts_.clear();
   keys_.clear();
   keys_by_account_.clear();
+  gateways_.clear();
+  ++credentials_version_;
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cfs_[Cf::kAccounts]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::optional<AccountState> a = DecodeAccount(it->value().ToStringView());
@@ -63,6 +65,13 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
     keys_.emplace(k->id, std::move(*k));
   }
   if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
+  it.reset(db->NewIterator({}, cfs_[Cf::kGateways]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::optional<GatewayState> g = DecodeGateway(it->value().ToStringView());
+    if (!g) return Status(Code::kCorruptRecord, "gateway " + it->key().ToString());
+    gateways_.emplace(g->gateway_id, std::move(*g));
+  }
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   for (auto& [account, ids] : keys_by_account_) ids.shrink_to_fit();
   for (const auto& [id, key] : keys_) {
     if (key.is_child() && key.status != fb::KeyStatus::Deleted) {
@@ -76,6 +85,21 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
 const AccountState* KeyDirectory::FindAccount(std::string_view account_id) const {
   auto it = accounts_.find(account_id);
   return it == accounts_.end() ? nullptr : &it->second;
+}
+
+const GatewayState* KeyDirectory::FindGateway(std::string_view gateway_id) const {
+  auto it = gateways_.find(std::string(gateway_id));
+  return it == gateways_.end() ? nullptr : &it->second;
+}
+
+std::vector<const GatewayState*> KeyDirectory::Gateways() const {
+  std::vector<const GatewayState*> out;
+  out.reserve(gateways_.size());
+  for (const auto& [id, g] : gateways_) out.push_back(&g);
+  std::sort(out.begin(), out.end(), [](const GatewayState* a, const GatewayState* b) {
+    return a->gateway_id < b->gateway_id;
+  });
+  return out;
 }
 
 const KeyState* KeyDirectory::FindKey(KeyId id) const {

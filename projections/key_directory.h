@@ -6,7 +6,7 @@
 // op that names an existing account, accepted or rejected, leaves one audit entry.
 //
 // Every change is written to the caller's WriteBatch (column families "accounts", "keys",
-// "audit"); the in-memory maps change at once, so the caller commits the batch before it
+// "audit", "gateways"); the in-memory maps change at once, so the caller commits the batch before it
 // exposes its effects (the projector does) or drops the directory if the commit fails.
 //
 // Thread safety: not thread-safe. The engine serializes Apply() against readers (the projector
@@ -48,6 +48,14 @@ class KeyDirectory {
 
   const AccountState* FindAccount(std::string_view account_id) const;
   const KeyState* FindKey(KeyId id) const;
+  // A gateway credential, revoked or not; nullptr if there is none.
+  const GatewayState* FindGateway(std::string_view gateway_id) const;
+  // Gateways ordered by id, revoked ones included.
+  std::vector<const GatewayState*> Gateways() const;
+  // Moves on whenever a credential the directory holds appears or changes (an account is
+  // created, its admin token replaced or revoked, a gateway created or revoked): a cache of
+  // token digests is stale when the version it was built at differs.
+  uint64_t credentials_version() const { return credentials_version_; }
 
   // The config that applies to `key`: its parent's while it has one, else its own.
   const KeyConfig& EffectiveConfig(const KeyState& key) const;
@@ -77,6 +85,8 @@ class KeyDirectory {
   absl::node_hash_map<KeyId, KeyState> keys_;
   // Index: the key ids of each account, in issue order.
   absl::flat_hash_map<AccountRef, std::vector<KeyId>, AccountRefHash, AccountRefEq> keys_by_account_;
+  absl::flat_hash_map<std::string, GatewayState> gateways_;
+  uint64_t credentials_version_ = 0;
 };
 
 }  // namespace keymeter

@@ -2,8 +2,11 @@
 // (key_ops_internal.h lists them) and writes the outcome.
 //
 // Checks, in order, each refusing with the code shown:
+//   GatewayCreated/GatewayRevoked -> their function (no account, no audit entry)
 //   AccountCreated                -> CreateAccount (it checks the account itself)
 //   account not found             -> NO-SUCH-ACCOUNT (no audit entry: no account to keep it)
+//   AdminTokenSet, AccountStatusSet -> their function (the operator's)
+//   account suspended             -> ACCOUNT-SUSPENDED unless the operator (or System) sent it
 //   KeyIssued, AccountConfigSet   -> their function
 //   RequestEvent, NONE            -> NOT-A-LIFECYCLE-OP
 //   key op: target key            -> FindTarget's codes
@@ -12,7 +15,8 @@
 //
 // Writes of one Apply() to the batch, in this order (column_families.h has the layouts);
 // replay determinism and the store checksum depend on the bytes and their order:
-//   writes     := key_put? (audit_put account_put)?
+//   writes     := gateway_put | key_put? (audit_put account_put)?
+//   gateway_put:= gateways[gateway_id] = GatewayRecord   an accepted gateway op
 //   key_put    := keys[key_id] = KeyRecord           the key an accepted op issued or changed
 //   audit_put  := audit[account_id 0x00 be64(time_us) be64(seq)] = AuditRecord
 //   account_put:= accounts[account_id] = AccountRecord   (its next_audit_seq moved on)
@@ -157,10 +161,29 @@ Status ApplyKeyOp(OpContext& c) {
 // The outcome of the op in c.env; sets c.account when the envelope's account exists.
 Status Dispatch(OpContext& c) {
   const std::string account_id = Str(c.env.account_id());
-  if (c.env.op_type() == fb::Op::AccountCreated) return CreateAccount(c, account_id);
+  switch (c.env.op_type()) {
+    case fb::Op::GatewayCreated:
+      return CreateGateway(c, *c.env.op_as_GatewayCreated());
+    case fb::Op::GatewayRevoked:
+      return RevokeGateway(c, *c.env.op_as_GatewayRevoked());
+    case fb::Op::AccountCreated:
+      return CreateAccount(c, account_id);
+    default:
+      break;
+  }
   c.account = KeyDirectoryInternal::MutableAccount(c.dir, account_id);
   if (c.account == nullptr) {
     return Refuse(Code::kNoSuchAccount, "account " + account_id + " does not exist");
+  }
+  if (c.env.op_type() == fb::Op::AdminTokenSet) {
+    return SetAdminToken(c, *c.env.op_as_AdminTokenSet());
+  }
+  if (c.env.op_type() == fb::Op::AccountStatusSet) {
+    return SetAccountStatus(c, *c.env.op_as_AccountStatusSet());
+  }
+  if (c.account->suspended && c.actor() != fb::ActorKind::Operator &&
+      c.actor() != fb::ActorKind::System) {
+    return Refuse(Code::kAccountSuspended, "the account is suspended");
   }
   switch (c.env.op_type()) {
     case fb::Op::KeyIssued:

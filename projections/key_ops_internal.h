@@ -2,7 +2,8 @@
 //
 //   key_ops.cc            Apply(): finds the account and the target key, dispatches, writes
 //                         the key, the audit entry and the account
-//   key_ops_accounts.cc   AccountCreated, AccountConfigSet
+//   key_ops_accounts.cc   AccountCreated, AccountConfigSet, AdminTokenSet, AccountStatusSet,
+//                         GatewayCreated, GatewayRevoked
 //   key_ops_lifecycle.cc  KeyIssued, KeySuspended/KeyActivated/KeyConfirmed, KeyRotated,
 //                         KeyDeleted
 //   key_ops_hierarchy.cc  ParentSet and the parent rules KeyIssued checks too (seed 001)
@@ -62,6 +63,18 @@ class KeyDirectoryInternal {
     dir.keys_by_account_[key.account_id].push_back(key.id);
     return dir.keys_.emplace(key.id, std::move(key)).first->second;
   }
+  // The gateway with this id, revoked or not; nullptr if there is none.
+  static GatewayState* MutableGateway(KeyDirectory& dir, std::string_view gateway_id) {
+    auto it = dir.gateways_.find(std::string(gateway_id));
+    return it == dir.gateways_.end() ? nullptr : &it->second;
+  }
+  // Adds `gateway`, whose id `dir` does not have yet; returns it as stored.
+  static GatewayState& AddGateway(KeyDirectory& dir, GatewayState gateway) {
+    std::string id = gateway.gateway_id;
+    return dir.gateways_.emplace(std::move(id), std::move(gateway)).first->second;
+  }
+  // Marks the credentials changed (KeyDirectory::credentials_version()).
+  static void CredentialsChanged(KeyDirectory& dir) { ++dir.credentials_version_; }
   // The store's handle of column family `cf`.
   static rocksdb::ColumnFamilyHandle* Handle(const KeyDirectory& dir, Cf cf) {
     return dir.cfs_[cf];
@@ -103,6 +116,16 @@ struct OpContext {
 Status CreateAccount(OpContext& c, const std::string& account_id);
 // Admins only (FORBIDDEN for a member).
 Status SetAccountConfig(OpContext& c, const fb::AccountConfigSet& op);
+// Operator or System only: a new admin token (the old one stops at once) or none (revoked).
+Status SetAdminToken(OpContext& c, const fb::AdminTokenSet& op);
+// Operator or System only: suspended <-> active; INVALID-STATUS-TRANSITION if already so.
+Status SetAccountStatus(OpContext& c, const fb::AccountStatusSet& op);
+// Gateways (key_ops_accounts.cc), about no account: Operator or System only. Each writes its
+// gateway record (gateways: gateway_id -> GatewayRecord); no audit entry (DESIGN §3: the
+// operator's ops; the record keeps when it was created and revoked).
+Status CreateGateway(OpContext& c, const fb::GatewayCreated& op);
+// NO-SUCH-GATEWAY, or INVALID-STATUS-TRANSITION when already revoked.
+Status RevokeGateway(OpContext& c, const fb::GatewayRevoked& op);
 
 // Key issue and lifecycle (key_ops_lifecycle.cc).
 // Admins only; adds the key (linked to its parent, if named) and writes its record.

@@ -34,8 +34,22 @@ struct AccountState {
   TimeUs created_us = 0;
   TimeUs updated_us = 0;
   uint64_t next_audit_seq = 0;
+  bool admin_token_revoked = false;  // no admin token authenticates (AdminTokenSet, revoked)
+  bool suspended = false;            // authorizes nothing, refuses all but operator ops
 
   friend bool operator==(const AccountState&, const AccountState&) = default;
+};
+
+// A gateway credential (DESIGN §3): who may post request events.
+struct GatewayState {
+  std::string gateway_id;
+  std::string name;
+  Digest token_hash{};
+  TimeUs created_us = 0;
+  TimeUs revoked_us = 0;  // 0 while valid
+
+  bool revoked() const { return revoked_us != 0; }
+  friend bool operator==(const GatewayState&, const GatewayState&) = default;
 };
 
 // What few keys have, held apart from the KeyState so that a plain key pays one pointer for it

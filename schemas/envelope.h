@@ -25,6 +25,11 @@ const fb::Envelope* VerifyEnvelope(std::span<const uint8_t> bytes,
 inline constexpr size_t kMaxListItems = 256;
 inline constexpr size_t kMaxItemBytes = 256;
 
+// The envelope account (the partitioning key) of the gateway ops, GatewayCreated and
+// GatewayRevoked: gateways belong to the operator, not to an account. Account ids are
+// "acct" + 12 key characters, so no account has this id.
+inline constexpr std::string_view kGatewaysAccount = "_gateways";
+
 // A FlatBuffers string as a std::string; "" for an absent field.
 inline std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 

@@ -44,6 +44,32 @@ std::string BuildAccountConfigSet(const EnvelopeHeader& h, bool require_confirma
                 fb::CreateAccountConfigSet(b, require_confirmation));
 }
 
+std::string BuildAdminTokenSet(const EnvelopeHeader& h, const Digest* admin_token_hash) {
+  Builder b(128);
+  fb::Sha256 hash;
+  if (admin_token_hash != nullptr) hash = ToFb(*admin_token_hash);
+  return Finish(b, h, fb::Op::AdminTokenSet,
+                fb::CreateAdminTokenSet(b, admin_token_hash != nullptr ? &hash : nullptr));
+}
+
+std::string BuildAccountStatusSet(const EnvelopeHeader& h, bool suspended) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::AccountStatusSet, fb::CreateAccountStatusSet(b, suspended));
+}
+
+std::string BuildGatewayCreated(const EnvelopeHeader& h, const std::string& gateway_id,
+                                const std::string& name, const Digest& token_hash) {
+  Builder b(256);
+  fb::Sha256 hash = ToFb(token_hash);
+  return Finish(b, h, fb::Op::GatewayCreated,
+                fb::CreateGatewayCreatedDirect(b, gateway_id.c_str(), name.c_str(), &hash));
+}
+
+std::string BuildGatewayRevoked(const EnvelopeHeader& h, const std::string& gateway_id) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::GatewayRevoked, fb::CreateGatewayRevokedDirect(b, gateway_id.c_str()));
+}
+
 std::string BuildKeyIssued(const EnvelopeHeader& h, const std::string& key_id,
                            const Digest& secret_hash, const std::string& label,
                            const std::string& parent, fb::KeyStatus status) {

@@ -25,6 +25,13 @@ struct EnvelopeHeader {
 std::string BuildAccountCreated(const EnvelopeHeader& h, const std::string& name,
                                 const Digest& admin_token_hash, bool require_confirmation);
 std::string BuildAccountConfigSet(const EnvelopeHeader& h, bool require_confirmation);
+// A new admin token for h.account_id, or (`admin_token_hash` nullptr) its revocation.
+std::string BuildAdminTokenSet(const EnvelopeHeader& h, const Digest* admin_token_hash);
+std::string BuildAccountStatusSet(const EnvelopeHeader& h, bool suspended);
+// Gateway ops: h.account_id must be kGatewaysAccount (schemas/envelope.h).
+std::string BuildGatewayCreated(const EnvelopeHeader& h, const std::string& gateway_id,
+                                const std::string& name, const Digest& token_hash);
+std::string BuildGatewayRevoked(const EnvelopeHeader& h, const std::string& gateway_id);
 // `parent` is empty for a root key.
 std::string BuildKeyIssued(const EnvelopeHeader& h, const std::string& key_id,
                            const Digest& secret_hash, const std::string& label,

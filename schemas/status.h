@@ -77,6 +77,8 @@ namespace keymeter {
   X(kAccountMismatch, "ACCOUNT-MISMATCH", "ACCOUNT_MISMATCH")                                   \
   X(kFutureTimestamp, "FUTURE-TIMESTAMP", "FUTURE_TIMESTAMP")                                   \
   X(kNotALifecycleOp, "NOT-A-LIFECYCLE-OP", "NOT-A-LIFECYCLE-OP")                               \
+  X(kUnitsTooLarge, "UNITS-TOO-LARGE", "UNITS_TOO_LARGE")                                       \
+  X(kTooLate, "TOO-LATE", "TOO_LATE")                                                           \
   /* the projector's outcomes of lifecycle ops (seeds 000-002) */                               \
   X(kNoSuchAccount, "NO-SUCH-ACCOUNT", "NO-SUCH-ACCOUNT")                                       \
   X(kDuplicateAccount, "DUPLICATE-ACCOUNT", "DUPLICATE-ACCOUNT")                                \
@@ -99,6 +101,8 @@ namespace keymeter {
   X(kTooManySources, "TOO-MANY-SOURCES", "TOO-MANY-SOURCES")                                    \
   X(kInvalidCidr, "INVALID-CIDR", "INVALID-CIDR")                                               \
   X(kInvalidDomain, "INVALID-DOMAIN", "INVALID-DOMAIN")                                         \
+  X(kDuplicateGateway, "DUPLICATE-GATEWAY", "DUPLICATE-GATEWAY")                                \
+  X(kNoSuchGateway, "NO-SUCH-GATEWAY", "NO-SUCH-GATEWAY")                                       \
   /* forms (n1ed's endpoint) */                                                                 \
   X(kMalformedForm, "MALFORMED-FORM", "MALFORMED-FORM")                                         \
   X(kDuplicateField, "DUPLICATE-FIELD", "DUPLICATE-FIELD")                                      \
@@ -125,6 +129,7 @@ namespace keymeter {
   X(kSuspended, "SUSPENDED", "SUSPENDED")                                                       \
   X(kDeleted, "DELETED", "DELETED")                                                             \
   X(kParentSuspended, "PARENT_SUSPENDED", "PARENT_SUSPENDED")                                   \
+  X(kAccountSuspended, "ACCOUNT-SUSPENDED", "ACCOUNT_SUSPENDED")                                \
   X(kForbiddenSource, "FORBIDDEN_SOURCE", "FORBIDDEN_SOURCE")                                   \
   X(kForbiddenProduct, "FORBIDDEN_PRODUCT", "FORBIDDEN_PRODUCT")                                \
   X(kDailyQuotaExceeded, "DAILY_QUOTA_EXCEEDED", "DAILY_QUOTA_EXCEEDED")                        \

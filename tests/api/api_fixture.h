@@ -121,9 +121,24 @@ class ApiServer {
     return key;
   }
 
-  // Posts NDJSON request events (POST /v1/events); all must be accepted.
+  // A new gateway credential (POST /v1/gateways): {gateway_id, token}.
+  std::pair<std::string, std::string> CreateGateway(const std::string& name) const {
+    Reply r = Call("POST", "/v1/gateways", R"({"name":")" + name + R"("})", kOperatorToken);
+    BOOST_REQUIRE_MESSAGE(r.status == 201, r.status << " " << r.body);
+    Json j = r.json();
+    return {j.Str("/gateway_id"), j.Str("/token")};
+  }
+
+  // The token of this server's test gateway, created on first use.
+  const std::string& GatewayToken() const {
+    if (gateway_token_.empty()) gateway_token_ = CreateGateway("test-gateway").second;
+    return gateway_token_;
+  }
+
+  // Posts NDJSON request events (POST /v1/events) as the test gateway; all must be accepted.
   void PostEvents(const std::string& ndjson) const {
-    Reply r = HttpCall(port_, "POST", "/v1/events", ndjson, {}, "application/x-ndjson");
+    Reply r =
+        HttpCall(port_, "POST", "/v1/events", ndjson, GatewayToken(), "application/x-ndjson");
     BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
     BOOST_REQUIRE_MESSAGE(r.json().Size("/rejected") == 0, r.body);
   }
@@ -145,6 +160,7 @@ class ApiServer {
   std::string topic_;
   std::unique_ptr<Process> process_;
   uint16_t port_ = 0;
+  mutable std::string gateway_token_;
 };
 
 // An NDJSON request event of `key_id`, `seconds_ago` before now.

@@ -42,6 +42,7 @@ bool WaitRemaining(uint16_t port, const std::string& key, const std::string& rem
 
 struct Keys {
   std::string parent, child, fenced, bulk;
+  std::string gateway;  // the token of gateway "gwTest01"
 };
 
 // Seeds `data_dir` through an in-process pipeline, then closes it.
@@ -57,6 +58,7 @@ Keys SeedKeys(const std::string& data_dir) {
     seed.Sources("acctGw", "GwFence1", {"10.0.0.0/8", "2001:db8::/32"});
     seed.Account("acctBulk");
     keys.bulk = seed.Key("acctBulk", "GwBulk01");
+    keys.gateway = seed.Gateway("gwTest01");
   });
   return keys;
 }
@@ -149,11 +151,26 @@ BOOST_AUTO_TEST_CASE(gateway_endpoints_over_http) {
     }
   }
 
+  // POST /v1/events takes only a gateway's credential: none, another role's or a made-up
+  // token is 401 before the body is looked at, and nothing is counted.
+  const auto gw = [&](const std::string& type) {
+    return Headers{{"Content-Type", type}, {"Authorization", "Bearer " + keys.gateway}};
+  };
+  for (const std::string& bearer : {std::string(), std::string("t"), keys.child,
+                                    "kmg_" + std::string(40, 'x')}) {
+    Headers headers{{"Content-Type", "application/x-ndjson"}};
+    if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
+    auto refused = Send(port, "POST", "/v1/events", headers, EventLine("GwChild1"));
+    BOOST_REQUIRE(refused);
+    BOOST_TEST(refused->result_int() == 401u);
+    BOOST_TEST(refused->body().find("UNAUTHORIZED") != std::string::npos);
+  }
+
   // POST /v1/events: good lines are published, bad ones reported by line; usage follows.
   const std::string events = EventLine("GwChild1") + "{oops\n" + EventLine("GwParent") +
                              EventLine("Nobody01") + "\n" + R"({"key_id":"GwChild1"})" + "\n";
   auto ingested =
-      Send(port, "POST", "/v1/events", {{"Content-Type", "application/x-ndjson"}}, events);
+      Send(port, "POST", "/v1/events", gw("application/x-ndjson"), events);
   BOOST_REQUIRE(ingested);
   BOOST_TEST(ingested->result_int() == 200u);
   BOOST_TEST(
@@ -176,7 +193,7 @@ BOOST_AUTO_TEST_CASE(gateway_endpoints_over_http) {
                            frame(BuildQuotaSet(op, "GwParent", 1'000'000, 0)) + frame("garbage!") +
                            std::string("\0\0\1\0", 4) + "short";
   auto binary =
-      Send(port, "POST", "/v1/events", {{"Content-Type", "application/x-flatbuffers"}}, flat);
+      Send(port, "POST", "/v1/events", gw("application/x-flatbuffers"), flat);
   BOOST_REQUIRE(binary);
   BOOST_TEST(binary->result_int() == 200u);
   BOOST_TEST(binary->body().find(
@@ -188,7 +205,7 @@ BOOST_AUTO_TEST_CASE(gateway_endpoints_over_http) {
   RequestFields whole = fields;
   whole.request_id = RandomRequestId();
   whole.key_id = keys.child;
-  auto named = Send(port, "POST", "/v1/events", {{"Content-Type", "application/x-flatbuffers"}},
+  auto named = Send(port, "POST", "/v1/events", gw("application/x-flatbuffers"),
                     frame(BuildRequestEvent(whole)));
   BOOST_REQUIRE(named);
   BOOST_TEST(named->body().find(
@@ -216,15 +233,33 @@ BOOST_AUTO_TEST_CASE(gateway_endpoints_over_http) {
   BOOST_TEST(full->result_int() == 429u);
   BOOST_TEST(Header(*full, "X-Keymeter-Reason") == "DAILY_QUOTA_EXCEEDED");
   BOOST_TEST(Header(*full, "RateLimit-Remaining") == "0");
-  auto matched = Send(port, "POST", "/v1/events", {{"Content-Type", "application/json"}},
+  auto matched = Send(port, "POST", "/v1/events", gw("application/json"),
                       EventLine("GwChild1", request_id));
   BOOST_REQUIRE(matched);
   BOOST_TEST(matched->body() == R"({"accepted":1,"rejected":[]})");
 
+  // The gateway is the credential's, whatever the line says; units are capped per event.
+  const std::string spoofed = R"({"request_id":")" + ToHex(RandomRequestId()) +
+                              R"(","key_id":"GwFence1","time_us":)" + std::to_string(NowUs()) +
+                              R"(,"gateway":"spoofed"})" + "\n";
+  auto capped = Send(port, "POST", "/v1/events", gw("application/x-ndjson"),
+                     spoofed + EventLine("GwFence1", "", 1'000'001));
+  BOOST_REQUIRE(capped);
+  BOOST_TEST(capped->body().find(R"({"accepted":1,"rejected":[{"line":2,"code":"UNITS_TOO_LARGE")") ==
+             0u);
+  std::string own;
+  for (auto deadline = Clock::now() + 10s; Clock::now() < deadline && own.empty();) {
+    auto r = Send(port, "GET", "/v1/me/requests", {{"Authorization", "Bearer " + keys.fenced}});
+    if (r && r->body().find(R"("gateway":)") != std::string::npos) own = r->body();
+    std::this_thread::sleep_for(20ms);
+  }
+  BOOST_TEST(own.find(R"("gateway":"gwTest01")") != std::string::npos, own);
+  BOOST_TEST(own.find("spoofed") == std::string::npos);
+
   // Bodies: a large one fits the events route's raised limit; too large or wrong type do not.
   std::string bulk;
   while (bulk.size() < (size_t{2} << 20)) bulk += EventLine("GwBulk01");
-  auto big = Send(port, "POST", "/v1/events", {{"Content-Type", "application/x-ndjson"}}, bulk);
+  auto big = Send(port, "POST", "/v1/events", gw("application/x-ndjson"), bulk);
   BOOST_REQUIRE(big);
   BOOST_TEST(big->result_int() == 200u);
   BOOST_TEST(big->body().find(R"("rejected":[])") != std::string::npos);
@@ -235,7 +270,7 @@ BOOST_AUTO_TEST_CASE(gateway_endpoints_over_http) {
     BOOST_TEST(huge->result_int() == 413u, type);
     BOOST_TEST(huge->body().find("BODY_TOO_LARGE") != std::string::npos);
   }
-  auto typed = Send(port, "POST", "/v1/events", {{"Content-Type", "text/csv"}}, "a,b\n");
+  auto typed = Send(port, "POST", "/v1/events", gw("text/csv"), "a,b\n");
   BOOST_REQUIRE(typed);
   BOOST_TEST(typed->result_int() == 415u);
   // A body of a type the route does not take gets the server's 1 MiB, not the events limit.

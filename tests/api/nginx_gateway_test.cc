@@ -49,6 +49,7 @@ std::unique_ptr<Nginx> StartNginx(const std::string& prefix, const std::string& 
 
 struct Keys {
   std::string root, child;
+  std::string gateway;  // the token of gateway "gwNginx1"
 };
 
 // Seeds `data_dir` through an in-process pipeline, then closes it: a root key with a daily
@@ -60,6 +61,7 @@ Keys SeedKeys(const std::string& data_dir) {
     keys.root = seed.Key("acctNgx", "NgxRoot1");
     keys.child = seed.Key("acctNgx", "NgxChld1", "NgxRoot1");
     seed.Quota("acctNgx", "NgxRoot1", 3, 100);  // 100 units a month
+    keys.gateway = seed.Gateway("gwNginx1");
   });
   return keys;
 }
@@ -156,13 +158,14 @@ BOOST_AUTO_TEST_CASE(nginx_auth_request_in_front_of_an_upstream) {
   }
   BOOST_TEST(events[0].find(R"("key_id":"NgxChld1")") != std::string::npos);
   BOOST_TEST(events[1].find(R"("key_id":"NgxRoot1")") != std::string::npos);
-  std::string body;
-  for (const std::string& event : events) body += event + "\n";
-  auto shipped =
-      Send(km_port, "POST", "/v1/events", {{"Content-Type", "application/x-ndjson"}}, body);
-  BOOST_REQUIRE(shipped);
-  BOOST_TEST(shipped->result_int() == 200u);
-  BOOST_TEST(shipped->body() == R"({"accepted":3,"rejected":[]})");
+  // examples/nginx/ship-events.sh rotates the log and posts it with the gateway's token.
+  auto ship = Spawn("/bin/bash", {KEYMETER_SOURCE_DIR "/examples/nginx/ship-events.sh"},
+                    dir.sub("ship.err"),
+                    {"KM=http://127.0.0.1:" + std::to_string(km_port), "NGINX_PREFIX=" + prefix,
+                     "KM_GATEWAY_TOKEN=" + keys.gateway});
+  BOOST_TEST(ship->Wait(30s) == 0, ship->Stderr());
+  const std::string shipped = ship->ReadAll();
+  BOOST_TEST(shipped.find(R"({"accepted":3,"rejected":[]})") != std::string::npos, shipped);
 
   // The shipped events are usage now (the account's admin token is "t", authorizer_fixture.h).
   bool counted = false;

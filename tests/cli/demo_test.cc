@@ -57,7 +57,7 @@ BOOST_AUTO_TEST_CASE(printed_curl_lines_work_and_loadgen_drives_it) {
   const std::string data_dir = After(lines, "data dir        ");
   const std::string operator_token = After(lines, "operator token  ");
   BOOST_CHECK(std::filesystem::is_directory(data_dir));
-  BOOST_REQUIRE_EQUAL(curls.size(), 6u);
+  BOOST_REQUIRE_EQUAL(curls.size(), 7u);
 
   for (const std::string& curl : curls) {
     BOOST_TEST_CONTEXT(curl) {
@@ -66,6 +66,8 @@ BOOST_AUTO_TEST_CASE(printed_curl_lines_work_and_loadgen_drives_it) {
       BOOST_CHECK_EQUAL(status, 0);
       if (curl.find("/v1/authorize") != std::string::npos) {
         BOOST_CHECK_EQUAL(out, "204\n");
+      } else if (curl.find("/v1/events") != std::string::npos) {
+        BOOST_CHECK(out.find(R"({"accepted":1,"rejected":[])") == 0);
       } else if (curl.find("api-key-set-parent") != std::string::npos) {
         BOOST_CHECK(out.find("\"error\"") != std::string::npos);
         BOOST_CHECK(out.find("\"OK\"") != std::string::npos);

@@ -231,7 +231,10 @@ try {
     const lines = [];
     for (let i = 0; i < 30; ++i) lines.push(line(dev, i, i < 4 ? 404 : i < 6 ? 500 : 200));
     for (let i = 0; i < 10; ++i) lines.push(line(owner, i, 200));
-    const r = await api('POST', '/v1/events', null, lines.join('\n') + '\n', 'application/x-ndjson');
+    const gateway = await api('POST', '/v1/gateways', OPERATOR, { name: 'console test' });
+    assert.equal(gateway.status, 201, gateway.text);
+    const r = await api('POST', '/v1/events', gateway.json.token, lines.join('\n') + '\n',
+      'application/x-ndjson');
     assert.equal(r.json.accepted, 40, r.text);
     await until('the projector to apply the events', async () =>
       (await api('GET', '/v1/usage?granularity=day', admin)).json.totals.requests === 40);

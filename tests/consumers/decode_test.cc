@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "schemas/envelope.h"
 #include "schemas/envelope_builder.h"
 #include "tests/consumers/envelope_fixture.h"
 
@@ -49,7 +50,10 @@ BOOST_AUTO_TEST_CASE(valid_envelopes_decode) {
         BuildStatusOp(Header(), fb::Op::KeyDeleted, "Ab3dEf7h"),
         BuildQuotaSet(Header(), "Ab3dEf7h", 10, 20),
         BuildAccountCreated(Header(), "Acme", hash, false),
-        BuildAccountConfigSet(Header(), true)}) {
+        BuildAccountConfigSet(Header(), true), BuildAdminTokenSet(Header(), nullptr),
+        BuildAccountStatusSet(Header(), true),
+        BuildGatewayCreated(Header(std::string(kGatewaysAccount)), "gw1", "edge", hash),
+        BuildGatewayRevoked(Header(std::string(kGatewaysAccount)), "gw1")}) {
     Decoded k = DecodeString(op);
     BOOST_CHECK_MESSAGE(k.ok(), k.reason << " " << k.detail);
   }
@@ -136,6 +140,13 @@ BOOST_AUTO_TEST_CASE(account_mismatch) {
   Decoded d = DecodeEnvelope({b.GetBufferPointer(), b.GetSize()});
   BOOST_CHECK_EQUAL(LogName(d.reason), "ACCOUNT-MISMATCH");
   BOOST_CHECK(d.envelope != nullptr);
+  // Gateway ops belong to "_gateways" only; they need an id (and a token hash to create).
+  Digest hash{};
+  BOOST_CHECK_EQUAL(LogName(DecodeString(BuildGatewayCreated(Header(), "gw1", "e", hash)).reason),
+                    "ACCOUNT-MISMATCH");
+  const EnvelopeHeader gateways = Header(std::string(kGatewaysAccount));
+  BOOST_CHECK_EQUAL(LogName(DecodeString(BuildGatewayRevoked(gateways, "")).reason),
+                    "MISSING-FIELD");
 }
 
 BOOST_AUTO_TEST_CASE(random_bytes_never_decode) {

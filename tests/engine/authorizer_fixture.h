@@ -19,6 +19,7 @@
 #include "engine/reservations.h"
 #include "engine/secrets.h"
 #include "schemas/clock.h"
+#include "schemas/envelope.h"
 #include "schemas/envelope_builder.h"
 #include "tests/common/temp_dir.h"
 
@@ -90,6 +91,16 @@ class Seeder {
                const std::vector<std::string>& ips) {
     EnvelopeHeader h = Header(account);
     Require(account, BuildAllowedSourcesSet(h, id, ips, {}), h);
+  }
+  // Creates gateway `gateway_id` (as the operator would) and returns its token.
+  std::string Gateway(const std::string& gateway_id) {
+    const std::string token = "kmg_" + RandomKeyChars(40);
+    const std::string account(kGatewaysAccount);
+    EnvelopeHeader h = Header(account);
+    h.actor = fb::ActorKind::Operator;
+    Require(account, BuildGatewayCreated(h, gateway_id, "gateway " + gateway_id, Sha256(token)),
+            h);
+    return token;
   }
   // Rotates `id` to a new secret; the old one works until `grace_until_us` (0: revoked).
   std::string Rotate(const std::string& account, const std::string& id, TimeUs grace_until_us) {

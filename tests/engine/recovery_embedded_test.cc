@@ -77,11 +77,16 @@ BOOST_AUTO_TEST_CASE(sigkill_while_posting_events_and_admin_ops_loses_and_double
 
   // Accounts and keys first, on a server left alone.
   std::vector<Account> accounts(kAccounts);
+  std::string gateway_token;
   {
     auto server = Spawn(args, tmp.sub("err"));
     BOOST_REQUIRE_MESSAGE(server->ReadLine(30s).find("listening") != std::string::npos,
                           server->Stderr());
     http::Client client("127.0.0.1", port);
+    auto gateway = Call(client, "POST", "/v1/gateways", kOperatorToken, R"({"name":"poster"})",
+                        "application/json");
+    BOOST_REQUIRE(gateway && gateway->status == 201);
+    gateway_token = Field(gateway->body, "token");
     for (int a = 0; a < kAccounts; ++a) {
       auto r = Call(client, "POST", "/v1/accounts", kOperatorToken,
                     R"({"name":"acct)" + std::to_string(a) + R"("})", "application/json");
@@ -135,7 +140,7 @@ BOOST_AUTO_TEST_CASE(sigkill_while_posting_events_and_admin_ops_loses_and_double
       // and the projector drops the repeats by request id.
       for (;;) {
         Result<http::ClientReply> r =
-            client.Send("POST", "/v1/events", "", body, "application/x-flatbuffers");
+            client.Send("POST", "/v1/events", gateway_token, body, "application/x-flatbuffers");
         if (r && r.value().status == 200) {
           acknowledged += kBatch;
           break;

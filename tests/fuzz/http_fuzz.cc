@@ -42,6 +42,7 @@
 #include "http/probe.h"
 #include "http/server_internal.h"
 #include "projections/key_directory.h"
+#include "schemas/envelope.h"
 #include "schemas/envelope_builder.h"
 
 using namespace keymeter;
@@ -50,6 +51,8 @@ namespace bhttp = boost::beast::http;
 namespace {
 
 constexpr char kOperatorToken[] = "fuzz-operator-token";
+// The token of the seeded gateway (POST /v1/events; the corpus's events inputs carry it).
+constexpr char kGatewayToken[] = "kmg_fuzzgatewaytoken";
 constexpr char kAccount[] = "acctFuzz00000001";
 constexpr char kAdminToken[] = "kmt_FuzzAdminToken0000000000000000000000000";
 constexpr char kRootKey[] = "FuzzRoot0000000000000001";
@@ -112,6 +115,9 @@ struct Engine {
             h.command_id);
     h.command_id = "fuzz-5";
     Publish(BuildQuotaSet(h, std::string(kRootKey, 8), 1000, 100000), h.command_id);
+    EnvelopeHeader g{.command_id = "fuzz-6", .time_us = now, .actor = fb::ActorKind::Operator,
+                     .account_id = std::string(kGatewaysAccount)};
+    Publish(BuildGatewayCreated(g, "gwFuzz0001", "fuzz", Sha256(kGatewayToken)), g.command_id);
   }
 
   Engine() {
