@@ -6,6 +6,7 @@
 #include "api/internal.h"
 #include "api/params.h"
 #include "api/usage.h"
+#include "engine/partition_state.h"
 #include "engine/pipeline.h"
 #include "http/json.h"
 #include "projections/key_directory.h"
@@ -113,9 +114,13 @@ void BillingUsage(ApiContext& api, const http::Request& request, http::Response&
   const std::optional<TimeUs> from = ParseMonth(*month_text);
   if (!from) return http::SetError(response, 400, Code::kInvalidField, "month: must be YYYY-MM");
   const TimeUs to = NextMonthStart(*from);
-  // Watermark() takes the state mutex itself: read it before the snapshot, so that "complete"
-  // never claims more than the numbers below hold.
-  const std::optional<TimeUs> watermark = api.pipeline.projector().Watermark();
+  // The watermark as the store holds it, read before the figures (from the same store): the
+  // in-memory one may be ahead of what is committed, and "complete" must never claim more than
+  // the numbers below hold. A month complete here is closed in every partition: the projector
+  // dead-letters its late events TOO-LATE (ProjectorOptions::month_close_lateness_us).
+  Result<std::optional<TimeUs>> stored = StoreWatermark(api.pipeline.store());
+  if (!stored) return SetStatusError(response, 500, stored.error());
+  const std::optional<TimeUs> watermark = stored.value();
   const bool complete = watermark && *watermark >= to + api.options.billing_lateness_us;
   const std::vector<AccountSnapshot> accounts = Snapshot(api.pipeline);
 

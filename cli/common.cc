@@ -162,4 +162,11 @@ std::optional<uint64_t> EnvUnsigned(const char* name) {
   return value;
 }
 
+TimeUs BillingLatenessUs() {
+  if (auto v = EnvUnsigned("KEYMETER_BILLING_LATENESS_SECONDS")) {
+    return TimeUs(std::min<uint64_t>(*v, 366 * 86'400)) * kMicrosPerSecond;
+  }
+  return kMicrosPerHour;
+}
+
 }  // namespace keymeter::cli

@@ -44,5 +44,8 @@ int FailWith(std::string_view message);
 // The unsigned value of environment variable `name`, or nullopt when unset; a value that is not
 // a non-negative integer (up to 2^40) is warned about and ignored.
 std::optional<uint64_t> EnvUnsigned(const char* name);
+// KEYMETER_BILLING_LATENESS_SECONDS in microseconds, else the default (one hour): billing's
+// "complete" and the projector's month close (serve and replay must agree for equal checksums).
+TimeUs BillingLatenessUs();
 
 }  // namespace keymeter::cli

@@ -119,6 +119,9 @@ class Replay {
     };
     o.dead_letters = &dead_letters_;
     o.stored_offset = [this](int32_t partition) { return projector_->StoredOffset(partition); };
+    // A file has no log time: events too far ahead of the replay's start are FUTURE-TIMESTAMP,
+    // as they are from a topic, so a year-2100 event can't move the watermark (and retention).
+    o.log_time_us = NowUs();
     Result<std::unique_ptr<FileSource>> made = FileSource::Open(std::move(o));
     if (!made) return Status(Code::kIoError, "cannot read --file " + options_.file);
     file_ = std::move(made.value());
@@ -140,7 +143,9 @@ class Replay {
     store_ = std::move(store.value());
     directory_ = std::make_unique<KeyDirectory>(store_->cfs());
     projector_ = std::make_unique<Projector>(*store_, *directory_, quota_, dead_letters_,
-                                             ProjectorOptions{.overlap_commits = true});
+                                             ProjectorOptions{
+                                                 .month_close_lateness_us = cli::BillingLatenessUs(),
+                                                 .overlap_commits = true});
     const std::string source = options_.kafka() ? "kafka/" + options_.topic : "file";
     bounds_.until = options_.until_us;
     bounds_.future_tolerance_us = ProjectorOptions{}.future_tolerance_us;

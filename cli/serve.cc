@@ -162,6 +162,7 @@ PipelineOptions PipelineOptionsOf(const ServeOptions& options) {
   if (auto n = cli::EnvUnsigned("KEYMETER_DEDUPE_MAX_ENTRIES")) {
     p.projector.dedupe_max_entries = *n;
   }
+  p.projector.month_close_lateness_us = cli::BillingLatenessUs();
   return p;
 }
 
@@ -188,9 +189,7 @@ Result<ApiOptions> ApiOptionsOf(const ServeOptions& options) {
   if (auto v = cli::EnvUnsigned("KEYMETER_COMMAND_TIMEOUT_MS")) {
     o.command_timeout = std::chrono::milliseconds(*v);
   }
-  if (auto v = cli::EnvUnsigned("KEYMETER_BILLING_LATENESS_SECONDS")) {
-    o.billing_lateness_us = TimeUs(*v) * kMicrosPerSecond;
-  }
+  o.billing_lateness_us = cli::BillingLatenessUs();
   if (auto v = cli::EnvUnsigned("KEYMETER_AUTH_FAILURES_PER_MINUTE")) {
     o.auth_failures_per_minute = uint32_t(std::min<uint64_t>(*v, UINT32_MAX));
   }

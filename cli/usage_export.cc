@@ -61,20 +61,6 @@ std::optional<ExportBy> ParseExportBy(std::string_view text) {
   return std::nullopt;
 }
 
-Result<std::optional<TimeUs>> StoreWatermark(const Store& store) {
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator({}, store.cfs()[Cf::kMeta]));
-  std::optional<TimeUs> watermark;
-  for (it->Seek(kPartitionPrefix); it->Valid() && it->key().starts_with(kPartitionPrefix);
-       it->Next()) {
-    std::optional<PartitionRecord> r = DecodePartition(it->value().ToStringView());
-    if (!r) return Status(Code::kCorruptRecord, "partition record");
-    if (r->watermark_us == 0) continue;
-    watermark = watermark ? std::min(*watermark, r->watermark_us) : r->watermark_us;
-  }
-  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
-  return watermark;
-}
-
 Result<UsageExport> CollectUsage(const Store& store, const KeyDirectory& directory,
                                  const ExportQuery& q) {
   UsageExport e{.from_us = q.from_us, .to_us = q.to_us};

@@ -68,10 +68,6 @@ struct UsageExport {
   std::vector<ExportRow> rows;
 };
 
-// The minimum stored watermark over partitions; nullopt when no partition has one.
-// Errors: IO-ERROR, CORRUPT-RECORD.
-Result<std::optional<TimeUs>> StoreWatermark(const Store& store);
-
 // Errors: IO-ERROR, CORRUPT-RECORD from the store.
 Result<UsageExport> CollectUsage(const Store& store, const KeyDirectory& directory,
                                  const ExportQuery& query);

@@ -169,7 +169,7 @@ Result<size_t> FileSource::Poll(std::vector<SourceMessage>* out, size_t max,
     ++next_index_;
     if (skip) continue;
     ++scanned;
-    if (read.value()) out->push_back({/*partition=*/0, index, {}, /*log_time_us=*/0});
+    if (read.value()) out->push_back({/*partition=*/0, index, {}, options_.log_time_us});
   }
   for (size_t i = 0; i < out->size(); ++i) (*out)[i].payload = arena_[i];  // arena complete
   return out->size();

@@ -57,6 +57,9 @@ struct FileSourceOptions {
   StoredOffsetFn stored_offset;  // asked once for partition 0; nullopt = from the start
   size_t max_line_bytes = size_t{1} << 20;
   size_t max_record_bytes = size_t{16} << 20;
+  // The log time every message is given: a file has none of its own, and the projector measures
+  // FUTURE-TIMESTAMP against it (replay passes the time it started). 0: no future check.
+  TimeUs log_time_us = 0;
 };
 
 class FileSource : public Source {

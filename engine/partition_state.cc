@@ -1,5 +1,10 @@
 #include "engine/partition_state.h"
 
+#include <rocksdb/db.h>
+
+#include <memory>
+
+#include "engine/store.h"
 #include "projections/column_families.h"
 
 namespace keymeter {
@@ -43,6 +48,20 @@ std::optional<PartitionRecord> DecodePartition(std::string_view value) {
 
 std::string AccountPartitionKey(std::string_view account_id) {
   return std::string(kAccountPrefix).append(account_id);
+}
+
+Result<std::optional<TimeUs>> StoreWatermark(const Store& store) {
+  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator({}, store.cfs()[Cf::kMeta]));
+  std::optional<TimeUs> watermark;
+  for (it->Seek(std::string(kPartitionPrefix));
+       it->Valid() && it->key().starts_with(kPartitionPrefix); it->Next()) {
+    std::optional<PartitionRecord> r = DecodePartition(it->value().ToStringView());
+    if (!r) return Status(Code::kCorruptRecord, "partition record");
+    if (r->watermark_us == 0) continue;
+    watermark = watermark ? std::min(*watermark, r->watermark_us) : r->watermark_us;
+  }
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
+  return watermark;
 }
 
 }  // namespace keymeter

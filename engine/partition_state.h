@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "schemas/ids.h"
+#include "schemas/status.h"
 
 namespace keymeter {
 
@@ -37,6 +38,13 @@ std::optional<int32_t> PartitionOfKey(std::string_view key);
 std::string AccountPartitionKey(std::string_view account_id);
 std::string EncodeBigEndian32(uint32_t v);
 uint32_t DecodeBigEndian32(std::string_view in);
+
+class Store;
+
+// The minimum watermark over the partitions `store` holds (what billing's "complete" and the
+// export measure closed months by: the figures read from the same store are at least this far);
+// nullopt when no partition has one. Errors: IO-ERROR, CORRUPT-RECORD.
+Result<std::optional<TimeUs>> StoreWatermark(const Store& store);
 
 inline constexpr std::string_view kSourceKey = "source";
 inline constexpr std::string_view kPartitionPrefix = "part/";

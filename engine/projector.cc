@@ -228,6 +228,11 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
   if (key->status == fb::KeyStatus::Deleted && r.time_us() >= key->updated_us) {
     return DeadLetterOf(m, Code::kKeyDeleted, "key " + key->id.str() + " was deleted");
   }
+  // A closed month's figures are final: billing may have used them (docs/api.md, billing).
+  if (part.record.watermark_us > 0 &&
+      NextMonthStart(r.time_us()) + options_.month_close_lateness_us <= part.record.watermark_us) {
+    return DeadLetterOf(m, Code::kTooLate, "the event's month closed in this partition");
+  }
   RequestIdBytes request_id;
   std::copy(r.request_id()->bytes()->begin(), r.request_id()->bytes()->end(), request_id.begin());
   const AccountRef& account = key->account_id;

@@ -8,7 +8,9 @@
 // advance like any other.
 //
 // Request events: verified and checked (UNKNOWN-KEY, ACCOUNT-MISMATCH, KEY-DELETED,
-// FUTURE-TIMESTAMP beyond `future_tolerance_us` of the log's own time), deduplicated by request
+// FUTURE-TIMESTAMP beyond `future_tolerance_us` of the log's own time, TOO-LATE for a month
+// closed in its partition: the partition's watermark is past the month's end plus
+// `month_close_lateness_us`, so its billed figures never change), deduplicated by request
 // id per partition, then counted in usage (key, root, account; hour/day/month; product/day), in
 // the quota windows, and in the request log. Lifecycle ops go to the key directory, whose
 // outcome is handed to the outcome listener after the commit.
@@ -63,6 +65,10 @@ struct ProjectorOptions {
   TimeUs dedupe_window_us = kMicrosPerHour;
   size_t dedupe_max_entries = 2'000'000;  // per partition
   TimeUs request_retention_us = 30 * kMicrosPerDay;
+  // A month closes in a partition once the partition's watermark (its latest event time) is
+  // this far past the month's end; later events of it are dead-lettered TOO-LATE. The same
+  // lateness as billing's "complete" (KEYMETER_BILLING_LATENESS_SECONDS).
+  TimeUs month_close_lateness_us = kMicrosPerHour;
   // A batch ends early once its dead letters buffered in the sink pass this many bytes (each
   // is at most kDeadLetterPayloadLimit plus its header), so the sink's memory stays bounded.
   size_t max_dead_letter_bytes = size_t{64} << 20;

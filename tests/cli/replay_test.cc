@@ -13,7 +13,9 @@
 
 #include "consumers/file_source.h"
 #include "consumers/kafka_producer.h"
+#include "engine/partition_state.h"
 #include "engine/pipeline.h"
+#include "schemas/clock.h"
 #include "schemas/envelope.h"
 #include "tests/cli/cli_fixture.h"
 #include "tests/consumers/kafka_fixture.h"
@@ -287,4 +289,37 @@ BOOST_AUTO_TEST_CASE(replay_checksum_and_export_agree_with_the_live_store) {
   ::kill(server->pid, SIGTERM);
   BOOST_TEST(server->Wait(15s) == 0);
   BOOST_TEST_MESSAGE("done after " << (Clock::now() - started) / 1s << " s");
+}
+
+// A file has no log time: replay measures FUTURE-TIMESTAMP against its own start, so a year-2100
+// event is dead-lettered as it would be from a topic, and never moves the watermark (which
+// retention measures from).
+BOOST_AUTO_TEST_CASE(a_far_future_event_in_a_file_is_dead_lettered) {
+  TempDir tmp;
+  const TimeUs now = NowUs();
+  EnvelopeHeader h{.time_us = now, .actor = fb::ActorKind::Operator, .account_id = "acctFile"};
+  RequestFields future{.key_id = "FileKey1", .account_id = "acctFile",
+                       .time_us = DaysFromCivil(2100, 1, 1) * kMicrosPerDay};
+  RequestFields today = future;
+  today.request_id[0] = 1;
+  today.time_us = now - kMicrosPerSecond;
+  {
+    std::ofstream file(tmp.sub("future.kmev"), std::ios::binary);
+    for (const std::string& e :
+         {BuildAccountCreated(h, "file", Sha256("t"), false),
+          BuildKeyIssued(h, "FileKey1", Sha256("k"), "k", "", fb::KeyStatus::Active),
+          BuildRequestEvent(future), BuildRequestEvent(today)}) {
+      BOOST_REQUIRE(AppendLengthPrefixed(file, Bytes(e)).ok());
+    }
+  }
+  const Run run = Keymeter({"replay", "--data-dir", tmp.sub("db"), "--file",
+                            tmp.sub("future.kmev"), "--format", "fb"},
+                           tmp, kRunFor);
+  BOOST_REQUIRE_MESSAGE(run.code == 0, run.err);
+  BOOST_TEST(run.out.find("1 requests applied, 2 ops, 0 duplicates, 1 dead letters") !=
+                 std::string::npos,
+             run.out);
+  auto store = std::move(Store::Open({.path = tmp.sub("db"), .read_only = true}).value());
+  const std::optional<TimeUs> watermark = StoreWatermark(*store).value();
+  BOOST_TEST((watermark && *watermark == today.time_us));
 }

@@ -190,3 +190,43 @@ BOOST_AUTO_TEST_CASE(overlapped_commits_give_the_same_state_and_land_in_order) {
   last.Run(w.log, 5);
   BOOST_TEST(last.Checksum() == sequential.Checksum());
 }
+
+// Billing close: once a partition's watermark is an hour (month_close_lateness_us) past a month's
+// end, a late event of that month is dead-lettered TOO-LATE and the month's figures stay; before
+// that, or with more lateness allowed, it counts.
+BOOST_AUTO_TEST_CASE(a_closed_month_never_changes) {
+  const TimeUs april = DaysFromCivil(2026, 4, 1) * kMicrosPerDay;
+  const TimeUs minute = 60 * kMicrosPerSecond;
+  auto op = [&](const std::string& bytes) { return LogMessage{0, bytes, april - 60 * minute}; };
+  EnvelopeHeader h{.time_us = april - 60 * minute, .actor = fb::ActorKind::Operator,
+                   .account_id = "acctLate"};
+  std::vector<LogMessage> log = {
+      op(BuildAccountCreated(h, "late", Sha256("t"), false)),
+      op(BuildKeyIssued(h, "LateKey1", Sha256("k"), "k", "", fb::KeyStatus::Active))};
+  auto event = [&](TimeUs t, TimeUs log_time) {
+    RequestFields r{.key_id = "LateKey1", .account_id = "acctLate", .time_us = t};
+    r.request_id[0] = uint8_t(log.size());
+    log.push_back({0, BuildRequestEvent(r), log_time});
+  };
+  event(april - 10 * minute, april - 10 * minute);  // March
+  event(april + 30 * minute, april + 30 * minute);  // April; March open for 30 minutes more
+  event(april - 20 * minute, april + 31 * minute);  // late, March still open: counts
+  event(april + 61 * minute, april + 61 * minute);  // March closes
+  event(april - 30 * minute, april + 62 * minute);  // late: TOO-LATE
+  event(april + 62 * minute, april + 62 * minute);  // April goes on
+  const auto march_requests = [](Store& store) {
+    Result<Counters> c = ReadUsageCell(store.db(), store.cfs()[Cf::kUsage], UsageScope::kAccount,
+                                       Granularity::kMonth, "acctLate",
+                                       DaysFromCivil(2026, 3, 1) * kMicrosPerDay);
+    return c ? int64_t(c.value().requests) : -1;
+  };
+  TempDir tmp;
+  Engine e(tmp.sub("db"));
+  e.Run(log, 1);
+  BOOST_TEST(e.projector->stats().dead_letters == (std::map<std::string, uint64_t>{{"TOO-LATE", 1}}));
+  BOOST_TEST(march_requests(*e.store) == 2);
+  Engine lenient(tmp.sub("lenient"), {.month_close_lateness_us = 2 * kMicrosPerHour});
+  lenient.Run(log, 1);
+  BOOST_TEST(lenient.projector->stats().dead_letters.empty());
+  BOOST_TEST(march_requests(*lenient.store) == 3);
+}

@@ -119,7 +119,11 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
       for (auto& b : r.request_id) b = uint8_t(rng());
       r.key_id = keys[rng() % 4];
       r.account_id = g.account;
-      r.time_us = chance(0.05) ? t - int64_t(1 + rng() % 3) * kMicrosPerDay : t;  // late
+      r.time_us = t;
+      if (chance(0.05)) {  // late: into the last month too, until it closes (TOO-LATE after)
+        const TimeUs late = t - int64_t(1 + rng() % 3) * kMicrosPerDay;
+        if (late >= MonthStart(t) || t < MonthStart(t) + kMicrosPerHour) r.time_us = late;
+      }
       r.product = rng() % 2 ? "whois" : "dns";
       r.units = uint32_t(1 + rng() % 3);
       r.status = std::array<uint16_t, 5>{200, 200, 201, 404, 503}[rng() % 5];
