@@ -66,14 +66,15 @@ void RegisterConsoleRoutes(http::Router& router) {
     SetSecurityHeaders(response);
     response.SetHeader("Location", "/console/");
     http::SetError(response, 308, Code::kMoved, "the console is at /console/");
-  });
+  }, http::Router::Lane::kInline);
   router.Add("GET", "/console/", [assets](const http::Request& request, http::Response& response) {
     Serve(*assets, "index.html", request, response);
-  });
+  }, http::Router::Lane::kInline);
   router.Add("GET", "/console/{file}",
              [assets](const http::Request& request, http::Response& response) {
                Serve(*assets, request.PathParam("file"), request, response);
-             });
+             },
+             http::Router::Lane::kInline);
 }
 
 }  // namespace keymeter

@@ -197,11 +197,13 @@ void RegisterGatewayRoutes(http::Router& router, ServeContext& context) {
   router.Add("GET", "/v1/authorize",
              [&authorizer](const http::Request& request, http::Response& response) {
                HandleGet(authorizer, request, response);
-             });
+             },
+             http::Router::Lane::kInline);
   router.Add("POST", "/v1/authorize",
              [&authorizer](const http::Request& request, http::Response& response) {
                HandlePost(authorizer, request, response);
-             });
+             },
+             http::Router::Lane::kInline);
   gateway_internal::RegisterEventsRoute(router, context);
 }
 

@@ -26,9 +26,12 @@ void RefreshMemoryGauges(const Store& store, ProjectorProbe& probe) {
 }  // namespace
 
 void RegisterOpsRoutes(http::Router& router, ServeContext& context) {
-  router.Add("GET", "/healthz", [](const http::Request&, http::Response& response) {
-    http::SetJson(response, 200, R"({"status":"ok"})");
-  });
+  router.Add(
+      "GET", "/healthz",
+      [](const http::Request&, http::Response& response) {
+        http::SetJson(response, 200, R"({"status":"ok"})");
+      },
+      http::Router::Lane::kInline);
   router.Add("GET", "/readyz", [&context](const http::Request&, http::Response& response) {
     const auto [ready, reason] = context.readiness();
     http::JsonWriter json;
@@ -36,7 +39,7 @@ void RegisterOpsRoutes(http::Router& router, ServeContext& context) {
     if (!ready) json.Key("reason").String(reason);
     json.EndObject();
     http::SetJson(response, ready ? 200 : 503, json.Take());
-  });
+  }, http::Router::Lane::kInline);
   router.Add("GET", "/metrics", [&context](const http::Request&, http::Response& response) {
     response.content_type = std::string(Metrics::kContentType);
     if (context.projector_probe != nullptr) {

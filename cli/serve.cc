@@ -202,10 +202,17 @@ Result<ApiOptions> ApiOptionsOf(const ServeOptions& options) {
   return o;
 }
 
-http::ServerOptions ServerOptionsOf(const ServeOptions& options, http::HttpProbe& probe) {
+http::ServerOptions ServerOptionsOf(const ServeOptions& options, http::HttpProbe& probe,
+                                    const http::Router& router) {
   http::ServerOptions s;
   s.listen = options.listen;
   s.threads = options.http_threads;
+  // Writes wait for their outcome and event posts for the log: they run on a pool of their
+  // own, so authorize (an inline route) never waits behind them for an I/O thread.
+  s.offload = [&router](const http::Request& request) { return !router.RunsInline(request); };
+  if (auto n = cli::EnvUnsigned("KEYMETER_HTTP_OFFLOAD_THREADS")) {
+    s.offload_threads = std::clamp<uint64_t>(*n, 1, 1024);
+  }
   if (auto n = cli::EnvUnsigned("KEYMETER_MAX_CONNECTIONS")) s.max_connections = *n;
   if (auto n = cli::EnvUnsigned("KEYMETER_MAX_CONNECTIONS_PER_PEER")) {
     s.max_connections_per_peer = *n;
@@ -282,7 +289,7 @@ int RunServe(const ServeOptions& options) {
   pipeline.Start();
 
   Result<std::unique_ptr<http::Server>> server =
-      http::Server::Start(ServerOptionsOf(options, http_probe), router.AsHandler());
+      http::Server::Start(ServerOptionsOf(options, http_probe, router), router.AsHandler());
   if (!server) {
     // The projector thread uses the probes and metrics above: stop it before they go.
     pipeline.Stop();

@@ -37,7 +37,7 @@ bool IsParam(std::string_view segment) {
 
 }  // namespace
 
-void Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
+void Router::Add(std::string_view method, std::string_view pattern, Handler handler, Lane lane) {
   if (method.empty() || pattern.empty() || pattern.front() != '/') {
     BadRoute(method, pattern, "a route needs a method and a pattern starting with '/'");
   }
@@ -86,6 +86,7 @@ void Router::Add(std::string_view method, std::string_view pattern, Handler hand
     if (m == method) BadRoute(method, pattern, "registered twice");
   }
   entry->methods.emplace_back(std::string(method), std::move(handler));
+  entry->lanes.push_back(lane);
   entry->allow += entry->allow.empty() ? std::string(method) : ", " + std::string(method);
   routes_.push_back(Route{std::string(method), std::string(pattern)});
 }
@@ -119,6 +120,17 @@ const Router::Entry* Router::Match(std::string_view path, std::string_view* capt
     std::copy(candidate, candidate + n, captures);
   }
   return best;
+}
+
+bool Router::RunsInline(const Request& request) const {
+  std::string_view captures[kMaxParams];
+  const bool absolute = !request.path.empty() && request.path.front() == '/';
+  const Entry* entry = absolute ? Match(request.path, captures) : nullptr;
+  if (entry == nullptr) return true;
+  for (size_t i = 0; i < entry->methods.size(); ++i) {
+    if (entry->methods[i].first == request.method) return entry->lanes[i] == Lane::kInline;
+  }
+  return true;
 }
 
 void Router::Dispatch(const Request& request, Response& response) const {

@@ -35,6 +35,12 @@ class Router {
     std::string pattern;
   };
 
+  // Where the server runs a route's handler (ServerOptions::offload asks RunsInline()):
+  // kWaits, the default, on the server's pool for handlers that may wait (an admin write
+  // awaiting its outcome, a publish awaiting Kafka, a store scan); kInline on the I/O thread,
+  // for handlers that answer from memory at once (authorize, health, metrics).
+  enum class Lane { kWaits, kInline };
+
   Router() = default;
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
@@ -43,11 +49,14 @@ class Router {
   // an empty segment other than a trailing slash, a "{" that is not a whole segment, a
   // parameter name used twice) or a method+pattern already registered is a programmer error:
   // logged, then abort().
-  void Add(std::string_view method, std::string_view pattern, Handler handler);
+  void Add(std::string_view method, std::string_view pattern, Handler handler,
+           Lane lane = Lane::kWaits);
 
   // Runs the handler that matches `request`, or answers 404/405/400 as above.
   void Dispatch(const Request& request, Response& response) const;
 
+  // True when `request` goes to a kInline route, or to none (404/405 answer at once).
+  bool RunsInline(const Request& request) const;
   // A Handler for Server::Start() that dispatches through this router, which must outlive it.
   Handler AsHandler() const {
     return [this](const Request& request, Response& response) { Dispatch(request, response); };
@@ -62,6 +71,7 @@ class Router {
     std::vector<std::string> segments;  // "{id}" kept as is
     size_t literals = 0;
     std::vector<std::pair<std::string, Handler>> methods;
+    std::vector<Lane> lanes;  // of `methods`, index for index
     std::string allow;  // "GET, POST"
   };
   static constexpr size_t kMaxParams = 8;

@@ -233,6 +233,7 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
   impl->port = bound.port();
   impl->address = FormatEndpoint(bound);
   impl->work.emplace(impl->ioc.get_executor());
+  if (impl->options.offload) impl->pool.emplace(std::max<size_t>(1, impl->options.offload_threads));
   impl->Accept();
   for (size_t i = 0; i < threads; ++i) {
     impl->threads.emplace_back([p = impl.get()] { p->Run(); });
@@ -268,6 +269,8 @@ void Server::Stop() {
   s.ioc.stop();
   for (std::thread& t : s.threads) t.join();
   s.threads.clear();
+  // A handler still waiting finishes (its answer has no connection left to go to).
+  if (s.pool) s.pool->join();
 }
 
 uint16_t Server::port() const { return impl_->port; }

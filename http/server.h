@@ -99,6 +99,12 @@ struct ServerOptions {
   // its pool of kept-alive upstream connections); beyond it 503 TOO_MANY_CONNECTIONS.
   size_t max_connections_per_peer = 1'000;
   std::chrono::milliseconds drain_timeout{5'000};  // Stop()'s wait for requests in flight
+  // Optional: requests it answers true for run their handler on a pool of `offload_threads`
+  // of their own instead of the I/O thread that read them, so a handler that waits (seconds,
+  // for a command's outcome or a broker) never holds a thread that fast requests need. Unset:
+  // every handler runs on the I/O threads. Called on the I/O thread once the request is read.
+  std::function<bool(const Request&)> offload;
+  size_t offload_threads = 16;
   // Called after every response is produced (handler or server error), on the worker thread:
   // the route pattern ("" when none), the status and the time from the complete request to the
   // response being ready.

@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
@@ -97,6 +98,8 @@ struct Server::Impl {
   tcp::acceptor acceptor{net::make_strand(ioc)};
   net::steady_timer retry{acceptor.get_executor()};
   std::vector<std::thread> threads;
+  // Runs the handlers ServerOptions::offload picks; joined by Stop() after the I/O threads.
+  std::optional<net::thread_pool> pool;
 };
 
 // One connection: read a request, answer it, repeat; refuse with an error and close on a limit
@@ -121,6 +124,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadBody();
   void OnReadError(beast::error_code ec);
   void Handle();
+  void RunHandler();                          // the handler, on whichever thread
+  void Respond(std::chrono::steady_clock::time_point start);  // on the strand: metrics, write
   void ResetResponse();
   void Internal();
   void Fail(int status, Code code, std::string_view message);

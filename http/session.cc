@@ -126,6 +126,19 @@ void Session::Handle() {
     return Fail(400, Code::kBadRequest, error);
   }
   ResetResponse();
+  if (server_.pool && server_.options.offload && server_.options.offload(request_)) {
+    // The session reads nothing until Respond() writes: request_ and the parser stay put.
+    net::post(*server_.pool, [self = shared_from_this(), start] {
+      self->RunHandler();
+      net::post(self->stream_.get_executor(), [self, start] { self->Respond(start); });
+    });
+    return;
+  }
+  RunHandler();
+  Respond(start);
+}
+
+void Session::RunHandler() {
   try {
     server_.handler(request_, response_);
   } catch (const std::exception& e) {
@@ -135,6 +148,10 @@ void Session::Handle() {
     spdlog::error("http: handler for route \"{}\" threw", response_.route);
     Internal();
   }
+}
+
+void Session::Respond(Clock::time_point start) {
+  const auto& msg = parser_->get();
   server_.Served(response_.route, response_.status, Clock::now() - start);
   const bool keep =
       msg.keep_alive() && !response_.close && !server_.stopping.load(std::memory_order_relaxed);

@@ -120,3 +120,48 @@ BOOST_AUTO_TEST_CASE(bearer_token_rule) {
   BOOST_TEST(!EqualsIgnoreCase("bearer", "bearer "));
   BOOST_TEST(TrimWhitespace(" \t x y\t ") == "x y");
 }
+
+// ServerOptions::offload: handlers that wait run on the offload pool, so while every one of
+// them is blocked (more of them than I/O threads), an inline route still answers on the one I/O
+// thread. Without the pool this deadlocks: the fast request times out and the test fails.
+BOOST_FIXTURE_TEST_CASE(waiting_handlers_never_hold_the_io_thread_from_inline_routes,
+                        ServerFixture) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> waiting{0};
+  router.Add("GET", "/wait", [released, &waiting](const Request&, Response& r) {
+    ++waiting;
+    released.wait_for(10s);
+    r.body = "waited";
+  });
+  router.Add(
+      "GET", "/fast", [](const Request&, Response& r) { r.body = "fast"; }, Router::Lane::kInline);
+  ServerOptions options;
+  options.threads = 1;
+  options.offload_threads = 4;
+  options.offload = [this](const Request& q) { return !router.RunsInline(q); };
+  Start(std::move(options));
+  auto wait = [this]() -> std::optional<Reply> {
+    Client c(port());
+    if (!c.Send("GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")) return std::nullopt;
+    return c.Read(15s);
+  };
+  std::vector<std::future<std::optional<Reply>>> waits;
+  for (int i = 0; i < 4; ++i) waits.push_back(std::async(std::launch::async, wait));
+  for (auto deadline = Clock::now() + 5s; waiting < 4 && Clock::now() < deadline;) {
+    std::this_thread::sleep_for(5ms);
+  }
+  BOOST_REQUIRE(waiting == 4);
+  Client c(port());
+  BOOST_REQUIRE(c.Send("GET /fast HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<Reply> fast = c.Read(2s);
+  const bool answered = fast.has_value();
+  release.set_value();  // before any REQUIRE can leave the waiters blocked
+  BOOST_REQUIRE(answered);
+  BOOST_TEST(fast->body() == "fast");
+  for (auto& w : waits) {
+    std::optional<Reply> r = w.get();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->body() == "waited");
+  }
+}
