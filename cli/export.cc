@@ -74,9 +74,13 @@ CLI::App* AddExportCommand(CLI::App& app, ExportOptions* options) {
       ->check(CLI::IsMember({"csv", "ndjson"}))
       ->capture_default_str();
   exp->add_option("--output", options->output, "Write to FILE (atomically) instead of stdout");
+  // The projector closes months by the same lateness (KEYMETER_BILLING_LATENESS_SECONDS).
+  if (auto v = cli::EnvUnsigned("KEYMETER_BILLING_LATENESS_SECONDS")) {
+    options->lateness = std::to_string(*v) + "s";
+  }
   exp->add_option("--lateness", options->lateness,
                   "Allowed lateness: complete once the watermark is this far past the period's "
-                  "end (e.g. 1h, 30m, 2d, 0)")
+                  "end (e.g. 1h, 30m, 2d, 0; default KEYMETER_BILLING_LATENESS_SECONDS, else 1h)")
       ->capture_default_str();
   month->excludes(from);
   month->excludes(to);

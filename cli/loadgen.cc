@@ -188,18 +188,33 @@ class HttpSink : public EventSink {
   std::string token_;
 };
 
-// A new gateway credential "loadgen" made with the operator token; its token.
-Result<std::string> CreateGateway(const HostPort& at, const std::string& operator_token) {
-  http::Client client(at.first, at.second);
-  Result<http::ClientReply> r =
-      client.Send("POST", "/v1/gateways", operator_token, R"({"name":"loadgen"})");
-  if (!r) return r.error();
-  if (r.value().status != 201) {
-    return Status(Code::kLoadgenSetupFailed, fmt::format("POST /v1/gateways answered {}: {}",
-                                                         r.value().status, r.value().body));
+// A gateway credential "loadgen" made with the operator token for this run, revoked when the
+// run ends (no live token is left behind).
+class RunGateway {
+ public:
+  RunGateway(const HostPort& at, std::string operator_token)
+      : client_(at.first, at.second), operator_token_(std::move(operator_token)) {}
+  ~RunGateway() {
+    if (!id_.empty()) (void)client_.Send("DELETE", "/v1/gateways/" + id_, operator_token_);
   }
-  return http::JsonString(r.value().body, "/token").value_or("");
-}
+  // Creates it; its token.
+  Result<std::string> Create() {
+    Result<http::ClientReply> r =
+        client_.Send("POST", "/v1/gateways", operator_token_, R"({"name":"loadgen"})");
+    if (!r) return r.error();
+    if (r.value().status != 201) {
+      return Status(Code::kLoadgenSetupFailed, fmt::format("POST /v1/gateways answered {}: {}",
+                                                           r.value().status, r.value().body));
+    }
+    id_ = http::JsonString(r.value().body, "/gateway_id").value_or("");
+    return http::JsonString(r.value().body, "/token").value_or("");
+  }
+
+ private:
+  http::Client client_;
+  const std::string operator_token_;
+  std::string id_;
+};
 
 // Request envelopes produced to the topic, keyed by account id; a batch is flushed before the
 // next, so "accepted" counts what the broker acknowledged.
@@ -327,6 +342,7 @@ int RunLoadgen(const LoadgenCommandOptions& options) {
   }
 
   std::unique_ptr<EventSink> sink;
+  std::optional<RunGateway> gateway;  // outlives the sink: revoked once the run is over
   if (!options.brokers.empty()) {
     Result<std::unique_ptr<KafkaProducer>> producer =
         KafkaProducer::Create({.brokers = options.brokers});
@@ -336,7 +352,7 @@ int RunLoadgen(const LoadgenCommandOptions& options) {
     const HostPort at = *http::ParseHostPort(options.url);
     std::string token = options.gateway_token;
     if (token.empty()) {
-      Result<std::string> made = CreateGateway(at, options.operator_token);
+      Result<std::string> made = gateway.emplace(at, options.operator_token).Create();
       if (!made) return cli::FailWith("cannot create a gateway: " + made.error().ToString());
       token = std::move(made.value());
     }

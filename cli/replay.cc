@@ -119,9 +119,11 @@ class Replay {
     };
     o.dead_letters = &dead_letters_;
     o.stored_offset = [this](int32_t partition) { return projector_->StoredOffset(partition); };
-    // A file has no log time: events too far ahead of the replay's start are FUTURE-TIMESTAMP,
-    // as they are from a topic, so a year-2100 event can't move the watermark (and retention).
-    o.log_time_us = NowUs();
+    // A file has no log time: events too far ahead of it (--log-time, default the replay's
+    // start) are FUTURE-TIMESTAMP, as from a topic, so a year-2100 event can't move the
+    // watermark (and retention). Give --log-time to make two replays of a file decide alike.
+    o.log_time_us = options_.log_time_us.value_or(NowUs());
+    fmt::print(stderr, "keymeter: the file's log time is {}\n", FormatRfc3339(o.log_time_us));
     Result<std::unique_ptr<FileSource>> made = FileSource::Open(std::move(o));
     if (!made) return Status(Code::kIoError, "cannot read --file " + options_.file);
     file_ = std::move(made.value());
@@ -269,10 +271,15 @@ CLI::App* AddReplayCommand(CLI::App& app, ReplayOptions* options) {
           ->capture_default_str();
   replay->add_option("--until", options->until,
                      "RFC 3339 time: apply no event whose time is after it");
+  auto* log_time = replay->add_option(
+      "--log-time", options->log_time,
+      "RFC 3339 time: the log time of a file's messages, which FUTURE-TIMESTAMP is measured "
+      "against (default: now)");
   brokers->excludes(file);
   topic->excludes(file);
   from->needs(brokers);
   format->needs(file);
+  log_time->needs(file);
   replay->footer(
       "Exactly one of --brokers or --file. Exit codes: 0 done, 1 runtime failure (a failed replay "
       "leaves a partial store: delete it), 2 usage.\nExample: keymeter replay --data-dir "
@@ -294,6 +301,7 @@ CLI::App* AddReplayCommand(CLI::App& app, ReplayOptions* options) {
     };
     options->from_us = parse("--from", options->from);
     options->until_us = parse("--until", options->until);
+    options->log_time_us = parse("--log-time", options->log_time);
     if (options->from_us && options->until_us && *options->from_us > *options->until_us) {
       throw CLI::ValidationError("--from", "is after --until: nothing would be replayed");
     }

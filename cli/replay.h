@@ -49,9 +49,11 @@ struct ReplayOptions {
   std::string format = "auto";  // auto | ndjson | fb
   std::string from;             // RFC 3339, Kafka only
   std::string until;            // RFC 3339
-  // Parsed from `from` and `until` when the command line is.
+  std::string log_time;         // RFC 3339, file only: the log time of its messages
+  // Parsed from `from`, `until` and `log_time` when the command line is.
   std::optional<TimeUs> from_us;
   std::optional<TimeUs> until_us;
+  std::optional<TimeUs> log_time_us;
 
   bool kafka() const { return !brokers.empty(); }
 };

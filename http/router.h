@@ -38,7 +38,7 @@ class Router {
   // Where the server runs a route's handler (ServerOptions::offload asks RunsInline()):
   // kWaits, the default, on the server's pool for handlers that may wait (an admin write
   // awaiting its outcome, a publish awaiting Kafka, a store scan); kInline on the I/O thread,
-  // for handlers that answer from memory at once (authorize, health, metrics).
+  // for handlers that answer from memory at once (authorize, health, the console's files).
   enum class Lane { kWaits, kInline };
 
   Router() = default;

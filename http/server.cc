@@ -269,7 +269,7 @@ void Server::Stop() {
   s.ioc.stop();
   for (std::thread& t : s.threads) t.join();
   s.threads.clear();
-  // A handler still waiting finishes (its answer has no connection left to go to).
+  // A handler still running finishes (queued ones answer 503 without running: session.cc).
   if (s.pool) s.pool->join();
 }
 

@@ -105,6 +105,9 @@ struct ServerOptions {
   // every handler runs on the I/O threads. Called on the I/O thread once the request is read.
   std::function<bool(const Request&)> offload;
   size_t offload_threads = 16;
+  // Offloaded requests running or queued at once; beyond it a request answers 503
+  // SERVICE-UNAVAILABLE with Retry-After (the queue, and the bodies it holds, stay bounded).
+  size_t max_offloaded = 256;
   // Called after every response is produced (handler or server error), on the worker thread:
   // the route pattern ("" when none), the status and the time from the complete request to the
   // response being ready.

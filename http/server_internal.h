@@ -100,6 +100,7 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   // Runs the handlers ServerOptions::offload picks; joined by Stop() after the I/O threads.
   std::optional<net::thread_pool> pool;
+  std::atomic<size_t> offloaded{0};  // running or queued on `pool`
 };
 
 // One connection: read a request, answer it, repeat; refuse with an error and close on a limit

@@ -127,10 +127,25 @@ void Session::Handle() {
   }
   ResetResponse();
   if (server_.pool && server_.options.offload && server_.options.offload(request_)) {
+    if (server_.offloaded.fetch_add(1) >= server_.options.max_offloaded) {
+      server_.offloaded.fetch_sub(1);
+      SetError(response_, 503, Code::kServiceUnavailable,
+               "too many requests are waiting; retry shortly");
+      response_.SetHeader("Retry-After", "1");
+      return Respond(start);
+    }
     // The session reads nothing until Respond() writes: request_ and the parser stay put.
-    net::post(*server_.pool, [self = shared_from_this(), start] {
-      self->RunHandler();
-      net::post(self->stream_.get_executor(), [self, start] { self->Respond(start); });
+    net::post(*server_.pool, [self = shared_from_this(), start,
+                              strand = stream_.get_executor()] {
+      // Once Stop() began, what is still queued answers 503 instead of running (a write
+      // applied while nobody may be left to hear its outcome).
+      if (self->server_.stopping.load(std::memory_order_relaxed)) {
+        SetError(self->response_, 503, Code::kServiceUnavailable, "the server is stopping");
+      } else {
+        self->RunHandler();
+      }
+      self->server_.offloaded.fetch_sub(1);
+      net::post(strand, [self, start] { self->Respond(start); });
     });
     return;
   }

@@ -139,6 +139,7 @@ BOOST_FIXTURE_TEST_CASE(waiting_handlers_never_hold_the_io_thread_from_inline_ro
   ServerOptions options;
   options.threads = 1;
   options.offload_threads = 4;
+  options.max_offloaded = 4;
   options.offload = [this](const Request& q) { return !router.RunsInline(q); };
   Start(std::move(options));
   auto wait = [this]() -> std::optional<Reply> {
@@ -156,9 +157,16 @@ BOOST_FIXTURE_TEST_CASE(waiting_handlers_never_hold_the_io_thread_from_inline_ro
   BOOST_REQUIRE(c.Send("GET /fast HTTP/1.1\r\nHost: t\r\n\r\n"));
   std::optional<Reply> fast = c.Read(2s);
   const bool answered = fast.has_value();
+  // A fifth waiting request finds the pool's queue full (max_offloaded): 503, not a queue.
+  Client full(port());
+  std::optional<Reply> refused;
+  if (full.Send("GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")) refused = full.Read(2s);
   release.set_value();  // before any REQUIRE can leave the waiters blocked
   BOOST_REQUIRE(answered);
   BOOST_TEST(fast->body() == "fast");
+  BOOST_REQUIRE(refused);
+  BOOST_TEST(refused->result_int() == 503u);
+  BOOST_TEST(std::string((*refused)[bhttp::field::retry_after]) == "1");
   for (auto& w : waits) {
     std::optional<Reply> r = w.get();
     BOOST_REQUIRE(r);

@@ -24,6 +24,25 @@ BOOST_AUTO_TEST_CASE(lists_routes_in_registration_order) {
   BOOST_TEST(r.Routes()[3].method == "PUT");
 }
 
+BOOST_AUTO_TEST_CASE(a_route_runs_inline_only_when_registered_so) {
+  Router r;
+  const Handler noop = [](const Request&, Response&) {};
+  r.Add("GET", "/v1/authorize", noop, Router::Lane::kInline);
+  r.Add("POST", "/v1/authorize", noop);
+  r.Add("POST", "/v1/keys/{id}/rotate", noop);
+  auto inline_for = [&r](std::string_view method, std::string_view path) {
+    Request q;
+    q.method = method;
+    q.path = path;
+    return r.RunsInline(q);
+  };
+  BOOST_TEST(inline_for("GET", "/v1/authorize"));
+  BOOST_TEST(!inline_for("POST", "/v1/authorize"));  // per method
+  BOOST_TEST(!inline_for("POST", "/v1/keys/abc/rotate"));
+  BOOST_TEST(inline_for("GET", "/nowhere"));             // a 404 answers at once
+  BOOST_TEST(inline_for("DELETE", "/v1/keys/abc/rotate"));  // and a 405
+}
+
 BOOST_AUTO_TEST_CASE(more_literal_segments_win_then_registration_order) {
   Router r;
   std::string hit;
