@@ -108,7 +108,15 @@ void AllowedSourcesCommand(ApiContext& api, const std::string& account_id, const
   auto domains = ValueOr400(body->Strings("domains", kMaxListItems, kMaxItemBytes), response);
   if (!domains) return;
   const std::vector<std::string> ip_list = ips->value_or(std::vector<std::string>());
-  const std::vector<std::string> domain_list = domains->value_or(std::vector<std::string>());
+  // Domains are matched case-insensitively, a trailing dot being the same name: published
+  // lowercase and without it (the projector refuses anything else as INVALID-DOMAIN).
+  std::vector<std::string> domain_list = domains->value_or(std::vector<std::string>());
+  for (std::string& d : domain_list) {
+    for (char& c : d) {
+      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    }
+    if (d.size() > 1 && d.back() == '.') d.pop_back();
+  }
   const CommandOutcome outcome = RunCommand(api, account_id, actor, [&](const EnvelopeHeader& h) {
     return BuildAllowedSourcesSet(h, key.key_id, ip_list, domain_list);
   });

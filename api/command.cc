@@ -56,7 +56,7 @@ int HttpStatusOf(Code code) {
     Code code;
     int status;
   };
-  static constexpr std::array<Entry, 19> kTable = {{
+  static constexpr std::array<Entry, 20> kTable = {{
       {Code::kNoSuchApiKey, 404},
       {Code::kUnableToChangeNotOwnApiKey, 404},
       {Code::kNoSuchAccount, 404},
@@ -73,6 +73,7 @@ int HttpStatusOf(Code code) {
       {Code::kDuplicateKeyId, 409},
       {Code::kDuplicateAccount, 409},
       {Code::kDuplicateGateway, 409},
+      {Code::kDuplicateMember, 409},
       {Code::kInvalidCidr, 422},
       {Code::kInvalidDomain, 422},
   }};

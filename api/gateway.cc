@@ -58,6 +58,17 @@ AuthorizeResult& ThreadResult() {
   return result;
 }
 
+// The calling site: `stated` (X-Origin, or the body's "origin") when given, else the request's
+// Origin, else its Referer (a gateway in front of a browser passes them on).
+std::string_view OriginOf(const http::Request& request, std::string_view stated) {
+  stated = TrimWhitespace(stated);
+  if (!stated.empty()) return stated;
+  if (std::optional<std::string_view> origin = request.Header("Origin")) {
+    if (!TrimWhitespace(*origin).empty()) return *origin;
+  }
+  return request.Header("Referer").value_or("");
+}
+
 void HandleGet(const Authorizer& authorizer, const http::Request& request,
                http::Response& response) {
   AuthorizeRequest ask;
@@ -70,6 +81,7 @@ void HandleGet(const Authorizer& authorizer, const http::Request& request,
   const std::string_view reserve = TrimWhitespace(request.Header("X-Reserve").value_or(""));
   ask.reserve = reserve == "true" || reserve == "1";
   ask.request_id = TrimWhitespace(request.Header("X-Request-Id").value_or(""));
+  ask.origin = OriginOf(request, request.Header("X-Origin").value_or(""));
   const TimeUs now = NowUs();
   AuthorizeResult& result = ThreadResult();
   authorizer.Authorize(ask, now, &result);
@@ -131,8 +143,10 @@ void HandlePost(const Authorizer& authorizer, const http::Request& request,
     return http::SetError(response, 400, Code::kInvalidField, "key: must be a string");
   }
   ask.ip = request.remote_address;
+  std::string_view origin;
   for (auto [name, field] : {std::pair{"ip", &ask.ip}, std::pair{"product", &ask.product},
-                             std::pair{"request_id", &ask.request_id}}) {
+                             std::pair{"request_id", &ask.request_id},
+                             std::pair{"origin", &origin}}) {
     if (!StringMember(obj, name, field)) {
       return http::SetError(response, 400, Code::kInvalidField,
                             std::string(name) + ": must be a string");
@@ -149,6 +163,7 @@ void HandlePost(const Authorizer& authorizer, const http::Request& request,
   if (Member(obj, "reserve", &v) && v.get_bool().get(ask.reserve) != simdjson::SUCCESS) {
     return http::SetError(response, 400, Code::kInvalidField, "reserve: must be true or false");
   }
+  ask.origin = OriginOf(request, origin);
   AuthorizeResult& result = ThreadResult();
   authorizer.Authorize(ask, NowUs(), &result);
   if (result.http_status == 400) {

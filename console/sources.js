@@ -16,7 +16,7 @@ export function sourcesForm({ path, sources, onSaved }) {
   const save = h('button', { type: 'submit', text: 'Save sources' });
   const form = h('form', { class: 'sources', novalidate: true },
     field('Allowed IPs or CIDRs (one per line; none = any address)', ips),
-    field('Allowed domains (one per line)', domains), errors, h('div', { class: 'buttons' }, save));
+    field('Allowed domains, one per line: sites the key works from in a browser (Origin or Referer; *.example.com for subdomains)', domains), errors, h('div', { class: 'buttons' }, save));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     save.disabled = true;

@@ -17,7 +17,7 @@ namespace keymeter {
 
 namespace {
 
-constexpr std::array<Code, 15> kReasons = {
+constexpr std::array<Code, 16> kReasons = {
     reason::kOk,
     reason::kMalformedKey,
     reason::kNotFound,
@@ -27,6 +27,7 @@ constexpr std::array<Code, 15> kReasons = {
     reason::kParentSuspended,
     reason::kAccountSuspended,
     reason::kForbiddenSource,
+    reason::kForbiddenOrigin,
     reason::kForbiddenProduct,
     reason::kDailyQuotaExceeded,
     reason::kMonthlyQuotaExceeded,
@@ -178,6 +179,11 @@ void Authorizer::Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeRe
   if (const AllowedSources& sources = key->extras().sources; !sources.empty()) {
     const std::optional<IpAddress> ip = ParseIp(request.ip);
     if (!ip || !sources.AllowsIp(*ip)) return Deny(out, reason::kForbiddenSource, 403);
+  }
+  if (const std::vector<std::string>& domains = key->extras().domains; !domains.empty()) {
+    if (!DomainAllowed(domains, OriginHost(request.origin))) {
+      return Deny(out, reason::kForbiddenOrigin, 403);
+    }
   }
   if (!directory_.EffectiveConfig(*key).AllowsProduct(request.product)) {
     return Deny(out, reason::kForbiddenProduct, 403);

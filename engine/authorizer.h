@@ -12,7 +12,9 @@
 //   4. a child whose parent is suspended or deleted → PARENT_SUSPENDED                 (403)
 //   5. the key's own allowed IPs/CIDRs (v4 and v6) contain the client ip; an ip that does not
 //      parse is refused when the key has a list → FORBIDDEN_SOURCE                      (403)
-//      (domain lists are not checked here: an authorize names no domain)
+//      the key's own allowed domains (each key its own list: a child is checked on its own)
+//      hold the calling site's host (`origin`: an Origin or Referer value, or a host; see
+//      DomainAllowed); a key with domains and a request without an origin → FORBIDDEN_ORIGIN (403)
 //   6. the effective config (a child's is its parent's) allows the product; with a product list
 //      set, an empty product is refused → FORBIDDEN_PRODUCT                             (403)
 //   7. quotas, counting usage PLUS live reservations, in this order: the root pool's daily
@@ -66,6 +68,7 @@ inline constexpr Code kDeleted = Code::kDeleted;
 inline constexpr Code kParentSuspended = Code::kParentSuspended;
 inline constexpr Code kAccountSuspended = Code::kAccountSuspended;
 inline constexpr Code kForbiddenSource = Code::kForbiddenSource;
+inline constexpr Code kForbiddenOrigin = Code::kForbiddenOrigin;
 inline constexpr Code kForbiddenProduct = Code::kForbiddenProduct;
 inline constexpr Code kDailyQuotaExceeded = Code::kDailyQuotaExceeded;
 inline constexpr Code kMonthlyQuotaExceeded = Code::kMonthlyQuotaExceeded;
@@ -84,6 +87,7 @@ struct AuthorizeRequest {
   uint32_t units = 1;
   bool reserve = false;
   std::string_view request_id;  // required with `reserve`
+  std::string_view origin;      // the calling site (X-Origin, Origin or Referer); may be empty
 };
 
 struct AuthorizeResult {

@@ -60,7 +60,10 @@ bool Cidr::Contains(const IpAddress& ip) const {
 }
 
 bool IsValidDomain(std::string_view text) {
-  if (text.starts_with("*.")) text.remove_prefix(2);
+  if (text.starts_with("*.")) {
+    text.remove_prefix(2);
+    if (text.find('.') == std::string_view::npos) return false;  // "*.com"
+  }
   if (text.empty() || text.size() > 253) return false;
   size_t start = 0;
   while (start <= text.size()) {
@@ -76,6 +79,40 @@ bool IsValidDomain(std::string_view text) {
     start = dot + 1;
   }
   return true;
+}
+
+std::string OriginHost(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (const size_t scheme = value.find("://"); scheme != std::string_view::npos) {
+    value.remove_prefix(scheme + 3);
+  }
+  value = value.substr(0, value.find_first_of("/?#"));
+  if (const size_t at = value.rfind('@'); at != std::string_view::npos) value.remove_prefix(at + 1);
+  if (value.starts_with("[")) {  // [2001:db8::1]:443
+    const size_t close = value.find(']');
+    value = close == std::string_view::npos ? std::string_view() : value.substr(1, close - 1);
+  } else {
+    value = value.substr(0, value.find(':'));
+  }
+  if (value.ends_with(".")) value.remove_suffix(1);
+  std::string host(value);
+  for (char& c : host) {
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  }
+  return host;
+}
+
+bool DomainAllowed(const std::vector<std::string>& domains, std::string_view host) {
+  if (host.empty()) return false;
+  for (const std::string& d : domains) {
+    if (d == host) return true;
+    if (d.starts_with("*.")) {
+      const std::string_view suffix = std::string_view(d).substr(1);  // ".acme.test"
+      if (host.size() > suffix.size() && host.ends_with(suffix)) return true;
+    }
+  }
+  return false;
 }
 
 AllowedSources::AllowedSources(const std::vector<std::string>& ips) {

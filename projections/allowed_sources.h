@@ -32,8 +32,19 @@ struct Cidr {
 };
 
 // True for a host name or a wildcard "*.example.com": labels of [a-z0-9-], 1..63 characters,
-// not starting or ending with '-', at most 253 characters in all.
+// not starting or ending with '-', at most 253 characters in all. A wildcard needs two labels
+// after "*." ("*.com" would allow a whole top-level domain). Names are in their ASCII form
+// (an IDN as "xn--..."), lowercase.
 bool IsValidDomain(std::string_view text);
+
+// The host a browser names in an Origin or Referer value ("https://App.Acme.test:8443/x" ->
+// "app.acme.test"), or in a bare host ("app.acme.test."): lowercased, without scheme, port,
+// path, user info or trailing dot; an IPv6 literal without its brackets. Empty when none.
+std::string OriginHost(std::string_view value);
+
+// True when `host` (as OriginHost gives it) is one of `domains` or under one of its wildcards:
+// "*.acme.test" allows "app.acme.test" and "a.b.acme.test", not "acme.test" itself (list it too).
+bool DomainAllowed(const std::vector<std::string>& domains, std::string_view host);
 
 class AllowedSources {
  public:

@@ -8,6 +8,24 @@
 
 namespace keymeter {
 
+std::string MemberEmail(std::string_view label) {
+  while (!label.empty() && (label.front() == ' ' || label.front() == '\t')) label.remove_prefix(1);
+  while (!label.empty() && (label.back() == ' ' || label.back() == '\t')) label.remove_suffix(1);
+  const size_t at = label.find('@');
+  if (at == 0 || at == std::string_view::npos || label.find('@', at + 1) != std::string_view::npos) {
+    return {};
+  }
+  const std::string_view domain = label.substr(at + 1);
+  const size_t dot = domain.find('.');
+  if (dot == 0 || dot == std::string_view::npos || domain.back() == '.') return {};
+  std::string email(label);
+  for (char& c : email) {
+    if (c == ' ' || c == '\t') return {};
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  }
+  return email;
+}
+
 bool KeyConfig::AllowsProduct(std::string_view product) const {
   if (products.empty()) return true;
   return std::find(products.begin(), products.end(), product) != products.end();
@@ -49,6 +67,7 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
   keys_.clear();
   keys_by_account_.clear();
   gateways_.clear();
+  member_by_email_.clear();
   ++credentials_version_;
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cfs_[Cf::kAccounts]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -74,7 +93,11 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
   if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   for (auto& [account, ids] : keys_by_account_) ids.shrink_to_fit();
   for (const auto& [id, key] : keys_) {
-    if (key.is_child() && key.status != fb::KeyStatus::Deleted) {
+    if (key.status == fb::KeyStatus::Deleted) continue;
+    if (std::string email = MemberEmail(key.label); !email.empty()) {
+      member_by_email_.emplace(key.account_id.str() + '\0' + email, key.id);
+    }
+    if (key.is_child()) {
       auto parent = keys_.find(key.parent);
       if (parent != keys_.end()) ++parent->second.children;
     }

@@ -33,6 +33,12 @@ class WriteBatch;
 
 namespace keymeter {
 
+// The e-mail address a key's label is, normalized (trimmed, ASCII lowercase), or "" when the
+// label is not one: "local@domain" without blanks, a dot inside the domain. Labels that are
+// e-mail addresses are unique among an account's keys that are not deleted (DUPLICATE-MEMBER;
+// seed 000); others ("Production") are free.
+std::string MemberEmail(std::string_view label);
+
 class KeyDirectory {
  public:
   explicit KeyDirectory(const CfHandles& cfs) : cfs_(cfs) {}
@@ -86,6 +92,8 @@ class KeyDirectory {
   // Index: the key ids of each account, in issue order.
   absl::flat_hash_map<AccountRef, std::vector<KeyId>, AccountRefHash, AccountRefEq> keys_by_account_;
   absl::flat_hash_map<std::string, GatewayState> gateways_;
+  // Index: account_id '\0' MemberEmail(label) -> the live key with that label.
+  absl::flat_hash_map<std::string, KeyId> member_by_email_;
   uint64_t credentials_version_ = 0;
 };
 

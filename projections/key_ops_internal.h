@@ -73,6 +73,23 @@ class KeyDirectoryInternal {
     std::string id = gateway.gateway_id;
     return dir.gateways_.emplace(std::move(id), std::move(gateway)).first->second;
   }
+  // The index of member e-mails (MemberEmail): the live key of `account` labelled `email`.
+  static std::optional<KeyId> MemberWithEmail(const KeyDirectory& dir, std::string_view account,
+                                              const std::string& email) {
+    auto it = dir.member_by_email_.find(std::string(account) + '\0' + email);
+    if (it == dir.member_by_email_.end()) return std::nullopt;
+    return it->second;
+  }
+  static void IndexMemberEmail(KeyDirectory& dir, std::string_view account,
+                               const std::string& email, KeyId id) {
+    dir.member_by_email_.insert_or_assign(std::string(account) + '\0' + email, id);
+  }
+  // Drops `email` from the index if it names key `id`.
+  static void UnindexMemberEmail(KeyDirectory& dir, std::string_view account,
+                                 const std::string& email, KeyId id) {
+    auto it = dir.member_by_email_.find(std::string(account) + '\0' + email);
+    if (it != dir.member_by_email_.end() && it->second == id) dir.member_by_email_.erase(it);
+  }
   // Marks the credentials changed (KeyDirectory::credentials_version()).
   static void CredentialsChanged(KeyDirectory& dir) { ++dir.credentials_version_; }
   // The store's handle of column family `cf`.

@@ -3,6 +3,7 @@
 //
 //   KeyIssued    := FORBIDDEN (a member) | MALFORMED-KEY-ID | MISSING-FIELD (no secret_hash)
 //                 | DUPLICATE-KEY-ID | INVALID-STATUS-TRANSITION (issued deleted)
+//                 | DUPLICATE-MEMBER (an e-mail label a live key of the account has: seed 000)
 //                 | CheckParent's codes (a parent named) | OK: a new key, written here
 //   status       := pending --KeyConfirmed--> active <--KeyActivated-- suspended
 //                   pending, active --KeySuspended--> suspended
@@ -32,6 +33,14 @@ Status IssueKey(OpContext& c, const fb::KeyIssued& op) {
   if (op.status() == fb::KeyStatus::Deleted) {
     return Refuse(Code::kInvalidStatusTransition, "a key can't be issued deleted");
   }
+  const std::string email = MemberEmail(Str(op.label()));
+  if (!email.empty()) {
+    if (std::optional<KeyId> holder =
+            KeyDirectoryInternal::MemberWithEmail(c.dir, c.account->account_id, email)) {
+      return Refuse(Code::kDuplicateMember,
+                    "key " + holder->str() + " of this account has this e-mail address");
+    }
+  }
   KeyState key;
   key.id = *id;
   key.account_id = c.account->account_id;
@@ -48,7 +57,11 @@ Status IssueKey(OpContext& c, const fb::KeyIssued& op) {
     ++parent_key->children;
     c.detail += ", parent " + parent_key->id.str();
   }
-  c.PutKey(KeyDirectoryInternal::AddKey(c.dir, std::move(key)));
+  KeyState& added = KeyDirectoryInternal::AddKey(c.dir, std::move(key));
+  if (!email.empty()) {
+    KeyDirectoryInternal::IndexMemberEmail(c.dir, c.account->account_id, email, added.id);
+  }
+  c.PutKey(added);
   return Status::Ok();
 }
 
@@ -97,6 +110,10 @@ Status Delete(OpContext& c, KeyState& key) {
   }
   key.status = fb::KeyStatus::Deleted;
   key.mutable_extras().has_old_secret = false;
+  // Its address may be invited again.
+  if (const std::string email = MemberEmail(key.label); !email.empty()) {
+    KeyDirectoryInternal::UnindexMemberEmail(c.dir, key.account_id, email, key.id);
+  }
   key.updated_us = c.now;
   return Status::Ok();
 }

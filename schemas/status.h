@@ -103,6 +103,7 @@ namespace keymeter {
   X(kInvalidDomain, "INVALID-DOMAIN", "INVALID-DOMAIN")                                         \
   X(kDuplicateGateway, "DUPLICATE-GATEWAY", "DUPLICATE-GATEWAY")                                \
   X(kNoSuchGateway, "NO-SUCH-GATEWAY", "NO-SUCH-GATEWAY")                                       \
+  X(kDuplicateMember, "DUPLICATE-MEMBER", "DUPLICATE-MEMBER")                                   \
   /* forms (n1ed's endpoint) */                                                                 \
   X(kMalformedForm, "MALFORMED-FORM", "MALFORMED-FORM")                                         \
   X(kDuplicateField, "DUPLICATE-FIELD", "DUPLICATE-FIELD")                                      \
@@ -131,6 +132,7 @@ namespace keymeter {
   X(kParentSuspended, "PARENT_SUSPENDED", "PARENT_SUSPENDED")                                   \
   X(kAccountSuspended, "ACCOUNT-SUSPENDED", "ACCOUNT_SUSPENDED")                                \
   X(kForbiddenSource, "FORBIDDEN_SOURCE", "FORBIDDEN_SOURCE")                                   \
+  X(kForbiddenOrigin, "FORBIDDEN_ORIGIN", "FORBIDDEN_ORIGIN")                                   \
   X(kForbiddenProduct, "FORBIDDEN_PRODUCT", "FORBIDDEN_PRODUCT")                                \
   X(kDailyQuotaExceeded, "DAILY_QUOTA_EXCEEDED", "DAILY_QUOTA_EXCEEDED")                        \
   X(kMonthlyQuotaExceeded, "MONTHLY_QUOTA_EXCEEDED", "MONTHLY_QUOTA_EXCEEDED")                  \

@@ -49,6 +49,7 @@ std::unique_ptr<Nginx> StartNginx(const std::string& prefix, const std::string& 
 
 struct Keys {
   std::string root, child;
+  std::string site;  // a root key of its own (no quota) that works only from app.acme.test
   std::string gateway;  // the token of gateway "gwNginx1"
 };
 
@@ -62,6 +63,8 @@ Keys SeedKeys(const std::string& data_dir) {
     keys.child = seed.Key("acctNgx", "NgxChld1", "NgxRoot1");
     seed.Quota("acctNgx", "NgxRoot1", 3, 100);  // 100 units a month
     keys.gateway = seed.Gateway("gwNginx1");
+    keys.site = seed.Key("acctNgx", "NgxSite1");
+    seed.Sources("acctNgx", "NgxSite1", {}, {"app.acme.test"});
   });
   return keys;
 }
@@ -182,6 +185,23 @@ BOOST_AUTO_TEST_CASE(nginx_auth_request_in_front_of_an_upstream) {
   auto still = Send(port, "GET", "/search/q", {{"X-Api-Key", keys.root}});
   BOOST_REQUIRE(still);
   BOOST_TEST(still->result_int() == 429u);
+
+  // Allowed domains: the browser's Origin or Referer reaches keymeter through nginx; a client's
+  // own X-Origin does not (the config clears it).
+  const std::vector<std::pair<Headers, unsigned>> sites = {
+      {{{"Origin", "https://app.acme.test"}}, 200u},
+      {{{"Referer", "https://app.acme.test/page"}}, 200u},
+      {{}, 403u},
+      {{{"X-Origin", "https://app.acme.test"}}, 403u},
+      {{{"Origin", "https://evil.test"}}, 403u}};
+  for (const auto& [headers, status] : sites) {
+    Headers h = headers;
+    h.emplace_back("X-Api-Key", keys.site);
+    auto r = Send(port, "GET", "/search/site", h);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->result_int() == status);
+    if (status == 403u) BOOST_TEST(Header(*r, "X-Keymeter-Reason") == "FORBIDDEN_ORIGIN");
+  }
 
   nginx.reset();
   BOOST_REQUIRE(::kill(server.process->pid, SIGTERM) == 0);

@@ -88,9 +88,9 @@ class Seeder {
     Require(account, BuildConfigSet(h, id, products, {}), h);
   }
   void Sources(const std::string& account, const std::string& id,
-               const std::vector<std::string>& ips) {
+               const std::vector<std::string>& ips, const std::vector<std::string>& domains = {}) {
     EnvelopeHeader h = Header(account);
-    Require(account, BuildAllowedSourcesSet(h, id, ips, {}), h);
+    Require(account, BuildAllowedSourcesSet(h, id, ips, domains), h);
   }
   // Creates gateway `gateway_id` (as the operator would) and returns its token.
   std::string Gateway(const std::string& gateway_id) {

@@ -121,6 +121,37 @@ BOOST_AUTO_TEST_CASE(allowed_sources_match_ipv4_and_ipv6_blocks) {
   }
 }
 
+// Seed 002's allowed domains: each key is checked on its own list, against the calling site.
+BOOST_AUTO_TEST_CASE(allowed_domains_match_the_calling_site_per_key) {
+  Engine e;
+  e.seed.Account("acctD");
+  const std::string root = e.seed.Key("acctD", "RootD001");
+  const std::string fenced = e.seed.Key("acctD", "ChildD01", "RootD001");
+  const std::string open = e.seed.Key("acctD", "ChildD02", "RootD001");
+  e.seed.Sources("acctD", "RootD001", {}, {"acme.test"});
+  e.seed.Sources("acctD", "ChildD01", {}, {"app.acme.test", "*.cdn.acme.test"});
+  auto ask = [&](const std::string& key, std::string_view origin) {
+    return e.authorizer.Authorize({.key = key, .origin = origin}, NowUs());
+  };
+  for (const auto& [origin, allowed] : std::vector<std::pair<std::string, bool>>{
+           {"https://app.acme.test", true},
+           {"https://App.Acme.Test:8443/page", true},
+           {"https://eu.cdn.acme.test/x.js", true},
+           {"https://cdn.acme.test", false},  // a wildcard does not cover the bare domain
+           {"https://acme.test", false},      // the parent's list is not the child's
+           {"https://evil.test", false},
+           {"", false}}) {
+    BOOST_TEST_CONTEXT("origin '" << origin << "'") {
+      const AuthorizeResult r = ask(fenced, origin);
+      BOOST_TEST(r.allowed == allowed);
+      if (!allowed) BOOST_TEST((r.reason == reason::kForbiddenOrigin && r.http_status == 403));
+      BOOST_TEST(ask(open, origin).allowed);  // a child without a list is not checked
+    }
+  }
+  BOOST_TEST(ask(root, "https://acme.test").allowed);
+  BOOST_TEST(ask(root, "https://app.acme.test").reason == reason::kForbiddenOrigin);
+}
+
 BOOST_AUTO_TEST_CASE(children_use_their_parents_products) {
   Engine e;
   e.seed.Account("acctG");

@@ -37,7 +37,38 @@ BOOST_AUTO_TEST_CASE(validates_domains) {
     BOOST_TEST(IsValidDomain(good), good);
   }
   for (const char* bad : {"", "-a.com", "a-.com", "a..com", "EXAMPLE.com", "a_b.com", "*.", ".",
-                          "a.com."}) {
+                          "a.com.", "*.com", "*", "b\xc3\xbc" "cher.example"}) {
     BOOST_TEST(!IsValidDomain(bad), bad);
   }
+  BOOST_TEST(IsValidDomain("xn--bcher-kva.example"));  // an IDN in its ASCII form
+}
+
+BOOST_AUTO_TEST_CASE(origin_host_is_the_bare_lowercase_host) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"https://App.Acme.test", "app.acme.test"},
+      {"https://app.acme.test:8443", "app.acme.test"},
+      {"https://app.acme.test/page?q=1#x", "app.acme.test"},
+      {"http://user:pw@app.acme.test/", "app.acme.test"},
+      {"app.acme.test.", "app.acme.test"},
+      {" https://app.acme.test ", "app.acme.test"},
+      {"http://[2001:db8::1]:8080/", "2001:db8::1"},
+      {"null", "null"},  // what a browser sends from a sandboxed page: matches no domain
+      {"", ""},
+      {"https://", ""},
+  };
+  for (const auto& [value, host] : cases) BOOST_TEST(OriginHost(value) == host, value);
+}
+
+BOOST_AUTO_TEST_CASE(domains_match_exactly_or_under_a_wildcard) {
+  const std::vector<std::string> domains = {"app.acme.test", "*.cdn.acme.test"};
+  for (const char* host : {"app.acme.test", "eu.cdn.acme.test", "a.b.cdn.acme.test"}) {
+    BOOST_TEST(DomainAllowed(domains, host), host);
+  }
+  for (const char* host : {"cdn.acme.test", "acme.test", "evil-app.acme.test", "app.acme.test.evil",
+                           "xcdn.acme.test", "", "null"}) {
+    BOOST_TEST(!DomainAllowed(domains, host), host);
+  }
+  BOOST_TEST(DomainAllowed(domains, OriginHost("HTTPS://APP.ACME.TEST:443/")));
+  BOOST_TEST(!DomainAllowed({}, "app.acme.test"));  // an empty list allows nothing here:
+  // the authorizer checks domains only for a key that has some
 }

@@ -208,6 +208,32 @@ BOOST_AUTO_TEST_CASE(a_deleted_child_leaves_the_hierarchy_but_keeps_its_pool) {
   BOOST_TEST((directory->RootOf(Key("Lonely01")) == *KeyId::Parse("Lonely01")));
 }
 
+// Seed 000: an invited member's e-mail is not associated with another key of the account.
+BOOST_AUTO_TEST_CASE(a_member_email_is_unique_among_the_accounts_live_keys) {
+  Setup();
+  auto issue = [&](const std::string& account, const std::string& id, const std::string& label) {
+    return Outcome(BuildKeyIssued(Admin(account), id, Sha256(id), label, "", fb::KeyStatus::Active));
+  };
+  BOOST_TEST(issue(kAcct, "MailKey1", "dev@acme.test") == "OK");
+  BOOST_TEST(issue(kAcct, "MailKey2", "  DEV@Acme.TEST ") == "DUPLICATE-MEMBER");
+  BOOST_TEST(directory->FindKey(*KeyId::Parse("MailKey2")) == nullptr);
+  BOOST_TEST(History(kAcct)[0].outcome == "DUPLICATE-MEMBER");
+  BOOST_TEST(issue(kOther, "MailKey3", "dev@acme.test") == "OK");  // another account
+  int env = 0;
+  for (const char* label : {"Production", "Production", "not@an-email", "a b@c.d"}) {
+    BOOST_TEST(issue(kAcct, "EnvKey0" + std::to_string(++env), label) == "OK", label);
+  }
+  // Deleted, the address may be invited again; a reopened directory remembers who holds one.
+  BOOST_TEST(Outcome(BuildStatusOp(A(), fb::Op::KeyDeleted, "MailKey1")) == "OK");
+  BOOST_TEST(issue(kAcct, "MailKey4", "dev@acme.test") == "OK");
+  Reopen();
+  BOOST_TEST(issue(kAcct, "MailKey5", "dev@acme.test") == "DUPLICATE-MEMBER");
+  BOOST_TEST(MemberEmail(" A@B.io ") == "a@b.io");
+  for (const char* not_email : {"", "@b.io", "a@", "a@b", "a@.io", "a@b.", "a@@b.io", "a b@c.io"}) {
+    BOOST_TEST(MemberEmail(not_email).empty(), not_email);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(rotation_keeps_only_the_secret_just_replaced) {
   Setup();
   const Digest first = Key("Lonely01").secret_hash;
