@@ -2,7 +2,11 @@
 // hex) as one line on stdout. Two stores that applied the same log print the same line,
 // whatever the source they read it from (docs/storage.md, "Determinism and the checksum").
 //
-//   keymeter checksum --data-dir DIR
+//   keymeter checksum --data-dir DIR [--partitions]
+//
+// With --partitions, one line more per partition, "partition N DIGEST" (engine/
+// partition_checksum.h): the digest of that partition's rows alone, so the partitions a
+// cluster's members own can be compared with a single store that projected them all.
 //
 // The store is opened read-only, so it may be in use by `keymeter serve` (the digest is then of
 // the state as of the moment it was opened).
@@ -25,6 +29,7 @@ namespace keymeter {
 
 struct ChecksumOptions {
   std::string data_dir;
+  bool partitions = false;
 };
 
 // Adds the `checksum` subcommand to `app`; parsing fills `options`.

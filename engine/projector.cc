@@ -200,6 +200,12 @@ void Projector::Apply(const SourceMessage& m) {
   if (env.op_type() == fb::Op::AccountCreated && outcome.ok()) {
     NoteAccount(part, m.partition, Str(env.account_id()));
   }
+  // The gateways' pseudo-account has a partition too (engine/partition_checksum.h).
+  if (env.op_type() == fb::Op::GatewayCreated && outcome.ok() &&
+      std::find(part.accounts.begin(), part.accounts.end(), kGatewaysAccount) ==
+          part.accounts.end()) {
+    NoteAccount(part, m.partition, std::string(kGatewaysAccount));
+  }
   if (env.command_id() != nullptr && env.command_id()->size() > 0) {
     outcomes_.emplace_back(env.command_id()->str(), std::move(outcome));
   }

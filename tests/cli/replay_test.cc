@@ -175,6 +175,13 @@ BOOST_AUTO_TEST_CASE(replay_checksum_and_export_agree_with_the_live_store) {
   BOOST_TEST(sum.out == live_checksum + "\n");
   const std::string live_sum = Keymeter({"checksum", "--data-dir", live}, tmp, kRunFor).out;
   BOOST_TEST(live_sum == live_checksum + "\n");
+  // Partition by partition too: the whole line, then one line per partition of the topic.
+  const std::string live_parts =
+      Keymeter({"checksum", "--data-dir", live, "--partitions"}, tmp, kRunFor).out;
+  BOOST_TEST(live_parts.rfind(live_checksum + "\npartition 0 ", 0) == 0u, live_parts);
+  BOOST_TEST(std::count(live_parts.begin(), live_parts.end(), '\n') == 5);
+  BOOST_TEST(Keymeter({"checksum", "--data-dir", tmp.sub("replay"), "--partitions"}, tmp, kRunFor)
+                 .out == live_parts);
 
   // --until: the log as of T, and every hour bucket before T as in the live store.
   const TimeUs until = kApril + kMicrosPerHour;  // 2026-04-01T01:00:00Z

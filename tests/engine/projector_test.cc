@@ -5,7 +5,10 @@
 #include <boost/test/unit_test.hpp>
 #include <rocksdb/db.h>
 
+#include <set>
+
 #include "consumers/dead_letter.h"
+#include "engine/partition_checksum.h"
 #include "engine/projector.h"
 #include "tests/common/temp_dir.h"
 #include "tests/engine/workload.h"
@@ -229,4 +232,32 @@ BOOST_AUTO_TEST_CASE(a_closed_month_never_changes) {
   lenient.Run(log, 1);
   BOOST_TEST(lenient.projector->stats().dead_letters.empty());
   BOOST_TEST(march_requests(*lenient.store) == 3);
+}
+
+// A cluster's members each project the partitions they own; their partitions' digests, together,
+// are those of one store that projected every partition (engine/partition_checksum.h).
+BOOST_AUTO_TEST_CASE(partition_digests_do_not_depend_on_which_partitions_a_store_holds) {
+  Workload w = MakeWorkload(5, 8, 300);
+  TempDir tmp;
+  Engine full(tmp.sub("full"));
+  full.Run(w.log, 1);
+  const std::map<int32_t, std::string> all = PartitionChecksums(*full.store).value();
+  BOOST_TEST(all.size() == 4u);
+  BOOST_TEST(!all.contains(-1));  // every row has its account's partition
+  std::map<int32_t, std::string> members;
+  for (const std::set<int32_t>& owned : {std::set<int32_t>{0, 1}, std::set<int32_t>{2, 3}}) {
+    std::vector<LogMessage> part;
+    for (const LogMessage& m : w.log) {
+      if (owned.contains(m.partition)) part.push_back(m);
+    }
+    Engine member(tmp.sub("member" + std::to_string(*owned.begin())));
+    member.Run(part, 2);
+    const std::map<int32_t, std::string> own = PartitionChecksums(*member.store).value();
+    for (const auto& [p, digest] : own) {
+      BOOST_TEST(owned.contains(p));
+      members[p] = digest;
+    }
+  }
+  BOOST_TEST(members == all);
+  BOOST_TEST(all.at(0) != all.at(1));
 }

@@ -1,0 +1,104 @@
+#include "engine/partition_checksum.h"
+
+#include <openssl/evp.h>
+#include <rocksdb/db.h>
+
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "engine/partition_state.h"
+#include "engine/store.h"
+#include "projections/column_families.h"
+#include "projections/key_codec.h"
+#include "schemas/envelope.h"
+#include "schemas/hex.h"
+
+namespace keymeter {
+
+namespace {
+
+using Digester = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+void UpdateSized(EVP_MD_CTX* ctx, std::string_view s) {
+  const uint64_t n = s.size();
+  EVP_DigestUpdate(ctx, &n, sizeof(n));
+  EVP_DigestUpdate(ctx, s.data(), s.size());
+}
+
+// The account a row of `cf` belongs to ("" when it can't be told).
+std::string_view OwnerOf(Cf cf, std::string_view key,
+                         const absl::flat_hash_map<std::string, std::string>& account_of_key) {
+  auto by_key_id = [&](std::string_view id) -> std::string_view {
+    auto it = account_of_key.find(std::string(id));
+    return it == account_of_key.end() ? std::string_view() : std::string_view(it->second);
+  };
+  switch (cf) {
+    case Cf::kAccounts:
+      return key;
+    case Cf::kKeys:
+      return by_key_id(key);
+    case Cf::kAudit:
+    case Cf::kRequests:
+      return key.substr(0, key.find('\0'));
+    case Cf::kUsage:  // scope entity 0x00 ...: 'a' account_id, 'k' and 'r' a key id
+      if (key.size() < 2) return {};
+      if (key.front() == 'a') return key.substr(1, key.find('\0') - 1);
+      return by_key_id(key.substr(1, kKeyIdLength));
+    case Cf::kGateways:
+      return kGatewaysAccount;
+    default:
+      return {};
+  }
+}
+
+}  // namespace
+
+Result<std::map<int32_t, std::string>> PartitionChecksums(const Store& store) {
+  rocksdb::DB* db = store.db();
+  absl::flat_hash_map<std::string, int32_t> partition_of;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, store.cfs()[Cf::kMeta]));
+  for (it->Seek(std::string(kAccountPrefix)); it->Valid() && it->key().starts_with(kAccountPrefix);
+       it->Next()) {
+    if (it->value().size() != 4) return Status(Code::kCorruptRecord, "account partition record");
+    partition_of[it->key().ToString().substr(kAccountPrefix.size())] =
+        int32_t(DecodeBigEndian32(it->value().ToStringView()));
+  }
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
+  absl::flat_hash_map<std::string, std::string> account_of_key;
+  it.reset(db->NewIterator({}, store.cfs()[Cf::kKeys]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::optional<KeyState> k = DecodeKey(it->value().ToStringView());
+    if (!k) return Status(Code::kCorruptRecord, "key " + it->key().ToString());
+    account_of_key[it->key().ToString()] = k->account_id.str();
+  }
+  if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
+
+  std::map<int32_t, Digester> digests;
+  for (size_t i = 0; i < size_t(Cf::kCount); ++i) {
+    if (!IsProjection(Cf(i))) continue;
+    it.reset(db->NewIterator({}, store.cfs()[Cf(i)]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      auto found = partition_of.find(std::string(OwnerOf(Cf(i), key, account_of_key)));
+      const int32_t partition = found == partition_of.end() ? -1 : found->second;
+      auto [d, added] = digests.try_emplace(partition, Digester(EVP_MD_CTX_new(), EVP_MD_CTX_free));
+      if (added) EVP_DigestInit_ex(d->second.get(), EVP_sha256(), nullptr);
+      UpdateSized(d->second.get(), kCfNames[i]);
+      UpdateSized(d->second.get(), key);
+      UpdateSized(d->second.get(), it->value().ToStringView());
+    }
+    if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
+  }
+  std::map<int32_t, std::string> out;
+  for (auto& [partition, ctx] : digests) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx.get(), digest, &len);
+    out[partition] = ToHex(std::span<const uint8_t>(digest, len));
+  }
+  return out;
+}
+
+}  // namespace keymeter
