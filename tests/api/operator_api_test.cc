@@ -142,3 +142,20 @@ BOOST_AUTO_TEST_CASE(a_suspended_account_authorizes_and_changes_nothing) {
   BOOST_TEST(read.json().Str("/admin_token") == "active");
   BOOST_TEST(s.Call("GET", "/v1/accounts/acctNoSuchAcct1", {}, kOperatorToken).status == 404);
 }
+
+// Wrong gateway tokens are failed credentials like any other: past the limit, the address gets
+// 429 TOO_MANY_ATTEMPTS, even with the right token, until the minute is over.
+BOOST_AUTO_TEST_CASE(wrong_gateway_tokens_are_rate_limited) {
+  ApiServer s({"KEYMETER_AUTH_FAILURES_PER_MINUTE=3"});
+  auto [account, admin] = s.CreateAccount("Acme");
+  const std::string key_id = s.IssueKey(admin, "lead@acme.test", "", "active").substr(0, 8);
+  const std::string token = s.CreateGateway("edge-1").second;
+  for (int i = 0; i < 3; ++i) {
+    BOOST_TEST(Post(s, "kmg_" + std::string(40, char('a' + i)), EventLine(key_id, i, 1, "x", 200))
+                   .status == 401);
+  }
+  Reply blocked = Post(s, token, EventLine(key_id, 9, 1, "x", 200));
+  BOOST_TEST(blocked.status == 429);
+  BOOST_TEST(blocked.code() == "TOO_MANY_ATTEMPTS");
+  BOOST_TEST(!blocked.retry_after.empty());
+}
