@@ -3,6 +3,7 @@
 #include "api/internal.h"
 #include "engine/secrets.h"
 #include "http/json.h"
+#include "projections/allowed_sources.h"
 
 namespace keymeter {
 
@@ -111,12 +112,7 @@ void AllowedSourcesCommand(ApiContext& api, const std::string& account_id, const
   // Domains are matched case-insensitively, a trailing dot being the same name: published
   // lowercase and without it (the projector refuses anything else as INVALID-DOMAIN).
   std::vector<std::string> domain_list = domains->value_or(std::vector<std::string>());
-  for (std::string& d : domain_list) {
-    for (char& c : d) {
-      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    }
-    if (d.size() > 1 && d.back() == '.') d.pop_back();
-  }
+  for (std::string& d : domain_list) d = NormalizeDomain(d);
   const CommandOutcome outcome = RunCommand(api, account_id, actor, [&](const EnvelopeHeader& h) {
     return BuildAllowedSourcesSet(h, key.key_id, ip_list, domain_list);
   });

@@ -50,6 +50,7 @@ struct Actor {
   fb::ActorKind kind = fb::ActorKind::AccountAdmin;
   std::string key_id;  // the member's own key id for fb::ActorKind::Member
 };
+inline const Actor kOperatorActor{fb::ActorKind::Operator, ""};
 
 // Builds the op's envelope from the header RunCommand() fills in (command id, now, actor,
 // account).

@@ -15,8 +15,6 @@ namespace keymeter {
 
 namespace {
 
-const Actor kOperator{fb::ActorKind::Operator, ""};
-
 void WriteGateway(http::JsonWriter& json, const GatewayState& g) {
   json.BeginObject().Key("gateway_id").String(g.gateway_id).Key("name").String(g.name);
   json.Key("created").String(FormatRfc3339(g.created_us));
@@ -42,7 +40,7 @@ void CreateGateway(ApiContext& api, const http::Request& request, http::Response
   const std::string token = GenerateGatewayToken();
   const std::string gateway_id = GenerateGatewayId();
   const CommandOutcome outcome =
-      RunCommand(api, kGatewaysAccount, kOperator, [&](const EnvelopeHeader& h) {
+      RunCommand(api, kGatewaysAccount, kOperatorActor, [&](const EnvelopeHeader& h) {
         return BuildGatewayCreated(h, gateway_id, **name, Sha256(token));
       });
   const auto write = [&](http::JsonWriter& json) {
@@ -75,7 +73,7 @@ void RevokeGateway(ApiContext& api, const http::Request& request, http::Response
   if (!Authenticate(api, request, response, Role::kOperator)) return;
   const std::string gateway_id(request.PathParam("id"));
   const CommandOutcome outcome =
-      RunCommand(api, kGatewaysAccount, kOperator, [&](const EnvelopeHeader& h) {
+      RunCommand(api, kGatewaysAccount, kOperatorActor, [&](const EnvelopeHeader& h) {
         return BuildGatewayRevoked(h, gateway_id);
       });
   if (AnswerUnlessOk(outcome, response)) return;

@@ -42,7 +42,7 @@ void CreateAccount(ApiContext& api, const http::Request& request, http::Response
     do {
       account_id = GenerateAccountId();
     } while (AccountIdTaken(api.pipeline, account_id));
-    outcome = RunCommand(api, account_id, Actor{fb::ActorKind::Operator, ""},
+    outcome = RunCommand(api, account_id, kOperatorActor,
                          [&](const EnvelopeHeader& h) {
                            return BuildAccountCreated(h, **name, digest, confirm->value_or(false));
                          });
@@ -60,8 +60,6 @@ void CreateAccount(ApiContext& api, const http::Request& request, http::Response
   json.EndObject();
   http::SetJson(response, 201, json.Take());
 }
-
-const Actor kOperator{fb::ActorKind::Operator, ""};
 
 // 200 {"account_id","name","status","require_confirmation","admin_token","created","updated"}
 // of the {id} account, or 404 NO-SUCH-ACCOUNT. "admin_token" is "active" or "revoked".
@@ -106,7 +104,7 @@ void SetAdminToken(ApiContext& api, bool replace, const http::Request& request,
   const std::string token = replace ? GenerateAdminToken() : std::string();
   const Digest digest = Sha256(token);
   const CommandOutcome outcome =
-      RunCommand(api, *account_id, kOperator, [&](const EnvelopeHeader& h) {
+      RunCommand(api, *account_id, kOperatorActor, [&](const EnvelopeHeader& h) {
         return BuildAdminTokenSet(h, replace ? &digest : nullptr);
       });
   const auto write = [&](http::JsonWriter& json) {
@@ -131,7 +129,7 @@ void SetAccountStatus(ApiContext& api, bool suspend, const http::Request& reques
   std::optional<std::string> account_id = PathAccount(api, request, response);
   if (!account_id || !BodyOr400(request, response, {})) return;
   const CommandOutcome outcome = RunCommand(
-      api, *account_id, kOperator,
+      api, *account_id, kOperatorActor,
       [&](const EnvelopeHeader& h) { return BuildAccountStatusSet(h, suspend); });
   if (AnswerUnlessOk(outcome, response)) return;
   AnswerAccount(api, *account_id, response);

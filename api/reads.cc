@@ -61,24 +61,17 @@ void Usage(ApiContext& api, const http::Request& request, http::Response& respon
   AnswerUsage(api.pipeline, query, response);
 }
 
-void Audit(ApiContext& api, const http::Request& request, http::Response& response) {
+// GET /v1/audit and /v1/requests: the admin's account, or one key of it with ?key=; `answer`
+// writes the page (api/logs.h).
+template <auto answer>
+void AdminLog(ApiContext& api, const http::Request& request, http::Response& response) {
   std::optional<Credential> admin = Authenticate(api, request, response, Role::kAccountAdmin);
   if (!admin) return;
   std::optional<KeyView> key;
   if (!QueryKey(api, *admin, request, response, &key)) return;
   std::optional<KeyId> id;
   if (key) id = KeyId::Parse(key->key_id);
-  AnswerAudit(api.pipeline, admin->account_id, id, request, response);
-}
-
-void Requests(ApiContext& api, const http::Request& request, http::Response& response) {
-  std::optional<Credential> admin = Authenticate(api, request, response, Role::kAccountAdmin);
-  if (!admin) return;
-  std::optional<KeyView> key;
-  if (!QueryKey(api, *admin, request, response, &key)) return;
-  std::optional<KeyId> id;
-  if (key) id = KeyId::Parse(key->key_id);
-  AnswerRequests(api.pipeline, admin->account_id, id, request, response);
+  answer(api.pipeline, admin->account_id, id, request, response);
 }
 
 }  // namespace
@@ -87,7 +80,7 @@ void RegisterAdminReadRoutes(http::Router& router, const ApiPtr& api) {
   using Fn = void (*)(ApiContext&, const http::Request&, http::Response&);
   const std::pair<const char*, Fn> routes[] = {
       {"/v1/keys", ListKeys}, {"/v1/keys/{id}", GetKey},  {"/v1/usage", Usage},
-      {"/v1/audit", Audit},   {"/v1/requests", Requests},
+      {"/v1/audit", AdminLog<AnswerAudit>}, {"/v1/requests", AdminLog<AnswerRequests>},
   };
   for (const auto& [pattern, fn] : routes) {
     router.Add("GET", pattern,

@@ -235,8 +235,10 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
     return DeadLetterOf(m, Code::kKeyDeleted, "key " + key->id.str() + " was deleted");
   }
   // A closed month's figures are final: billing may have used them (docs/api.md, billing).
-  if (part.record.watermark_us > 0 &&
-      NextMonthStart(r.time_us()) + options_.month_close_lateness_us <= part.record.watermark_us) {
+  // A month ends after its events: only one more than the lateness behind can be closed.
+  const TimeUs lateness = options_.month_close_lateness_us;
+  if (r.time_us() + lateness < part.record.watermark_us &&
+      NextMonthStart(r.time_us()) + lateness <= part.record.watermark_us) {
     return DeadLetterOf(m, Code::kTooLate, "the event's month closed in this partition");
   }
   RequestIdBytes request_id;

@@ -16,8 +16,6 @@ namespace keymeter::http {
 
 namespace {
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
-
 Result<tcp::endpoint> ResolveListen(const std::string& listen) {
   const auto fail = [&](std::string_view why) {
     return Status(Code::kListenError, fmt::format("listen address \"{}\": {}", listen, why));
@@ -57,17 +55,6 @@ std::string FormatEndpoint(const tcp::endpoint& ep) {
 }
 
 }  // namespace
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return Lower(x) == Lower(y); });
-}
-
-std::string_view TrimWhitespace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::optional<std::string_view> Request::BearerToken() const {
   std::optional<std::string_view> header = Header("Authorization");

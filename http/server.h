@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "schemas/status.h"
+#include "schemas/text.h"
 
 namespace keymeter::http {
 
@@ -140,11 +141,9 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// ASCII case-insensitive equality (header names and values, media types, URL schemes).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-
-// `s` without its leading and trailing spaces and tabs (HTTP's optional whitespace).
-std::string_view TrimWhitespace(std::string_view s);
+// schemas/text.h's, under the names http's users know them by.
+using keymeter::EqualsIgnoreCase;
+using keymeter::TrimWhitespace;
 
 // Percent-decodes `in` into `out` (replacing it); with `plus_is_space`, '+' becomes ' '
 // (query strings). False on a malformed escape ('%' not followed by two hex digits).

@@ -1,5 +1,7 @@
 #include "projections/allowed_sources.h"
 
+#include "schemas/text.h"
+
 #include <arpa/inet.h>
 
 #include <charconv>
@@ -81,9 +83,13 @@ bool IsValidDomain(std::string_view text) {
   return true;
 }
 
+std::string NormalizeDomain(std::string_view name) {
+  if (name.ends_with(".")) name.remove_suffix(1);
+  return ToLowerAscii(name);
+}
+
 std::string OriginHost(std::string_view value) {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  value = TrimWhitespace(value);
   if (const size_t scheme = value.find("://"); scheme != std::string_view::npos) {
     value.remove_prefix(scheme + 3);
   }
@@ -95,12 +101,7 @@ std::string OriginHost(std::string_view value) {
   } else {
     value = value.substr(0, value.find(':'));
   }
-  if (value.ends_with(".")) value.remove_suffix(1);
-  std::string host(value);
-  for (char& c : host) {
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  }
-  return host;
+  return NormalizeDomain(value);
 }
 
 bool DomainAllowed(const std::vector<std::string>& domains, std::string_view host) {

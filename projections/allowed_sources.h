@@ -37,6 +37,9 @@ struct Cidr {
 // (an IDN as "xn--..."), lowercase.
 bool IsValidDomain(std::string_view text);
 
+// `name` as domains are kept and compared: lowercase, without a trailing dot.
+std::string NormalizeDomain(std::string_view name);
+
 // The host a browser names in an Origin or Referer value ("https://App.Acme.test:8443/x" ->
 // "app.acme.test"), or in a bare host ("app.acme.test."): lowercased, without scheme, port,
 // path, user info or trailing dot; an IPv6 literal without its brackets. Empty when none.

@@ -5,25 +5,22 @@
 #include <algorithm>
 
 #include "projections/key_codec.h"
+#include "schemas/text.h"
 
 namespace keymeter {
 
 std::string MemberEmail(std::string_view label) {
-  while (!label.empty() && (label.front() == ' ' || label.front() == '\t')) label.remove_prefix(1);
-  while (!label.empty() && (label.back() == ' ' || label.back() == '\t')) label.remove_suffix(1);
+  label = TrimWhitespace(label);
+  if (label.find_first_of(" \t") != std::string_view::npos) return {};
   const size_t at = label.find('@');
-  if (at == 0 || at == std::string_view::npos || label.find('@', at + 1) != std::string_view::npos) {
+  if (at == 0 || at == std::string_view::npos ||
+      label.find('@', at + 1) != std::string_view::npos) {
     return {};
   }
   const std::string_view domain = label.substr(at + 1);
   const size_t dot = domain.find('.');
   if (dot == 0 || dot == std::string_view::npos || domain.back() == '.') return {};
-  std::string email(label);
-  for (char& c : email) {
-    if (c == ' ' || c == '\t') return {};
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  }
-  return email;
+  return ToLowerAscii(label);
 }
 
 bool KeyConfig::AllowsProduct(std::string_view product) const {

@@ -181,8 +181,7 @@ Status Dispatch(OpContext& c) {
   if (c.env.op_type() == fb::Op::AccountStatusSet) {
     return SetAccountStatus(c, *c.env.op_as_AccountStatusSet());
   }
-  if (c.account->suspended && c.actor() != fb::ActorKind::Operator &&
-      c.actor() != fb::ActorKind::System) {
+  if (c.account->suspended && !c.by_operator()) {
     return Refuse(Code::kAccountSuspended, "the account is suspended");
   }
   switch (c.env.op_type()) {

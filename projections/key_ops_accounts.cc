@@ -26,7 +26,7 @@ Status CreateAccount(OpContext& c, const std::string& account_id) {
     c.account = existing;
     return Refuse(Code::kDuplicateAccount, "account " + account_id + " exists");
   }
-  if (c.actor() != fb::ActorKind::Operator && c.actor() != fb::ActorKind::System) {
+  if (!c.by_operator()) {
     return Refuse(Code::kForbidden, "only the operator creates accounts");
   }
   const fb::AccountCreated& op = *c.env.op_as_AccountCreated();
@@ -53,10 +53,6 @@ Status SetAccountConfig(OpContext& c, const fb::AccountConfigSet& op) {
 
 namespace {
 
-bool ByOperator(const OpContext& c) {
-  return c.actor() == fb::ActorKind::Operator || c.actor() == fb::ActorKind::System;
-}
-
 void PutGateway(OpContext& c, const GatewayState& g) {
   c.batch
       ->Put(KeyDirectoryInternal::Handle(c.dir, Cf::kGateways), g.gateway_id, EncodeGateway(g))
@@ -66,7 +62,7 @@ void PutGateway(OpContext& c, const GatewayState& g) {
 }  // namespace
 
 Status SetAdminToken(OpContext& c, const fb::AdminTokenSet& op) {
-  if (!ByOperator(c)) return Refuse(Code::kForbidden, "only the operator sets admin tokens");
+  if (!c.by_operator()) return Refuse(Code::kForbidden, "only the operator sets admin tokens");
   if (op.admin_token_hash() != nullptr) {
     c.account->admin_token_hash = ToDigest(op.admin_token_hash());
     c.account->admin_token_revoked = false;
@@ -82,7 +78,7 @@ Status SetAdminToken(OpContext& c, const fb::AdminTokenSet& op) {
 }
 
 Status SetAccountStatus(OpContext& c, const fb::AccountStatusSet& op) {
-  if (!ByOperator(c)) return Refuse(Code::kForbidden, "only the operator suspends accounts");
+  if (!c.by_operator()) return Refuse(Code::kForbidden, "only the operator suspends accounts");
   if (c.account->suspended == op.suspended()) {
     return Refuse(Code::kInvalidStatusTransition,
                   op.suspended() ? "the account is suspended already" : "the account is active");
@@ -94,7 +90,7 @@ Status SetAccountStatus(OpContext& c, const fb::AccountStatusSet& op) {
 }
 
 Status CreateGateway(OpContext& c, const fb::GatewayCreated& op) {
-  if (!ByOperator(c)) return Refuse(Code::kForbidden, "only the operator creates gateways");
+  if (!c.by_operator()) return Refuse(Code::kForbidden, "only the operator creates gateways");
   const std::string id = Str(op.gateway_id());
   if (KeyDirectoryInternal::MutableGateway(c.dir, id) != nullptr) {
     return Refuse(Code::kDuplicateGateway, "gateway " + id + " exists");
@@ -110,7 +106,7 @@ Status CreateGateway(OpContext& c, const fb::GatewayCreated& op) {
 }
 
 Status RevokeGateway(OpContext& c, const fb::GatewayRevoked& op) {
-  if (!ByOperator(c)) return Refuse(Code::kForbidden, "only the operator revokes gateways");
+  if (!c.by_operator()) return Refuse(Code::kForbidden, "only the operator revokes gateways");
   const std::string id = Str(op.gateway_id());
   GatewayState* g = KeyDirectoryInternal::MutableGateway(c.dir, id);
   if (g == nullptr) return Refuse(Code::kNoSuchGateway, "no gateway " + id);

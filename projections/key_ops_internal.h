@@ -121,6 +121,10 @@ struct OpContext {
 
   // Who sent the op; System when the envelope names no actor.
   fb::ActorKind actor() const { return env.actor() ? env.actor()->kind() : fb::ActorKind::System; }
+  // True when the operator (or the system, for ops with no actor) sent the op.
+  bool by_operator() const {
+    return actor() == fb::ActorKind::Operator || actor() == fb::ActorKind::System;
+  }
   // The live key `text` names in `account`, in *out. NO-SUCH-API-KEY if none,
   // UNABLE-TO-CHANGE-NOT-OWN-API-KEY if another account's, KEY-DELETED if deleted.
   Status FindTarget(const std::string& text, KeyState** out);
