@@ -149,8 +149,25 @@ Status KafkaConsumer::Init(const KafkaConsumerOptions& options) {
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), errstr));
   if (consumer_ == nullptr) return Status(Code::kKafkaError, "creating the consumer: " + errstr);
+  if (options.assign_all) return AssignAll(options.topics);
   RdKafka::ErrorCode err = consumer_->subscribe(options.topics);
   if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "subscribe", err);
+  return Status::Ok();
+}
+
+Status KafkaConsumer::AssignAll(const std::vector<std::string>& topics) {
+  std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
+  std::vector<RdKafka::TopicPartition*> raw;
+  for (const std::string& topic : topics) {
+    Result<std::vector<int32_t>> partitions = QueryPartitions(topic, std::chrono::seconds(10));
+    if (!partitions) return partitions.error();
+    for (int32_t p : partitions.value()) {
+      owned.emplace_back(RdKafka::TopicPartition::create(topic, p, kKafkaOffsetBeginning));
+      raw.push_back(owned.back().get());
+    }
+  }
+  RdKafka::ErrorCode err = consumer_->assign(raw);
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "assign", err);
   return Status::Ok();
 }
 
@@ -254,8 +271,8 @@ Result<std::vector<TopicPartitionOffset>> KafkaConsumer::Committed(
   return out;
 }
 
-Result<std::vector<PartitionBounds>> KafkaConsumer::QueryBounds(std::string_view topic,
-                                                                std::chrono::milliseconds timeout) {
+Result<std::vector<int32_t>> KafkaConsumer::QueryPartitions(std::string_view topic,
+                                                            std::chrono::milliseconds timeout) {
   if (closed_) return Status(Code::kKafkaClosed, "query after close");
   std::string errstr;
   std::unique_ptr<RdKafka::Topic> handle(
@@ -280,11 +297,18 @@ Result<std::vector<PartitionBounds>> KafkaConsumer::QueryBounds(std::string_view
     return Status(Code::kKafkaNoTopic, "topic " + std::string(topic) + " does not exist");
   }
   std::sort(partitions.begin(), partitions.end());
+  return partitions;
+}
+
+Result<std::vector<PartitionBounds>> KafkaConsumer::QueryBounds(std::string_view topic,
+                                                                std::chrono::milliseconds timeout) {
+  Result<std::vector<int32_t>> partitions = QueryPartitions(topic, timeout);
+  if (!partitions) return partitions.error();
   std::vector<PartitionBounds> out;
-  for (int32_t p : partitions) {
+  for (int32_t p : partitions.value()) {
     PartitionBounds bounds{.partition = p};
-    err = consumer_->query_watermark_offsets(std::string(topic), p, &bounds.low, &bounds.high,
-                                             ToTimeoutMs(timeout));
+    const RdKafka::ErrorCode err = consumer_->query_watermark_offsets(
+        std::string(topic), p, &bounds.low, &bounds.high, ToTimeoutMs(timeout));
     if (err == RdKafka::ERR__TIMED_OUT) return KafkaStatus(Code::kKafkaTimeout, "watermarks", err);
     if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "watermarks", err);
     out.push_back(bounds);

@@ -104,6 +104,11 @@ struct KafkaConsumerOptions {
   PartitionFn on_revoked;
   // Raw librdkafka properties applied last, e.g. {"debug", "cgrp"}.
   std::vector<std::pair<std::string, std::string>> extra;
+  // Read every partition of `topics` from its beginning without joining the group (assign(),
+  // not subscribe(): `group_id` is never joined and nothing is committed), e.g. to tail a small
+  // compacted topic whole on every member. The partitions are those the broker names at
+  // Create(), which then fails when it can't ask (KAFKA-TIMEOUT, KAFKA-NO-TOPIC).
+  bool assign_all = false;
 };
 
 class KafkaConsumer {
@@ -150,9 +155,16 @@ class KafkaConsumer {
                                                       const std::vector<int32_t>& partitions,
                                                       std::chrono::milliseconds timeout);
 
+  // Every partition of `topic`, in order, from a metadata request that keeps `timeout`.
+  // Errors: KAFKA-NO-TOPIC when the broker does not know `topic`; KAFKA-TIMEOUT; KAFKA-ERROR.
+  Result<std::vector<int32_t>> QueryPartitions(std::string_view topic,
+                                               std::chrono::milliseconds timeout);
   // Every partition of `topic` with its low and high watermarks, asked of the broker now (not
   // from the fetch cache), in partition order. Needs no assignment. Errors: KAFKA-NO-TOPIC when
   // the broker does not know `topic`; KAFKA-TIMEOUT; KAFKA-ERROR.
+  // librdkafka 2.0.2's query_watermark_offsets() does not keep its timeout (it waits for the
+  // ListOffsets answer, which a broker that restarted may never send: librdkafka #4460), so a
+  // loop that must go on (the projector's) never calls this; one-shot tools (replay) may.
   Result<std::vector<PartitionBounds>> QueryBounds(std::string_view topic,
                                                    std::chrono::milliseconds timeout);
   // The high watermark (next offset to be written) of `partition` of `topic` as the last fetch
@@ -172,6 +184,7 @@ class KafkaConsumer {
 
  private:
   class RebalanceHandler;  // RdKafka::RebalanceCb; applies start_offset on assignment
+  Status AssignAll(const std::vector<std::string>& topics);  // KafkaConsumerOptions::assign_all
 
   Status PauseOrResume(bool pause, std::string_view topic, const std::vector<int32_t>& partitions);
 

@@ -68,8 +68,10 @@ Result<std::vector<PartitionBounds>> KafkaSource::QueryBounds(std::chrono::milli
 }
 
 Status KafkaSource::ProbeLog(std::chrono::milliseconds timeout) {
-  Result<std::vector<PartitionBounds>> bounds = QueryBounds(timeout);
-  return bounds ? Status::Ok() : bounds.error();
+  if (consumer_ == nullptr) return Status(Code::kKafkaClosed, "query after close");
+  // Metadata only: a watermark query may outlive its timeout (KafkaConsumer::QueryBounds).
+  Result<std::vector<int32_t>> partitions = consumer_->QueryPartitions(options_.topic, timeout);
+  return partitions ? Status::Ok() : partitions.error();
 }
 
 Result<std::vector<TopicPartitionOffset>> KafkaSource::OffsetsForTime(
@@ -78,7 +80,10 @@ Result<std::vector<TopicPartitionOffset>> KafkaSource::OffsetsForTime(
   return consumer_->OffsetsForTime(options_.topic, partitions, time_ms, timeout);
 }
 
-void KafkaSource::OnAssigned(int32_t partition) { assigned_.insert(partition); }
+void KafkaSource::OnAssigned(int32_t partition) {
+  assigned_.insert(partition);
+  if (options_.on_ownership) options_.on_ownership(partition, true);
+}
 
 std::vector<PartitionOffset> KafkaSource::LogEnds() const {
   std::vector<PartitionOffset> ends;
@@ -93,6 +98,7 @@ std::vector<PartitionOffset> KafkaSource::LogEnds() const {
 
 void KafkaSource::OnRevoked(int32_t partition) {
   assigned_.erase(partition);
+  if (options_.on_ownership) options_.on_ownership(partition, false);
   if (paused_.erase(partition) > 0) {
     // librdkafka keeps a pause across reassignment; resume before the partition goes.
     (void)consumer_->Resume(options_.topic, {partition});

@@ -41,6 +41,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -68,6 +69,9 @@ struct KafkaSourceOptions {
   size_t max_buffered_bytes = size_t{1} << 30;
   // Raw librdkafka properties applied last (they override the bounds above).
   std::vector<std::pair<std::string, std::string>> extra;
+  // Told of each partition assigned (true) or revoked (false), on the thread inside Poll() or
+  // Close() (the cluster's ownership: engine/pipeline.h).
+  std::function<void(int32_t partition, bool assigned)> on_ownership;
 };
 
 class KafkaSource : public Source {
@@ -98,7 +102,8 @@ class KafkaSource : public Source {
   Status Close();
 
   // The topic's partitions and their offsets now, and the first offset at or after a time:
-  // QueryBounds() on the topic: the broker answered, or why not.
+  // A metadata request for the topic (KafkaConsumer::QueryPartitions): the broker answered,
+  // or why not. Keeps `timeout`.
   Status ProbeLog(std::chrono::milliseconds timeout) override;
   // KafkaConsumer::QueryBounds and OffsetsForTime on options.topic (for replays).
   Result<std::vector<PartitionBounds>> QueryBounds(std::chrono::milliseconds timeout);

@@ -226,6 +226,13 @@ BOOST_AUTO_TEST_CASE(broker_down_for_20_seconds_loses_and_doubles_nothing) {
     const std::string err = server->Stderr();
     BOOST_TEST_MESSAGE("serve's stderr (the last 6000 bytes):\n"
                        << err.substr(err.size() > 6000 ? err.size() - 6000 : 0));
+    for (const auto& [p, next] : end) {
+      const auto applied = MetricOffsets(port);
+      BOOST_TEST_MESSAGE("partition " << p << ": end " << next << ", applied "
+                                      << (applied.contains(p) ? applied.at(p) : -1));
+    }
+    auto ready = client.Send("GET", "/readyz");
+    BOOST_TEST_MESSAGE("/readyz: " << (ready ? ready.value().body : "no answer"));
     BOOST_FAIL("serve did not resume by itself");
   }
   std::optional<HttpResponse> ready;
