@@ -1,5 +1,7 @@
 #include "api/auth.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <shared_mutex>
 
@@ -7,6 +9,7 @@
 #include "engine/secrets.h"
 #include "projections/key_directory.h"
 #include "schemas/clock.h"
+#include "schemas/envelope.h"
 
 namespace keymeter {
 
@@ -90,6 +93,36 @@ Resolution Authenticator::ResolveGateway(std::string_view token, std::string_vie
   r.credential.role = Role::kGateway;
   r.credential.gateway_id = gateway->gateway_id;
   return r;
+}
+
+Authenticator::Located Authenticator::Locate(std::string_view secret) {
+  Located out;
+  if (secret.empty()) return out;
+  const Digest digest = Sha256(secret);
+  if (operator_token_hash_ && DigestEqual(*operator_token_hash_, digest)) {
+    out.kind = Located::Kind::kOperator;
+    return out;
+  }
+  out.kind = Located::Kind::kUnknown;
+  std::shared_lock state(pipeline_.projector().state_mutex());
+  const KeyDirectory& directory = pipeline_.directory();
+  if (secret.size() == kKeyLength && std::all_of(secret.begin(), secret.end(), IsKeyChar)) {
+    if (const KeyState* key = directory.FindKey(*KeyId::Parse(secret))) {
+      out.kind = Located::Kind::kAccount;
+      out.account_id = key->account_id;
+    }
+    return out;
+  }
+  std::lock_guard lock(mu_);
+  RefreshLocked(directory);
+  if (auto it = account_by_token_.find(digest); it != account_by_token_.end()) {
+    out.kind = Located::Kind::kAccount;
+    out.account_id = it->second;
+  } else if (gateway_by_token_.contains(digest)) {
+    out.kind = Located::Kind::kAccount;
+    out.account_id = std::string(kGatewaysAccount);
+  }
+  return out;
 }
 
 void Authenticator::RefreshLocked(const KeyDirectory& directory) {

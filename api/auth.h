@@ -81,6 +81,17 @@ class Authenticator {
 
   bool operator_enabled() const { return operator_token_hash_.has_value(); }
 
+  // For routing in a cluster (api/forwarding.h): what `secret` is as far as this member's
+  // directory knows, with no attempt recorded and no secret checked beyond the operator token
+  // (the member that owns the account checks it). A member key names its account through its
+  // key id; a gateway token belongs to kGatewaysAccount.
+  struct Located {
+    enum class Kind { kNone, kOperator, kAccount, kUnknown };
+    Kind kind = Kind::kNone;
+    std::string account_id;  // kAccount
+  };
+  Located Locate(std::string_view secret);
+
  private:
   std::optional<std::string> AccountOfToken(const Digest& digest);
   // Rebuilds the token maps if the directory's credentials changed since they were built.

@@ -16,6 +16,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -37,6 +38,7 @@ namespace keymeter {
 
 class ApiContext;
 class Authorizer;
+class Cluster;
 class KeyDirectory;
 class Metrics;
 class Pipeline;
@@ -86,6 +88,10 @@ struct ServeContext {
   Authorizer* authorizer = nullptr;
   // The projector's metrics; /metrics refreshes RocksDB's live data size through it.
   ProjectorProbe* projector_probe = nullptr;
+  // This process's part in a cluster (Kafka mode), set once it runs; null for one process on
+  // its own. Atomic: `keymeter serve` sets it after the server started (it advertises the port
+  // the server got).
+  std::atomic<Cluster*> cluster{nullptr};
 };
 
 class ApiContext {

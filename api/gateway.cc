@@ -28,17 +28,20 @@ bool HasMediaType(const http::Request& request, std::string_view media_type) {
 
 }  // namespace gateway_internal
 
+namespace gateway_internal {
+
+std::string_view KeyOf(const http::Request& request) {
+  if (std::optional<std::string_view> key = request.Header("X-Api-Key"))
+    return http::TrimWhitespace(*key);
+  return request.BearerToken().value_or(std::string_view());
+}
+
+}  // namespace gateway_internal
+
 namespace {
 
 using http::TrimWhitespace;
 namespace dom = simdjson::dom;
-
-// The key of a GET: X-Api-Key, else "Authorization: Bearer <key>"; "" when neither.
-std::string_view KeyOf(const http::Request& request) {
-  if (std::optional<std::string_view> key = request.Header("X-Api-Key"))
-    return TrimWhitespace(*key);
-  return request.BearerToken().value_or(std::string_view());
-}
 
 bool ParseUnits(std::string_view text, uint32_t* out) {
   text = TrimWhitespace(text);
@@ -72,7 +75,7 @@ std::string_view OriginOf(const http::Request& request, std::string_view stated)
 void HandleGet(const Authorizer& authorizer, const http::Request& request,
                http::Response& response) {
   AuthorizeRequest ask;
-  ask.key = KeyOf(request);
+  ask.key = gateway_internal::KeyOf(request);
   ask.ip = TrimWhitespace(request.Header("X-Real-IP").value_or(request.remote_address));
   ask.product = TrimWhitespace(request.Header("X-Product").value_or(""));
   if (std::optional<std::string_view> units = request.Header("X-Units")) {

@@ -19,6 +19,10 @@ namespace keymeter::gateway_internal {
 // case-insensitive, blanks trimmed) is `media_type`.
 bool HasMediaType(const http::Request& request, std::string_view media_type);
 
+// The key of GET /v1/authorize: X-Api-Key, else "Authorization: Bearer <key>"; "" when
+// neither.
+std::string_view KeyOf(const http::Request& request);
+
 // POST /v1/events (gateway_events.cc).
 void RegisterEventsRoute(http::Router& router, ServeContext& context);
 

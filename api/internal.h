@@ -29,6 +29,8 @@ void RegisterAdminReadRoutes(http::Router& router, const ApiPtr& api);
 void RegisterN1edRoutes(http::Router& router, const ApiPtr& api);
 void RegisterBillingRoutes(http::Router& router, const ApiPtr& api);
 void RegisterGatewayAdminRoutes(http::Router& router, const ApiPtr& api);
+// GET /v1/cluster (cluster_view.cc).
+void RegisterClusterRoutes(http::Router& router, const ApiPtr& api);
 
 // Limits on what a body may carry: lists as schemas/envelope.h's kMaxListItems and
 // kMaxItemBytes (the projector enforces the counts too), labels and names as long as an item.

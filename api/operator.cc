@@ -3,6 +3,7 @@
 #include <shared_mutex>
 
 #include "api/internal.h"
+#include "cluster/cluster.h"
 #include "engine/pipeline.h"
 #include "engine/secrets.h"
 #include "http/json.h"
@@ -22,6 +23,13 @@ bool AccountIdTaken(Pipeline& pipeline, const std::string& id) {
 }
 
 // POST /v1/accounts {"name","require_confirmation"}
+// In a cluster, only ids on a partition this member owns: it applies the op and so hears its
+// outcome (api/forwarding.h sends POST /v1/accounts only to a member that owns partitions).
+bool OwnedHere(ApiContext& api, const std::string& account_id) {
+  const Cluster* cluster = api.serve.cluster;
+  return cluster == nullptr || !cluster->OwnsAny() || cluster->Owns(cluster->PartitionOf(account_id));
+}
+
 void CreateAccount(ApiContext& api, const http::Request& request, http::Response& response) {
   if (!Authenticate(api, request, response, Role::kOperator)) return;
   std::optional<JsonBody> body = BodyOr400(request, response, {"name", "require_confirmation"});
@@ -41,7 +49,7 @@ void CreateAccount(ApiContext& api, const http::Request& request, http::Response
   for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
     do {
       account_id = GenerateAccountId();
-    } while (AccountIdTaken(api.pipeline, account_id));
+    } while (AccountIdTaken(api.pipeline, account_id) || !OwnedHere(api, account_id));
     outcome = RunCommand(api, account_id, kOperatorActor,
                          [&](const EnvelopeHeader& h) {
                            return BuildAccountCreated(h, **name, digest, confirm->value_or(false));
@@ -161,6 +169,7 @@ void RegisterOperatorRoutes(http::Router& router, ServeContext& context) {
   }
   RegisterBillingRoutes(router, api);
   RegisterGatewayAdminRoutes(router, api);
+  RegisterClusterRoutes(router, api);
 }
 
 }  // namespace keymeter

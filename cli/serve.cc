@@ -17,10 +17,12 @@
 #include <memory>
 #include <system_error>
 
+#include "api/forwarding.h"
 #include "api/gateway.h"
 #include "api/routes.h"
 #include "cli/common.h"
 #include "cli/serve_config.h"
+#include "cluster/cluster.h"
 #include "engine/authorize_probe.h"
 #include "engine/authorizer.h"
 #include "engine/metrics.h"
@@ -114,6 +116,10 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
       ->check(CLI::Range(0, 1024))
       ->envname("KEYMETER_HTTP_THREADS")
       ->capture_default_str();
+  serve
+      ->add_option("--advertise", options->advertise,
+                   "Kafka mode: the URL other members reach this one at (default http://<listen>)")
+      ->envname("KEYMETER_ADVERTISE");
   serve->add_flag("--read-only", options->read_only, "Open the store read-only; refuse writes")
       ->envname("KEYMETER_READ_ONLY");
   // Only the token's SHA-256 is kept; an empty value leaves the operator endpoints disabled.
@@ -203,13 +209,16 @@ Result<ApiOptions> ApiOptionsOf(const ServeOptions& options) {
 }
 
 http::ServerOptions ServerOptionsOf(const ServeOptions& options, http::HttpProbe& probe,
-                                    const http::Router& router) {
+                                    const http::Router& router, ServeContext& context) {
   http::ServerOptions s;
   s.listen = options.listen;
   s.threads = options.http_threads;
   // Writes wait for their outcome and event posts for the log: they run on a pool of their
   // own, so authorize (an inline route) never waits behind them for an I/O thread.
-  s.offload = [&router](const http::Request& request) { return !router.RunsInline(request); };
+  // In a cluster a request may be forwarded to its owner: a round trip, off the I/O thread.
+  s.offload = [&router, &context](const http::Request& request) {
+    return !router.RunsInline(request) || MayForward(context, request);
+  };
   if (auto n = cli::EnvUnsigned("KEYMETER_HTTP_OFFLOAD_THREADS")) {
     s.offload_threads = std::clamp<uint64_t>(*n, 1, 1024);
   }
@@ -225,6 +234,34 @@ http::ServerOptions ServerOptionsOf(const ServeOptions& options, http::HttpProbe
     probe.RequestServed(route, status, latency);
   };
   return s;
+}
+
+// This process as a member of the cluster of its consumer group: its member id is its
+// group.instance.id; it advertises --advertise, else the address the server listens on (a
+// wildcard address replaced by the host's name).
+Result<std::unique_ptr<Cluster>> JoinCluster(const ServeOptions& options, Pipeline& pipeline,
+                                             Metrics& metrics, ProjectorProbe& probe,
+                                             const std::string& listening) {
+  std::string url = options.advertise;
+  if (url.empty()) {
+    std::string address = listening;
+    if (address.starts_with("0.0.0.0:") || address.starts_with("[::]:")) {
+      char host[256] = {};
+      if (gethostname(host, sizeof(host) - 1) == 0) {
+        address = std::string(host) + address.substr(address.rfind(':'));
+      }
+    }
+    url = "http://" + address;
+  }
+  ClusterOptions c;
+  c.membership = {.brokers = options.brokers,
+                  .events_topic = options.topic,
+                  .group = options.group,
+                  .member_id = pipeline.instance_id(),
+                  .url = url};
+  c.operator_token_hash = options.api.operator_token_hash;
+  c.lags = [&probe] { return probe.Lags(); };
+  return Cluster::Start(std::move(c), pipeline, metrics);
 }
 
 // Blocks SIGINT and SIGTERM in the calling thread, so that every thread started after it
@@ -289,11 +326,26 @@ int RunServe(const ServeOptions& options) {
   pipeline.Start();
 
   Result<std::unique_ptr<http::Server>> server =
-      http::Server::Start(ServerOptionsOf(options, http_probe, router), router.AsHandler());
+      http::Server::Start(ServerOptionsOf(options, http_probe, router, context),
+                          WithForwarding(context, router.AsHandler()));
   if (!server) {
     // The projector thread uses the probes and metrics above: stop it before they go.
     pipeline.Stop();
     return FailStartup(server.error().message());
+  }
+  // In Kafka mode this process is a member of a cluster (DESIGN §6), advertising the address
+  // the server got.
+  std::unique_ptr<Cluster> cluster;
+  if (!options.embedded() && !options.read_only) {
+    Result<std::unique_ptr<Cluster>> joined =
+        JoinCluster(options, pipeline, metrics, projector_probe, server.value()->address());
+    if (!joined) {
+      server.value()->Stop();
+      pipeline.Stop();
+      return FailStartup("cannot join the cluster: " + joined.error().ToString());
+    }
+    cluster = std::move(joined).value();
+    context.cluster.store(cluster.get(), std::memory_order_release);
   }
   const std::string line =
       fmt::format("keymeter listening on http://{} (data dir {}, {})", server.value()->address(),
@@ -305,6 +357,7 @@ int RunServe(const ServeOptions& options) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("{} received: draining HTTP connections", strsignal(signal_number));
+  if (cluster != nullptr) cluster->Stop();  // the other members stop sending requests here
   server.value()->Stop();
   spdlog::info("HTTP stopped; letting the current batch commit");
   pipeline.Stop();

@@ -45,6 +45,9 @@ struct ServeOptions {
   size_t http_threads = 0;  // 0 = hardware threads
   bool read_only = false;   // open the store read-only; refuse writes
   std::string config;       // --config: the TOML file, applied while parsing (serve_config.h)
+  // Kafka mode: the base URL other members of the cluster reach this one at (--advertise,
+  // KEYMETER_ADVERTISE); empty = "http://<the address the server listens on>".
+  std::string advertise;
   // The API's options: the operator token's SHA-256 from --operator-token /
   // KEYMETER_OPERATOR_TOKEN, the rest from KEYMETER_COMMAND_TIMEOUT_MS,
   // KEYMETER_BILLING_LATENESS_SECONDS and KEYMETER_AUTH_FAILURES_PER_MINUTE (docs/api.md).

@@ -74,15 +74,19 @@ void Pipeline::Stop() {
 Result<std::unique_ptr<Source>> Pipeline::MakeSource() {
   auto stored = [this](int32_t partition) { return projector_->StoredOffset(partition); };
   if (!kafka_mode()) return std::unique_ptr<Source>(std::make_unique<EmbeddedLogSource>(*log_, stored));
-  std::string instance = options_.instance_id;
-  if (instance.empty()) {
-    instance = fmt::format("keymeter-{:016x}",
-                           StableHash(std::filesystem::absolute(options_.data_dir).string()));
-  }
+  const std::string instance = instance_id();
   Result<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(
       {.brokers = options_.brokers, .group_id = options_.group, .topic = options_.topic,
        .stored_offset = stored,
-       .extra = {{"group.instance.id", instance}, {"session.timeout.ms", "10000"}}});
+       .extra = {{"group.instance.id", instance},
+                 {"session.timeout.ms", "6000"},  // the broker's minimum: failover
+                 {"heartbeat.interval.ms", "2000"}},
+       .on_ownership = [this](int32_t partition, bool assigned) {
+         std::lock_guard lock(mu_);
+         if (assigned ? owned_.insert(partition).second : owned_.erase(partition) > 0) {
+           ++ownership_version_;
+         }
+       }});
   if (!source) return source.error();
   return std::unique_ptr<Source>(std::move(source.value()));
 }
@@ -133,6 +137,7 @@ void Pipeline::Loop(std::stop_token stop) {
                           ? Status(Code::kStorageError, error.ToString()).ToString()
                           : error.ToString());
       source.reset();
+      ReleaseOwnership();
       reopen = true;
       continue;
     }
@@ -144,12 +149,40 @@ void Pipeline::Loop(std::stop_token stop) {
       consumers_replaced_.fetch_add(1, std::memory_order_relaxed);
       (void)projector_->Drain(nullptr);  // a failed write is seen by the next RunBatch()
       source.reset();
+      ReleaseOwnership();
     }
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
   // The last batch may still be being written: it lands before Stop() returns.
   if (Status s = projector_->Drain(source.get()); !s.ok()) spdlog::warn("projector: {}", s.ToString());
+}
+
+std::string Pipeline::instance_id() const {
+  if (!options_.instance_id.empty()) return options_.instance_id;
+  return fmt::format("keymeter-{:016x}",
+                     StableHash(std::filesystem::absolute(options_.data_dir).string()));
+}
+
+void Pipeline::ReleaseOwnership() {
+  std::lock_guard lock(mu_);
+  if (!owned_.empty()) ++ownership_version_;
+  owned_.clear();
+}
+
+std::vector<int32_t> Pipeline::OwnedPartitions() const {
+  if (!kafka_mode()) {
+    std::vector<int32_t> all(size_t(std::max(options_.embedded_partitions, 0)));
+    for (size_t p = 0; p < all.size(); ++p) all[p] = int32_t(p);
+    return all;
+  }
+  std::lock_guard lock(mu_);
+  return {owned_.begin(), owned_.end()};
+}
+
+uint64_t Pipeline::ownership_version() const {
+  std::lock_guard lock(mu_);
+  return ownership_version_;
 }
 
 Pipeline::KafkaClientsReplaced Pipeline::kafka_clients_replaced() const {

@@ -30,9 +30,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "consumers/dead_letter.h"
 #include "consumers/embedded_log.h"
@@ -103,6 +105,15 @@ class Pipeline {
   };
   KafkaClientsReplaced kafka_clients_replaced() const;
 
+  // The partitions this process owns, in order: in Kafka mode those the consumer group assigned
+  // it now (none while it has no consumer); in embedded mode every partition of the log.
+  std::vector<int32_t> OwnedPartitions() const;
+  // This process's group.instance.id in Kafka mode (PipelineOptions::instance_id), also its
+  // member id in a cluster.
+  std::string instance_id() const;
+  // Bumped on every change of OwnedPartitions().
+  uint64_t ownership_version() const;
+
   Store& store() { return *store_; }
   KeyDirectory& directory() { return *directory_; }
   QuotaWindows& quota() { return quota_; }
@@ -117,6 +128,8 @@ class Pipeline {
   void Loop(std::stop_token stop);
   void RecordOutcome(const std::string& command_id, const Status& outcome);
   void SetState(bool caught_up, std::string error);
+  // Forgets the owned partitions once the consumer that held them is gone.
+  void ReleaseOwnership();
   // "" when the log behind `source` answered the last probe (at most one a second); else the
   // reason.
   std::string ProbeBroker(Source& source);
@@ -146,6 +159,8 @@ class Pipeline {
   std::unordered_map<std::string, Status> outcomes_;  // GUARDED_BY(mu_)
   std::deque<std::string> outcome_order_;             // GUARDED_BY(mu_)
   bool caught_up_ = false;                            // GUARDED_BY(mu_)
+  std::set<int32_t> owned_;                           // GUARDED_BY(mu_), Kafka mode
+  uint64_t ownership_version_ = 0;                    // GUARDED_BY(mu_)
   std::string error_;                                 // GUARDED_BY(mu_)
 };
 

@@ -115,6 +115,13 @@ void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,
   memory_.Add({{"part", "dedupe"}}).Set(double(stats.dedupe_bytes));
 }
 
+std::map<int32_t, int64_t> ProjectorProbe::Lags() {
+  std::lock_guard lock(mu_);
+  std::map<int32_t, int64_t> out;
+  for (const auto& [p, gauges] : lag_gauges_) out[p] = int64_t(gauges.second->Value());
+  return out;
+}
+
 void ProjectorProbe::LogEnds(const std::vector<PartitionOffset>& ends,
                              const std::map<int32_t, PartitionRecord>& parts) {
   std::lock_guard lock(mu_);

@@ -54,6 +54,8 @@ class ProjectorProbe {
   // drops the gauges of partitions no longer in `ends` (revoked from this member).
   void LogEnds(const std::vector<PartitionOffset>& ends,
                const std::map<int32_t, PartitionRecord>& parts);
+  // The lag of each partition as the last LogEnds() set it (the cluster's member records).
+  std::map<int32_t, int64_t> Lags();
 
  private:
   prometheus::Family<prometheus::Counter>& applied_;

@@ -115,7 +115,11 @@ Result<ClientReply> Client::SendOnce(std::string_view method, std::string_view t
   }
   bhttp::response<bhttp::string_body> response = parser.release();
   if (!response.keep_alive()) s.Drop();
-  return ClientReply{.status = int(response.result_int()), .body = std::move(response.body())};
+  ClientReply reply{.status = int(response.result_int()), .body = std::move(response.body())};
+  for (const auto& field : response) {
+    reply.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  return reply;
 }
 
 std::optional<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text) {

@@ -29,12 +29,13 @@
 
 namespace keymeter::http {
 
+using ClientHeaders = std::vector<std::pair<std::string, std::string>>;
+
 struct ClientReply {
   int status = 0;
   std::string body;
+  ClientHeaders headers;  // as received, in order (Content-Type and Content-Length too)
 };
-
-using ClientHeaders = std::vector<std::pair<std::string, std::string>>;
 
 class Client {
  public:

@@ -51,6 +51,10 @@ namespace keymeter {
   X(kDlqDeliveryFailed, "DLQ-DELIVERY-FAILED", "DLQ-DELIVERY-FAILED")                           \
   X(kHttpError, "HTTP-ERROR", "HTTP-ERROR")                                                     \
   X(kListenError, "LISTEN-ERROR", "LISTEN-ERROR")                                               \
+  /* the cluster (cluster/) */                                                                  \
+  X(kOwnerUnavailable, "OWNER-UNAVAILABLE", "OWNER-UNAVAILABLE")                                \
+  X(kNotOwner, "NOT-OWNER", "NOT-OWNER")                                                        \
+  X(kInvalidMemberRecord, "INVALID-MEMBER-RECORD", "INVALID-MEMBER-RECORD")                     \
   /* the CLI */                                                                                 \
   X(kNoDataDir, "NO-DATA-DIR", "NO-DATA-DIR")                                                   \
   X(kNotAStore, "NOT-A-STORE", "NOT-A-STORE")                                                   \

@@ -31,8 +31,9 @@ const std::map<std::string, std::set<std::string>>& AllowedIncludes() {
       {"projections", {"schemas"}},
       {"engine", {"projections", "consumers", "schemas"}},
       {"http", {"schemas"}},
-      {"api", {"http", "engine", "projections", "consumers", "schemas"}},
-      {"cli", {"api", "http", "engine", "projections", "consumers", "schemas"}},
+      {"cluster", {"http", "engine", "projections", "consumers", "schemas"}},
+      {"api", {"cluster", "http", "engine", "projections", "consumers", "schemas"}},
+      {"cli", {"api", "cluster", "http", "engine", "projections", "consumers", "schemas"}},
   };
   return kAllowed;
 }

@@ -137,8 +137,8 @@ struct Engine {
     authorizer = std::make_unique<Authorizer>(pipeline->projector().state_mutex(),
                                               pipeline->directory(), pipeline->quota(),
                                               reservations, &authorize_probe);
-    context = std::make_unique<ServeContext>(ServeContext{
-        options, pipeline->store(), pipeline->directory(), router, metrics, *pipeline});
+    context.reset(new ServeContext{options, pipeline->store(), pipeline->directory(), router,
+                                   metrics, *pipeline});
     context->readiness = [this] { return pipeline->Readiness(); };
     context->authorizer = authorizer.get();
     context->projector_probe = &projector_probe;

@@ -1,0 +1,203 @@
+#include "api/forwarding.h"
+
+#include <simdjson.h>
+
+#include <string>
+
+#include "api/gateway_internal.h"
+#include "cluster/cluster.h"
+#include "http/json.h"
+#include "schemas/envelope.h"
+#include "schemas/ids.h"
+#include "schemas/text.h"
+
+namespace keymeter {
+namespace {
+
+constexpr std::string_view kServedBy = "X-Keymeter-Served-By";
+
+// What a request is about, for routing.
+struct Target {
+  enum class Kind {
+    kHere,      // no account: answered by whoever is asked
+    kAccount,   // `account`'s partition owner answers
+    kUnknown,   // a credential this member's directory does not know
+    kAnyOwner,  // any member that owns a partition (POST /v1/accounts picks an id it owns)
+  };
+  Kind kind = Kind::kHere;
+  std::string account;
+  bool authorize = false;
+  bool reserve = false;
+};
+
+// The first path segment after `prefix` ("/v1/accounts/"), or "" when none.
+std::string_view SegmentAfter(std::string_view path, std::string_view prefix) {
+  if (!path.starts_with(prefix)) return {};
+  path.remove_prefix(prefix.size());
+  return path.substr(0, path.find('/'));
+}
+
+Target OfLocated(const Authenticator::Located& located) {
+  using Kind = Authenticator::Located::Kind;
+  if (located.kind == Kind::kAccount)
+    return {.kind = Target::Kind::kAccount, .account = located.account_id};
+  if (located.kind == Kind::kUnknown) return {.kind = Target::Kind::kUnknown};
+  return {};
+}
+
+Target AuthorizeTarget(ApiContext& api, const http::Request& request) {
+  std::string_view key;
+  bool reserve = false;
+  simdjson::dom::parser parser;  // POST only; small bodies
+  if (request.method == "POST") {
+    simdjson::dom::object body;
+    if (parser.parse(request.body.data(), request.body.size()).get(body) != simdjson::SUCCESS ||
+        body["key"].get_string().get(key) != simdjson::SUCCESS) {
+      return {};  // malformed: answered here (400)
+    }
+    if (body["reserve"].get_bool().get(reserve) != simdjson::SUCCESS) reserve = false;
+  } else {
+    key = gateway_internal::KeyOf(request);
+    const std::string_view r = TrimWhitespace(request.Header("X-Reserve").value_or(""));
+    reserve = r == "true" || r == "1";
+  }
+  if (key.size() != kKeyLength) return {};  // MALFORMED_KEY, answered here
+  Target t = OfLocated(api.auth.Locate(key));
+  t.authorize = true;
+  t.reserve = reserve;
+  return t;
+}
+
+Target TargetOf(ServeContext& context, const http::Request& request) {
+  const std::string_view path = request.path;
+  if (path == "/v1/authorize") return AuthorizeTarget(*context.api, request);
+  if (!path.starts_with("/v1/") || path == "/v1/cluster") return {};
+  const Authenticator::Located who =
+      context.api->auth.Locate(request.BearerToken().value_or(std::string_view()));
+  if (who.kind != Authenticator::Located::Kind::kOperator) return OfLocated(who);
+  if (std::string_view id = SegmentAfter(path, "/v1/accounts/"); !id.empty()) {
+    return {.kind = Target::Kind::kAccount, .account = std::string(id)};
+  }
+  if (path.starts_with("/v1/gateways")) {
+    return {.kind = Target::Kind::kAccount, .account = std::string(kGatewaysAccount)};
+  }
+  if (path == "/v1/accounts" && request.method == "POST") return {.kind = Target::Kind::kAnyOwner};
+  return {};
+}
+
+// True when this member answers `t` itself.
+bool AnsweredHere(Cluster& cluster, const Target& t) {
+  switch (t.kind) {
+    case Target::Kind::kHere:
+      return true;
+    case Target::Kind::kAccount:
+      return cluster.Owns(cluster.PartitionOf(t.account));
+    case Target::Kind::kAnyOwner:
+      return cluster.OwnsAny();
+    case Target::Kind::kUnknown:
+      return false;
+  }
+  return true;
+}
+
+// Copies `reply` into `response` as it is (its Served-By included).
+void Relay(http::ClientReply&& reply, http::Response& response) {
+  response.status = reply.status;
+  response.body = std::move(reply.body);
+  response.route = "(forwarded)";
+  for (auto& [name, value] : reply.headers) {
+    if (EqualsIgnoreCase(name, "Content-Type")) {
+      response.content_type = std::move(value);
+    } else if (!EqualsIgnoreCase(name, "Content-Length") && !EqualsIgnoreCase(name, "Connection") &&
+               !EqualsIgnoreCase(name, "Keep-Alive") && !EqualsIgnoreCase(name, "Date") &&
+               !EqualsIgnoreCase(name, "Server")) {
+      response.SetHeader(std::move(name), std::move(value));
+    }
+  }
+}
+
+void OwnerUnavailable(http::Response& response, std::string_view why) {
+  SetStatusError(response, 503, Status(Code::kOwnerUnavailable, std::string(why)));
+  response.SetHeader("Retry-After", "1");
+}
+
+}  // namespace
+
+bool MayForward(ServeContext& context, const http::Request& request) {
+  Cluster* cluster = context.cluster.load(std::memory_order_acquire);
+  if (cluster == nullptr || cluster->FromPeer(request)) return false;
+  return !AnsweredHere(*cluster, TargetOf(context, request));
+}
+
+http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
+  return [&context, inner = std::move(inner)](const http::Request& request,
+                                              http::Response& response) {
+    Cluster* joined = context.cluster.load(std::memory_order_acquire);
+    if (joined == nullptr) return inner(request, response);
+    Cluster& cluster = *joined;
+    const std::string& self = cluster.member_id();
+    if (cluster.FromPeer(request)) {
+      http::Request local = request;
+      local.remote_address = request.Header("X-Keymeter-Client").value_or(request.remote_address);
+      if (!AnsweredHere(cluster, TargetOf(context, local))) {
+        cluster.CountNotOwner();
+        SetStatusError(response, 421,
+                       Status(Code::kNotOwner, "member " + self + " does not own this account"));
+      } else {
+        inner(local, response);
+      }
+      response.SetHeader(std::string(kServedBy), self);
+      return;
+    }
+    const Target t = TargetOf(context, request);
+    if (AnsweredHere(cluster, t) || !cluster.forwarding()) {
+      inner(request, response);
+      response.SetHeader(std::string(kServedBy), self);
+      return;
+    }
+    std::vector<MemberRecord> candidates;
+    if (t.kind == Target::Kind::kAccount) {
+      if (std::optional<MemberRecord> owner =
+              cluster.membership().PeerOwning(cluster.PartitionOf(t.account))) {
+        candidates.push_back(std::move(*owner));
+      }
+    } else {
+      for (MemberRecord& peer : cluster.membership().LivePeers()) {
+        if (!peer.owned.empty()) candidates.push_back(std::move(peer));
+      }
+    }
+    bool reached = false;
+    bool unreachable = false;
+    for (const MemberRecord& peer : candidates) {
+      Result<http::ClientReply> reply = cluster.Forward(peer.url, request, request.remote_address);
+      if (!reply) {
+        unreachable = true;
+        continue;
+      }
+      reached = true;
+      if (reply.value().status == 421) continue;  // not (or no longer) the owner
+      Relay(std::move(reply).value(), response);
+      return;
+    }
+    if ((t.kind == Target::Kind::kUnknown && !unreachable && cluster.Settled()) ||
+        t.kind == Target::Kind::kAnyOwner) {
+      // Every owner said it is not theirs: this member's answer (UNKNOWN_KEY, 401...) is
+      // everyone's. With an owner unreachable, a partition without one (a member died, a
+      // rebalance) or an owner still catching up, the credential may be on it: 503 below.
+      inner(request, response);
+      response.SetHeader(std::string(kServedBy), self);
+      return;
+    }
+    if (t.authorize && !t.reserve && t.kind == Target::Kind::kAccount) {
+      cluster.CountStandbyAnswer();
+      inner(request, response);
+      response.SetHeader(std::string(kServedBy), self);
+      response.SetHeader("X-Keymeter-Standby", "true");
+      return;
+    }
+    OwnerUnavailable(response, reached ? "the account's owner moved; try again"
+                                       : "no member that owns the account answers");
+  };
+}
+
+}  // namespace keymeter

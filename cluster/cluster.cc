@@ -1,0 +1,185 @@
+#include "cluster/cluster.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <map>
+
+#include "consumers/embedded_log.h"
+#include "engine/metrics.h"
+#include "engine/pipeline.h"
+#include "engine/secrets.h"
+#include "schemas/hex.h"
+#include "schemas/text.h"
+
+namespace keymeter {
+namespace {
+
+constexpr std::string_view kForwardedHeader = "X-Keymeter-Forwarded";
+constexpr std::string_view kClientHeader = "X-Keymeter-Client";
+
+// Headers a proxy does not pass on (RFC 9110 §7.6.1), those the client library sets itself,
+// and keymeter's own forwarding headers, which only a member may set.
+bool Hop(std::string_view name) {
+  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
+                             "transfer-encoding", "upgrade", "host", "content-length",
+                             "content-type", "x-keymeter-forwarded", "x-keymeter-client"}) {
+    if (EqualsIgnoreCase(name, h)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct Cluster::Pool {
+  std::mutex mu;
+  std::map<std::string, std::vector<std::unique_ptr<http::Client>>> idle;  // GUARDED_BY(mu)
+};
+
+Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options, Pipeline& pipeline,
+                                                Metrics& metrics) {
+  std::unique_ptr<Cluster> c(new Cluster(std::move(options), pipeline, metrics));
+  MembershipOptions m = c->options_.membership;
+  m.self = [&pipeline, lags = c->options_.lags] {
+    SelfState state{.owned = pipeline.OwnedPartitions()};
+    if (lags) {
+      for (const auto& [p, n] : lags()) {
+        if (std::binary_search(state.owned.begin(), state.owned.end(), p)) state.lag[p] = n;
+      }
+    }
+    state.settled = state.lag.size() == state.owned.size();
+    for (const auto& [p, n] : state.lag) state.settled = state.settled && n <= kSettledLag;
+    return state;
+  };
+  Result<std::unique_ptr<Membership>> membership = Membership::Start(std::move(m));
+  if (!membership) return membership.error();
+  c->membership_ = std::move(membership).value();
+  return c;
+}
+
+Cluster::Cluster(ClusterOptions options, Pipeline& pipeline, Metrics& metrics)
+    : options_(std::move(options)), pipeline_(pipeline), pool_(std::make_unique<Pool>()) {
+  if (options_.operator_token_hash) {
+    std::string seed = "keymeter-cluster:";
+    AppendHex(&seed, *options_.operator_token_hash);
+    secret_ = ToHex(Sha256(seed));
+  }
+  auto& forwarded = prometheus::BuildCounter()
+                        .Name("keymeter_cluster_forwarded_total")
+                        .Help("Requests forwarded to the member owning their account, by outcome.")
+                        .Register(metrics.registry());
+  forwarded_ok_ = &forwarded.Add({{"outcome", "answered"}});
+  forwarded_failed_ = &forwarded.Add({{"outcome", "unreachable"}});
+  standby_answers_ = &prometheus::BuildCounter()
+                          .Name("keymeter_cluster_standby_answers_total")
+                          .Help("authorize answered from this member's copy: owner unreachable.")
+                          .Register(metrics.registry())
+                          .Add({});
+  not_owner_ = &prometheus::BuildCounter()
+                    .Name("keymeter_cluster_not_owner_total")
+                    .Help("Forwarded requests refused 421 NOT-OWNER by this member.")
+                    .Register(metrics.registry())
+                    .Add({});
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1};
+  forward_latency_ = &prometheus::BuildHistogram()
+                          .Name("keymeter_cluster_forward_latency_seconds")
+                          .Help("Round trip of a forwarded request to its owner.")
+                          .Register(metrics.registry())
+                          .Add({}, kBuckets);
+}
+
+Cluster::~Cluster() { Stop(); }
+
+void Cluster::Stop() {
+  if (membership_ != nullptr) membership_->Stop();
+}
+
+int32_t Cluster::PartitionOf(std::string_view account_id) const {
+  return KafkaPartitionFor(account_id, membership_->partitions());
+}
+
+bool Cluster::Owns(int32_t partition) const {
+  const std::vector<int32_t> owned = pipeline_.OwnedPartitions();
+  return std::binary_search(owned.begin(), owned.end(), partition);
+}
+
+bool Cluster::OwnsAny() const { return !pipeline_.OwnedPartitions().empty(); }
+
+bool Cluster::Settled() const {
+  const MemberRecord self = membership_->Self();
+  for (int32_t p = 0; p < membership_->partitions(); ++p) {
+    if (std::binary_search(self.owned.begin(), self.owned.end(), p)) {
+      if (!self.settled) return false;
+    } else if (std::optional<MemberRecord> peer = membership_->PeerOwning(p)) {
+      if (!peer->settled) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Cluster::FromPeer(const http::Request& request) const {
+  if (!secret_) return false;
+  std::optional<std::string_view> given = request.Header(kForwardedHeader);
+  if (!given || given->size() != secret_->size()) return false;
+  return DigestEqual(Sha256(*given), Sha256(*secret_));  // constant time
+}
+
+std::unique_ptr<http::Client> Cluster::TakeClient(const std::string& base_url) {
+  {
+    std::lock_guard lock(pool_->mu);
+    auto& idle = pool_->idle[base_url];
+    if (!idle.empty()) {
+      std::unique_ptr<http::Client> c = std::move(idle.back());
+      idle.pop_back();
+      return c;
+    }
+  }
+  std::optional<std::pair<std::string, uint16_t>> hp = http::ParseHostPort(base_url);
+  if (!hp) return nullptr;
+  return std::make_unique<http::Client>(hp->first, hp->second, options_.forward_timeout);
+}
+
+void Cluster::GiveBack(const std::string& base_url, std::unique_ptr<http::Client> client) {
+  std::lock_guard lock(pool_->mu);
+  auto& idle = pool_->idle[base_url];
+  if (idle.size() < options_.max_idle_per_peer) idle.push_back(std::move(client));
+}
+
+Result<http::ClientReply> Cluster::Forward(const std::string& base_url,
+                                           const http::Request& request,
+                                           std::string_view client_address) {
+  if (!secret_) return Status(Code::kOwnerUnavailable, "forwarding needs the operator token");
+  std::unique_ptr<http::Client> client = TakeClient(base_url);
+  if (client == nullptr) return Status(Code::kHttpError, "bad member URL " + base_url);
+  http::ClientHeaders headers;
+  for (const auto& [name, value] : request.headers) {
+    if (!Hop(name)) headers.emplace_back(std::string(name), std::string(value));
+  }
+  headers.emplace_back(std::string(kForwardedHeader), *secret_);
+  headers.emplace_back(std::string(kClientHeader), std::string(client_address));
+  const std::string_view content_type = request.Header("Content-Type").value_or("");
+  const auto started = std::chrono::steady_clock::now();
+  Result<http::ClientReply> reply =
+      client->Send(request.method, request.target, "", request.body, content_type, headers);
+  forward_latency_->Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (!reply) {
+    forwarded_failed_->Increment();
+    return reply;
+  }
+  forwarded_ok_->Increment();
+  GiveBack(base_url, std::move(client));
+  return reply;
+}
+
+void Cluster::CountStandbyAnswer() { standby_answers_->Increment(); }
+void Cluster::CountNotOwner() { not_owner_->Increment(); }
+
+}  // namespace keymeter

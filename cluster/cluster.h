@@ -1,0 +1,113 @@
+// Cluster: what one keymeter process needs to act as a member of a cluster (DESIGN §6): the
+// Membership (who is there, who owns which partition), the partition of an account, and
+// forwarding of a request to the member that owns it over kept-alive HTTP connections.
+//
+// Forwarded requests carry "X-Keymeter-Forwarded: <cluster secret>" and the client's address in
+// "X-Keymeter-Client"; a member trusts both only with the right secret (FromPeer), and never
+// forwards a forwarded request again (one hop: a member that no longer owns the partition
+// answers 421 NOT-OWNER). The secret is derived from the operator token, which every member of
+// a cluster shares; a member without one forwards nothing.
+//
+// Thread safety: thread-safe.
+
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster/membership.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "schemas/ids.h"
+#include "schemas/status.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace keymeter {
+
+class Metrics;
+class Pipeline;
+
+struct ClusterOptions {
+  MembershipOptions membership;  // `self` is filled from the pipeline
+  // SHA-256 of the operator token (ApiOptions::operator_token_hash); unset: no forwarding.
+  std::optional<Digest> operator_token_hash;
+  std::chrono::milliseconds forward_timeout{5000};
+  size_t max_idle_per_peer = 32;  // kept-alive connections to each member
+  // The lag of each owned partition (ProjectorProbe::Lags); optional.
+  std::function<std::map<int32_t, int64_t>()> lags;
+};
+
+class Cluster {
+ public:
+  // Starts the Membership of `pipeline` (Kafka mode only). Errors: Membership::Start's.
+  static Result<std::unique_ptr<Cluster>> Start(ClusterOptions options, Pipeline& pipeline,
+                                                Metrics& metrics);
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // Says goodbye on the members topic (Membership::Stop). Idempotent.
+  void Stop();
+
+  Membership& membership() { return *membership_; }
+  const std::string& member_id() const { return membership_->member_id(); }
+
+  // The events-topic partition of `account_id` (Kafka's murmur2 of the message key).
+  int32_t PartitionOf(std::string_view account_id) const;
+  // True when this member owns `partition` now.
+  bool Owns(int32_t partition) const;
+  bool OwnsAny() const;
+  // True when every partition has an owner now (this member or a live peer) and every owner
+  // is settled (MemberRecord::settled): a credential none of them knows is unknown.
+  bool Settled() const;
+  bool forwarding() const { return secret_.has_value(); }
+
+  // True when `request` came from another member (its X-Keymeter-Forwarded holds the secret).
+  bool FromPeer(const http::Request& request) const;
+  // Sends `request` as it came to the member at `base_url`, with the client's address, and
+  // returns the answer as it is. HTTP-ERROR when the member can't be reached or answer in
+  // time. Only when forwarding().
+  Result<http::ClientReply> Forward(const std::string& base_url, const http::Request& request,
+                                    std::string_view client_address);
+
+  // For metrics: a request answered from this member's copy because its owner could not be
+  // reached; a forwarded request refused 421 because this member does not own it.
+  void CountStandbyAnswer();
+  void CountNotOwner();
+
+ private:
+  struct Pool;
+  Cluster(ClusterOptions options, Pipeline& pipeline, Metrics& metrics);
+  std::unique_ptr<http::Client> TakeClient(const std::string& base_url);
+  void GiveBack(const std::string& base_url, std::unique_ptr<http::Client> client);
+
+  const ClusterOptions options_;
+  Pipeline& pipeline_;
+  std::optional<std::string> secret_;  // hex
+  std::unique_ptr<Membership> membership_;
+  std::unique_ptr<Pool> pool_;
+
+  prometheus::Counter* forwarded_ok_ = nullptr;
+  prometheus::Counter* forwarded_failed_ = nullptr;
+  prometheus::Counter* standby_answers_ = nullptr;
+  prometheus::Counter* not_owner_ = nullptr;
+  prometheus::Histogram* forward_latency_ = nullptr;
+  prometheus::Gauge* owned_gauge_ = nullptr;
+  prometheus::Gauge* live_members_gauge_ = nullptr;
+};
+
+}  // namespace keymeter

@@ -1,0 +1,243 @@
+// A keymeter cluster of three real `keymeter serve` processes on the broker of scripts/kafka
+// (DESIGN §6, docs/scale.md): they find each other through the members topic, split the
+// partitions, and answer any request for any account, forwarding it to the owner; a member
+// killed with SIGKILL has its accounts answered again by the others.
+#define BOOST_TEST_MODULE cluster
+#include <signal.h>
+#include <simdjson.h>
+
+#include <boost/test/unit_test.hpp>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "http/client.h"
+#include "tests/common/process_fixture.h"
+#include "tests/common/temp_dir.h"
+#include "tests/consumers/kafka_fixture.h"
+
+namespace keymeter::testing {
+namespace {
+
+constexpr int kPartitions = 4;
+const std::string kOperatorToken = "cluster-test-operator-token";
+
+std::string Field(const std::string& json, const char* name) {
+  return http::JsonString(json, std::string("/") + name).value_or("");
+}
+
+std::string Header(const http::ClientReply& reply, std::string_view name) {
+  for (const auto& [n, v] : reply.headers) {
+    if (n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0) return v;
+  }
+  return "";
+}
+
+struct Member {
+  std::unique_ptr<Process> process;
+  uint16_t port = 0;
+  std::unique_ptr<http::Client> client;
+};
+
+// Three members of one group on a topic of their own.
+class Cluster {
+ public:
+  explicit Cluster(TempDir& tmp) : tmp_(tmp) {
+    topic_ = "cluster-" + RandomHex();
+    group_ = "cluster-" + RandomHex();
+    BOOST_REQUIRE(CreateTopic(topic_, kPartitions).ok());
+    for (int i = 0; i < 3; ++i) Start(i);
+  }
+
+  void Start(int i) {
+    if (members_.size() <= size_t(i)) members_.resize(i + 1);
+    Member& m = members_[i];
+    m.process = Spawn({"serve", "--data-dir", tmp_.sub("m" + std::to_string(i)), "--listen",
+                       "127.0.0.1:0", "--brokers", Brokers(), "--topic", topic_, "--group", group_,
+                       "--operator-token", kOperatorToken},
+                      tmp_.sub("err" + std::to_string(i)));
+    m.port = PortOf(m.process->ReadLine(60s));
+    m.client = std::make_unique<http::Client>("127.0.0.1", m.port, 10s);
+  }
+
+  Member& operator[](size_t i) { return members_[i]; }
+  size_t size() const { return members_.size(); }
+
+  // GET /v1/cluster of member `i`: {live member ids, partition → owner id}.
+  std::pair<std::set<std::string>, std::map<int, std::string>> View(size_t i) {
+    auto r = members_[i].client->Send("GET", "/v1/cluster", kOperatorToken);
+    std::set<std::string> live;
+    std::map<int, std::string> owners;
+    if (!r || r.value().status != 200) return {live, owners};
+    simdjson::dom::parser parser;
+    simdjson::dom::element root = parser.parse(r.value().body);
+    settled_ = bool(root["settled"]);
+    for (simdjson::dom::element m : root["members"].get_array()) {
+      if (bool(m["live"])) live.insert(std::string(std::string_view(m["member_id"])));
+    }
+    for (simdjson::dom::element o : root["owners"].get_array()) {
+      std::string_view owner;
+      if (o["owner"].get_string().get(owner) == simdjson::SUCCESS) {
+        owners[int(int64_t(o["partition"]))] = std::string(owner);
+      }
+    }
+    return {live, owners};
+  }
+
+  // Waits until member `i` sees `members` live members, each owning a partition and caught up
+  // ("settled"), every partition owned.
+  bool Settled(size_t i, size_t members, std::chrono::seconds timeout) {
+    for (auto deadline = Clock::now() + timeout; Clock::now() < deadline;) {
+      auto [live, owners] = View(i);
+      std::set<std::string> owning;
+      for (const auto& [p, owner] : owners) owning.insert(owner);
+      if (live.size() == members && owners.size() == size_t(kPartitions) && owning == live &&
+          settled_) {
+        return true;
+      }
+      std::this_thread::sleep_for(250ms);
+    }
+    return false;
+  }
+
+ private:
+  TempDir& tmp_;
+  std::string topic_;
+  std::string group_;
+  std::vector<Member> members_;
+  bool settled_ = false;  // of the last View()
+};
+
+struct AccountKeys {
+  std::string account_id;
+  std::string admin_token;
+  std::string key;
+};
+
+// An account made through member `a` and a key issued through member `b`.
+AccountKeys MakeAccount(Cluster& c, size_t a, size_t b, const std::string& name) {
+  AccountKeys out;
+  auto account =
+      c[a].client->Send("POST", "/v1/accounts", kOperatorToken, R"({"name":")" + name + R"("})");
+  BOOST_REQUIRE(account);
+  BOOST_REQUIRE_MESSAGE(account.value().status == 201, account.value().body);
+  out.account_id = Field(account.value().body, "account_id");
+  out.admin_token = Field(account.value().body, "admin_token");
+  auto key = c[b].client->Send("POST", "/v1/keys", out.admin_token,
+                               R"({"label":"Production","status":"active"})");
+  BOOST_REQUIRE(key);
+  BOOST_REQUIRE_MESSAGE(key.value().status == 201, key.value().body);
+  out.key = Field(key.value().body, "key");
+  return out;
+}
+
+Result<http::ClientReply> Authorize(Member& m, const std::string& key) {
+  return m.client->Send("GET", "/v1/authorize", "", "", "application/json",
+                        {{"X-Api-Key", key}, {"X-Real-IP", "192.0.2.7"}});
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(three_members_split_the_partitions_and_answer_for_each_other) {
+  TempDir tmp;
+  Cluster c(tmp);
+  BOOST_REQUIRE_MESSAGE(c.Settled(0, 3, 90s), "the members did not split the partitions");
+  auto [live, owners] = c.View(1);
+  BOOST_TEST(live.size() == 3u);
+  std::set<std::string> owning;
+  for (const auto& [p, owner] : owners) owning.insert(owner);
+  BOOST_TEST(owning.size() >= 2u);  // the group spread the partitions
+
+  // Accounts and keys made through one member and another, authorized through all three: every
+  // member gives the owner's answer.
+  int forwarded = 0;
+  std::vector<AccountKeys> accounts;
+  for (size_t i = 0; i < 6; ++i) {
+    accounts.push_back(MakeAccount(c, i % 3, (i + 1) % 3, "acct" + std::to_string(i)));
+  }
+  for (const AccountKeys& a : accounts) {
+    std::set<std::string> served_by;
+    for (size_t m = 0; m < c.size(); ++m) {
+      auto r = Authorize(c[m], a.key);
+      BOOST_REQUIRE(r);
+      BOOST_TEST(r.value().status == 204);
+      BOOST_TEST(Header(r.value(), "X-Keymeter-Reason") == "OK");
+      BOOST_TEST(Header(r.value(), "X-Keymeter-Account") == a.account_id);
+      served_by.insert(Header(r.value(), "X-Keymeter-Served-By"));
+    }
+    BOOST_TEST(served_by.size() == 1u);  // the owner, whoever was asked
+    forwarded += 2;                      // two of the three members were not the owner
+    // The admin's reads agree through every member.
+    std::set<std::string> keys_bodies;
+    for (size_t m = 0; m < c.size(); ++m) {
+      auto r = c[m].client->Send("GET", "/v1/keys", a.admin_token);
+      BOOST_REQUIRE(r);
+      BOOST_TEST(r.value().status == 200);
+      keys_bodies.insert(r.value().body);
+    }
+    BOOST_TEST(keys_bodies.size() == 1u);
+  }
+  BOOST_TEST_MESSAGE(forwarded << " authorize answers came through a member that forwarded them");
+
+  // A well-formed key nobody issued: every member says so, once all owners said it is not theirs.
+  for (size_t m = 0; m < c.size(); ++m) {
+    auto r = Authorize(c[m], "ZZZZZZZZzzzzzzzzzzzzzzzz");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r.value().status == 401);
+  }
+  // Forwarding headers from outside are not trusted: no secret, no forwarded client.
+  auto spoofed = c[0].client->Send(
+      "GET", "/v1/authorize", "", "", "application/json",
+      {{"X-Api-Key", accounts[0].key}, {"X-Keymeter-Forwarded", "not-the-secret"}});
+  BOOST_REQUIRE(spoofed);
+  BOOST_TEST(spoofed.value().status == 204);
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_member_s_accounts_are_answered_again) {
+  TempDir tmp;
+  Cluster c(tmp);
+  BOOST_REQUIRE_MESSAGE(c.Settled(0, 3, 90s), "the members did not split the partitions");
+  // An account made through member 2 lands on a partition member 2 owns (POST /v1/accounts
+  // picks such an id): member 2 is the one to kill.
+  AccountKeys victim = MakeAccount(c, 2, 1, "victim");
+  auto self = c[2].client->Send("GET", "/healthz");
+  BOOST_REQUIRE(self);
+  const std::string victim_id = Header(self.value(), "X-Keymeter-Served-By");
+  auto before = Authorize(c[0], victim.key);
+  BOOST_REQUIRE(before);
+  BOOST_TEST(before.value().status == 204);
+  BOOST_REQUIRE_EQUAL(Header(before.value(), "X-Keymeter-Served-By"), victim_id);
+
+  ::kill(c[2].process->pid, SIGKILL);
+  const auto killed = Clock::now();
+  std::map<int, int> statuses;
+  double answered_after = -1;
+  while (Clock::now() - killed < 60s) {
+    auto r = Authorize(c[static_cast<size_t>(statuses.size() % 2)], victim.key);
+    const int status = r ? r.value().status : 0;
+    ++statuses[status];
+    if (status == 204) {
+      answered_after = std::chrono::duration<double>(Clock::now() - killed).count();
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  for (const auto& [status, n] : statuses) BOOST_TEST_MESSAGE("HTTP " << status << ": " << n);
+  BOOST_TEST_MESSAGE("answered again " << answered_after << " s after the SIGKILL");
+  BOOST_REQUIRE(answered_after > 0);
+  // Until then the survivors said "try again" (503 OWNER-UNAVAILABLE), never a wrong answer.
+  for (const auto& [status, n] : statuses) BOOST_TEST((status == 204 || status == 503));
+  // Both survivors answer for it now, the same member serving.
+  std::set<std::string> served_by;
+  for (size_t m = 0; m < 2; ++m) {
+    auto r = Authorize(c[m], victim.key);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r.value().status == 204);
+    served_by.insert(Header(r.value(), "X-Keymeter-Served-By"));
+  }
+  BOOST_TEST(served_by.size() == 1u);
+  BOOST_TEST(!served_by.contains(victim_id));
+}
+
+}  // namespace keymeter::testing
