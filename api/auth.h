@@ -80,6 +80,10 @@ class Authenticator {
   Resolution ResolveGateway(std::string_view token, std::string_view address);
 
   bool operator_enabled() const { return operator_token_hash_.has_value(); }
+  // Seconds until `address` may present credentials again; 0 when it may now.
+  int64_t BlockedFor(std::string_view address) const {
+    return limiter_.BlockedFor(address, AttemptLimiter::Clock::now());
+  }
 
   // For routing in a cluster (api/forwarding.h): what `secret` is as far as this member's
   // directory knows, with no attempt recorded and no secret checked beyond the operator token

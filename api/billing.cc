@@ -1,11 +1,15 @@
 // GET /v1/billing/usage?month=YYYY-MM (api/operator.h): one month's usage per account,
 // root key (its pool), member and product, and whether the month is closed.
 
+#include <simdjson.h>
+
+#include <map>
 #include <shared_mutex>
 
 #include "api/internal.h"
 #include "api/params.h"
 #include "api/usage.h"
+#include "cluster/cluster.h"
 #include "engine/partition_state.h"
 #include "engine/pipeline.h"
 #include "http/json.h"
@@ -35,11 +39,13 @@ std::optional<TimeUs> ParseMonth(std::string_view text) {
   return DaysFromCivil(year, unsigned(month), 1) * kMicrosPerDay;
 }
 
-std::vector<AccountSnapshot> Snapshot(Pipeline& pipeline) {
+// Every account (in a cluster: of the partitions this member owns), by id.
+std::vector<AccountSnapshot> Snapshot(Pipeline& pipeline, const Cluster* cluster) {
   std::vector<AccountSnapshot> out;
   std::shared_lock lock(pipeline.projector().state_mutex());
   const KeyDirectory& directory = pipeline.directory();
   directory.ForEachAccount([&](const AccountState& account) {
+    if (cluster != nullptr && !cluster->Owns(cluster->PartitionOf(account.account_id))) return;
     AccountSnapshot a{account.account_id, account.name, {}};
     for (const KeyState* key : directory.KeysOf(account.account_id)) {
       a.keys.push_back(ViewOf(directory, *key));
@@ -122,7 +128,8 @@ void BillingUsage(ApiContext& api, const http::Request& request, http::Response&
   if (!stored) return SetStatusError(response, 500, stored.error());
   const std::optional<TimeUs> watermark = stored.value();
   const bool complete = watermark && *watermark >= to + api.options.billing_lateness_us;
-  const std::vector<AccountSnapshot> accounts = Snapshot(api.pipeline);
+  const std::vector<AccountSnapshot> accounts =
+      Snapshot(api.pipeline, api.serve.cluster.load(std::memory_order_acquire));
 
   http::JsonWriter json;
   json.BeginObject().Key("month").String(*month_text);
@@ -145,11 +152,105 @@ void BillingUsage(ApiContext& api, const http::Request& request, http::Response&
   http::SetJson(response, 200, json.Take());
 }
 
+// The owner of each partition now, for telling whether ownership moved during a gather.
+std::vector<std::string> Owners(Cluster& cluster) {
+  std::vector<std::string> owners;
+  for (int32_t p = 0; p < cluster.membership().partitions(); ++p) {
+    std::optional<MemberRecord> peer = cluster.membership().PeerOwning(p);
+    owners.push_back(cluster.Owns(p) ? cluster.member_id() : peer ? peer->member_id : "");
+  }
+  return owners;
+}
+
+// One answer of the whole cluster from the answers of its owners, each for its own accounts:
+// the accounts together (by id), the oldest watermark, complete when every part with a
+// watermark is.
+std::optional<std::string> MergeBilling(const std::vector<std::string>& parts) {
+  simdjson::dom::parser parser;
+  std::map<std::string, std::string> accounts;  // id → its JSON
+  std::string month, from, to, watermark;
+  bool complete = true;
+  int64_t lateness = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    simdjson::dom::object root;
+    if (parser.parse(parts[i]).get(root) != simdjson::SUCCESS) return std::nullopt;
+    std::string_view text;
+    bool part_complete = false;
+    if (root["month"].get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+    month = text;
+    if (root["from"].get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+    from = text;
+    if (root["to"].get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+    to = text;
+    if (root["complete"].get_bool().get(part_complete) != simdjson::SUCCESS ||
+        root["allowed_lateness_seconds"].get_int64().get(lateness) != simdjson::SUCCESS) {
+      return std::nullopt;
+    }
+    // As StoreWatermark does in one store: partitions without a watermark (no request events
+    // yet) are not counted.
+    if (root["watermark"].get_string().get(text) == simdjson::SUCCESS) {
+      if (watermark.empty() || text < watermark) watermark = text;
+      complete = complete && part_complete;
+    }
+    simdjson::dom::array list;
+    if (root["accounts"].get_array().get(list) != simdjson::SUCCESS) return std::nullopt;
+    for (simdjson::dom::element a : list) {
+      if (a["account_id"].get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+      accounts.emplace(std::string(text), simdjson::minify(a));
+    }
+  }
+  http::JsonWriter json;
+  json.BeginObject().Key("month").String(month).Key("from").String(from).Key("to").String(to);
+  json.Key("watermark");
+  watermark.empty() ? json.Null() : json.String(watermark);
+  json.Key("complete").Bool(complete && !watermark.empty()).Key("allowed_lateness_seconds").Int(lateness);
+  json.Key("accounts").BeginArray();
+  for (const auto& [id, raw] : accounts) json.Raw(raw);
+  json.EndArray().EndObject();
+  return json.Take();
+}
+
+// In a cluster, the month of every account: this member's answer for its partitions and each
+// other owner's for theirs, merged; 503 OWNER-UNAVAILABLE rather than a partial bill.
+void GatherBilling(ApiContext& api, Cluster& cluster, const http::Request& request,
+                   http::Response& response) {
+  if (!Authenticate(api, request, response, Role::kOperator)) return;
+  const std::vector<std::string> owners = Owners(cluster);
+  auto unavailable = [&response](std::string why) {
+    SetStatusError(response, 503, Status(Code::kOwnerUnavailable, std::move(why)));
+    response.SetHeader("Retry-After", "1");
+  };
+  if (!cluster.Settled()) return unavailable("a partition has no owner or its owner is catching up");
+  http::Response local;
+  BillingUsage(api, request, local);
+  if (local.status != 200) {
+    response = std::move(local);
+    return;
+  }
+  std::vector<std::string> parts = {std::move(local.body)};
+  for (const MemberRecord& peer : cluster.membership().LivePeers()) {
+    if (peer.owned.empty()) continue;
+    Result<http::ClientReply> reply = cluster.Forward(peer.url, request, request.remote_address);
+    if (!reply || reply.value().status != 200) {
+      return unavailable("member " + peer.member_id + " did not answer its part");
+    }
+    parts.push_back(std::move(reply.value().body));
+  }
+  if (Owners(cluster) != owners) return unavailable("partitions moved while the bill was read");
+  std::optional<std::string> merged = MergeBilling(parts);
+  if (!merged) return SetStatusError(response, 500, Status(Code::kInternal, "merging the parts"));
+  http::SetJson(response, 200, std::move(*merged));
+}
+
 }  // namespace
 
 void RegisterBillingRoutes(http::Router& router, const ApiPtr& api) {
   router.Add("GET", "/v1/billing/usage",
              [api](const http::Request& request, http::Response& response) {
+               Cluster* cluster = api->serve.cluster.load(std::memory_order_acquire);
+               if (cluster != nullptr && !cluster->FromPeer(request)) {
+                 return GatherBilling(*api, *cluster, request, response);
+               }
                BillingUsage(*api, request, response);
              });
 }

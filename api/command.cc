@@ -5,13 +5,29 @@
 #include <array>
 #include <span>
 
+#include "api/forwarding.h"
 #include "engine/pipeline.h"
 #include "engine/secrets.h"
 
 namespace keymeter {
 
+namespace {
+
+// True when `key_text` names a key of an account other than `account_id` on another partition.
+bool ForeignElsewhere(ApiContext& api, std::string_view account_id, std::string_view key_text) {
+  const std::optional<KeyId> id = KeyId::Parse(key_text);
+  if (!id) return false;
+  bool uncertain = false;
+  const std::optional<std::string> owner = AccountOfKey(api.serve, *id, &uncertain);
+  return owner && *owner != account_id &&
+         PartitionOfAccount(api.serve, *owner) != PartitionOfAccount(api.serve, account_id);
+}
+
+}  // namespace
+
 CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Actor& actor,
-                          const EnvelopeFactory& build) {
+                          const EnvelopeFactory& build,
+                          std::initializer_list<std::string_view> named_keys) {
   CommandOutcome outcome;
   const auto started = AttemptLimiter::Clock::now();
   if (const int64_t wait = api.refusals.BlockedFor(account_id, started); wait > 0) {
@@ -20,6 +36,14 @@ CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Ac
                             "too many commands naming keys not of this account; retry later");
     outcome.retry_after_s = wait;
     return outcome;
+  }
+  for (std::string_view key : named_keys) {
+    if (ForeignElsewhere(api, account_id, key)) {
+      outcome.status =
+          Status(Code::kUnableToChangeNotOwnApiKey, "the key belongs to another account");
+      api.refusals.RecordFailure(account_id, started);
+      return outcome;
+    }
   }
   outcome.command_id = "cmd_" + RandomKeyChars(22);
   EnvelopeHeader header;

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -56,8 +57,14 @@ inline const Actor kOperatorActor{fb::ActorKind::Operator, ""};
 // account).
 using EnvelopeFactory = std::function<std::string(const EnvelopeHeader&)>;
 
+// `named_keys`: the keys the op names besides its account (a parent). One that belongs to
+// another account on another partition, which that partition's projector can't see
+// (KeyDirectory::Apply's same_log), is refused here UNABLE-TO-CHANGE-NOT-OWN-API-KEY without
+// publishing, as one process holding every partition would answer (not audited: the log has no
+// op); on the same partition the projector refuses it, audited.
 CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Actor& actor,
-                          const EnvelopeFactory& build);
+                          const EnvelopeFactory& build,
+                          std::initializer_list<std::string_view> named_keys = {});
 
 int HttpStatusOf(Code code);
 

@@ -2,11 +2,18 @@
 
 #include <simdjson.h>
 
+#include <shared_mutex>
 #include <string>
 
+#include "api/client_address.h"
 #include "api/gateway_internal.h"
 #include "cluster/cluster.h"
+#include "consumers/embedded_log.h"
+#include "engine/pipeline.h"
+#include "http/client.h"
+#include "http/form.h"
 #include "http/json.h"
+#include "projections/key_directory.h"
 #include "schemas/envelope.h"
 #include "schemas/ids.h"
 #include "schemas/text.h"
@@ -28,6 +35,7 @@ struct Target {
   std::string account;
   bool authorize = false;
   bool reserve = false;
+  bool known_here = false;  // kAccount from this member's own directory (it has a copy)
 };
 
 // The first path segment after `prefix` ("/v1/accounts/"), or "" when none.
@@ -37,15 +45,29 @@ std::string_view SegmentAfter(std::string_view path, std::string_view prefix) {
   return path.substr(0, path.find('/'));
 }
 
-Target OfLocated(const Authenticator::Located& located) {
+constexpr std::string_view kKeysPath = "/_cluster/keys/";
+
+// What `secret` names: a member key this member does not know is looked up in the cluster
+// when `may_ask` (never on an I/O thread).
+Target Locate(ServeContext& context, std::string_view secret, bool may_ask) {
   using Kind = Authenticator::Located::Kind;
-  if (located.kind == Kind::kAccount)
-    return {.kind = Target::Kind::kAccount, .account = located.account_id};
-  if (located.kind == Kind::kUnknown) return {.kind = Target::Kind::kUnknown};
-  return {};
+  const Authenticator::Located located = context.api->auth.Locate(secret);
+  if (located.kind == Kind::kAccount) {
+    return {.kind = Target::Kind::kAccount, .account = located.account_id, .known_here = true};
+  }
+  if (located.kind != Kind::kUnknown) return {};
+  if (secret.size() == kKeyLength && may_ask) {
+    bool uncertain = false;
+    if (std::optional<KeyId> id = KeyId::Parse(secret)) {
+      if (std::optional<std::string> account = AccountOfKey(context, *id, &uncertain)) {
+        return {.kind = Target::Kind::kAccount, .account = std::move(*account)};
+      }
+    }
+  }
+  return {.kind = Target::Kind::kUnknown};
 }
 
-Target AuthorizeTarget(ApiContext& api, const http::Request& request) {
+Target AuthorizeTarget(ServeContext& context, const http::Request& request, bool may_ask) {
   std::string_view key;
   bool reserve = false;
   simdjson::dom::parser parser;  // POST only; small bodies
@@ -62,19 +84,26 @@ Target AuthorizeTarget(ApiContext& api, const http::Request& request) {
     reserve = r == "true" || r == "1";
   }
   if (key.size() != kKeyLength) return {};  // MALFORMED_KEY, answered here
-  Target t = OfLocated(api.auth.Locate(key));
+  Target t = Locate(context, key, may_ask);
   t.authorize = true;
   t.reserve = reserve;
   return t;
 }
 
-Target TargetOf(ServeContext& context, const http::Request& request) {
+// What `request` is about; `may_ask`: other members may be asked (AccountOfKey).
+Target TargetOf(ServeContext& context, const http::Request& request, bool may_ask = true) {
   const std::string_view path = request.path;
-  if (path == "/v1/authorize") return AuthorizeTarget(*context.api, request);
+  if (path == "/v1/authorize") return AuthorizeTarget(context, request, may_ask);
+  if (path == "/a/admin/api-key-set-parent") {  // n1ed: the admin token is in the form body
+    Result<FormFields> form = ParseForm(request.body);
+    if (!form) return {};
+    return Locate(context, FormValue(form.value(), "adminToken").value_or(""), may_ask);
+  }
   if (!path.starts_with("/v1/") || path == "/v1/cluster") return {};
-  const Authenticator::Located who =
-      context.api->auth.Locate(request.BearerToken().value_or(std::string_view()));
-  if (who.kind != Authenticator::Located::Kind::kOperator) return OfLocated(who);
+  const std::string_view bearer = request.BearerToken().value_or(std::string_view());
+  if (context.api->auth.Locate(bearer).kind != Authenticator::Located::Kind::kOperator) {
+    return Locate(context, bearer, may_ask);
+  }
   if (std::string_view id = SegmentAfter(path, "/v1/accounts/"); !id.empty()) {
     return {.kind = Target::Kind::kAccount, .account = std::string(id)};
   }
@@ -121,12 +150,61 @@ void OwnerUnavailable(http::Response& response, std::string_view why) {
   response.SetHeader("Retry-After", "1");
 }
 
+// GET /_cluster/keys/{id} from a member: the key's account as this member's directory knows it
+// (any status: a key never changes account).
+void AnswerKeyLookup(ServeContext& context, std::string_view path, http::Response& response) {
+  const std::optional<KeyId> id = KeyId::Parse(path.substr(kKeysPath.size()));
+  std::string account;
+  if (id) {
+    std::shared_lock lock(context.pipeline.projector().state_mutex());
+    if (const KeyState* key = context.directory.FindKey(*id)) account = key->account_id;
+  }
+  if (account.empty()) return http::SetError(response, 404, Code::kNotFound, "no such key here");
+  http::JsonWriter json;
+  json.BeginObject().Key("account_id").String(account).EndObject();
+  http::SetJson(response, 200, json.Take());
+}
+
 }  // namespace
+
+std::optional<std::string> AccountOfKey(ServeContext& context, const KeyId& id, bool* uncertain) {
+  *uncertain = false;
+  {
+    std::shared_lock lock(context.pipeline.projector().state_mutex());
+    if (const KeyState* key = context.directory.FindKey(id)) return key->account_id;
+  }
+  Cluster* cluster = context.cluster.load(std::memory_order_acquire);
+  if (cluster == nullptr || !cluster->forwarding()) return std::nullopt;
+  const std::string key_id = id.str();
+  if (std::optional<std::string> known = cluster->CachedAccountOfKey(key_id)) return known;
+  bool unanswered = false;
+  for (const MemberRecord& peer : cluster->membership().LivePeers()) {
+    Result<http::ClientReply> reply = cluster->Ask(peer.url, std::string(kKeysPath) + key_id);
+    if (!reply || (reply.value().status != 200 && reply.value().status != 404)) {
+      unanswered = true;
+      continue;
+    }
+    if (reply.value().status != 200) continue;
+    std::optional<std::string> account = http::JsonString(reply.value().body, "/account_id");
+    if (!account || account->empty()) continue;
+    cluster->RememberAccountOfKey(key_id, *account);
+    return account;
+  }
+  *uncertain = unanswered || !cluster->Settled();
+  return std::nullopt;
+}
+
+int32_t PartitionOfAccount(ServeContext& context, std::string_view account_id) {
+  if (Cluster* cluster = context.cluster.load(std::memory_order_acquire)) {
+    return cluster->PartitionOf(account_id);
+  }
+  return KafkaPartitionFor(account_id, context.pipeline.options().embedded_partitions);
+}
 
 bool MayForward(ServeContext& context, const http::Request& request) {
   Cluster* cluster = context.cluster.load(std::memory_order_acquire);
   if (cluster == nullptr || cluster->FromPeer(request)) return false;
-  return !AnsweredHere(*cluster, TargetOf(context, request));
+  return !AnsweredHere(*cluster, TargetOf(context, request, /*may_ask=*/false));
 }
 
 http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
@@ -137,9 +215,14 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
     Cluster& cluster = *joined;
     const std::string& self = cluster.member_id();
     if (cluster.FromPeer(request)) {
+      if (request.path.starts_with(kKeysPath)) {
+        AnswerKeyLookup(context, request.path, response);
+        response.SetHeader(std::string(kServedBy), self);
+        return;
+      }
       http::Request local = request;
       local.remote_address = request.Header("X-Keymeter-Client").value_or(request.remote_address);
-      if (!AnsweredHere(cluster, TargetOf(context, local))) {
+      if (!AnsweredHere(cluster, TargetOf(context, local, /*may_ask=*/false))) {
         cluster.CountNotOwner();
         SetStatusError(response, 421,
                        Status(Code::kNotOwner, "member " + self + " does not own this account"));
@@ -150,6 +233,18 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       return;
     }
     const Target t = TargetOf(context, request);
+    if (!AnsweredHere(cluster, t) && !t.authorize) {
+      // Failed credentials are counted by the member a client talks to: one it blocks is not
+      // let through to another member (so the limit is per member, docs/scale.md).
+      const std::string client = ClientAddress(request, context.options.trusted_proxies);
+      if (const int64_t wait = context.api->auth.BlockedFor(client); wait > 0) {
+        SetStatusError(response, 429,
+                       Status(Code::kTooManyAttempts, "too many failed credentials; retry later"));
+        response.SetHeader("Retry-After", std::to_string(wait));
+        response.SetHeader(std::string(kServedBy), self);
+        return;
+      }
+    }
     if (AnsweredHere(cluster, t) || !cluster.forwarding()) {
       inner(request, response);
       response.SetHeader(std::string(kServedBy), self);
@@ -188,7 +283,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       response.SetHeader(std::string(kServedBy), self);
       return;
     }
-    if (t.authorize && !t.reserve && t.kind == Target::Kind::kAccount) {
+    if (t.authorize && !t.reserve && t.kind == Target::Kind::kAccount && t.known_here) {
       cluster.CountStandbyAnswer();
       inner(request, response);
       response.SetHeader(std::string(kServedBy), self);

@@ -2,13 +2,17 @@
 //
 // WithForwarding() wraps the router's handler. For each request it finds the account the request
 // is about — authorize's key, the Bearer credential (admin token, member key, gateway token:
-// the "_gateways" account), or the operator's /v1/accounts/{id}… and /v1/gateways… paths — and
+// the "_gateways" account), n1ed's adminToken, or the operator's /v1/accounts/{id}… and
+// /v1/gateways… paths — and
 // its partition (Authenticator::Locate, Cluster::PartitionOf):
 //   - this member owns the partition, or the request concerns no account (health, metrics,
-//     the console, operator-wide reads): answered here;
+//     the console): answered here (GET /v1/billing/usage gathers every owner's part itself:
+//     api/billing.cc);
 //   - a live peer owns it: forwarded there and its answer relayed as it is;
-//   - the credential is not in this member's directory (an account on another member's
-//     partition): tried on each live peer in turn until one does not answer 421 NOT-OWNER;
+//   - a member key this member's directory lacks: its account is asked of the others
+//     (AccountOfKey) and the request goes to that account's owner; any other credential it
+//     does not know (an admin or gateway token): tried on each live owner in turn until one does
+//     not answer 421 NOT-OWNER;
 //   - no live owner, or it can't be reached: authorize without reserve is answered from this
 //     member's copy with "X-Keymeter-Standby: true"; everything else 503 OWNER-UNAVAILABLE with
 //     Retry-After: 1.
@@ -22,11 +26,22 @@
 
 #include "api/context.h"
 #include "http/server.h"
+#include "schemas/ids.h"
 
 namespace keymeter {
 
 // Runs `inner` alone while `context.cluster` is null.
 http::Handler WithForwarding(ServeContext& context, http::Handler inner);
+
+// The account of key `id`: this member's directory, else (in a cluster) the keys learnt from
+// other members before, else each live peer's directory (GET /_cluster/keys/{id}, member-only).
+// nullopt when no member knows it; `*uncertain` is then true when the key may yet exist (a
+// partition without a settled owner, a member that did not answer). May wait on the network.
+std::optional<std::string> AccountOfKey(ServeContext& context, const KeyId& id, bool* uncertain);
+
+// The events-topic partition of `account_id`: the cluster's (Kafka's murmur2 over the topic's
+// partitions), else the embedded log's.
+int32_t PartitionOfAccount(ServeContext& context, std::string_view account_id);
 
 // For ServerOptions::offload: true when `request` may be forwarded (a network round trip that
 // must not hold an I/O thread).

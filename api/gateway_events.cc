@@ -8,19 +8,18 @@
 
 #include <algorithm>
 #include <mutex>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "api/gateway.h"
+#include "api/forwarding.h"
 #include "api/gateway_internal.h"
 #include "consumers/decode.h"
 #include "consumers/ndjson.h"
 #include "engine/pipeline.h"
 #include "http/json.h"
-#include "projections/key_directory.h"
 #include "schemas/envelope.h"
 #include "schemas/envelope_builder.h"
 
@@ -65,6 +64,24 @@ RequestFields FieldsOf(const fb::RequestEvent& r, const std::string& gateway_id)
   return f;
 }
 
+// The account of key `key_id` (AccountOfKey: in a cluster, other members are asked); nullopt
+// for a key no member knows. When the cluster can't tell yet (a partition changing owner),
+// writes 503 OWNER-UNAVAILABLE to `response` and returns nullopt: the gateway retries the body.
+std::optional<std::string> AccountOf(ServeContext& context, std::string_view key_id,
+                                     http::Response& response) {
+  const std::optional<KeyId> id = KeyId::Parse(key_id);
+  if (!id) return std::nullopt;
+  bool uncertain = false;
+  std::optional<std::string> account = AccountOfKey(context, *id, &uncertain);
+  if (!account && uncertain) {
+    SetStatusError(response, 503,
+                   Status(Code::kOwnerUnavailable, "the member owning key '" + std::string(key_id) +
+                                                       "' can't be asked now; send again"));
+    response.SetHeader("Retry-After", "1");
+  }
+  return account;
+}
+
 // Fills in the account of every parsed line from the directory; unknown keys are rejected.
 // Returns false (and sets `response`) when the body fails as a whole.
 bool FromNdjson(ServeContext& context, std::string_view body, Intake* intake,
@@ -80,24 +97,21 @@ bool FromNdjson(ServeContext& context, std::string_view body, Intake* intake,
   for (NdjsonRejection& r : lines.rejected) {
     intake->rejected.push_back({r.line, r.status.code(), r.status.message()});
   }
-  {
-    std::shared_lock lock(context.pipeline.projector().state_mutex());
-    for (NdjsonLine& l : lines.accepted) {
-      if (l.fields.units > intake->max_units) {
-        intake->rejected.push_back({l.line, Code::kUnitsTooLarge, UnitsMessage(*intake)});
-        l.line = 0;
-        continue;
-      }
-      std::optional<KeyId> id = KeyId::Parse(l.fields.key_id);
-      const KeyState* key = id ? context.directory.FindKey(*id) : nullptr;
-      if (key == nullptr) {
-        intake->rejected.push_back({l.line, Code::kUnknownKey, "no key '" + l.fields.key_id + "'"});
-        l.line = 0;  // marks it rejected
-        continue;
-      }
-      l.fields.account_id = key->account_id;
-      l.fields.gateway_id = intake->gateway_id;
+  for (NdjsonLine& l : lines.accepted) {
+    if (l.fields.units > intake->max_units) {
+      intake->rejected.push_back({l.line, Code::kUnitsTooLarge, UnitsMessage(*intake)});
+      l.line = 0;
+      continue;
     }
+    std::optional<std::string> account = AccountOf(context, l.fields.key_id, response);
+    if (!response.body.empty()) return false;  // the cluster can't tell yet: 503
+    if (!account) {
+      intake->rejected.push_back({l.line, Code::kUnknownKey, "no key '" + l.fields.key_id + "'"});
+      l.line = 0;  // marks it rejected
+      continue;
+    }
+    l.fields.account_id = std::move(*account);
+    l.fields.gateway_id = intake->gateway_id;
   }
   for (const NdjsonLine& l : lines.accepted) {
     if (l.line == 0) continue;
@@ -135,7 +149,6 @@ bool FromFlatbuffers(ServeContext& context, std::string_view body, Intake* intak
     records.emplace_back(number, body.substr(pos, length));
     pos += length;
   }
-  std::shared_lock lock(context.pipeline.projector().state_mutex());
   for (const auto& [number, bytes] : records) {
     Decoded d =
         DecodeEnvelope(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
@@ -153,19 +166,19 @@ bool FromFlatbuffers(ServeContext& context, std::string_view body, Intake* intak
       intake->rejected.push_back({number, Code::kUnitsTooLarge, UnitsMessage(*intake)});
       continue;
     }
-    std::optional<KeyId> id = KeyId::Parse(r.key_id()->string_view());
-    const KeyState* key = id ? context.directory.FindKey(*id) : nullptr;
-    if (key == nullptr) {
+    std::optional<std::string> account = AccountOf(context, r.key_id()->string_view(), response);
+    if (!response.body.empty()) return false;  // the cluster can't tell yet: 503
+    if (!account) {
       intake->rejected.push_back({number, Code::kUnknownKey, "no key '" + r.key_id()->str() + "'"});
       continue;
     }
-    if (key->account_id != d.envelope->account_id()->string_view()) {
+    if (*account != d.envelope->account_id()->string_view()) {
       intake->rejected.push_back(
           {number, Code::kAccountMismatch, "the key is not of the account the event names"});
       continue;
     }
     intake->envelopes.emplace_back(BuildRequestEvent(FieldsOf(r, intake->gateway_id)),
-                                   key->account_id);
+                                   std::move(*account));
   }
   std::stable_sort(intake->rejected.begin(), intake->rejected.end(),
                    [](const Rejected& a, const Rejected& b) { return a.line < b.line; });

@@ -48,10 +48,12 @@ void RegisterKeySettingRoutes(http::Router& router, const ApiPtr& api) {
                       SetStatusError(response, HttpStatusOf(parent.error().code()), parent.error());
                       return std::nullopt;
                     }
-                    return RunCommand(*api, admin.account_id, Actor{},
-                                      [&](const EnvelopeHeader& h) {
-                                        return BuildParentSet(h, key.key_id, parent.value());
-                                      });
+                    return RunCommand(
+                        *api, admin.account_id, Actor{},
+                        [&](const EnvelopeHeader& h) {
+                          return BuildParentSet(h, key.key_id, parent.value());
+                        },
+                        {parent.value()});
                   });
       });
   router.Add("PUT", "/v1/keys/{id}/allowed-sources",

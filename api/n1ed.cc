@@ -68,7 +68,8 @@ void SetParent(ApiContext& api, const http::Request& request, http::Response& re
   const std::string key_id = key->str();
   const CommandOutcome outcome = RunCommand(
       api, admin.credential.account_id, Actor{},
-      [&](const EnvelopeHeader& h) { return BuildParentSet(h, key_id, parent.value()); });
+      [&](const EnvelopeHeader& h) { return BuildParentSet(h, key_id, parent.value()); },
+      {key_id, parent.value()});
   switch (outcome.kind) {
     case CommandOutcome::Kind::kPending:
       return Answer(response, Code::kCommandPending);

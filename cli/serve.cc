@@ -261,6 +261,9 @@ Result<std::unique_ptr<Cluster>> JoinCluster(const ServeOptions& options, Pipeli
                   .url = url};
   c.operator_token_hash = options.api.operator_token_hash;
   c.lags = [&probe] { return probe.Lags(); };
+  if (auto n = cli::EnvUnsigned("KEYMETER_CLUSTER_KEY_CACHE")) {
+    c.max_cached_keys = std::max<uint64_t>(*n, 1);
+  }
   return Cluster::Start(std::move(c), pipeline, metrics);
 }
 

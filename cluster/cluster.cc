@@ -152,22 +152,16 @@ void Cluster::GiveBack(const std::string& base_url, std::unique_ptr<http::Client
   if (idle.size() < options_.max_idle_per_peer) idle.push_back(std::move(client));
 }
 
-Result<http::ClientReply> Cluster::Forward(const std::string& base_url,
-                                           const http::Request& request,
-                                           std::string_view client_address) {
+Result<http::ClientReply> Cluster::Send(const std::string& base_url, std::string_view method,
+                                        std::string_view target, std::string_view body,
+                                        std::string_view content_type,
+                                        http::ClientHeaders headers) {
   if (!secret_) return Status(Code::kOwnerUnavailable, "forwarding needs the operator token");
   std::unique_ptr<http::Client> client = TakeClient(base_url);
   if (client == nullptr) return Status(Code::kHttpError, "bad member URL " + base_url);
-  http::ClientHeaders headers;
-  for (const auto& [name, value] : request.headers) {
-    if (!Hop(name)) headers.emplace_back(std::string(name), std::string(value));
-  }
   headers.emplace_back(std::string(kForwardedHeader), *secret_);
-  headers.emplace_back(std::string(kClientHeader), std::string(client_address));
-  const std::string_view content_type = request.Header("Content-Type").value_or("");
   const auto started = std::chrono::steady_clock::now();
-  Result<http::ClientReply> reply =
-      client->Send(request.method, request.target, "", request.body, content_type, headers);
+  Result<http::ClientReply> reply = client->Send(method, target, "", body, content_type, headers);
   forward_latency_->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (!reply) {
@@ -177,6 +171,35 @@ Result<http::ClientReply> Cluster::Forward(const std::string& base_url,
   forwarded_ok_->Increment();
   GiveBack(base_url, std::move(client));
   return reply;
+}
+
+Result<http::ClientReply> Cluster::Forward(const std::string& base_url,
+                                           const http::Request& request,
+                                           std::string_view client_address) {
+  http::ClientHeaders headers;
+  for (const auto& [name, value] : request.headers) {
+    if (!Hop(name)) headers.emplace_back(std::string(name), std::string(value));
+  }
+  headers.emplace_back(std::string(kClientHeader), std::string(client_address));
+  return Send(base_url, request.method, request.target, request.body,
+              request.Header("Content-Type").value_or(""), std::move(headers));
+}
+
+Result<http::ClientReply> Cluster::Ask(const std::string& base_url, std::string_view target) {
+  return Send(base_url, "GET", target, "", "", {});
+}
+
+std::optional<std::string> Cluster::CachedAccountOfKey(std::string_view key_id) const {
+  std::lock_guard lock(keys_mu_);
+  auto it = account_of_key_.find(std::string(key_id));
+  if (it == account_of_key_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Cluster::RememberAccountOfKey(std::string_view key_id, std::string account_id) {
+  std::lock_guard lock(keys_mu_);
+  if (account_of_key_.size() >= options_.max_cached_keys) account_of_key_.clear();
+  account_of_key_.insert_or_assign(std::string(key_id), std::move(account_id));
 }
 
 void Cluster::CountStandbyAnswer() { standby_answers_->Increment(); }

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "cluster/membership.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -49,6 +50,8 @@ struct ClusterOptions {
   size_t max_idle_per_peer = 32;  // kept-alive connections to each member
   // The lag of each owned partition (ProjectorProbe::Lags); optional.
   std::function<std::map<int32_t, int64_t>()> lags;
+  // Keys whose account was learnt from another member, remembered (KEYMETER_CLUSTER_KEY_CACHE).
+  size_t max_cached_keys = 1'000'000;
 };
 
 class Cluster {
@@ -84,6 +87,14 @@ class Cluster {
   Result<http::ClientReply> Forward(const std::string& base_url, const http::Request& request,
                                     std::string_view client_address);
 
+  // A GET of `target` at the member at `base_url`, as a member (cluster-internal routes).
+  Result<http::ClientReply> Ask(const std::string& base_url, std::string_view target);
+
+  // The accounts of keys found on other members before (a key never changes account), at most
+  // ClusterOptions::max_cached_keys of them (the cache starts over when full).
+  std::optional<std::string> CachedAccountOfKey(std::string_view key_id) const;
+  void RememberAccountOfKey(std::string_view key_id, std::string account_id);
+
   // For metrics: a request answered from this member's copy because its owner could not be
   // reached; a forwarded request refused 421 because this member does not own it.
   void CountStandbyAnswer();
@@ -92,6 +103,9 @@ class Cluster {
  private:
   struct Pool;
   Cluster(ClusterOptions options, Pipeline& pipeline, Metrics& metrics);
+  Result<http::ClientReply> Send(const std::string& base_url, std::string_view method,
+                                 std::string_view target, std::string_view body,
+                                 std::string_view content_type, http::ClientHeaders headers);
   std::unique_ptr<http::Client> TakeClient(const std::string& base_url);
   void GiveBack(const std::string& base_url, std::unique_ptr<http::Client> client);
 
@@ -100,6 +114,8 @@ class Cluster {
   std::optional<std::string> secret_;  // hex
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<Pool> pool_;
+  mutable std::mutex keys_mu_;
+  absl::flat_hash_map<std::string, std::string> account_of_key_;  // GUARDED_BY(keys_mu_)
 
   prometheus::Counter* forwarded_ok_ = nullptr;
   prometheus::Counter* forwarded_failed_ = nullptr;

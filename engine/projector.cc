@@ -68,6 +68,7 @@ Status Projector::Open(const std::string& source_name, TimeUs now) {
 
 Status Projector::LoadPartitions() {
   partitions_.clear();
+  partition_of_account_.clear();
   rocksdb::DB* db = store_.db();
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, store_.cfs()[Cf::kMeta]));
   for (it->Seek(kPartitionPrefix); it->Valid() && it->key().starts_with(kPartitionPrefix); it->Next()) {
@@ -80,6 +81,7 @@ Status Projector::LoadPartitions() {
     if (it->value().size() != 4) return Status(Code::kCorruptRecord, "account partition");
     const int32_t p = int32_t(DecodeBigEndian32(it->value().ToStringView()));
     Partition(p).accounts.push_back(it->key().ToString().substr(kAccountPrefix.size()));
+    partition_of_account_.insert_or_assign(Partition(p).accounts.back(), p);
   }
   if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   // The dedupe windows hold the accepted requests of the last window: the request log has them.
@@ -195,7 +197,9 @@ void Projector::Apply(const SourceMessage& m) {
     ApplyRequest(env, m, part);
     return;
   }
-  Status outcome = directory_.Apply(env, batch_.get());
+  Status outcome = directory_.Apply(env, batch_.get(), [&](std::string_view account) {
+    return OnPartition(account, m.partition);
+  });
   ++stats_.ops_applied[std::string(OpName(env.op_type()))];
   if (env.op_type() == fb::Op::AccountCreated && outcome.ok()) {
     NoteAccount(part, m.partition, Str(env.account_id()));
@@ -213,16 +217,27 @@ void Projector::Apply(const SourceMessage& m) {
 
 void Projector::NoteAccount(PartitionState& part, int32_t partition, const std::string& account_id) {
   part.accounts.push_back(account_id);
+  partition_of_account_.insert_or_assign(account_id, partition);
   batch_->Put(store_.cfs()[Cf::kMeta], AccountPartitionKey(account_id),
               EncodeBigEndian32(uint32_t(partition)))
       .PermitUncheckedError();
+}
+
+bool Projector::OnPartition(std::string_view account, int32_t partition) const {
+  auto it = partition_of_account_.find(std::string(account));
+  return it != partition_of_account_.end() && it->second == partition;
 }
 
 void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, PartitionState& part) {
   const fb::RequestEvent& r = *env.op_as_RequestEvent();
   std::optional<KeyId> id = KeyId::Parse(r.key_id()->string_view());
   const KeyState* key = id ? directory_.FindKey(*id) : nullptr;
-  if (key == nullptr) return DeadLetterOf(m, Code::kUnknownKey, "key " + Str(r.key_id()));
+  // Another account's key on another partition is as unknown as it is to a member that holds
+  // only this partition (KeyDirectory::Apply's same_log).
+  if (key == nullptr || (key->account_id != r.account_id()->string_view() &&
+                         !OnPartition(key->account_id, m.partition))) {
+    return DeadLetterOf(m, Code::kUnknownKey, "key " + Str(r.key_id()));
+  }
   if (key->account_id != r.account_id()->string_view()) {
     return DeadLetterOf(m, Code::kAccountMismatch,
                         "key " + key->id.str() + " is not of account " + Str(r.account_id()));

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "consumers/dead_letter.h"
+#include "absl/container/flat_hash_map.h"
 #include "consumers/source.h"
 #include "engine/partition_state.h"
 #include "engine/projector_stats.h"
@@ -132,6 +133,8 @@ class Projector {
     bool dirty = false;
     bool retention_moved = false;
   };
+  // Every account's partition, as PartitionState::accounts lists them.
+  absl::flat_hash_map<std::string, int32_t> partition_of_account_;
 
   // A batch ready to write: what Apply() gathered, moved out so the next batch can start.
   struct PendingCommit {
@@ -148,6 +151,8 @@ class Projector {
   };
 
   PartitionState& Partition(int32_t partition);
+  // True when `account` is on `partition` ("acct/" records, NoteAccount).
+  bool OnPartition(std::string_view account, int32_t partition) const;
   void Apply(const SourceMessage& message);
   void ApplyRequest(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);
   void DeadLetterOf(const SourceMessage& message, Code reason, std::string detail);

@@ -50,7 +50,12 @@ class KeyDirectory {
 
   // Applies one lifecycle op (any Op but RequestEvent) at the envelope's event time.
   // Returns the outcome; state and audit changes go into `batch`.
-  Status Apply(const fb::Envelope& envelope, rocksdb::WriteBatch* batch);
+  // `same_log(account)`: true when `account` is on the envelope's partition. A key of another
+  // account that is not is treated as missing (NO-SUCH-API-KEY, not NOT-OWN), so that a
+  // partition's projection is a function of its own log whoever else the store holds (a
+  // cluster member's store holds only some partitions). Unset: every account is.
+  Status Apply(const fb::Envelope& envelope, rocksdb::WriteBatch* batch,
+               const std::function<bool(std::string_view account)>& same_log = {});
 
   const AccountState* FindAccount(std::string_view account_id) const;
   const KeyState* FindKey(KeyId id) const;

@@ -54,7 +54,9 @@ std::vector<std::string> Strings(
 Status OpContext::FindTarget(const std::string& text, KeyState** out) {
   std::optional<KeyId> id = KeyId::Parse(text);
   KeyState* key = id ? KeyDirectoryInternal::MutableKey(dir, *id) : nullptr;
-  if (key == nullptr) return Refuse(Code::kNoSuchApiKey, "no key '" + target_key_id + "'");
+  if (key == nullptr || !Sees(*key)) {
+    return Refuse(Code::kNoSuchApiKey, "no key '" + target_key_id + "'");
+  }
   if (key->account_id != account->account_id) {
     return Refuse(Code::kUnableToChangeNotOwnApiKey, "the key belongs to another account");
   }
@@ -223,8 +225,13 @@ void PutAuditAndAccount(OpContext& c, const Status& outcome) {
 }  // namespace
 }  // namespace key_ops
 
-Status KeyDirectory::Apply(const fb::Envelope& envelope, rocksdb::WriteBatch* batch) {
-  key_ops::OpContext c{.dir = *this, .env = envelope, .batch = batch, .now = envelope.time_us()};
+Status KeyDirectory::Apply(const fb::Envelope& envelope, rocksdb::WriteBatch* batch,
+                           const std::function<bool(std::string_view account)>& same_log) {
+  key_ops::OpContext c{.dir = *this,
+                       .env = envelope,
+                       .batch = batch,
+                       .now = envelope.time_us(),
+                       .same_log = &same_log};
   Status outcome = key_ops::Dispatch(c);
   if (c.account == nullptr) return outcome;  // no account to keep the entry under
   key_ops::PutAuditAndAccount(c, outcome);

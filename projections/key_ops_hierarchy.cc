@@ -23,7 +23,7 @@ Status CheckParent(OpContext& c, const KeyState& key, const std::string& parent_
   }
   std::optional<KeyId> id = KeyId::Parse(parent_text);
   KeyState* found = id ? KeyDirectoryInternal::MutableKey(c.dir, *id) : nullptr;
-  if (found == nullptr) {
+  if (found == nullptr || !c.Sees(*found)) {
     return Refuse(Code::kUnableToSetParentApiKey, "the parent key does not exist");
   }
   KeyState& parent = *found;

@@ -18,6 +18,7 @@
 
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -118,6 +119,13 @@ struct OpContext {
   AccountState* account = nullptr;  // the envelope's account, once found or created
   std::string target_key_id;        // the audit entry's key id
   std::string detail;               // the audit entry's detail when the op is accepted
+  const std::function<bool(std::string_view)>* same_log = nullptr;  // KeyDirectory::Apply's
+
+  // True when the op may see `key`: its own account's, or another's on the same partition.
+  bool Sees(const KeyState& key) const {
+    return (account != nullptr && key.account_id == account->account_id) || same_log == nullptr ||
+           !*same_log || (*same_log)(key.account_id);
+  }
 
   // Who sent the op; System when the envelope names no actor.
   fb::ActorKind actor() const { return env.actor() ? env.actor()->kind() : fb::ActorKind::System; }

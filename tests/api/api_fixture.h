@@ -1,5 +1,5 @@
-// A real `keymeter serve` process on 127.0.0.1 (any free port, a fresh data dir) with an operator
-// token, and helpers that make accounts, keys and request events through its API. Used by
+// A real `keymeter serve` process (three, in cluster mode) on 127.0.0.1 (any free port, a fresh
+// data dir) with an operator token, and helpers that make accounts, keys and request events through its API. Used by
 // admin_api_test, admin_reads_test, member_api_test, n1ed_test, quota_api_test and metrics_test.
 //
 // The log: the embedded one, or, when KEYMETER_TEST_LOG=kafka (the `<test>_kafka` registrations
@@ -27,10 +27,17 @@ namespace keymeter::testing {
 
 inline constexpr char kOperatorToken[] = "test-operator-token";
 
-// True in the `<test>_kafka` runs (KEYMETER_TEST_LOG=kafka).
+// True in the `<test>_cluster` runs (KEYMETER_TEST_LOG=cluster): three members of one group on
+// the topic, the requests sent to them round robin (docs/scale.md).
+inline bool ClusterMode() {
+  const char* log = std::getenv("KEYMETER_TEST_LOG");
+  return log != nullptr && std::string_view(log) == "cluster";
+}
+
+// True in the `<test>_kafka` and `<test>_cluster` runs (KEYMETER_TEST_LOG=kafka or cluster).
 inline bool KafkaMode() {
   const char* log = std::getenv("KEYMETER_TEST_LOG");
-  return log != nullptr && std::string_view(log) == "kafka";
+  return ClusterMode() || (log != nullptr && std::string_view(log) == "kafka");
 }
 
 // The `serve` flags of the log: none (embedded), or --brokers/--topic/--group of a topic of
@@ -64,39 +71,67 @@ class ApiServer {
     const std::vector<std::string> log = LogFlags(data_dir_);
     if (!log.empty()) topic_ = log[3];
     args.insert(args.end(), log.begin(), log.end());
-    process_ = Spawn(KEYMETER_BINARY, args, dir_.sub("err"), env);
-    const std::string line = process_->ReadLine(30s);
-    const std::string prefix = "keymeter listening on http://127.0.0.1:";
-    BOOST_REQUIRE_MESSAGE(line.rfind(prefix, 0) == 0,
-                          "unexpected first line: " << line << process_->Stderr());
-    port_ = uint16_t(std::stoi(line.substr(prefix.size())));
-    for (const auto deadline = Clock::now() + 20s; Clock::now() < deadline;) {
-      if (HttpCall(port_, "GET", "/readyz").status == 200) return;
-      std::this_thread::sleep_for(20ms);
+    const int members = ClusterMode() ? 3 : 1;
+    for (int i = 0; i < members; ++i) {
+      std::vector<std::string> member_args = args;
+      if (i > 0) member_args[2] = data_dir_ + "-m" + std::to_string(i);
+      processes_.push_back(
+          Spawn(KEYMETER_BINARY, member_args, dir_.sub("err" + std::to_string(i)), env));
+      const std::string line = processes_.back()->ReadLine(30s);
+      const std::string prefix = "keymeter listening on http://127.0.0.1:";
+      BOOST_REQUIRE_MESSAGE(line.rfind(prefix, 0) == 0,
+                            "unexpected first line: " << line << processes_.back()->Stderr());
+      ports_.push_back(uint16_t(std::stoi(line.substr(prefix.size()))));
     }
-    BOOST_FAIL("keymeter did not get ready: " << process_->Stderr());
+    port_ = ports_.front();
+    for (uint16_t port : ports_) {
+      bool ready = false;
+      for (const auto deadline = Clock::now() + 20s; !ready && Clock::now() < deadline;) {
+        ready = HttpCall(port, "GET", "/readyz").status == 200;
+        if (!ready) std::this_thread::sleep_for(20ms);
+      }
+      BOOST_REQUIRE_MESSAGE(ready, "keymeter did not get ready: " << Stderr());
+    }
+    if (ClusterMode()) WaitForCluster(members);
   }
   ~ApiServer() { Stop(); }
 
-  // SIGTERM and wait: 0 expected.
+  // SIGTERM and wait: 0 expected (of every member).
   int Stop() {
-    if (!process_ || process_->pid <= 0) return 0;
-    ::kill(process_->pid, SIGTERM);
-    return process_->Wait(20s);
+    int status = 0;
+    for (auto& process : processes_) {
+      if (process->pid > 0) ::kill(process->pid, SIGTERM);
+    }
+    for (auto& process : processes_) {
+      if (process->pid <= 0) continue;
+      const int exit_code = process->Wait(20s);
+      if (status == 0) status = exit_code;
+    }
+    return status;
   }
 
+  // The first member's port (the only one but in cluster mode).
   uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
   // The topic this server follows; empty on the embedded log.
   const std::string& topic() const { return topic_; }
-  std::string Stderr() const { return process_->Stderr(); }
+  std::string Stderr() const {
+    std::string all;
+    for (const auto& process : processes_) all += process->Stderr();
+    return all;
+  }
   // What the server printed on stdout after its "listening" line, up to EOF: call after Stop().
-  std::string Stdout() { return process_->ReadAll(); }
+  std::string Stdout() {
+    std::string all;
+    for (auto& process : processes_) all += process->ReadAll();
+    return all;
+  }
   const TempDir& dir() const { return dir_; }
 
+  // One request; in cluster mode to the next member, round robin.
   Reply Call(std::string_view method, std::string_view target, std::string_view body = {},
              std::string_view bearer = {}) const {
-    return HttpCall(port_, method, target, body, bearer);
+    return HttpCall(ports_[next_++ % ports_.size()], method, target, body, bearer);
   }
 
   // A new account: {account_id, admin_token}.
@@ -143,6 +178,22 @@ class ApiServer {
     BOOST_REQUIRE_MESSAGE(r.json().Size("/rejected") == 0, r.body);
   }
 
+  // Waits until every member is live, owns a partition and is caught up (GET /v1/cluster).
+  void WaitForCluster(size_t members) const {
+    for (const auto deadline = Clock::now() + 90s; Clock::now() < deadline;) {
+      Reply r = HttpCall(port_, "GET", "/v1/cluster", {}, kOperatorToken);
+      Json j = r.json();
+      size_t owning = 0;
+      for (size_t i = 0; i < j.Size("/members"); ++i) {
+        const std::string at = "/members/" + std::to_string(i);
+        owning += j.Bool(at + "/live") && j.Size(at + "/owned") > 0 ? 1 : 0;
+      }
+      if (r.status == 200 && j.Bool("/settled") && owning == members) return;
+      std::this_thread::sleep_for(100ms);
+    }
+    BOOST_FAIL("the cluster did not settle: " << Stderr());
+  }
+
   // Waits until `key_id`'s request log, as the account admin `token` sees it, holds `expect`
   // requests.
   void WaitForRequests(const std::string& token, const std::string& key_id, size_t expect) const {
@@ -158,8 +209,10 @@ class ApiServer {
   TempDir dir_;
   std::string data_dir_;
   std::string topic_;
-  std::unique_ptr<Process> process_;
+  std::vector<std::unique_ptr<Process>> processes_;  // one; three in cluster mode
+  std::vector<uint16_t> ports_;
   uint16_t port_ = 0;
+  mutable size_t next_ = 0;
   mutable std::string gateway_token_;
 };
 

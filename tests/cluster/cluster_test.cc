@@ -12,102 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "http/client.h"
-#include "tests/common/process_fixture.h"
-#include "tests/common/temp_dir.h"
-#include "tests/consumers/kafka_fixture.h"
+#include "tests/cluster/cluster_fixture.h"
 
 namespace keymeter::testing {
 namespace {
-
-constexpr int kPartitions = 4;
-const std::string kOperatorToken = "cluster-test-operator-token";
-
-std::string Field(const std::string& json, const char* name) {
-  return http::JsonString(json, std::string("/") + name).value_or("");
-}
-
-std::string Header(const http::ClientReply& reply, std::string_view name) {
-  for (const auto& [n, v] : reply.headers) {
-    if (n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0) return v;
-  }
-  return "";
-}
-
-struct Member {
-  std::unique_ptr<Process> process;
-  uint16_t port = 0;
-  std::unique_ptr<http::Client> client;
-};
-
-// Three members of one group on a topic of their own.
-class Cluster {
- public:
-  explicit Cluster(TempDir& tmp) : tmp_(tmp) {
-    topic_ = "cluster-" + RandomHex();
-    group_ = "cluster-" + RandomHex();
-    BOOST_REQUIRE(CreateTopic(topic_, kPartitions).ok());
-    for (int i = 0; i < 3; ++i) Start(i);
-  }
-
-  void Start(int i) {
-    if (members_.size() <= size_t(i)) members_.resize(i + 1);
-    Member& m = members_[i];
-    m.process = Spawn({"serve", "--data-dir", tmp_.sub("m" + std::to_string(i)), "--listen",
-                       "127.0.0.1:0", "--brokers", Brokers(), "--topic", topic_, "--group", group_,
-                       "--operator-token", kOperatorToken},
-                      tmp_.sub("err" + std::to_string(i)));
-    m.port = PortOf(m.process->ReadLine(60s));
-    m.client = std::make_unique<http::Client>("127.0.0.1", m.port, 10s);
-  }
-
-  Member& operator[](size_t i) { return members_[i]; }
-  size_t size() const { return members_.size(); }
-
-  // GET /v1/cluster of member `i`: {live member ids, partition → owner id}.
-  std::pair<std::set<std::string>, std::map<int, std::string>> View(size_t i) {
-    auto r = members_[i].client->Send("GET", "/v1/cluster", kOperatorToken);
-    std::set<std::string> live;
-    std::map<int, std::string> owners;
-    if (!r || r.value().status != 200) return {live, owners};
-    simdjson::dom::parser parser;
-    simdjson::dom::element root = parser.parse(r.value().body);
-    settled_ = bool(root["settled"]);
-    for (simdjson::dom::element m : root["members"].get_array()) {
-      if (bool(m["live"])) live.insert(std::string(std::string_view(m["member_id"])));
-    }
-    for (simdjson::dom::element o : root["owners"].get_array()) {
-      std::string_view owner;
-      if (o["owner"].get_string().get(owner) == simdjson::SUCCESS) {
-        owners[int(int64_t(o["partition"]))] = std::string(owner);
-      }
-    }
-    return {live, owners};
-  }
-
-  // Waits until member `i` sees `members` live members, each owning a partition and caught up
-  // ("settled"), every partition owned.
-  bool Settled(size_t i, size_t members, std::chrono::seconds timeout) {
-    for (auto deadline = Clock::now() + timeout; Clock::now() < deadline;) {
-      auto [live, owners] = View(i);
-      std::set<std::string> owning;
-      for (const auto& [p, owner] : owners) owning.insert(owner);
-      if (live.size() == members && owners.size() == size_t(kPartitions) && owning == live &&
-          settled_) {
-        return true;
-      }
-      std::this_thread::sleep_for(250ms);
-    }
-    return false;
-  }
-
- private:
-  TempDir& tmp_;
-  std::string topic_;
-  std::string group_;
-  std::vector<Member> members_;
-  bool settled_ = false;  // of the last View()
-};
 
 struct AccountKeys {
   std::string account_id;
@@ -116,7 +24,7 @@ struct AccountKeys {
 };
 
 // An account made through member `a` and a key issued through member `b`.
-AccountKeys MakeAccount(Cluster& c, size_t a, size_t b, const std::string& name) {
+AccountKeys MakeAccount(TestCluster& c, size_t a, size_t b, const std::string& name) {
   AccountKeys out;
   auto account =
       c[a].client->Send("POST", "/v1/accounts", kOperatorToken, R"({"name":")" + name + R"("})");
@@ -141,7 +49,7 @@ Result<http::ClientReply> Authorize(Member& m, const std::string& key) {
 
 BOOST_AUTO_TEST_CASE(three_members_split_the_partitions_and_answer_for_each_other) {
   TempDir tmp;
-  Cluster c(tmp);
+  TestCluster c(tmp);
   BOOST_REQUIRE_MESSAGE(c.Settled(0, 3, 90s), "the members did not split the partitions");
   auto [live, owners] = c.View(1);
   BOOST_TEST(live.size() == 3u);
@@ -196,7 +104,7 @@ BOOST_AUTO_TEST_CASE(three_members_split_the_partitions_and_answer_for_each_othe
 
 BOOST_AUTO_TEST_CASE(a_killed_member_s_accounts_are_answered_again) {
   TempDir tmp;
-  Cluster c(tmp);
+  TestCluster c(tmp);
   BOOST_REQUIRE_MESSAGE(c.Settled(0, 3, 90s), "the members did not split the partitions");
   // An account made through member 2 lands on a partition member 2 owns (POST /v1/accounts
   // picks such an id): member 2 is the one to kill.

@@ -6,6 +6,7 @@
 #include <rocksdb/db.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -110,6 +111,41 @@ inline std::map<int32_t, int64_t> EndOffsets(const std::string& brokers, const s
   if (!bounds) return out;
   for (const PartitionBounds& b : bounds.value()) out[b.partition] = b.high;
   return out;
+}
+
+// Produces `w` to `topic` keyed by partition, paced over about `over`; true when every message
+// was delivered. The producer rides out a broker outage: its messages wait in its queue.
+// With `pause_at`, once that many messages are produced it flushes them and calls `pause()`
+// before going on: a broker stopped inside `pause()` has no produce request of ours in flight.
+// (An idempotent librdkafka producer may write a batch twice when the broker dies while the
+// batch is in flight: confluentinc/librdkafka#4953. That would be the gateway's duplicate, not
+// keymeter's, but it would change the reference this test checks against.)
+inline bool ProduceWorkload(const std::string& brokers, const std::string& topic, const Workload& w,
+                     std::chrono::milliseconds over, size_t pause_at = SIZE_MAX,
+                     const std::function<void()>& pause = {}) {
+  const std::map<int32_t, std::string> key_of = PartitionKeys(w);
+  KafkaProducerOptions options{.brokers = brokers};
+  options.delivery_timeout = std::chrono::seconds(180);
+  options.queue_messages = 1'000'000;
+  auto producer = std::move(KafkaProducer::Create(options).value());
+  constexpr int kTicks = 100;
+  const size_t per_tick = w.log.size() / kTicks + 1;
+  for (size_t i = 0; i < w.log.size(); ++i) {
+    if (i == pause_at) {
+      if (!producer->Flush(std::chrono::seconds(60)).ok()) return false;
+      pause();
+    }
+    const LogMessage& m = w.log[i];
+    if (!producer
+             ->Produce(topic, key_of.at(m.partition),
+                       std::span(reinterpret_cast<const uint8_t*>(m.payload.data()), m.payload.size()),
+                       m.log_time_us / 1000)
+             .ok()) {
+      return false;
+    }
+    if (i % per_tick == per_tick - 1) std::this_thread::sleep_for(over / kTicks);
+  }
+  return producer->Flush(std::chrono::seconds(240)).ok() && producer->delivery_failures() == 0;
 }
 
 }  // namespace keymeter::testing

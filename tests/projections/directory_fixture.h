@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <span>
+#include <functional>
 #include <string>
 
 #include "engine/secrets.h"
@@ -39,13 +40,16 @@ struct DirectoryFixture {
     Open();
   }
 
+  // KeyDirectory::Apply's same_log; unset: every account is on the op's partition.
+  std::function<bool(std::string_view)> same_log;
+
   // Applies one envelope and commits it; returns the outcome code ("OK" or the error).
   std::string Apply(const std::string& bytes) {
     const fb::Envelope* env = VerifyEnvelope(
         std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
     BOOST_REQUIRE(env != nullptr);
     rocksdb::WriteBatch batch;
-    Status outcome = directory->Apply(*env, &batch);
+    Status outcome = directory->Apply(*env, &batch, same_log);
     Status written = store->Write(&batch);
     BOOST_REQUIRE_MESSAGE(written.ok(), written.ToString());
     last_message = outcome.message();

@@ -94,6 +94,23 @@ BOOST_AUTO_TEST_CASE(n1ed_set_replace_remove_parent) {
   BOOST_TEST(Key("ParentBB").children == 0u);
 }
 
+// A partition's projection depends on its own log only (docs/events.md, Outcomes): another
+// account's key on another partition is, to an op, a key that does not exist; on the same
+// partition it is another account's.
+BOOST_AUTO_TEST_CASE(keys_of_accounts_on_other_partitions_are_unknown_to_an_op) {
+  CreateAccount(kAcct);
+  CreateAccount(kOther);
+  Issue(kAcct, "ParentAA", "", fb::KeyStatus::Active);
+  Issue(kAcct, "Lonely01");
+  Issue(kOther, "Foreign1");
+  same_log = [](std::string_view account) { return account == kAcct; };  // kOther elsewhere
+  BOOST_TEST(SetParent(kAcct, "Foreign1", "ParentAA") == "NO-SUCH-API-KEY");
+  BOOST_TEST(SetParent(kAcct, "Lonely01", "Foreign1") == "UNABLE-TO-SET-PARENT-API-KEY");
+  same_log = [](std::string_view) { return true; };  // both on one partition
+  BOOST_TEST(SetParent(kAcct, "Foreign1", "ParentAA") == "UNABLE-TO-CHANGE-NOT-OWN-API-KEY");
+  BOOST_TEST(SetParent(kAcct, "Lonely01", "Foreign1") == "UNABLE-TO-CHANGE-NOT-OWN-API-KEY");
+}
+
 BOOST_AUTO_TEST_CASE(n1ed_error_codes) {
   CreateAccount(kAcct);
   CreateAccount(kOther);
