@@ -1,5 +1,6 @@
 // GET /v1/cluster (operator): the members of the cluster as this member sees them, and the
 // owner of each partition (docs/api.md).
+#include <algorithm>
 #include <map>
 
 #include "api/internal.h"
@@ -21,6 +22,9 @@ void WriteMember(const MemberView& m, http::JsonWriter& json) {
   json.Key("heard_ms_ago").Int(m.heard_ms_ago);
   json.Key("owned").BeginArray();
   for (int32_t p : m.record.owned) json.Int(p);
+  json.EndArray();
+  json.Key("standby").BeginArray();
+  for (int32_t p : m.record.standby) json.Int(p);
   json.EndArray();
   json.Key("lag").BeginObject();
   for (const auto& [p, n] : m.record.lag) json.Key(std::to_string(p)).Int(n);
@@ -66,6 +70,16 @@ void AnswerCluster(ApiContext& api, http::Response& response) {
       auto lag = owner->record.lag.find(p);
       lag == owner->record.lag.end() ? json.Null() : json.Int(lag->second);
     }
+    json.Key("standbys").BeginArray();
+    for (const MemberView& m : members) {
+      if (m.live && std::binary_search(m.record.standby.begin(), m.record.standby.end(), p)) {
+        json.BeginObject().Key("member_id").String(m.record.member_id).Key("lag");
+        auto lag = m.record.lag.find(p);
+        lag == m.record.lag.end() ? json.Null() : json.Int(lag->second);
+        json.EndObject();
+      }
+    }
+    json.EndArray();
     json.EndObject();
   }
   json.EndArray();

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <shared_mutex>
 #include <string>
 
@@ -119,14 +120,22 @@ bool AnsweredHere(Cluster& cluster, const Target& t) {
   switch (t.kind) {
     case Target::Kind::kHere:
       return true;
-    case Target::Kind::kAccount:
-      return cluster.Owns(cluster.PartitionOf(t.account));
+    case Target::Kind::kAccount:  // an owner still catching up does not answer yet
+      return cluster.Serves(cluster.PartitionOf(t.account));
     case Target::Kind::kAnyOwner:
       return cluster.OwnsAny();
     case Target::Kind::kUnknown:
       return false;
   }
   return true;
+}
+
+// True when this member tails the partition of `t`'s account as a standby and may answer a plain
+// authorize from its copy.
+bool StandsBy(Cluster& cluster, const Target& t) {
+  if (!t.authorize || t.reserve || t.kind != Target::Kind::kAccount) return false;
+  const std::vector<int32_t> standby = cluster.StandbyPartitions();
+  return std::binary_search(standby.begin(), standby.end(), cluster.PartitionOf(t.account));
 }
 
 // Copies `reply` into `response` as it is (its Served-By included).
@@ -222,12 +231,17 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       }
       http::Request local = request;
       local.remote_address = request.Header("X-Keymeter-Client").value_or(request.remote_address);
-      if (!AnsweredHere(cluster, TargetOf(context, local, /*may_ask=*/false))) {
+      const Target t = TargetOf(context, local, /*may_ask=*/false);
+      if (AnsweredHere(cluster, t)) {
+        inner(local, response);
+      } else if (Cluster::StandbyRead(request) && (StandsBy(cluster, t) || t.known_here)) {
+        cluster.CountStandbyAnswer();
+        inner(local, response);
+        response.SetHeader("X-Keymeter-Standby", "true");
+      } else {
         cluster.CountNotOwner();
         SetStatusError(response, 421,
                        Status(Code::kNotOwner, "member " + self + " does not own this account"));
-      } else {
-        inner(local, response);
       }
       response.SetHeader(std::string(kServedBy), self);
       return;
@@ -283,12 +297,24 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       response.SetHeader(std::string(kServedBy), self);
       return;
     }
-    if (t.authorize && !t.reserve && t.kind == Target::Kind::kAccount && t.known_here) {
-      cluster.CountStandbyAnswer();
-      inner(request, response);
-      response.SetHeader(std::string(kServedBy), self);
-      response.SetHeader("X-Keymeter-Standby", "true");
-      return;
+    if (t.authorize && !t.reserve && t.kind == Target::Kind::kAccount) {
+      // The owner is away: a standby's copy answers, this member's own first.
+      if (!StandsBy(cluster, t)) {
+        const int32_t p = cluster.PartitionOf(t.account);
+        for (const MemberRecord& peer : cluster.membership().LivePeers()) {
+          if (!std::binary_search(peer.standby.begin(), peer.standby.end(), p)) continue;
+          Result<http::ClientReply> reply =
+              cluster.Forward(peer.url, request, request.remote_address, /*standby_read=*/true);
+          if (reply && reply.value().status != 421) return Relay(std::move(reply).value(), response);
+        }
+      }
+      if (t.known_here) {  // this member's standby copy, or an older one of its own
+        cluster.CountStandbyAnswer();
+        inner(request, response);
+        response.SetHeader(std::string(kServedBy), self);
+        response.SetHeader("X-Keymeter-Standby", "true");
+        return;
+      }
     }
     OwnerUnavailable(response, reached ? "the account's owner moved; try again"
                                        : "no member that owns the account answers");

@@ -21,8 +21,8 @@
 #include "api/gateway.h"
 #include "api/routes.h"
 #include "cli/common.h"
+#include "cli/serve_cluster.h"
 #include "cli/serve_config.h"
-#include "cluster/cluster.h"
 #include "engine/authorize_probe.h"
 #include "engine/authorizer.h"
 #include "engine/metrics.h"
@@ -120,6 +120,12 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
       ->add_option("--advertise", options->advertise,
                    "Kafka mode: the URL other members reach this one at (default http://<listen>)")
       ->envname("KEYMETER_ADVERTISE");
+  serve
+      ->add_option("--standby-replicas", options->standby_replicas,
+                   "Kafka mode: members that tail each partition besides its owner, 0..16")
+      ->check(CLI::Range(0, 16))
+      ->envname("KEYMETER_STANDBY_REPLICAS")
+      ->capture_default_str();
   serve->add_flag("--read-only", options->read_only, "Open the store read-only; refuse writes")
       ->envname("KEYMETER_READ_ONLY");
   // Only the token's SHA-256 is kept; an empty value leaves the operator endpoints disabled.
@@ -160,6 +166,7 @@ PipelineOptions PipelineOptionsOf(const ServeOptions& options) {
   p.topic = options.topic;
   p.group = options.group;
   p.read_only = options.read_only;
+  p.standbys = !options.embedded() && !options.read_only && options.standby_replicas > 0;
   p.store.create_if_missing = !options.read_only;
   if (auto mb = cli::EnvUnsigned("KEYMETER_BLOCK_CACHE_MB")) p.store.block_cache_bytes = *mb << 20;
   if (auto mb = cli::EnvUnsigned("KEYMETER_WRITE_BUFFER_MB")) {
@@ -236,37 +243,6 @@ http::ServerOptions ServerOptionsOf(const ServeOptions& options, http::HttpProbe
   return s;
 }
 
-// This process as a member of the cluster of its consumer group: its member id is its
-// group.instance.id; it advertises --advertise, else the address the server listens on (a
-// wildcard address replaced by the host's name).
-Result<std::unique_ptr<Cluster>> JoinCluster(const ServeOptions& options, Pipeline& pipeline,
-                                             Metrics& metrics, ProjectorProbe& probe,
-                                             const std::string& listening) {
-  std::string url = options.advertise;
-  if (url.empty()) {
-    std::string address = listening;
-    if (address.starts_with("0.0.0.0:") || address.starts_with("[::]:")) {
-      char host[256] = {};
-      if (gethostname(host, sizeof(host) - 1) == 0) {
-        address = std::string(host) + address.substr(address.rfind(':'));
-      }
-    }
-    url = "http://" + address;
-  }
-  ClusterOptions c;
-  c.membership = {.brokers = options.brokers,
-                  .events_topic = options.topic,
-                  .group = options.group,
-                  .member_id = pipeline.instance_id(),
-                  .url = url};
-  c.operator_token_hash = options.api.operator_token_hash;
-  c.lags = [&probe] { return probe.Lags(); };
-  if (auto n = cli::EnvUnsigned("KEYMETER_CLUSTER_KEY_CACHE")) {
-    c.max_cached_keys = std::max<uint64_t>(*n, 1);
-  }
-  return Cluster::Start(std::move(c), pipeline, metrics);
-}
-
 // Blocks SIGINT and SIGTERM in the calling thread, so that every thread started after it
 // (RocksDB's, the server's) inherits the mask and the signals wait for sigwait().
 sigset_t BlockStopSignals() {
@@ -338,17 +314,10 @@ int RunServe(const ServeOptions& options) {
   }
   // In Kafka mode this process is a member of a cluster (DESIGN §6), advertising the address
   // the server got.
-  std::unique_ptr<Cluster> cluster;
+  std::unique_ptr<ServeCluster> cluster;
   if (!options.embedded() && !options.read_only) {
-    Result<std::unique_ptr<Cluster>> joined =
-        JoinCluster(options, pipeline, metrics, projector_probe, server.value()->address());
-    if (!joined) {
-      server.value()->Stop();
-      pipeline.Stop();
-      return FailStartup("cannot join the cluster: " + joined.error().ToString());
-    }
-    cluster = std::move(joined).value();
-    context.cluster.store(cluster.get(), std::memory_order_release);
+    cluster = std::make_unique<ServeCluster>(options, pipeline, metrics, projector_probe,
+                                             server.value()->address(), context);
   }
   const std::string line =
       fmt::format("keymeter listening on http://{} (data dir {}, {})", server.value()->address(),
@@ -360,7 +329,7 @@ int RunServe(const ServeOptions& options) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("{} received: draining HTTP connections", strsignal(signal_number));
-  if (cluster != nullptr) cluster->Stop();  // the other members stop sending requests here
+  if (cluster != nullptr) cluster->Leave();  // the other members stop sending requests here
   server.value()->Stop();
   spdlog::info("HTTP stopped; letting the current batch commit");
   pipeline.Stop();

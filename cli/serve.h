@@ -48,6 +48,8 @@ struct ServeOptions {
   // Kafka mode: the base URL other members of the cluster reach this one at (--advertise,
   // KEYMETER_ADVERTISE); empty = "http://<the address the server listens on>".
   std::string advertise;
+  // Kafka mode: how many other members tail each partition as a standby (--standby-replicas).
+  int standby_replicas = 1;
   // The API's options: the operator token's SHA-256 from --operator-token /
   // KEYMETER_OPERATOR_TOKEN, the rest from KEYMETER_COMMAND_TIMEOUT_MS,
   // KEYMETER_BILLING_LATENESS_SECONDS and KEYMETER_AUTH_FAILURES_PER_MINUTE (docs/api.md).

@@ -21,13 +21,15 @@ namespace {
 
 constexpr std::string_view kForwardedHeader = "X-Keymeter-Forwarded";
 constexpr std::string_view kClientHeader = "X-Keymeter-Client";
+constexpr std::string_view kStandbyReadHeader = "X-Keymeter-Standby-Read";
 
 // Headers a proxy does not pass on (RFC 9110 §7.6.1), those the client library sets itself,
 // and keymeter's own forwarding headers, which only a member may set.
 bool Hop(std::string_view name) {
   for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
                              "transfer-encoding", "upgrade", "host", "content-length",
-                             "content-type", "x-keymeter-forwarded", "x-keymeter-client"}) {
+                             "content-type", "x-keymeter-forwarded", "x-keymeter-client",
+                             "x-keymeter-standby-read"}) {
     if (EqualsIgnoreCase(name, h)) return true;
   }
   return false;
@@ -44,20 +46,37 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options, Pipeline
                                                 Metrics& metrics) {
   std::unique_ptr<Cluster> c(new Cluster(std::move(options), pipeline, metrics));
   MembershipOptions m = c->options_.membership;
-  m.self = [&pipeline, lags = c->options_.lags] {
+  Cluster* self = c.get();
+  m.self = [&pipeline, self, lags = c->options_.lags] {
     SelfState state{.owned = pipeline.OwnedPartitions()};
-    if (lags) {
-      for (const auto& [p, n] : lags()) {
-        if (std::binary_search(state.owned.begin(), state.owned.end(), p)) state.lag[p] = n;
+    if (self->started_.load(std::memory_order_acquire)) state.standby = self->StandbyPartitions();
+    const std::map<int32_t, int64_t> all = lags ? lags() : std::map<int32_t, int64_t>();
+    size_t owned_lags = 0;
+    state.settled = true;
+    for (const auto& [p, n] : all) {
+      if (std::binary_search(state.owned.begin(), state.owned.end(), p)) {
+        ++owned_lags;
+        state.settled = state.settled && n <= kSettledLag;
+      } else if (!std::binary_search(state.standby.begin(), state.standby.end(), p)) {
+        continue;
       }
+      state.lag[p] = n;
     }
-    state.settled = state.lag.size() == state.owned.size();
-    for (const auto& [p, n] : state.lag) state.settled = state.settled && n <= kSettledLag;
+    state.settled = state.settled && owned_lags == state.owned.size();
+    std::vector<int32_t> serving;
+    for (int32_t p : state.owned) {
+      auto lag = state.lag.find(p);
+      if (lag != state.lag.end() && lag->second <= kSettledLag) serving.push_back(p);
+    }
+    std::lock_guard lock(self->serving_mu_);
+    self->serving_ = std::move(serving);
     return state;
   };
   Result<std::unique_ptr<Membership>> membership = Membership::Start(std::move(m));
   if (!membership) return membership.error();
   c->membership_ = std::move(membership).value();
+  c->started_.store(true, std::memory_order_release);
+  pipeline.SetStandbyPolicy([self] { return self->StandbyPartitions(); });
   return c;
 }
 
@@ -96,7 +115,33 @@ Cluster::Cluster(ClusterOptions options, Pipeline& pipeline, Metrics& metrics)
 Cluster::~Cluster() { Stop(); }
 
 void Cluster::Stop() {
+  pipeline_.SetStandbyPolicy({});
   if (membership_ != nullptr) membership_->Stop();
+}
+
+std::vector<int32_t> Cluster::StandbyPartitions() const {
+  std::vector<std::string> ring = {member_id()};
+  for (const MemberRecord& peer : membership_->LivePeers()) ring.push_back(peer.member_id);
+  std::sort(ring.begin(), ring.end());
+  const size_t wanted = size_t(std::max(options_.standby_replicas, 0));
+  std::vector<int32_t> out;
+  const std::vector<int32_t> owned = pipeline_.OwnedPartitions();
+  for (int32_t p = 0; p < membership_->partitions(); ++p) {
+    if (wanted == 0 || std::binary_search(owned.begin(), owned.end(), p)) continue;
+    // While an owner that died is not yet replaced, its standbys stay: they answer meanwhile.
+    std::optional<MemberRecord> owner = membership_->PeerOwning(p);
+    if (!owner) owner = membership_->LastClaimant(p);
+    if (!owner) continue;
+    // The members after the owner in the ring of live ids (its place, if it is gone).
+    auto at = std::lower_bound(ring.begin(), ring.end(), owner->member_id);
+    const bool live_owner = at != ring.end() && *at == owner->member_id;
+    const size_t replicas = std::min(wanted, ring.size() - (live_owner ? 1 : 0));
+    const size_t first = size_t(at - ring.begin()) + (live_owner ? 1 : 0);
+    for (size_t j = 0; j < replicas; ++j) {
+      if (ring[(first + j) % ring.size()] == member_id()) out.push_back(p);
+    }
+  }
+  return out;
 }
 
 int32_t Cluster::PartitionOf(std::string_view account_id) const {
@@ -109,6 +154,12 @@ bool Cluster::Owns(int32_t partition) const {
 }
 
 bool Cluster::OwnsAny() const { return !pipeline_.OwnedPartitions().empty(); }
+
+bool Cluster::Serves(int32_t partition) const {
+  if (!Owns(partition)) return false;  // revoked since the last beat
+  std::lock_guard lock(serving_mu_);
+  return std::binary_search(serving_.begin(), serving_.end(), partition);
+}
 
 bool Cluster::Settled() const {
   const MemberRecord self = membership_->Self();
@@ -175,14 +226,19 @@ Result<http::ClientReply> Cluster::Send(const std::string& base_url, std::string
 
 Result<http::ClientReply> Cluster::Forward(const std::string& base_url,
                                            const http::Request& request,
-                                           std::string_view client_address) {
+                                           std::string_view client_address, bool standby_read) {
   http::ClientHeaders headers;
   for (const auto& [name, value] : request.headers) {
     if (!Hop(name)) headers.emplace_back(std::string(name), std::string(value));
   }
   headers.emplace_back(std::string(kClientHeader), std::string(client_address));
+  if (standby_read) headers.emplace_back(std::string(kStandbyReadHeader), "true");
   return Send(base_url, request.method, request.target, request.body,
               request.Header("Content-Type").value_or(""), std::move(headers));
+}
+
+bool Cluster::StandbyRead(const http::Request& request) {
+  return request.Header(kStandbyReadHeader).value_or("") == "true";
 }
 
 Result<http::ClientReply> Cluster::Ask(const std::string& base_url, std::string_view target) {

@@ -50,6 +50,9 @@ struct ClusterOptions {
   size_t max_idle_per_peer = 32;  // kept-alive connections to each member
   // The lag of each owned partition (ProjectorProbe::Lags); optional.
   std::function<std::map<int32_t, int64_t>()> lags;
+  // Standby replicas of each partition (--standby-replicas): the members after its owner in
+  // the ring of live member ids tail it; at most live members - 1.
+  int standby_replicas = 1;
   // Keys whose account was learnt from another member, remembered (KEYMETER_CLUSTER_KEY_CACHE).
   size_t max_cached_keys = 1'000'000;
 };
@@ -74,6 +77,12 @@ class Cluster {
   // True when this member owns `partition` now.
   bool Owns(int32_t partition) const;
   bool OwnsAny() const;
+  // True when this member owns `partition` and has caught up with it (its lag, as of the last
+  // membership beat, is known and at most kSettledLag): it answers for the partition's accounts.
+  bool Serves(int32_t partition) const;
+  // The partitions this member tails as a standby now (ClusterOptions::standby_replicas).
+  std::vector<int32_t> StandbyPartitions() const;
+
   // True when every partition has an owner now (this member or a live peer) and every owner
   // is settled (MemberRecord::settled): a credential none of them knows is unknown.
   bool Settled() const;
@@ -84,8 +93,12 @@ class Cluster {
   // Sends `request` as it came to the member at `base_url`, with the client's address, and
   // returns the answer as it is. HTTP-ERROR when the member can't be reached or answer in
   // time. Only when forwarding().
+  // `standby_read`: the member may answer from its standby copy (plain authorize while the
+  // owner is away), saying so ("X-Keymeter-Standby-Read: true", StandbyRead()).
   Result<http::ClientReply> Forward(const std::string& base_url, const http::Request& request,
-                                    std::string_view client_address);
+                                    std::string_view client_address, bool standby_read = false);
+  // True when a request from a member asks for a standby's answer (Forward's standby_read).
+  static bool StandbyRead(const http::Request& request);
 
   // A GET of `target` at the member at `base_url`, as a member (cluster-internal routes).
   Result<http::ClientReply> Ask(const std::string& base_url, std::string_view target);
@@ -113,6 +126,9 @@ class Cluster {
   Pipeline& pipeline_;
   std::optional<std::string> secret_;  // hex
   std::unique_ptr<Membership> membership_;
+  std::atomic<bool> started_{false};  // membership_ is set (its thread asks for standbys)
+  mutable std::mutex serving_mu_;
+  std::vector<int32_t> serving_;  // GUARDED_BY(serving_mu_): owned and caught up, ascending
   std::unique_ptr<Pool> pool_;
   mutable std::mutex keys_mu_;
   absl::flat_hash_map<std::string, std::string> account_of_key_;  // GUARDED_BY(keys_mu_)

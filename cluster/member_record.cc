@@ -32,10 +32,12 @@ std::string EncodeMemberRecord(const MemberRecord& r) {
   std::string lag;
   for (const auto& [p, n] : r.lag) lag += fmt::format("{}\"{}\":{}", lag.empty() ? "" : ",", p, n);
   // ValidMemberId() and ValidAdvertisedUrl() hold for what keymeter writes: nothing to escape.
-  return fmt::format(R"({{"member_id":"{}","group":"{}","url":"{}","owned":[{}],"lag":{{{}}},)"
-                     R"("assigned_at_ms":{},"heartbeat_ms":{},"leaving":{},"settled":{}}})",
-                     r.member_id, r.group, r.url, fmt::join(r.owned, ","), lag, r.assigned_at_ms,
-                     r.heartbeat_ms, r.leaving ? "true" : "false", r.settled ? "true" : "false");
+  return fmt::format(
+      R"({{"member_id":"{}","group":"{}","url":"{}","owned":[{}],"standby":[{}],"lag":{{{}}},)"
+      R"("assigned_at_ms":{},"heartbeat_ms":{},"leaving":{},"settled":{}}})",
+      r.member_id, r.group, r.url, fmt::join(r.owned, ","), fmt::join(r.standby, ","), lag,
+      r.assigned_at_ms, r.heartbeat_ms, r.leaving ? "true" : "false",
+      r.settled ? "true" : "false");
 }
 
 Result<MemberRecord> DecodeMemberRecord(std::string_view json) {
@@ -68,6 +70,16 @@ Result<MemberRecord> DecodeMemberRecord(std::string_view json) {
     r.owned.push_back(int32_t(p));
   }
   std::sort(r.owned.begin(), r.owned.end());
+  simdjson::dom::array standby;
+  if (root["standby"].get_array().get(standby) == simdjson::SUCCESS) {
+    if (standby.size() > 65536) return Invalid("standby");
+    for (simdjson::dom::element e : standby) {
+      int64_t p = 0;
+      if (e.get_int64().get(p) != simdjson::SUCCESS || !ValidPartition(p)) return Invalid("standby");
+      r.standby.push_back(int32_t(p));
+    }
+    std::sort(r.standby.begin(), r.standby.end());
+  }
   simdjson::dom::object lag;
   if (root["lag"].get_object().get(lag) == simdjson::SUCCESS) {
     for (auto field : lag) {

@@ -3,7 +3,7 @@
 // topic it owns. JSON, so that kcat and a human can read it:
 //
 //   {"member_id": "keymeter-3f…", "group": "keymeter", "url": "http://10.0.0.5:8080",
-//    "owned": [0, 2],
+//    "owned": [0, 2], "standby": [1],
 //    "lag": {"0": 12, "2": 0}, "assigned_at_ms": 1796428763065, "heartbeat_ms": 1796428770001,
 //    "leaving": false, "settled": true}
 //
@@ -29,7 +29,8 @@ struct MemberRecord {
   std::string group;               // the consumer group: the cluster (one topic may serve several)
   std::string url;                 // advertised base URL, "http://host:port"
   std::vector<int32_t> owned;      // partitions of the events topic, ascending
-  std::map<int32_t, int64_t> lag;  // messages behind the log end, per owned partition
+  std::vector<int32_t> standby;     // partitions it tails as a standby, ascending
+  std::map<int32_t, int64_t> lag;  // messages behind the log end, per owned or standby one
   int64_t assigned_at_ms = 0;      // wall time `owned` last changed
   int64_t heartbeat_ms = 0;        // wall time this record was written
   bool leaving = false;            // written once on a clean shutdown: owns nothing from now on

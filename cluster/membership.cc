@@ -87,6 +87,7 @@ void Membership::Publish(const SelfState& state, bool leaving) {
     std::lock_guard lock(mu_);
     if (state.owned != self_.owned || leaving != self_.leaving) self_.assigned_at_ms = NowMs();
     self_.owned = state.owned;
+    self_.standby = state.standby;
     self_.lag = state.lag;
     self_.settled = state.settled && !leaving;
     self_.leaving = leaving;
@@ -104,16 +105,19 @@ void Membership::Loop(std::stop_token stop) {
   std::vector<KafkaMessage> batch;
   auto last_publish = std::chrono::steady_clock::time_point{};
   std::vector<int32_t> last_owned;
+  std::vector<int32_t> last_standby;
   bool last_settled = false;
   bool published = false;
   while (!stop.stop_requested()) {
     const SelfState state = options_.self();
     const auto now = std::chrono::steady_clock::now();
-    if (!published || state.owned != last_owned || state.settled != last_settled ||
+    if (!published || state.owned != last_owned || state.standby != last_standby ||
+        state.settled != last_settled ||
         now - last_publish >= options_.heartbeat) {
       Publish(state, /*leaving=*/false);
       last_publish = now;
       last_owned = state.owned;
+      last_standby = state.standby;
       last_settled = state.settled;
       published = true;
     }
@@ -171,6 +175,18 @@ std::optional<MemberRecord> Membership::PeerOwning(int32_t partition) const {
     if (!Live(heard, now, now_ms)) continue;
     const MemberRecord& r = heard.record;
     if (!std::binary_search(r.owned.begin(), r.owned.end(), partition)) continue;
+    if (best == nullptr || r.assigned_at_ms > best->assigned_at_ms) best = &r;
+  }
+  if (best == nullptr) return std::nullopt;
+  return *best;
+}
+
+std::optional<MemberRecord> Membership::LastClaimant(int32_t partition) const {
+  std::lock_guard lock(mu_);
+  const MemberRecord* best = nullptr;
+  for (const auto& [id, heard] : peers_) {
+    const MemberRecord& r = heard.record;
+    if (r.leaving || !std::binary_search(r.owned.begin(), r.owned.end(), partition)) continue;
     if (best == nullptr || r.assigned_at_ms > best->assigned_at_ms) best = &r;
   }
   if (best == nullptr) return std::nullopt;

@@ -38,6 +38,7 @@ class KafkaProducer;
 // What this member says of itself in its next record.
 struct SelfState {
   std::vector<int32_t> owned;
+  std::vector<int32_t> standby;
   std::map<int32_t, int64_t> lag;
   bool settled = false;  // MemberRecord::settled
 };
@@ -86,6 +87,9 @@ class Membership {
   std::optional<MemberRecord> PeerOwning(int32_t partition) const;
   // This member's record as last written.
   MemberRecord Self() const;
+  // The member other than this one that claimed `partition` last, live or not (not one that
+  // left cleanly): whose standbys keep tailing it until a new owner claims it.
+  std::optional<MemberRecord> LastClaimant(int32_t partition) const;
   // The live members other than this one, by id.
   std::vector<MemberRecord> LivePeers() const;
   // Records of the topic that did not decode (INVALID-MEMBER-RECORD), since Start().

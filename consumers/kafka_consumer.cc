@@ -150,6 +150,7 @@ Status KafkaConsumer::Init(const KafkaConsumerOptions& options) {
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), errstr));
   if (consumer_ == nullptr) return Status(Code::kKafkaError, "creating the consumer: " + errstr);
   if (options.assign_all) return AssignAll(options.topics);
+  if (options.manual) return Status::Ok();
   RdKafka::ErrorCode err = consumer_->subscribe(options.topics);
   if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "subscribe", err);
   return Status::Ok();
@@ -211,6 +212,14 @@ class PartitionList {
       raw_.push_back(owned_.back().get());
     }
   }
+  // Each partition at its offset.
+  PartitionList(std::string_view topic, const std::vector<TopicPartitionOffset>& offsets) {
+    for (const TopicPartitionOffset& o : offsets) {
+      owned_.emplace_back(RdKafka::TopicPartition::create(std::string(topic), o.partition));
+      owned_.back()->set_offset(o.offset);
+      raw_.push_back(owned_.back().get());
+    }
+  }
   std::vector<RdKafka::TopicPartition*>& raw() { return raw_; }
 
  private:
@@ -237,6 +246,29 @@ Status KafkaConsumer::PauseOrResume(bool pause, std::string_view topic,
   return Status::Ok();
 }
 
+Status KafkaConsumer::Assign(std::string_view topic,
+                             const std::vector<TopicPartitionOffset>& offsets) {
+  if (closed_) return Status(Code::kKafkaClosed, "assign after close");
+  if (offsets.empty()) return Status::Ok();
+  PartitionList list(topic, offsets);
+  std::unique_ptr<RdKafka::Error> error(consumer_->incremental_assign(list.raw()));
+  if (error != nullptr) {
+    return KafkaStatus(Code::kKafkaError, "assign", error->code(), error->str());
+  }
+  return Status::Ok();
+}
+
+Status KafkaConsumer::Unassign(std::string_view topic, const std::vector<int32_t>& partitions) {
+  if (closed_) return Status(Code::kKafkaClosed, "unassign after close");
+  if (partitions.empty()) return Status::Ok();
+  PartitionList list(topic, partitions);
+  std::unique_ptr<RdKafka::Error> error(consumer_->incremental_unassign(list.raw()));
+  if (error != nullptr) {
+    return KafkaStatus(Code::kKafkaError, "unassign", error->code(), error->str());
+  }
+  return Status::Ok();
+}
+
 Status KafkaConsumer::Pause(std::string_view topic, const std::vector<int32_t>& partitions) {
   return PauseOrResume(true, topic, partitions);
 }
@@ -249,10 +281,7 @@ Status KafkaConsumer::CommitAsync(std::string_view topic,
                                   const std::vector<TopicPartitionOffset>& offsets) {
   if (closed_) return Status(Code::kKafkaClosed, "commit after close");
   if (offsets.empty()) return Status::Ok();
-  std::vector<int32_t> partitions;
-  for (const TopicPartitionOffset& o : offsets) partitions.push_back(o.partition);
-  PartitionList list(topic, partitions);
-  for (size_t i = 0; i < offsets.size(); ++i) list.raw()[i]->set_offset(offsets[i].offset);
+  PartitionList list(topic, offsets);
   RdKafka::ErrorCode err = consumer_->commitAsync(list.raw());
   if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(Code::kKafkaError, "commit", err);
   return Status::Ok();

@@ -109,6 +109,9 @@ struct KafkaConsumerOptions {
   // compacted topic whole on every member. The partitions are those the broker names at
   // Create(), which then fails when it can't ask (KAFKA-TIMEOUT, KAFKA-NO-TOPIC).
   bool assign_all = false;
+  // Join no group and read no partition until Assign() names some (a standby's tail of
+  // partitions another member owns). Nothing is committed.
+  bool manual = false;
 };
 
 class KafkaConsumer {
@@ -145,6 +148,12 @@ class KafkaConsumer {
   // otherwise refetch from an older position). Errors: KAFKA-ERROR.
   Status Pause(std::string_view topic, const std::vector<int32_t>& partitions);
   Status Resume(std::string_view topic, const std::vector<int32_t>& partitions);
+
+  // Manual consumers (KafkaConsumerOptions::manual): start reading `offsets` (partition, next
+  // offset or kKafkaOffsetBeginning) of `topic` besides what they read already, or stop
+  // reading `partitions`. Errors: KAFKA-ERROR.
+  Status Assign(std::string_view topic, const std::vector<TopicPartitionOffset>& offsets);
+  Status Unassign(std::string_view topic, const std::vector<int32_t>& partitions);
 
   // Commits `offsets` (next offsets to read) of `topic` to the group without waiting; the
   // outcome is not reported. Errors: KAFKA-ERROR when the request cannot even be queued.

@@ -40,6 +40,19 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Create(KafkaSourceOptions opti
   auto created = KafkaConsumer::Create(consumer);
   if (!created) return created.error();
   source->consumer_ = std::move(created).value();
+  if (o.standby_partitions) {
+    KafkaConsumerOptions standby = consumer;
+    standby.group_id = o.group_id + ".standby";  // never joined
+    standby.manual = true;
+    standby.start_offset = nullptr;
+    standby.on_assigned = nullptr;
+    standby.on_revoked = nullptr;
+    // Not group.instance.id: a second member with the same one would fence the first.
+    std::erase_if(standby.extra, [](const auto& kv) { return kv.first == "group.instance.id"; });
+    auto tail = KafkaConsumer::Create(standby);
+    if (!tail) return tail.error();
+    source->standby_consumer_ = std::move(tail).value();
+  }
   return source;
 }
 
@@ -48,11 +61,14 @@ KafkaSource::KafkaSource(PrivateTag, KafkaSourceOptions options) : options_(std:
 KafkaSource::~KafkaSource() {
   (void)Close();
   consumer_.reset();
+  standby_consumer_.reset();
 }
 
 Status KafkaSource::Close() {
   if (consumer_ == nullptr) return Status::Ok();
   Status status = consumer_->Close();
+  if (standby_consumer_ != nullptr) (void)standby_consumer_->Close();
+  standby_.clear();
   // librdkafka's handle can't be destroyed while messages of it are alive.
   taken_.clear();
   pending_.clear();
@@ -81,6 +97,11 @@ Result<std::vector<TopicPartitionOffset>> KafkaSource::OffsetsForTime(
 }
 
 void KafkaSource::OnAssigned(int32_t partition) {
+  if (standby_.erase(partition) > 0) {
+    // From standby to owner: the group's consumer goes on from the stored offset.
+    (void)standby_consumer_->Unassign(options_.topic, {partition});
+    DropBuffered(partition);
+  }
   assigned_.insert(partition);
   if (options_.on_ownership) options_.on_ownership(partition, true);
 }
@@ -90,6 +111,11 @@ std::vector<PartitionOffset> KafkaSource::LogEnds() const {
   if (!consumer_) return ends;
   for (int32_t p : assigned_) {
     if (std::optional<int64_t> high = consumer_->CachedHighWatermark(options_.topic, p)) {
+      ends.push_back({p, *high});
+    }
+  }
+  for (int32_t p : standby_) {
+    if (std::optional<int64_t> high = standby_consumer_->CachedHighWatermark(options_.topic, p)) {
       ends.push_back({p, *high});
     }
   }
@@ -103,6 +129,10 @@ void KafkaSource::OnRevoked(int32_t partition) {
     // librdkafka keeps a pause across reassignment; resume before the partition goes.
     (void)consumer_->Resume(options_.topic, {partition});
   }
+  DropBuffered(partition);
+}
+
+void KafkaSource::DropBuffered(int32_t partition) {
   auto it = pending_.find(partition);
   if (it != pending_.end()) {
     for (const KafkaMessage& m : it->second) buffered_bytes_ -= SizeOf(m);
@@ -112,6 +142,53 @@ void KafkaSource::OnRevoked(int32_t partition) {
   // Messages of this partition fetched earlier in the same KafkaConsumer::Poll(): the new
   // assignment starts again from the stored offset, so keeping them would duplicate them.
   std::erase_if(incoming_, [&](const KafkaMessage& m) { return m.partition() == partition; });
+}
+
+void KafkaSource::SyncStandbys() {
+  if (standby_consumer_ == nullptr) return;
+  std::set<int32_t> wanted;
+  for (int32_t p : options_.standby_partitions()) {
+    if (!assigned_.contains(p)) wanted.insert(p);
+  }
+  std::vector<int32_t> gone;
+  for (int32_t p : standby_) {
+    if (!wanted.contains(p)) gone.push_back(p);
+  }
+  if (!gone.empty() && standby_consumer_->Unassign(options_.topic, gone).ok()) {
+    for (int32_t p : gone) {
+      standby_.erase(p);
+      DropBuffered(p);
+    }
+  }
+  std::vector<TopicPartitionOffset> added;
+  for (int32_t p : wanted) {
+    if (standby_.contains(p)) continue;
+    std::optional<int64_t> stored;
+    if (options_.stored_offset) stored = options_.stored_offset(p);
+    added.push_back({p, stored.value_or(kKafkaOffsetBeginning)});
+  }
+  if (!added.empty() && standby_consumer_->Assign(options_.topic, added).ok()) {
+    for (const TopicPartitionOffset& o : added) standby_.insert(o.partition);
+  }
+}
+
+Status KafkaSource::FillStandbys() {
+  if (standby_consumer_ == nullptr || standby_.empty()) return Status::Ok();
+  const size_t room = options_.max_buffered_messages > buffered_messages_
+                          ? options_.max_buffered_messages - buffered_messages_
+                          : 0;
+  // A full buffer: leave them in librdkafka's bounded queue (no group: no poll deadline).
+  if (room == 0 || buffered_bytes_ >= options_.max_buffered_bytes) return Status::Ok();
+  incoming_.clear();
+  Result<size_t> polled = standby_consumer_->Poll(incoming_, room, std::chrono::milliseconds(0));
+  for (KafkaMessage& m : incoming_) {
+    if (!standby_.contains(m.partition())) continue;  // no longer tailed
+    buffered_bytes_ += SizeOf(m);
+    ++buffered_messages_;
+    pending_[m.partition()].push_back(std::move(m));
+  }
+  incoming_.clear();
+  return polled ? Status::Ok() : polled.error();
 }
 
 Status KafkaSource::Fill(std::chrono::milliseconds timeout) {
@@ -180,7 +257,14 @@ Result<size_t> KafkaSource::Poll(std::vector<SourceMessage>* out, size_t max,
   out->clear();
   arena_.Clear();
   if (!deferred_error_.ok()) return std::exchange(deferred_error_, Status::Ok());
-  Status filled = Fill(buffered_messages_ == 0 ? timeout : std::chrono::milliseconds(0));
+  SyncStandbys();
+  Status filled = Fill(buffered_messages_ == 0 && standby_.empty() ? timeout
+                                                                   : std::chrono::milliseconds(0));
+  if (filled.ok()) filled = FillStandbys();
+  if (buffered_messages_ == 0 && !standby_.empty() && filled.ok()) {
+    // Nothing anywhere: wait on the group's consumer (it serves the rebalances) a little.
+    filled = Fill(std::min(timeout, std::chrono::milliseconds(50)));
+  }
   if (!filled.ok()) {
     if (buffered_messages_ == 0) return filled;
     deferred_error_ = std::move(filled);

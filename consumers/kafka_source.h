@@ -34,6 +34,12 @@
 // any address, and FlatBuffers reads in place); librdkafka's buffers are released at once.
 // log_time_us of a message is its Kafka timestamp. name() is "kafka/<topic>".
 //
+// Standbys (KafkaSourceOptions::standby_partitions): a second, manual consumer tails partitions
+// the group gave to other members, from the stored offsets, into the same buffer and projector:
+// the projection is a function of the log, so a standby's state is the owner's, a little behind.
+// When the group assigns this member a partition it tailed, the standby's buffered messages of it
+// are dropped and the group's consumer goes on from the stored offset.
+//
 // Thread safety: not thread-safe (one projector thread), like every Source.
 
 #pragma once
@@ -72,6 +78,10 @@ struct KafkaSourceOptions {
   // Told of each partition assigned (true) or revoked (false), on the thread inside Poll() or
   // Close() (the cluster's ownership: engine/pipeline.h).
   std::function<void(int32_t partition, bool assigned)> on_ownership;
+  // The partitions to tail as a standby (a cluster: partitions other members own, kept warm in
+  // this store so that this member can answer for them and take them over without a replay).
+  // Asked at every Poll(); partitions the group assigns to this member are left out. Unset: none.
+  std::function<std::vector<int32_t>()> standby_partitions;
 };
 
 class KafkaSource : public Source {
@@ -114,6 +124,7 @@ class KafkaSource : public Source {
   // For metrics and tests.
   size_t buffered_messages() const { return buffered_messages_; }
   std::vector<int32_t> assigned() const { return {assigned_.begin(), assigned_.end()}; }
+  std::vector<int32_t> standbys() const { return {standby_.begin(), standby_.end()}; }
   std::vector<int32_t> paused() const { return {paused_.begin(), paused_.end()}; }
   uint64_t pause_count() const { return pause_count_; }
 
@@ -123,6 +134,11 @@ class KafkaSource : public Source {
   void Throttle();
   void OnAssigned(int32_t partition);
   void OnRevoked(int32_t partition);
+  // Drops what is buffered of `partition` (it is read again from the stored offset).
+  void DropBuffered(int32_t partition);
+  // Brings the standby consumer's partitions to KafkaSourceOptions::standby_partitions.
+  void SyncStandbys();
+  Status FillStandbys();
 
   KafkaSourceOptions options_;
   std::map<int32_t, std::deque<KafkaMessage>> pending_;  // fetched, not yet returned
@@ -136,8 +152,10 @@ class KafkaSource : public Source {
   uint64_t pause_count_ = 0;
   size_t rotation_ = 0;  // partition index served first by the next Poll
   Status deferred_error_;
+  std::set<int32_t> standby_;  // tailed by standby_consumer_, never in assigned_
   // Reset explicitly by the destructor, after the messages above are released.
   std::unique_ptr<KafkaConsumer> consumer_;
+  std::unique_ptr<KafkaConsumer> standby_consumer_;  // with standby_partitions only
 };
 
 }  // namespace keymeter

@@ -81,12 +81,23 @@ Result<std::unique_ptr<Source>> Pipeline::MakeSource() {
        .extra = {{"group.instance.id", instance},
                  {"session.timeout.ms", "6000"},  // the broker's minimum: failover
                  {"heartbeat.interval.ms", "2000"}},
-       .on_ownership = [this](int32_t partition, bool assigned) {
-         std::lock_guard lock(mu_);
-         if (assigned ? owned_.insert(partition).second : owned_.erase(partition) > 0) {
-           ++ownership_version_;
-         }
-       }});
+       .on_ownership =
+           [this](int32_t partition, bool assigned) {
+             std::lock_guard lock(mu_);
+             if (assigned ? owned_.insert(partition).second : owned_.erase(partition) > 0) {
+               ++ownership_version_;
+             }
+           },
+       .standby_partitions = !options_.standbys ? std::function<std::vector<int32_t>()>()
+                                                : [this] {
+                                                    std::function<std::vector<int32_t>()> policy;
+                                                    {
+                                                      std::lock_guard lock(mu_);
+                                                      policy = standby_policy_;
+                                                    }
+                                                    return policy ? policy()
+                                                                  : std::vector<int32_t>();
+                                                  }});
   if (!source) return source.error();
   return std::unique_ptr<Source>(std::move(source.value()));
 }
@@ -178,6 +189,11 @@ std::vector<int32_t> Pipeline::OwnedPartitions() const {
   }
   std::lock_guard lock(mu_);
   return {owned_.begin(), owned_.end()};
+}
+
+void Pipeline::SetStandbyPolicy(std::function<std::vector<int32_t>()> policy) {
+  std::lock_guard lock(mu_);
+  standby_policy_ = std::move(policy);
 }
 
 uint64_t Pipeline::ownership_version() const {

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +61,8 @@ struct PipelineOptions {
   ProjectorOptions projector{.overlap_commits = true};
   StoreOptions store;      // path is taken from data_dir
   size_t remembered_outcomes = 65'536;
+  // Kafka mode: also tail, as a standby, the partitions SetStandbyPolicy() names (a cluster).
+  bool standbys = false;
 };
 
 class Pipeline {
@@ -113,6 +116,9 @@ class Pipeline {
   std::string instance_id() const;
   // Bumped on every change of OwnedPartitions().
   uint64_t ownership_version() const;
+  // Which partitions to tail as a standby (PipelineOptions::standbys): asked by the projector
+  // thread at every poll, so it must be quick and thread-safe; unset = none.
+  void SetStandbyPolicy(std::function<std::vector<int32_t>()> policy);
 
   Store& store() { return *store_; }
   KeyDirectory& directory() { return *directory_; }
@@ -160,6 +166,7 @@ class Pipeline {
   std::deque<std::string> outcome_order_;             // GUARDED_BY(mu_)
   bool caught_up_ = false;                            // GUARDED_BY(mu_)
   std::set<int32_t> owned_;                           // GUARDED_BY(mu_), Kafka mode
+  std::function<std::vector<int32_t>()> standby_policy_;  // GUARDED_BY(mu_)
   uint64_t ownership_version_ = 0;                    // GUARDED_BY(mu_)
   std::string error_;                                 // GUARDED_BY(mu_)
 };

@@ -46,7 +46,8 @@ class TestCluster {
   explicit TestCluster(TempDir& tmp) : tmp_(tmp) {
     topic_ = "cluster-" + RandomHex();
     group_ = "cluster-" + RandomHex();
-    BOOST_REQUIRE(CreateTopic(topic_, kPartitions).ok());
+    const Status made = CreateTopic(topic_, kPartitions);
+    BOOST_REQUIRE_MESSAGE(made.ok(), "creating " << topic_ << ": " << made.ToString());
     for (int i = 0; i < 3; ++i) Start(i);
   }
 
@@ -86,6 +87,29 @@ class TestCluster {
       }
     }
     return {live, owners};
+  }
+
+  // Waits until member `i` sees one live standby, not the owner, for every partition.
+  bool StandbysCovered(size_t i, std::chrono::seconds timeout) {
+    for (auto deadline = Clock::now() + timeout; Clock::now() < deadline;) {
+      auto r = members_[i].client->Send("GET", "/v1/cluster", kOperatorToken);
+      if (r && r.value().status == 200) {
+        simdjson::dom::parser parser;
+        simdjson::dom::element root = parser.parse(r.value().body);
+        size_t covered = 0;
+        for (simdjson::dom::element o : root["owners"].get_array()) {
+          simdjson::dom::array standbys = o["standbys"].get_array();
+          std::string_view owner;
+          if (o["owner"].get_string().get(owner) != simdjson::SUCCESS) continue;
+          if (standbys.size() == 1 && std::string_view(standbys.at(0)["member_id"]) != owner) {
+            ++covered;
+          }
+        }
+        if (covered == size_t(kPartitions)) return true;
+      }
+      std::this_thread::sleep_for(250ms);
+    }
+    return false;
   }
 
   // Waits until member `i` sees `members` live members, each owning a partition and caught up
