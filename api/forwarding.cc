@@ -120,14 +120,26 @@ bool AnsweredHere(Cluster& cluster, const Target& t) {
   switch (t.kind) {
     case Target::Kind::kHere:
       return true;
-    case Target::Kind::kAccount:  // an owner still catching up does not answer yet
-      return cluster.Serves(cluster.PartitionOf(t.account));
+    case Target::Kind::kAccount:
+      return cluster.Owns(cluster.PartitionOf(t.account));
     case Target::Kind::kAnyOwner:
       return cluster.OwnsAny();
     case Target::Kind::kUnknown:
       return false;
   }
   return true;
+}
+
+// True when `t` is a plain authorize for a partition this member owns but is still catching up
+// with (it just got it) while a live peer stands by it: the standby's copy is the fresher.
+bool PreferStandby(Cluster& cluster, const Target& t) {
+  if (!t.authorize || t.reserve || t.kind != Target::Kind::kAccount) return false;
+  const int32_t p = cluster.PartitionOf(t.account);
+  if (!cluster.Owns(p) || cluster.Serves(p)) return false;
+  for (const MemberRecord& peer : cluster.membership().LivePeers()) {
+    if (std::binary_search(peer.standby.begin(), peer.standby.end(), p)) return true;
+  }
+  return false;
 }
 
 // True when this member tails the partition of `t`'s account as a standby and may answer a plain
@@ -213,7 +225,8 @@ int32_t PartitionOfAccount(ServeContext& context, std::string_view account_id) {
 bool MayForward(ServeContext& context, const http::Request& request) {
   Cluster* cluster = context.cluster.load(std::memory_order_acquire);
   if (cluster == nullptr || cluster->FromPeer(request)) return false;
-  return !AnsweredHere(*cluster, TargetOf(context, request, /*may_ask=*/false));
+  const Target t = TargetOf(context, request, /*may_ask=*/false);
+  return !AnsweredHere(*cluster, t) || PreferStandby(*cluster, t);
 }
 
 http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
@@ -232,7 +245,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       http::Request local = request;
       local.remote_address = request.Header("X-Keymeter-Client").value_or(request.remote_address);
       const Target t = TargetOf(context, local, /*may_ask=*/false);
-      if (AnsweredHere(cluster, t)) {
+      if (AnsweredHere(cluster, t) && !PreferStandby(cluster, t)) {
         inner(local, response);
       } else if (Cluster::StandbyRead(request) && (StandsBy(cluster, t) || t.known_here)) {
         cluster.CountStandbyAnswer();
@@ -259,13 +272,16 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
         return;
       }
     }
-    if (AnsweredHere(cluster, t) || !cluster.forwarding()) {
+    const bool owned = AnsweredHere(cluster, t);
+    if ((owned && !PreferStandby(cluster, t)) || !cluster.forwarding()) {
       inner(request, response);
       response.SetHeader(std::string(kServedBy), self);
       return;
     }
     std::vector<MemberRecord> candidates;
-    if (t.kind == Target::Kind::kAccount) {
+    if (owned) {
+      // This member owns it but is catching up: a standby answers below, else this member.
+    } else if (t.kind == Target::Kind::kAccount) {
       if (std::optional<MemberRecord> owner =
               cluster.membership().PeerOwning(cluster.PartitionOf(t.account))) {
         candidates.push_back(std::move(*owner));
@@ -307,6 +323,11 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
               cluster.Forward(peer.url, request, request.remote_address, /*standby_read=*/true);
           if (reply && reply.value().status != 421) return Relay(std::move(reply).value(), response);
         }
+      }
+      if (owned) {  // no standby answered: the owner's own answer, caught up or not
+        inner(request, response);
+        response.SetHeader(std::string(kServedBy), self);
+        return;
       }
       if (t.known_here) {  // this member's standby copy, or an older one of its own
         cluster.CountStandbyAnswer();

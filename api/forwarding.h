@@ -5,7 +5,8 @@
 // the "_gateways" account), n1ed's adminToken, or the operator's /v1/accounts/{id}… and
 // /v1/gateways… paths — and
 // its partition (Authenticator::Locate, Cluster::PartitionOf):
-//   - this member owns the partition, or the request concerns no account (health, metrics,
+//   - this member owns the partition (for plain authorize: and has caught up with it, or no
+//     live standby could answer instead), or the request concerns no account (health, metrics,
 //     the console): answered here (GET /v1/billing/usage gathers every owner's part itself:
 //     api/billing.cc);
 //   - a live peer owns it: forwarded there and its answer relayed as it is;

@@ -78,7 +78,8 @@ class Cluster {
   bool Owns(int32_t partition) const;
   bool OwnsAny() const;
   // True when this member owns `partition` and has caught up with it (its lag, as of the last
-  // membership beat, is known and at most kSettledLag): it answers for the partition's accounts.
+  // membership beat, is known and at most kSettledLag); an owner not caught up yet lets a
+  // standby answer plain authorize (api/forwarding.h).
   bool Serves(int32_t partition) const;
   // The partitions this member tails as a standby now (ClusterOptions::standby_replicas).
   std::vector<int32_t> StandbyPartitions() const;

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""cluster: three `keymeter serve` members of one consumer group on a topic of their own (the
+broker of scripts/kafka, KEYMETER_BROKERS), measuring what the cluster adds (docs/scale.md):
+
+- forwarding: GET /v1/authorize of one key driven by wrk (keep-alive, 8 connections, one thread)
+  at the member that owns the key's account, then at a member that forwards to it; the added p50
+  and p99 are the cost of the hop (goal: ≤ 200 µs at p50 on loopback). The owner's own figures
+  are the same-run baseline.
+- handover: the owner SIGKILLed (--kills times, 10; --quick 1), authorize polled through the
+  survivors: the time to the first answer (a standby's, X-Keymeter-Standby) and to the first
+  answer of a new owner; the killed member is started again on its data dir before the next kill.
+
+  bench/cluster.py [--quick] [--bin BUILD_DIR] [--seconds S] [--kills N]
+
+Scaling: the figures are for 3 members and 4 partitions on one machine (all members share its
+cores). Prints one JSON object.
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+TOKEN = "bench-cluster-operator-token"
+
+
+def call(port, method, path, body=None, token=None, headers=None):
+    """(status, headers, body) of one request; status 0 when nothing answered."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=body.encode() if body is not None else None)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return 0, {}, ""
+
+
+class Member:
+    def __init__(self, args, work, topic, group, i):
+        self.args, self.i = args, i
+        self.data = work / f"m{i}"
+        self.log = work / f"m{i}.log"
+        self.argv = [str(args.bin / "cli" / "keymeter"), "serve", "--data-dir", str(self.data),
+                     "--listen", "127.0.0.1:0", "--brokers", args.brokers, "--topic", topic,
+                     "--group", group, "--operator-token", TOKEN]
+        self.proc, self.port = None, 0
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                     stderr=open(self.log, "a"), text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        if not m:
+            raise SystemExit(f"cluster: member {self.i} did not start: {line}\n"
+                             + self.log.read_text()[-3000:])
+        self.port = int(m.group(1))
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def settled(members, timeout=120):
+    """Waits until every member is live, owns a partition, and each partition has a standby."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, _, body = call(members[0].port, "GET", "/v1/cluster", token=TOKEN)
+        if status == 200:
+            view = json.loads(body)
+            owning = [m for m in view["members"] if m["live"] and m["owned"]]
+            covered = all(o["owner"] and o["standbys"] for o in view["owners"])
+            if view["settled"] and len(owning) == len(members) and covered:
+                return
+        time.sleep(0.25)
+    raise SystemExit("cluster: the members did not settle")
+
+
+def served_by(port):
+    return call(port, "GET", "/healthz")[1].get("X-Keymeter-Served-By", "")
+
+
+def wrk(port, keys_file, seconds):
+    env = dict(os.environ, KEYMETER_BENCH_KEYS=str(keys_file))
+    out = subprocess.run(["wrk", "-t1", "-c8", f"-d{seconds}s", "--timeout", "5s",
+                          "-s", str(HERE / "authorize_http.lua"), f"http://127.0.0.1:{port}/"],
+                         env=env, capture_output=True, text=True, timeout=seconds + 60)
+    m = re.search(r"^WRKJSON (\{.*\})$", out.stdout, re.M)
+    if out.returncode != 0 or not m:
+        raise SystemExit(f"cluster: wrk failed: {out.stdout}\n{out.stderr}")
+    r = json.loads(m.group(1))
+    r["req_per_s"] = r["requests"] / (r["duration_us"] / 1e6)
+    return r
+
+
+def handover(members, owner, key):
+    """Kills `owner`; seconds to the first answer through the others, and to a new owner's."""
+    others = [m for m in members if m is not owner]
+    owner.kill()
+    t0 = time.time()
+    first = new_owner = None
+    i = 0
+    while time.time() - t0 < 60 and new_owner is None:
+        status, headers, _ = call(others[i % len(others)].port, "GET", "/v1/authorize",
+                                  headers={"X-Api-Key": key})
+        i += 1
+        if status == 204:
+            first = first if first is not None else time.time() - t0
+            if headers.get("X-Keymeter-Standby") != "true":
+                new_owner = time.time() - t0
+        time.sleep(0.02)
+    return first, new_owner
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--bin", default=os.environ.get("KEYMETER_BUILD_DIR", str(ROOT / "build" / "release")))
+    p.add_argument("--seconds", type=int)
+    p.add_argument("--kills", type=int)
+    args = p.parse_args()
+    args.bin = pathlib.Path(args.bin).resolve()
+    args.seconds = args.seconds or (2 if args.quick else 10)
+    args.kills = args.kills or (1 if args.quick else 10)
+    args.brokers = os.environ.get("KEYMETER_BROKERS", "127.0.0.1:19092")
+    if not shutil.which("wrk"):
+        raise SystemExit("cluster: wrk is missing (scripts/deps installs it)")
+    port = args.brokers.rsplit(":", 1)[1]
+    suffix = f"{os.getpid()}-{int(time.time())}"
+    topic, group = f"bench.cluster.{suffix}", f"bench-cluster-{suffix}"
+    subprocess.run([str(ROOT / "scripts" / "kafka"), "topic", topic, "4"], check=True,
+                   env=dict(os.environ, KEYMETER_KAFKA_PORT=port), stdout=subprocess.DEVNULL)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="keymeter-bench-cluster-"))
+    members = [Member(args, work, topic, group, i) for i in range(3)]
+    try:
+        for m in members:
+            m.start()
+        settled(members)
+        # An account made through member 0 lands on a partition member 0 owns.
+        status, _, body = call(members[0].port, "POST", "/v1/accounts", '{"name":"bench"}', TOKEN)
+        if status != 201:
+            raise SystemExit(f"cluster: POST /v1/accounts answered {status}: {body}")
+        admin = json.loads(body)["admin_token"]
+        status, _, body = call(members[0].port, "POST", "/v1/keys",
+                               '{"label":"bench","status":"active"}', admin)
+        if status != 201:
+            raise SystemExit(f"cluster: POST /v1/keys answered {status}: {body}")
+        key = json.loads(body)["key"]
+        keys_file = work / "keys.txt"
+        keys_file.write_text(key + "\n")
+        owner_id = served_by(members[0].port)
+        direct = wrk(members[0].port, keys_file, args.seconds)
+        forwarded = wrk(members[1].port, keys_file, args.seconds)
+        status, headers, _ = call(members[1].port, "GET", "/v1/authorize",
+                                  headers={"X-Api-Key": key})
+        if status != 204 or headers.get("X-Keymeter-Served-By") != owner_id:
+            raise SystemExit("cluster: member 1 did not forward to the owner")
+        firsts, owners = [], []
+        for _ in range(args.kills):
+            owner = next(m for m in members if served_by(m.port) == call(
+                members[0].port if m is not members[0] else members[1].port, "GET",
+                "/v1/authorize", headers={"X-Api-Key": key})[1].get("X-Keymeter-Served-By"))
+            first, new_owner = handover(members, owner, key)
+            if first is None or new_owner is None:
+                raise SystemExit("cluster: no answer within 60 s of a SIGKILL")
+            firsts.append(first)
+            owners.append(new_owner)
+            owner.start()
+            settled(members)
+    finally:
+        for m in members:
+            m.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({
+        "bench": "cluster", "quick": args.quick, "members": 3, "partitions": 4,
+        "seconds": args.seconds, "connections": 8, "kills": args.kills,
+        "setup": "3 keymeter serve members (Kafka mode, --standby-replicas 1) on this machine; "
+                 "wrk -t1 -c8 on one key, at its owner and at a member that forwards",
+        "owner": direct, "forwarded": forwarded,
+        "added_p50_us": forwarded["p50_us"] - direct["p50_us"],
+        "added_p99_us": forwarded["p99_us"] - direct["p99_us"],
+        "ratio": forwarded["req_per_s"] / direct["req_per_s"],
+        "first_answer_s": {"p50": statistics.median(firsts), "max": max(firsts)},
+        "new_owner_s": {"p50": statistics.median(owners), "max": max(owners)},
+        "goal": "added p50 ≤ 200 µs; every account answered within 5 s of a SIGKILL",
+    }))
+
+
+if __name__ == "__main__":
+    main()
