@@ -79,9 +79,11 @@ def pinned(cpu, argv, ncpu):
     return (["taskset", "-c", str(cpu)] if PIN and ncpu >= 2 else []) + argv
 
 
-def run_wrk(port, keys_file, seconds, ncpu, threads):
+def run_wrk(port, keys_file, seconds, ncpu, threads, connections=64):
+    """wrk with authorize_http.lua on `port`: its WRKJSON line, plus req_per_s (bench/cluster.py
+    uses it too)."""
     env = dict(os.environ, KEYMETER_BENCH_KEYS=str(keys_file))
-    argv = pinned(1, ["wrk", f"-t{threads}", "-c64", f"-d{seconds}s", "--timeout", "5s",
+    argv = pinned(1, ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
                       "-s", str(HERE / "authorize_http.lua"), f"http://127.0.0.1:{port}/"], ncpu)
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"^WRKJSON (\{.*\})$", out.stdout, re.M)

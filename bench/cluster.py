@@ -32,6 +32,8 @@ import urllib.request
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import authorize_http  # noqa: E402  (run_wrk: the same wrk driver and script)
 TOKEN = "bench-cluster-operator-token"
 
 
@@ -108,16 +110,9 @@ def served_by(port):
 
 
 def wrk(port, keys_file, seconds):
-    env = dict(os.environ, KEYMETER_BENCH_KEYS=str(keys_file))
-    out = subprocess.run(["wrk", "-t1", "-c8", f"-d{seconds}s", "--timeout", "5s",
-                          "-s", str(HERE / "authorize_http.lua"), f"http://127.0.0.1:{port}/"],
-                         env=env, capture_output=True, text=True, timeout=seconds + 60)
-    m = re.search(r"^WRKJSON (\{.*\})$", out.stdout, re.M)
-    if out.returncode != 0 or not m:
-        raise SystemExit(f"cluster: wrk failed: {out.stdout}\n{out.stderr}")
-    r = json.loads(m.group(1))
-    r["req_per_s"] = r["requests"] / (r["duration_us"] / 1e6)
-    return r
+    """One wrk thread, 8 connections, unpinned: the members share the machine's cores."""
+    authorize_http.PIN = False
+    return authorize_http.run_wrk(port, keys_file, seconds, os.cpu_count() or 1, 1, connections=8)
 
 
 def handover(members, owner, key):
