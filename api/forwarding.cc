@@ -304,11 +304,13 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       Relay(std::move(reply).value(), response);
       return;
     }
-    if ((t.kind == Target::Kind::kUnknown && !unreachable && cluster.Settled()) ||
+    if ((t.kind == Target::Kind::kUnknown && !unreachable &&
+         (cluster.Settled() || cluster.OwnsAll())) ||
         t.kind == Target::Kind::kAnyOwner) {
-      // Every owner said it is not theirs: this member's answer (UNKNOWN_KEY, 401...) is
-      // everyone's. With an owner unreachable, a partition without one (a member died, a
-      // rebalance) or an owner still catching up, the credential may be on it: 503 below.
+      // Every owner said it is not theirs (or this member owns every partition, as one process
+      // on its own does): this member's answer (UNKNOWN_KEY, 401...) is everyone's. With an
+      // owner unreachable, a partition without one (a member died, a rebalance) or an owner
+      // still catching up, the credential may be on it: 503 below.
       inner(request, response);
       response.SetHeader(std::string(kServedBy), self);
       return;

@@ -296,9 +296,19 @@ int RunServe(const ServeOptions& options) {
   Authorizer authorizer(pipeline.projector().state_mutex(), pipeline.directory(), pipeline.quota(),
                         reservations, &authorize_probe);
   http::Router router;
-  ServeContext context{std::move(api_options).value(), pipeline.store(), pipeline.directory(),
-                       router, metrics, pipeline};
-  context.readiness = [&pipeline] { return pipeline.Readiness(); };
+  ServeContext context{std::move(api_options).value(),
+                       pipeline.store(),
+                       pipeline.directory(),
+                       router,
+                       metrics,
+                       pipeline};
+  context.readiness = [&pipeline, &context] {
+    std::pair<bool, std::string> ready = pipeline.Readiness();
+    const Cluster* cluster = context.cluster.load(std::memory_order_acquire);
+    if (ready.first && cluster != nullptr && !cluster->Joined())
+      return std::pair<bool, std::string>(false, "joining the cluster");
+    return ready;
+  };
   context.authorizer = &authorizer;
   context.projector_probe = &projector_probe;
   RegisterRoutes(context);

@@ -20,6 +20,11 @@ ServeCluster::ServeCluster(const ServeOptions& options, Pipeline& pipeline, Metr
       probe_(probe),
       listening_(std::move(listening)),
       context_(context) {
+  if (!options_.api.operator_token_hash) {
+    spdlog::warn("cluster: no operator token, so no cluster secret: this member forwards nothing "
+                 "and answers every request from its own partitions; give every member the same "
+                 "KEYMETER_OPERATOR_TOKEN");
+  }
   Result<std::unique_ptr<Cluster>> joined = Join();
   if (joined) {
     cluster_ = std::move(joined).value();

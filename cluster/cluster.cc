@@ -63,6 +63,13 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options, Pipeline
       state.lag[p] = n;
     }
     state.settled = state.settled && owned_lags == state.owned.size();
+    // Joined: caught up with a partition of its own, or (more members than partitions) every
+    // partition has a live owner to forward to.
+    if (state.settled && !self->joined_.load(std::memory_order_relaxed) &&
+        (!state.owned.empty() || (self->started_.load(std::memory_order_acquire) &&
+                                  self->EveryPartitionOwned(state.owned)))) {
+      self->joined_.store(true, std::memory_order_release);
+    }
     std::vector<int32_t> serving;
     for (int32_t p : state.owned) {
       auto lag = state.lag.find(p);
@@ -154,6 +161,19 @@ bool Cluster::Owns(int32_t partition) const {
 }
 
 bool Cluster::OwnsAny() const { return !pipeline_.OwnedPartitions().empty(); }
+
+bool Cluster::EveryPartitionOwned(const std::vector<int32_t>& owned) const {
+  for (int32_t p = 0; p < membership_->partitions(); ++p) {
+    if (!std::binary_search(owned.begin(), owned.end(), p) && !membership_->PeerOwning(p)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Cluster::OwnsAll() const {
+  return pipeline_.OwnedPartitions().size() == size_t(membership_->partitions());
+}
 
 bool Cluster::Serves(int32_t partition) const {
   if (!Owns(partition)) return false;  // revoked since the last beat

@@ -77,6 +77,11 @@ class Cluster {
   // True when this member owns `partition` now.
   bool Owns(int32_t partition) const;
   bool OwnsAny() const;
+  bool OwnsAll() const;
+  // True once this member has caught up with a partition of its own, or every partition has a
+  // live owner when it has none (latched):
+  // `keymeter serve` is not ready before (GET /readyz "joining the cluster").
+  bool Joined() const { return joined_.load(std::memory_order_acquire); }
   // True when this member owns `partition` and has caught up with it (its lag, as of the last
   // membership beat, is known and at most kSettledLag); an owner not caught up yet lets a
   // standby answer plain authorize (api/forwarding.h).
@@ -117,6 +122,8 @@ class Cluster {
  private:
   struct Pool;
   Cluster(ClusterOptions options, Pipeline& pipeline, Metrics& metrics);
+  // True when each partition is in `owned` (this member's) or has a live owner.
+  bool EveryPartitionOwned(const std::vector<int32_t>& owned) const;
   Result<http::ClientReply> Send(const std::string& base_url, std::string_view method,
                                  std::string_view target, std::string_view body,
                                  std::string_view content_type, http::ClientHeaders headers);
@@ -128,6 +135,7 @@ class Cluster {
   std::optional<std::string> secret_;  // hex
   std::unique_ptr<Membership> membership_;
   std::atomic<bool> started_{false};  // membership_ is set (its thread asks for standbys)
+  std::atomic<bool> joined_{false};   // Joined()
   mutable std::mutex serving_mu_;
   std::vector<int32_t> serving_;  // GUARDED_BY(serving_mu_): owned and caught up, ascending
   std::unique_ptr<Pool> pool_;
