@@ -155,10 +155,7 @@ int32_t Cluster::PartitionOf(std::string_view account_id) const {
   return KafkaPartitionFor(account_id, membership_->partitions());
 }
 
-bool Cluster::Owns(int32_t partition) const {
-  const std::vector<int32_t> owned = pipeline_.OwnedPartitions();
-  return std::binary_search(owned.begin(), owned.end(), partition);
-}
+bool Cluster::Owns(int32_t partition) const { return pipeline_.Owns(partition); }
 
 bool Cluster::OwnsAny() const { return !pipeline_.OwnedPartitions().empty(); }
 

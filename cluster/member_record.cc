@@ -14,6 +14,22 @@ Status Invalid(std::string_view why) {
 
 bool ValidPartition(int64_t p) { return p >= 0 && p <= 65535; }
 
+// The array `name` of `root` as ascending partitions into *out; false when it is not an array of
+// valid partitions (or is absent and `required`).
+bool ReadPartitions(simdjson::dom::object root, const char* name, bool required,
+                    std::vector<int32_t>* out) {
+  simdjson::dom::array list;
+  if (root[name].get_array().get(list) != simdjson::SUCCESS) return !required;
+  if (list.size() > 65536) return false;
+  for (simdjson::dom::element e : list) {
+    int64_t p = 0;
+    if (e.get_int64().get(p) != simdjson::SUCCESS || !ValidPartition(p)) return false;
+    out->push_back(int32_t(p));
+  }
+  std::sort(out->begin(), out->end());
+  return true;
+}
+
 }  // namespace
 
 bool ValidMemberId(std::string_view id) {
@@ -60,26 +76,8 @@ Result<MemberRecord> DecodeMemberRecord(std::string_view json) {
     return Invalid("url");
   }
   r.url = std::string(text);
-  simdjson::dom::array owned;
-  if (root["owned"].get_array().get(owned) != simdjson::SUCCESS || owned.size() > 65536) {
-    return Invalid("owned");
-  }
-  for (simdjson::dom::element e : owned) {
-    int64_t p = 0;
-    if (e.get_int64().get(p) != simdjson::SUCCESS || !ValidPartition(p)) return Invalid("owned");
-    r.owned.push_back(int32_t(p));
-  }
-  std::sort(r.owned.begin(), r.owned.end());
-  simdjson::dom::array standby;
-  if (root["standby"].get_array().get(standby) == simdjson::SUCCESS) {
-    if (standby.size() > 65536) return Invalid("standby");
-    for (simdjson::dom::element e : standby) {
-      int64_t p = 0;
-      if (e.get_int64().get(p) != simdjson::SUCCESS || !ValidPartition(p)) return Invalid("standby");
-      r.standby.push_back(int32_t(p));
-    }
-    std::sort(r.standby.begin(), r.standby.end());
-  }
+  if (!ReadPartitions(root, "owned", /*required=*/true, &r.owned)) return Invalid("owned");
+  if (!ReadPartitions(root, "standby", /*required=*/false, &r.standby)) return Invalid("standby");
   simdjson::dom::object lag;
   if (root["lag"].get_object().get(lag) == simdjson::SUCCESS) {
     for (auto field : lag) {

@@ -196,6 +196,12 @@ void Pipeline::SetStandbyPolicy(std::function<std::vector<int32_t>()> policy) {
   standby_policy_ = std::move(policy);
 }
 
+bool Pipeline::Owns(int32_t partition) const {
+  if (!kafka_mode()) return partition >= 0 && partition < options_.embedded_partitions;
+  std::lock_guard lock(mu_);
+  return owned_.contains(partition);
+}
+
 uint64_t Pipeline::ownership_version() const {
   std::lock_guard lock(mu_);
   return ownership_version_;

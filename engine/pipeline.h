@@ -111,6 +111,8 @@ class Pipeline {
   // The partitions this process owns, in order: in Kafka mode those the consumer group assigned
   // it now (none while it has no consumer); in embedded mode every partition of the log.
   std::vector<int32_t> OwnedPartitions() const;
+  // True when `partition` is one of OwnedPartitions() (no copy: asked per request in a cluster).
+  bool Owns(int32_t partition) const;
   // This process's group.instance.id in Kafka mode (PipelineOptions::instance_id), also its
   // member id in a cluster.
   std::string instance_id() const;

@@ -96,12 +96,24 @@ BOOST_AUTO_TEST_CASE(three_members_split_the_partitions_and_answer_for_each_othe
     BOOST_REQUIRE(r);
     BOOST_TEST(r.value().status == 401);
   }
-  // Forwarding headers from outside are not trusted: no secret, no forwarded client.
-  auto spoofed = c[0].client->Send(
+  // Forwarding headers from outside are not trusted: a member that does not own the key still
+  // forwards the request (a trusted "forwarded" request would be refused 421 NOT-OWNER there).
+  auto owner = Authorize(c[0], accounts[0].key);
+  BOOST_REQUIRE(owner);
+  const std::string owner_id = Header(owner.value(), "X-Keymeter-Served-By");
+  size_t other = 0;
+  for (; other < c.size(); ++other) {
+    auto self = c[other].client->Send("GET", "/healthz");
+    BOOST_REQUIRE(self);
+    if (Header(self.value(), "X-Keymeter-Served-By") != owner_id) break;
+  }
+  BOOST_REQUIRE(other < c.size());
+  auto spoofed = c[other].client->Send(
       "GET", "/v1/authorize", "", "", "application/json",
       {{"X-Api-Key", accounts[0].key}, {"X-Keymeter-Forwarded", "not-the-secret"}});
   BOOST_REQUIRE(spoofed);
   BOOST_TEST(spoofed.value().status == 204);
+  BOOST_TEST(Header(spoofed.value(), "X-Keymeter-Served-By") == owner_id);
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_member_s_accounts_are_answered_again) {
