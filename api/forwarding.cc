@@ -131,23 +131,43 @@ bool AnsweredHere(Cluster& cluster, const Target& t) {
 }
 
 // True when `t` is a plain authorize for a partition this member owns but is still catching up
-// with (it just got it) while a live peer stands by it: the standby's copy is the fresher.
+// with (it just got it) while a live peer stands by it, caught up: its copy is the fresher.
 bool PreferStandby(Cluster& cluster, const Target& t) {
   if (!t.authorize || t.reserve || t.kind != Target::Kind::kAccount) return false;
   const int32_t p = cluster.PartitionOf(t.account);
   if (!cluster.Owns(p) || cluster.Serves(p)) return false;
   for (const MemberRecord& peer : cluster.membership().LivePeers()) {
-    if (std::binary_search(peer.standby.begin(), peer.standby.end(), p)) return true;
+    if (!std::binary_search(peer.standby.begin(), peer.standby.end(), p)) continue;
+    // Only a standby that has caught up (one that just started tailing is behind this owner).
+    auto lag = peer.lag.find(p);
+    if (lag != peer.lag.end() && lag->second <= kSettledLag) return true;
   }
   return false;
+}
+
+// True when `t` is an authorize with `reserve` for a partition this member owns but has not
+// caught up with: its usage is behind the log, so it would admit beyond the quota. Only a
+// caught-up owner holds reservations (docs/scale.md, the reserve bound).
+bool ReserveWhileCatchingUp(Cluster& cluster, const Target& t) {
+  if (!t.authorize || !t.reserve || t.kind != Target::Kind::kAccount) return false;
+  const int32_t p = cluster.PartitionOf(t.account);
+  return cluster.Owns(p) && !cluster.Serves(p);
 }
 
 // True when this member tails the partition of `t`'s account as a standby and may answer a plain
 // authorize from its copy.
 bool StandsBy(Cluster& cluster, const Target& t) {
   if (!t.authorize || t.reserve || t.kind != Target::Kind::kAccount) return false;
-  const std::vector<int32_t> standby = cluster.StandbyPartitions();
-  return std::binary_search(standby.begin(), standby.end(), cluster.PartitionOf(t.account));
+  return cluster.StandsBy(cluster.PartitionOf(t.account));
+}
+
+// Marks `response` as answered from this member's standby copy of `t`'s partition, and how far
+// behind the log that copy was at the last membership beat (-1: not known).
+void MarkStandbyAnswer(Cluster& cluster, const Target& t, http::Response& response) {
+  cluster.CountStandbyAnswer();
+  response.SetHeader("X-Keymeter-Standby", "true");
+  response.SetHeader("X-Keymeter-Standby-Lag",
+                     std::to_string(cluster.LagOf(cluster.PartitionOf(t.account)).value_or(-1)));
 }
 
 // Copies `reply` into `response` as it is (its Served-By included).
@@ -245,12 +265,13 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       http::Request local = request;
       local.remote_address = request.Header("X-Keymeter-Client").value_or(request.remote_address);
       const Target t = TargetOf(context, local, /*may_ask=*/false);
-      if (AnsweredHere(cluster, t) && !PreferStandby(cluster, t)) {
+      if (ReserveWhileCatchingUp(cluster, t)) {
+        OwnerUnavailable(response, "the owner of this account is catching up with its log");
+      } else if (AnsweredHere(cluster, t) && !PreferStandby(cluster, t)) {
         inner(local, response);
       } else if (Cluster::StandbyRead(request) && (StandsBy(cluster, t) || t.known_here)) {
-        cluster.CountStandbyAnswer();
         inner(local, response);
-        response.SetHeader("X-Keymeter-Standby", "true");
+        MarkStandbyAnswer(cluster, t, response);
       } else {
         cluster.CountNotOwner();
         SetStatusError(response, 421,
@@ -273,6 +294,11 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       }
     }
     const bool owned = AnsweredHere(cluster, t);
+    if (owned && ReserveWhileCatchingUp(cluster, t)) {
+      OwnerUnavailable(response, "the owner of this account is catching up with its log");
+      response.SetHeader(std::string(kServedBy), self);
+      return;
+    }
     if ((owned && !PreferStandby(cluster, t)) || !cluster.forwarding()) {
       inner(request, response);
       response.SetHeader(std::string(kServedBy), self);
@@ -332,10 +358,9 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
         return;
       }
       if (t.known_here) {  // this member's standby copy, or an older one of its own
-        cluster.CountStandbyAnswer();
         inner(request, response);
         response.SetHeader(std::string(kServedBy), self);
-        response.SetHeader("X-Keymeter-Standby", "true");
+        MarkStandbyAnswer(cluster, t, response);
         return;
       }
     }

@@ -9,11 +9,16 @@ broker of scripts/kafka, KEYMETER_BROKERS), measuring what the cluster adds (doc
 - handover: the owner SIGKILLed (--kills times, 10; --quick 1), authorize polled through the
   survivors: the time to the first answer (a standby's, X-Keymeter-Standby) and to the first
   answer of a new owner; the killed member is started again on its data dir before the next kill.
+- ingest with 1, 2 and 3 members (given --ingest-topic, the topic bench_ingest wrote, and its
+  bare-consumer rate from the same run): fresh members (empty data dirs, a new group, no
+  standbys, so each event is applied once) on that topic; from the moment the group has split
+  the partitions, events/s until all of it is applied, in total and per member.
 
   bench/cluster.py [--quick] [--bin BUILD_DIR] [--seconds S] [--kills N]
+                   [--ingest-topic T --ingest-events N --ingest-baseline EVENTS_PER_S]
 
-Scaling: the figures are for 3 members and 4 partitions on one machine (all members share its
-cores). Prints one JSON object.
+Scaling: the figures are for up to 3 members and 4 partitions on one machine (all members share
+its cores). Prints one JSON object.
 """
 import argparse
 import json
@@ -57,13 +62,13 @@ def call(port, method, path, body=None, token=None, headers=None):
 
 
 class Member:
-    def __init__(self, args, work, topic, group, i):
+    def __init__(self, args, work, topic, group, i, extra=()):
         self.args, self.i = args, i
         self.data = work / f"m{i}"
         self.log = work / f"m{i}.log"
         self.argv = [str(args.bin / "cli" / "keymeter"), "serve", "--data-dir", str(self.data),
                      "--listen", "127.0.0.1:0", "--brokers", args.brokers, "--topic", topic,
-                     "--group", group, "--operator-token", TOKEN]
+                     "--group", group, "--operator-token", TOKEN, *extra]
         self.proc, self.port = None, 0
 
     def start(self):
@@ -134,12 +139,68 @@ def handover(members, owner, key):
     return first, new_owner
 
 
+def partition_lags(port):
+    """{partition: messages behind} of the partitions the member on `port` follows (/metrics)."""
+    status, _, body = call(port, "GET", "/metrics")
+    if status != 200:
+        return {}
+    return {int(m.group(1)): float(m.group(2)) for m in re.finditer(
+        r'^keymeter_partition_lag_messages\{partition="(\d+)"\} (\S+)$', body, re.M)}
+
+
+def ingest(args, work, n, partitions=4, timeout=900):
+    """`n` fresh members (no standbys) on the ingest topic: events/s from the moment the group
+    has split the partitions (each member following its own) until the topic is applied."""
+    group = f"bench-cluster-ingest-{n}-{os.getpid()}-{int(time.time())}"
+    members = [Member(args, work / f"ingest{n}", args.ingest_topic, group, i,
+                      ["--standby-replicas", "0"]) for i in range(n)]
+    try:
+        for m in members:
+            m.start()
+        t0 = time.time()
+        stable = None    # (time, {member: messages it had left then})
+        done = {}        # member: seconds after `stable` when it had applied all of its own
+        while time.time() - t0 < timeout:
+            lags = [partition_lags(m.port) for m in members]
+            owned = [set(l) for l in lags]
+            split = (all(owned) and sum(len(o) for o in owned) == partitions
+                     and len(set().union(*owned)) == partitions)
+            if stable is None:
+                if split:
+                    stable = (time.time(), [sum(l.values()) for l in lags])
+                continue
+            if not split:  # the group moved partitions again: start over
+                stable, done = None, {}
+                continue
+            for i, l in enumerate(lags):
+                if i not in done and sum(l.values()) == 0:
+                    done[i] = time.time() - stable[0]
+            if len(done) == n:
+                break
+            time.sleep(0.05)
+        if stable is None or len(done) != n:
+            raise SystemExit(f"cluster: {n} members did not apply the ingest topic in {timeout} s")
+        total = sum(stable[1])
+        seconds = max(done.values())
+        return {"members": n, "events": int(total), "seconds": round(seconds, 3),
+                "events_per_s": total / seconds if seconds > 0 else None,
+                "per_member_events_per_s": [stable[1][i] / done[i] if done[i] > 0 else None
+                                            for i in range(n)],
+                "join_s": round(stable[0] - t0, 2)}
+    finally:
+        for m in members:
+            m.stop()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
     p.add_argument("--bin", default=os.environ.get("KEYMETER_BUILD_DIR", str(ROOT / "build" / "release")))
     p.add_argument("--seconds", type=int)
     p.add_argument("--kills", type=int)
+    p.add_argument("--ingest-topic", default="")
+    p.add_argument("--ingest-events", type=int, default=0)
+    p.add_argument("--ingest-baseline", type=float, default=0)
     args = p.parse_args()
     args.bin = pathlib.Path(args.bin).resolve()
     args.seconds = args.seconds or (2 if args.quick else 10)
@@ -189,6 +250,9 @@ def main():
             owners.append(new_owner)
             owner.start()
             settled(members)
+        for m in members:
+            m.stop()
+        scaling = [ingest(args, work, n) for n in (1, 2, 3)] if args.ingest_topic else []
     finally:
         for m in members:
             m.stop()
@@ -204,6 +268,16 @@ def main():
         "ratio": forwarded["req_per_s"] / direct["req_per_s"],
         "first_answer_s": {"p50": statistics.median(firsts), "max": max(firsts)},
         "new_owner_s": {"p50": statistics.median(owners), "max": max(owners)},
+        "ingest": {
+            "topic": args.ingest_topic, "events": args.ingest_events,
+            "setup": "fresh members, --standby-replicas 0, the rate from the moment the group "
+                     "split the partitions until the topic is applied",
+            "baseline": "bare librdkafka consumer, same topic (bench_ingest, same run)",
+            "baseline_events_per_s": args.ingest_baseline,
+            "by_members": [dict(r, ratio=r["events_per_s"] / args.ingest_baseline
+                                if args.ingest_baseline and r["events_per_s"] else None)
+                           for r in scaling],
+        } if scaling else None,
         "goal": "added p50 ≤ 200 µs; every account answered within 5 s of a SIGKILL",
     }))
 

@@ -126,6 +126,13 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
       ->check(CLI::Range(0, 16))
       ->envname("KEYMETER_STANDBY_REPLICAS")
       ->capture_default_str();
+  serve
+      ->add_option("--session-timeout-ms", options->session_timeout_ms,
+                   "Kafka mode: the group session, 1000..300000 (the broker's "
+                   "group.min.session.timeout.ms must allow it; Kafka's default is 6000)")
+      ->check(CLI::Range(1000, 300000))
+      ->envname("KEYMETER_SESSION_TIMEOUT_MS")
+      ->capture_default_str();
   serve->add_flag("--read-only", options->read_only, "Open the store read-only; refuse writes")
       ->envname("KEYMETER_READ_ONLY");
   // Only the token's SHA-256 is kept; an empty value leaves the operator endpoints disabled.
@@ -167,6 +174,7 @@ PipelineOptions PipelineOptionsOf(const ServeOptions& options) {
   p.group = options.group;
   p.read_only = options.read_only;
   p.standbys = !options.embedded() && !options.read_only && options.standby_replicas > 0;
+  p.session_timeout_ms = options.session_timeout_ms;
   p.store.create_if_missing = !options.read_only;
   if (auto mb = cli::EnvUnsigned("KEYMETER_BLOCK_CACHE_MB")) p.store.block_cache_bytes = *mb << 20;
   if (auto mb = cli::EnvUnsigned("KEYMETER_WRITE_BUFFER_MB")) {

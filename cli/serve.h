@@ -50,6 +50,9 @@ struct ServeOptions {
   std::string advertise;
   // Kafka mode: how many other members tail each partition as a standby (--standby-replicas).
   int standby_replicas = 1;
+  // Kafka mode: the group session (--session-timeout-ms): how long a dead member keeps its
+  // partitions. The broker's group.min.session.timeout.ms must allow it.
+  int32_t session_timeout_ms = 3000;
   // The API's options: the operator token's SHA-256 from --operator-token /
   // KEYMETER_OPERATOR_TOKEN, the rest from KEYMETER_COMMAND_TIMEOUT_MS,
   // KEYMETER_BILLING_LATENESS_SECONDS and KEYMETER_AUTH_FAILURES_PER_MINUTE (docs/api.md).

@@ -49,7 +49,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options, Pipeline
   Cluster* self = c.get();
   m.self = [&pipeline, self, lags = c->options_.lags] {
     SelfState state{.owned = pipeline.OwnedPartitions()};
-    if (self->started_.load(std::memory_order_acquire)) state.standby = self->StandbyPartitions();
+    if (self->started_.load(std::memory_order_acquire)) state.standby = self->ComputeStandbys();
     const std::map<int32_t, int64_t> all = lags ? lags() : std::map<int32_t, int64_t>();
     size_t owned_lags = 0;
     state.settled = true;
@@ -77,6 +77,8 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options, Pipeline
     }
     std::lock_guard lock(self->serving_mu_);
     self->serving_ = std::move(serving);
+    self->standby_ = state.standby;
+    self->lag_ = state.lag;
     return state;
   };
   Result<std::unique_ptr<Membership>> membership = Membership::Start(std::move(m));
@@ -127,27 +129,83 @@ void Cluster::Stop() {
 }
 
 std::vector<int32_t> Cluster::StandbyPartitions() const {
+  std::lock_guard lock(serving_mu_);
+  return standby_;
+}
+
+std::optional<int64_t> Cluster::LagOf(int32_t partition) const {
+  std::lock_guard lock(serving_mu_);
+  auto it = lag_.find(partition);
+  if (it == lag_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Cluster::StandsBy(int32_t partition) const {
+  std::lock_guard lock(serving_mu_);
+  return std::binary_search(standby_.begin(), standby_.end(), partition);
+}
+
+std::vector<int32_t> Cluster::ComputeStandbys() const {
   std::vector<std::string> ring = {member_id()};
   for (const MemberRecord& peer : membership_->LivePeers()) ring.push_back(peer.member_id);
-  std::sort(ring.begin(), ring.end());
+  SortAsGroupMembers(ring);
   const size_t wanted = size_t(std::max(options_.standby_replicas, 0));
   std::vector<int32_t> out;
   const std::vector<int32_t> owned = pipeline_.OwnedPartitions();
-  for (int32_t p = 0; p < membership_->partitions(); ++p) {
+  const int32_t partitions = membership_->partitions();
+  for (int32_t p = 0; p < partitions; ++p) {
     if (wanted == 0 || std::binary_search(owned.begin(), owned.end(), p)) continue;
     // While an owner that died is not yet replaced, its standbys stay: they answer meanwhile.
     std::optional<MemberRecord> owner = membership_->PeerOwning(p);
     if (!owner) owner = membership_->LastClaimant(p);
     if (!owner) continue;
-    // The members after the owner in the ring of live ids (its place, if it is gone).
-    auto at = std::lower_bound(ring.begin(), ring.end(), owner->member_id);
-    const bool live_owner = at != ring.end() && *at == owner->member_id;
-    const size_t replicas = std::min(wanted, ring.size() - (live_owner ? 1 : 0));
-    const size_t first = size_t(at - ring.begin()) + (live_owner ? 1 : 0);
-    for (size_t j = 0; j < replicas; ++j) {
-      if (ring[(first + j) % ring.size()] == member_id()) out.push_back(p);
+    if (std::ranges::count(StandbysOf(p, partitions, ring, owner->member_id, wanted),
+                           member_id()) > 0) {
+      out.push_back(p);
     }
   }
+  return out;
+}
+
+namespace {
+
+// The broker names a static member "<group.instance.id>-<uuid>" and the range assignor sorts
+// by that name; comparing "<id>-" orders ids the same way whatever the uuids.
+bool GroupOrder(const std::string& a, const std::string& b) { return a + '-' < b + '-'; }
+
+}  // namespace
+
+void SortAsGroupMembers(std::vector<std::string>& ids) { std::ranges::sort(ids, GroupOrder); }
+
+size_t RangeAssignee(int32_t partition, int32_t partitions, size_t members) {
+  // librdkafka's range assignor (rdkafka_range_assignor.c): member i of n takes the i-th
+  // run of partitions/n, the first partitions%n members one more each.
+  const size_t per = size_t(partitions) / members;
+  const size_t extra = size_t(partitions) % members;
+  const size_t p = size_t(partition);
+  if (p < (per + 1) * extra) return p / (per + 1);
+  return extra + (p - (per + 1) * extra) / per;
+}
+
+std::vector<std::string> StandbysOf(int32_t partition, int32_t partitions,
+                                    const std::vector<std::string>& ring,
+                                    const std::string& owner, size_t wanted) {
+  std::vector<std::string> others;
+  for (const std::string& id : ring) {
+    if (id != owner) others.push_back(id);
+  }
+  std::vector<std::string> out;
+  if (others.empty()) return out;
+  // First the member the group will give the partition to when its owner dies, so that the
+  // new owner goes on from a copy near the end instead of replaying the partition.
+  out.push_back(others[RangeAssignee(partition, partitions, others.size())]);
+  // Then the members after the owner in the ring (after its place, if it is gone).
+  const size_t first = size_t(std::ranges::upper_bound(others, owner, GroupOrder) - others.begin());
+  for (size_t j = 0; j < others.size() && out.size() < std::min(wanted, others.size()); ++j) {
+    const std::string& id = others[(first + j) % others.size()];
+    if (std::ranges::find(out, id) == out.end()) out.push_back(id);
+  }
+  out.resize(std::min(wanted, out.size()));
   return out;
 }
 

@@ -50,12 +50,25 @@ struct ClusterOptions {
   size_t max_idle_per_peer = 32;  // kept-alive connections to each member
   // The lag of each owned partition (ProjectorProbe::Lags); optional.
   std::function<std::map<int32_t, int64_t>()> lags;
-  // Standby replicas of each partition (--standby-replicas): the members after its owner in
-  // the ring of live member ids tail it; at most live members - 1.
+  // Standby replicas of each partition (--standby-replicas), at most live members - 1: the
+  // member the group will give it to if its owner dies, then the members after the owner in
+  // the ring of live member ids (StandbysOf).
   int standby_replicas = 1;
   // Keys whose account was learnt from another member, remembered (KEYMETER_CLUSTER_KEY_CACHE).
   size_t max_cached_keys = 1'000'000;
 };
+
+// Sorts member ids as the group coordinator's member names sort, which is the order the range
+// assignor deals partitions out in.
+void SortAsGroupMembers(std::vector<std::string>& ids);
+// Which of `members` (sorted as above) the range assignor gives `partition`.
+size_t RangeAssignee(int32_t partition, int32_t partitions, size_t members);
+// The `wanted` standbys of `partition` owned by `owner` among the live `ring` (sorted, the owner
+// in it or not): first the member the group gives the partition to if its owner dies, then the
+// members after the owner in the ring.
+std::vector<std::string> StandbysOf(int32_t partition, int32_t partitions,
+                                    const std::vector<std::string>& ring,
+                                    const std::string& owner, size_t wanted);
 
 class Cluster {
  public:
@@ -86,8 +99,13 @@ class Cluster {
   // membership beat, is known and at most kSettledLag); an owner not caught up yet lets a
   // standby answer plain authorize (api/forwarding.h).
   bool Serves(int32_t partition) const;
-  // The partitions this member tails as a standby now (ClusterOptions::standby_replicas).
+  // The partitions this member tails as a standby (ClusterOptions::standby_replicas), as of the
+  // last membership beat.
   std::vector<int32_t> StandbyPartitions() const;
+  bool StandsBy(int32_t partition) const;
+  // Messages this member's copy of `partition` was behind the log at the last beat (owned or
+  // standby partitions); nullopt when it does not follow the partition.
+  std::optional<int64_t> LagOf(int32_t partition) const;
 
   // True when every partition has an owner now (this member or a live peer) and every owner
   // is settled (MemberRecord::settled): a credential none of them knows is unknown.
@@ -124,6 +142,8 @@ class Cluster {
   Cluster(ClusterOptions options, Pipeline& pipeline, Metrics& metrics);
   // True when each partition is in `owned` (this member's) or has a live owner.
   bool EveryPartitionOwned(const std::vector<int32_t>& owned) const;
+  // The partitions this member should tail as a standby, from the live members now.
+  std::vector<int32_t> ComputeStandbys() const;
   Result<http::ClientReply> Send(const std::string& base_url, std::string_view method,
                                  std::string_view target, std::string_view body,
                                  std::string_view content_type, http::ClientHeaders headers);
@@ -138,6 +158,8 @@ class Cluster {
   std::atomic<bool> joined_{false};   // Joined()
   mutable std::mutex serving_mu_;
   std::vector<int32_t> serving_;  // GUARDED_BY(serving_mu_): owned and caught up, ascending
+  std::vector<int32_t> standby_;  // GUARDED_BY(serving_mu_): ComputeStandbys() at the last beat
+  std::map<int32_t, int64_t> lag_;  // GUARDED_BY(serving_mu_): at the last beat
   std::unique_ptr<Pool> pool_;
   mutable std::mutex keys_mu_;
   absl::flat_hash_map<std::string, std::string> account_of_key_;  // GUARDED_BY(keys_mu_)

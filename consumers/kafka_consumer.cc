@@ -189,9 +189,14 @@ Result<size_t> KafkaConsumer::Poll(std::vector<KafkaMessage>& out, size_t max,
     }
     if (err == RdKafka::ERR__TIMED_OUT) break;
     if (err == RdKafka::ERR__PARTITION_EOF) continue;
+    std::string detail = message->errstr();
+    if (err == RdKafka::ERR_INVALID_SESSION_TIMEOUT) {
+      detail += " (the broker's group.min.session.timeout.ms is above session.timeout.ms: lower "
+                "it, or raise keymeter's --session-timeout-ms)";
+    }
     Status error = err == RdKafka::ERR__FATAL
-                       ? KafkaStatus(Code::kKafkaFatal, "consume", err, message->errstr())
-                       : KafkaStatus(Code::kKafkaError, "consume", err, message->errstr());
+                       ? KafkaStatus(Code::kKafkaFatal, "consume", err, detail)
+                       : KafkaStatus(Code::kKafkaError, "consume", err, detail);
     if (appended == 0) return error;
     pending_error_ = std::move(error);
     break;

@@ -79,8 +79,9 @@ Result<std::unique_ptr<Source>> Pipeline::MakeSource() {
       {.brokers = options_.brokers, .group_id = options_.group, .topic = options_.topic,
        .stored_offset = stored,
        .extra = {{"group.instance.id", instance},
-                 {"session.timeout.ms", "6000"},  // the broker's minimum: failover
-                 {"heartbeat.interval.ms", "2000"}},
+                 {"session.timeout.ms", std::to_string(options_.session_timeout_ms)},
+                 {"heartbeat.interval.ms",
+                  std::to_string(std::max(options_.session_timeout_ms / 3, 100))}},
        .on_ownership =
            [this](int32_t partition, bool assigned) {
              std::lock_guard lock(mu_);

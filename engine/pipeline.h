@@ -63,6 +63,10 @@ struct PipelineOptions {
   size_t remembered_outcomes = 65'536;
   // Kafka mode: also tail, as a standby, the partitions SetStandbyPolicy() names (a cluster).
   bool standbys = false;
+  // Kafka mode: the group session (session.timeout.ms; heartbeats every third of it). A member
+  // that dies loses its partitions after this long; the broker's group.min.session.timeout.ms
+  // (Kafka's default 6000) must not be above it.
+  int32_t session_timeout_ms = 3000;
 };
 
 class Pipeline {

@@ -43,10 +43,11 @@ struct Member {
 // Three members of one group on a topic of their own.
 class TestCluster {
  public:
-  explicit TestCluster(TempDir& tmp) : tmp_(tmp) {
+  explicit TestCluster(TempDir& tmp, std::string brokers = Brokers())
+      : tmp_(tmp), brokers_(std::move(brokers)) {
     topic_ = "cluster-" + RandomHex();
     group_ = "cluster-" + RandomHex();
-    const Status made = CreateTopic(topic_, kPartitions);
+    const Status made = CreateTopic(topic_, kPartitions, brokers_);
     BOOST_REQUIRE_MESSAGE(made.ok(), "creating " << topic_ << ": " << made.ToString());
     for (int i = 0; i < 3; ++i) Start(i);
   }
@@ -57,10 +58,18 @@ class TestCluster {
     Member& m = members_[i];
     m.process =
         Spawn({"serve", "--data-dir", data_dir(i), "--listen", "127.0.0.1:0", "--brokers",
-               Brokers(), "--topic", topic_, "--group", group_, "--operator-token", kOperatorToken},
+               brokers_, "--topic", topic_, "--group", group_, "--operator-token", kOperatorToken},
               tmp_.sub("err" + std::to_string(i)));
     m.port = PortOf(m.process->ReadLine(60s));
     m.client = std::make_unique<http::Client>("127.0.0.1", m.port, 10s);
+  }
+
+  // Stops member `i` as an operator would (SIGTERM) and waits for it to exit; its exit status.
+  int Stop(int i) {
+    Member& m = members_[i];
+    ::kill(m.process->pid, SIGTERM);
+    const int status = m.process->Wait(30s);
+    return status;
   }
 
   Member& operator[](size_t i) { return members_[i]; }
@@ -87,6 +96,22 @@ class TestCluster {
       }
     }
     return {live, owners};
+  }
+
+  // GET /v1/cluster of member `i`: partition → its first standby's id.
+  std::map<int, std::string> FirstStandbys(size_t i) {
+    std::map<int, std::string> out;
+    auto r = members_[i].client->Send("GET", "/v1/cluster", kOperatorToken);
+    if (!r || r.value().status != 200) return out;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root = parser.parse(r.value().body);
+    for (simdjson::dom::element o : root["owners"].get_array()) {
+      simdjson::dom::array standbys = o["standbys"].get_array();
+      if (standbys.size() > 0) {
+        out[int(int64_t(o["partition"]))] = std::string(std::string_view(standbys.at(0)["member_id"]));
+      }
+    }
+    return out;
   }
 
   // Waits until member `i` sees one live standby, not the owner, for every partition.
@@ -130,10 +155,39 @@ class TestCluster {
 
  private:
   TempDir& tmp_;
+  std::string brokers_;
   std::string topic_;
   std::string group_;
   std::vector<Member> members_;
   bool settled_ = false;  // of the last View()
 };
+
+struct AccountKeys {
+  std::string account_id;
+  std::string admin_token;
+  std::string key;
+};
+
+// An account made through member `a` and a key issued through member `b`.
+inline AccountKeys MakeAccount(TestCluster& c, size_t a, size_t b, const std::string& name) {
+  AccountKeys out;
+  auto account =
+      c[a].client->Send("POST", "/v1/accounts", kOperatorToken, R"({"name":")" + name + R"("})");
+  BOOST_REQUIRE(account);
+  BOOST_REQUIRE_MESSAGE(account.value().status == 201, account.value().body);
+  out.account_id = Field(account.value().body, "account_id");
+  out.admin_token = Field(account.value().body, "admin_token");
+  auto key = c[b].client->Send("POST", "/v1/keys", out.admin_token,
+                               R"({"label":"Production","status":"active"})");
+  BOOST_REQUIRE(key);
+  BOOST_REQUIRE_MESSAGE(key.value().status == 201, key.value().body);
+  out.key = Field(key.value().body, "key");
+  return out;
+}
+
+inline Result<http::ClientReply> Authorize(Member& m, const std::string& key) {
+  return m.client->Send("GET", "/v1/authorize", "", "", "application/json",
+                        {{"X-Api-Key", key}, {"X-Real-IP", "192.0.2.7"}});
+}
 
 }  // namespace keymeter::testing

@@ -33,28 +33,6 @@ namespace {
 constexpr int kPartitions = 4;
 const std::string kOperatorToken = "broker-fault-operator-token";
 
-int SharedBrokerPort() {
-  const char* port = std::getenv("KEYMETER_KAFKA_PORT");
-  return port != nullptr && *port != '\0' ? std::atoi(port) : 19092;
-}
-
-// A broker of this test's own (scripts/kafka on the shared port + 200), stopped on exit.
-class PrivateBroker {
- public:
-  PrivateBroker() : port_(SharedBrokerPort() + 200) {}
-  ~PrivateBroker() { (void)Run("stop"); }
-  bool Run(const std::string& command) const {
-    const std::string line = "KEYMETER_KAFKA_PORT=" + std::to_string(port_) +
-                             " KEYMETER_KAFKA_PARTITIONS=" + std::to_string(kPartitions) + " " +
-                             KEYMETER_SOURCE_DIR "/scripts/kafka " + command + " >&2";
-    return std::system(line.c_str()) == 0;
-  }
-  std::string brokers() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int port_;
-};
-
 std::string Field(const std::string& json, const char* name) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -118,7 +96,7 @@ bool WaitApplied(uint16_t port, const std::map<int32_t, int64_t>& end, std::chro
 BOOST_AUTO_TEST_CASE(broker_down_for_20_seconds_loses_and_doubles_nothing) {
   const auto started = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
-  PrivateBroker broker;
+  PrivateBroker broker(/*port_offset=*/200, kPartitions);
   BOOST_REQUIRE_MESSAGE(broker.Run("start"), "scripts/kafka start failed");
   const std::string topic = "keymeter.events";  // created by scripts/kafka with 4 partitions
   BOOST_TEST_MESSAGE("private broker on " << broker.brokers() << " after " << elapsed() << " s");
