@@ -47,6 +47,7 @@ void RegisterOpsRoutes(http::Router& router, ServeContext& context) {
       RefreshMemoryGauges(context.store, *context.projector_probe);
       const Pipeline::KafkaClientsReplaced replaced = context.pipeline.kafka_clients_replaced();
       context.projector_probe->KafkaClientsReplaced(replaced.consumers, replaced.producers);
+      context.projector_probe->PartitionsDropped(context.pipeline.partitions_dropped());
     }
     response.body = context.metrics.Serialize();
   });

@@ -133,6 +133,13 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
       ->check(CLI::Range(1000, 300000))
       ->envname("KEYMETER_SESSION_TIMEOUT_MS")
       ->capture_default_str();
+  serve
+      ->add_option("--drop-partition-after", options->drop_partition_after_s,
+                   "Kafka mode: seconds before a partition this member neither owns nor stands "
+                   "by is dropped from memory and store, 0..604800 (0: never)")
+      ->check(CLI::Range(int64_t(0), int64_t(604800)))
+      ->envname("KEYMETER_DROP_PARTITION_AFTER_SECONDS")
+      ->capture_default_str();
   serve->add_flag("--read-only", options->read_only, "Open the store read-only; refuse writes")
       ->envname("KEYMETER_READ_ONLY");
   // Only the token's SHA-256 is kept; an empty value leaves the operator endpoints disabled.
@@ -175,6 +182,7 @@ PipelineOptions PipelineOptionsOf(const ServeOptions& options) {
   p.read_only = options.read_only;
   p.standbys = !options.embedded() && !options.read_only && options.standby_replicas > 0;
   p.session_timeout_ms = options.session_timeout_ms;
+  p.drop_partition_after = std::chrono::seconds(options.drop_partition_after_s);
   p.store.create_if_missing = !options.read_only;
   if (auto mb = cli::EnvUnsigned("KEYMETER_BLOCK_CACHE_MB")) p.store.block_cache_bytes = *mb << 20;
   if (auto mb = cli::EnvUnsigned("KEYMETER_WRITE_BUFFER_MB")) {

@@ -53,6 +53,9 @@ struct ServeOptions {
   // Kafka mode: the group session (--session-timeout-ms): how long a dead member keeps its
   // partitions. The broker's group.min.session.timeout.ms must allow it.
   int32_t session_timeout_ms = 3000;
+  // Kafka mode: seconds after which a partition none of this member's consumers reads any more
+  // is dropped from memory and store (--drop-partition-after); 0 keeps every partition.
+  int64_t drop_partition_after_s = 300;
   // The API's options: the operator token's SHA-256 from --operator-token /
   // KEYMETER_OPERATOR_TOKEN, the rest from KEYMETER_COMMAND_TIMEOUT_MS,
   // KEYMETER_BILLING_LATENESS_SECONDS and KEYMETER_AUTH_FAILURES_PER_MINUTE (docs/api.md).

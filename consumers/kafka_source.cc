@@ -106,6 +106,12 @@ void KafkaSource::OnAssigned(int32_t partition) {
   if (options_.on_ownership) options_.on_ownership(partition, true);
 }
 
+std::optional<std::vector<int32_t>> KafkaSource::Followed() const {
+  std::vector<int32_t> out(assigned_.begin(), assigned_.end());
+  out.insert(out.end(), standby_.begin(), standby_.end());
+  return out;
+}
+
 std::vector<PartitionOffset> KafkaSource::LogEnds() const {
   std::vector<PartitionOffset> ends;
   if (!consumer_) return ends;

@@ -124,6 +124,7 @@ class KafkaSource : public Source {
   // For metrics and tests.
   size_t buffered_messages() const { return buffered_messages_; }
   std::vector<int32_t> assigned() const { return {assigned_.begin(), assigned_.end()}; }
+  std::optional<std::vector<int32_t>> Followed() const override;
   std::vector<int32_t> standbys() const { return {standby_.begin(), standby_.end()}; }
   std::vector<int32_t> paused() const { return {paused_.begin(), paused_.end()}; }
   uint64_t pause_count() const { return pause_count_; }

@@ -69,6 +69,10 @@ class Source {
   // embedded log, files) answer OK without a round trip.
   virtual Status ProbeLog(std::chrono::milliseconds timeout) { return Status::Ok(); }
 
+  // The partitions this source reads now (a group's assignment and any standby partitions);
+  // nullopt when it reads every partition there is (the embedded log, files).
+  virtual std::optional<std::vector<int32_t>> Followed() const { return std::nullopt; }
+
   // Stable name used in stored offset keys: "kafka/keymeter.events", "embedded", "file".
   virtual std::string name() const = 0;
 };

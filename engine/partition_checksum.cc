@@ -55,7 +55,7 @@ std::string_view OwnerOf(Cf cf, std::string_view key,
 
 }  // namespace
 
-Result<std::map<int32_t, std::string>> PartitionChecksums(const Store& store) {
+Status ForEachPartitionRow(const Store& store, const PartitionRowFn& fn) {
   rocksdb::DB* db = store.db();
   absl::flat_hash_map<std::string, int32_t> partition_of;
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, store.cfs()[Cf::kMeta]));
@@ -75,22 +75,31 @@ Result<std::map<int32_t, std::string>> PartitionChecksums(const Store& store) {
   }
   if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
 
-  std::map<int32_t, Digester> digests;
   for (size_t i = 0; i < size_t(Cf::kCount); ++i) {
     if (!IsProjection(Cf(i))) continue;
     it.reset(db->NewIterator({}, store.cfs()[Cf(i)]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view key = it->key().ToStringView();
       auto found = partition_of.find(std::string(OwnerOf(Cf(i), key, account_of_key)));
-      const int32_t partition = found == partition_of.end() ? -1 : found->second;
-      auto [d, added] = digests.try_emplace(partition, Digester(EVP_MD_CTX_new(), EVP_MD_CTX_free));
-      if (added) EVP_DigestInit_ex(d->second.get(), EVP_sha256(), nullptr);
-      UpdateSized(d->second.get(), kCfNames[i]);
-      UpdateSized(d->second.get(), key);
-      UpdateSized(d->second.get(), it->value().ToStringView());
+      fn(found == partition_of.end() ? -1 : found->second, i, key, it->value().ToStringView());
     }
     if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
   }
+  return Status::Ok();
+}
+
+Result<std::map<int32_t, std::string>> PartitionChecksums(const Store& store) {
+  std::map<int32_t, Digester> digests;
+  Status visited = ForEachPartitionRow(
+      store, [&](int32_t partition, size_t cf, std::string_view key, std::string_view value) {
+        auto [d, added] =
+            digests.try_emplace(partition, Digester(EVP_MD_CTX_new(), EVP_MD_CTX_free));
+        if (added) EVP_DigestInit_ex(d->second.get(), EVP_sha256(), nullptr);
+        UpdateSized(d->second.get(), kCfNames[cf]);
+        UpdateSized(d->second.get(), key);
+        UpdateSized(d->second.get(), value);
+      });
+  if (!visited.ok()) return visited;
   std::map<int32_t, std::string> out;
   for (auto& [partition, ctx] : digests) {
     unsigned char digest[EVP_MAX_MD_SIZE];

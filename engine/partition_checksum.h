@@ -15,8 +15,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "schemas/status.h"
 
@@ -26,5 +28,12 @@ class Store;
 
 // Partition -> hex SHA-256. Errors: IO-ERROR, CORRUPT-RECORD.
 Result<std::map<int32_t, std::string>> PartitionChecksums(const Store& store);
+
+// Calls `fn(partition, cf, key, value)` for every projection row, column family by column
+// family in store order, with the partition it belongs to as above (-1: none known).
+// Errors: IO-ERROR, CORRUPT-RECORD.
+using PartitionRowFn =
+    std::function<void(int32_t partition, size_t cf, std::string_view key, std::string_view value)>;
+Status ForEachPartitionRow(const Store& store, const PartitionRowFn& fn);
 
 }  // namespace keymeter

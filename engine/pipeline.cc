@@ -135,6 +135,9 @@ void Pipeline::Loop(std::stop_token stop) {
     }
     Result<size_t> n = projector_->RunBatch(*source);
     if (n) {
+      if (Status dropped = DropUnfollowed(*source); !dropped.ok()) n = std::move(dropped);
+    }
+    if (n) {
       const std::string broker_error = n.value() == 0 ? ProbeBroker(*source) : "";
       SetState(n.value() == 0 && broker_error.empty(), broker_error);
       backoff = std::chrono::milliseconds(100);
@@ -168,6 +171,33 @@ void Pipeline::Loop(std::stop_token stop) {
   }
   // The last batch may still be being written: it lands before Stop() returns.
   if (Status s = projector_->Drain(source.get()); !s.ok()) spdlog::warn("projector: {}", s.ToString());
+}
+
+Status Pipeline::DropUnfollowed(Source& source) {
+  if (options_.drop_partition_after.count() <= 0) return Status::Ok();
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_drop_check_ < std::chrono::seconds(1)) return Status::Ok();
+  last_drop_check_ = now;
+  const std::optional<std::vector<int32_t>> followed = source.Followed();
+  if (!followed) return Status::Ok();  // reads every partition
+  for (const auto& [p, record] : projector_->Partitions()) {
+    auto [at, first_seen] = last_followed_.try_emplace(p, now);
+    if (std::ranges::count(*followed, p) > 0) {
+      at->second = now;
+      continue;
+    }
+    if (first_seen || now - at->second < options_.drop_partition_after) continue;
+    spdlog::info("projector: dropping partition {}: none of this member's consumers has read it "
+                 "for {} s", p, options_.drop_partition_after.count());
+    if (Status s = projector_->DropPartition(&source, p, NowUs()); !s.ok()) {
+      spdlog::warn("projector: dropping partition {}: {}", p, s.ToString());
+      return s;
+    }
+    last_followed_.erase(p);
+    partitions_dropped_.fetch_add(1, std::memory_order_relaxed);
+    return Status::Ok();  // Partitions() changed: the next call goes on
+  }
+  return Status::Ok();
 }
 
 std::string Pipeline::instance_id() const {

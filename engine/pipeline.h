@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -67,6 +68,10 @@ struct PipelineOptions {
   // that dies loses its partitions after this long; the broker's group.min.session.timeout.ms
   // (Kafka's default 6000) must not be above it.
   int32_t session_timeout_ms = 3000;
+  // Kafka mode: a partition this member has rows of but that none of its consumers has read
+  // (neither owned nor stood by) for this long is dropped from memory and store (Projector::
+  // DropPartition); zero keeps every partition. Long enough to ride out rebalances.
+  std::chrono::seconds drop_partition_after{300};
 };
 
 class Pipeline {
@@ -103,6 +108,8 @@ class Pipeline {
   // Sources made so far: 1 once the projector runs, more after a storage fault or a consumer
   // that failed for good (KAFKA-FATAL) was replaced.
   uint64_t sources_made() const { return sources_made_.load(std::memory_order_relaxed); }
+  // Partitions dropped since Open (PipelineOptions::drop_partition_after).
+  uint64_t partitions_dropped() const { return partitions_dropped_.load(std::memory_order_relaxed); }
 
   // Kafka clients that failed for good (KAFKA-FATAL) and were replaced: consumers by the
   // projector's loop, producers (admin ops, dead letters) by themselves. 0 in embedded mode.
@@ -145,6 +152,9 @@ class Pipeline {
   // "" when the log behind `source` answered the last probe (at most one a second); else the
   // reason.
   std::string ProbeBroker(Source& source);
+  // Drops the stored partitions `source` has not read for drop_partition_after (between
+  // batches, on the projector thread). An error: the projector is broken.
+  Status DropUnfollowed(Source& source);
 
   static constexpr std::chrono::milliseconds kBrokerProbeInterval{1000};
   static constexpr std::chrono::milliseconds kBrokerProbeTimeout{1000};
@@ -165,6 +175,10 @@ class Pipeline {
 
   std::atomic<uint64_t> sources_made_{0};
   std::atomic<uint64_t> consumers_replaced_{0};
+  std::atomic<uint64_t> partitions_dropped_{0};
+  // The projector thread's: when each stored partition was last read by a consumer of ours.
+  std::map<int32_t, std::chrono::steady_clock::time_point> last_followed_;
+  std::chrono::steady_clock::time_point last_drop_check_;
 
   mutable std::mutex mu_;
   std::condition_variable outcome_cv_;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "consumers/decode.h"
+#include "engine/partition_drop.h"
 #include "engine/projector_probe.h"
 #include "schemas/envelope.h"
 
@@ -50,6 +51,7 @@ Status Projector::Open(const std::string& source_name, TimeUs now) {
     if (Status w = store_.Write(&first); !w.ok()) return w;
   }
   source_name_ = source_name;
+  if (Status st = FinishPartitionDrops(store_); !st.ok()) return st;
   if (Status st = directory_.Load(db); !st.ok()) return st;
   if (Status st = LoadPartitions(); !st.ok()) return st;
   {
@@ -367,6 +369,17 @@ void Projector::Write(PendingCommit& c) {
   if (outcome_listener_) {
     for (const auto& [command_id, outcome] : c.outcomes) outcome_listener_(command_id, outcome);
   }
+}
+
+Status Projector::DropPartition(Source* source, int32_t partition, TimeUs now) {
+  if (Status s = Drain(source); !s.ok()) return s;
+  if (Status s = DropPartitionRows(store_, partition); !s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  if (Status s = Open(source_name_, now); !s.ok()) return s;
+  if (probe_ != nullptr) probe_->PartitionsHeld(Partitions());
+  return Status::Ok();
 }
 
 Status Projector::Drain(Source* source) {

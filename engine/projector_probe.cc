@@ -81,6 +81,12 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                        .Register(metrics.registry());
   consumers_replaced_ = &replaced.Add({{"client", "consumer"}});
   producers_replaced_ = &replaced.Add({{"client", "producer"}});
+  partitions_dropped_ = &prometheus::BuildCounter()
+                             .Name("keymeter_partitions_dropped_total")
+                             .Help("Partitions whose rows this member gave back: followed by "
+                                   "none of its consumers for KEYMETER_DROP_PARTITION_AFTER_SECONDS")
+                             .Register(metrics.registry())
+                             .Add({});
 }
 
 ProjectorProbe::~ProjectorProbe() = default;
@@ -102,17 +108,34 @@ void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,
   duplicates_seen_ = stats.duplicates;
   batch_size_->Observe(double(stats.last_batch_size));
   commit_seconds_->Observe(double(stats.last_commit_latency.count()) / 1e6);
+  PublishPartitions(parts);
+  dedupe_entries_->Set(double(stats.dedupe_entries));
+  memory_.Add({{"part", "dedupe"}}).Set(double(stats.dedupe_bytes));
+}
+
+void ProjectorProbe::PartitionsHeld(const std::map<int32_t, PartitionRecord>& parts) {
+  std::lock_guard lock(mu_);
+  PublishPartitions(parts);
+}
+
+void ProjectorProbe::PublishPartitions(const std::map<int32_t, PartitionRecord>& parts) {
   double min_watermark = 0;
+  for (int32_t p : published_) {  // dropped since (a cluster member gave the partition back)
+    if (parts.contains(p)) continue;
+    const std::map<std::string, std::string> labels = {{"partition", std::to_string(p)}};
+    next_offset_.Remove(&next_offset_.Add(labels));
+    watermark_.Remove(&watermark_.Add(labels));
+  }
+  published_.clear();
   for (const auto& [p, r] : parts) {
     const std::map<std::string, std::string> labels = {{"partition", std::to_string(p)}};
     next_offset_.Add(labels).Set(double(r.next_offset));
     const double w = double(r.watermark_us) / 1e6;
     watermark_.Add(labels).Set(w);
     if (r.watermark_us > 0) min_watermark = min_watermark == 0 ? w : std::min(min_watermark, w);
+    published_.push_back(p);
   }
   engine_watermark_->Set(min_watermark);
-  dedupe_entries_->Set(double(stats.dedupe_entries));
-  memory_.Add({{"part", "dedupe"}}).Set(double(stats.dedupe_bytes));
 }
 
 std::map<int32_t, int64_t> ProjectorProbe::Lags() {
@@ -151,6 +174,13 @@ void ProjectorProbe::LogEnds(const std::vector<PartitionOffset>& ends,
 }
 
 void ProjectorProbe::LiveDataBytes(uint64_t bytes) { live_bytes_->Set(double(bytes)); }
+
+void ProjectorProbe::PartitionsDropped(uint64_t total) {
+  std::lock_guard lock(mu_);
+  if (total > partitions_dropped_->Value()) {
+    partitions_dropped_->Increment(double(total) - partitions_dropped_->Value());
+  }
+}
 
 void ProjectorProbe::KafkaClientsReplaced(uint64_t consumers, uint64_t producers) {
   std::lock_guard lock(mu_);  // two scrapes at once: each adds only what the other has not

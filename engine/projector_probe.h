@@ -40,10 +40,14 @@ class ProjectorProbe {
 
   // A batch committed: publishes what changed in `stats` since the last call.
   void BatchCommitted(const ProjectorStats& stats, const std::map<int32_t, PartitionRecord>& parts);
+  // The partitions held changed without a batch (one was dropped): their offset gauges.
+  void PartitionsHeld(const std::map<int32_t, PartitionRecord>& parts);
   void LiveDataBytes(uint64_t bytes);
   // keymeter_kafka_clients_replaced_total{client="consumer"|"producer"}: brought up to the
   // totals given (Pipeline::kafka_clients_replaced(), set by /metrics).
   void KafkaClientsReplaced(uint64_t consumers, uint64_t producers);
+  // keymeter_partitions_dropped_total: brought up to `total` (Pipeline::partitions_dropped()).
+  void PartitionsDropped(uint64_t total);
   // keymeter_memory_bytes{part=`part`}: "resident", "heap_in_use", "rocksdb_block_cache",
   // "rocksdb_memtables", "rocksdb_table_readers" (set by /metrics); "dedupe" comes with each
   // batch.
@@ -58,6 +62,8 @@ class ProjectorProbe {
   std::map<int32_t, int64_t> Lags();
 
  private:
+  void PublishPartitions(const std::map<int32_t, PartitionRecord>& parts);  // REQUIRES(mu_)
+
   prometheus::Family<prometheus::Counter>& applied_;
   prometheus::Family<prometheus::Counter>& dead_letters_;
   prometheus::Family<prometheus::Gauge>& next_offset_;
@@ -73,7 +79,9 @@ class ProjectorProbe {
   prometheus::Gauge* dedupe_entries_ = nullptr;
   prometheus::Counter* consumers_replaced_ = nullptr;
   prometheus::Counter* producers_replaced_ = nullptr;
+  prometheus::Counter* partitions_dropped_ = nullptr;
   std::mutex mu_;
+  std::vector<int32_t> published_;  // GUARDED_BY(mu_): partitions with offset gauges
   std::map<std::string, uint64_t> applied_seen_;       // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> dead_letters_seen_;  // GUARDED_BY(mu_)
   uint64_t requests_seen_ = 0;                         // GUARDED_BY(mu_)

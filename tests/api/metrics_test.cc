@@ -107,6 +107,10 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_and_show_lag_per_partition) {
   BOOST_TEST(replaced.size() == 2u);
   BOOST_TEST(replaced.at(R"({client="consumer"})") == 0.0);
   BOOST_TEST(replaced.at(R"({client="producer"})") == 0.0);
+  const std::map<std::string, double> dropped = Samples(text, "keymeter_partitions_dropped_total");
+  BOOST_TEST(dropped.size() == 1u);
+  BOOST_TEST(dropped.contains(""));
+  if (dropped.contains("")) BOOST_TEST(dropped.at("") == 0.0);
   for (const std::string part :
        {R"(keymeter_authorize_decisions_total{reason="OK"} 1)",
         R"(keymeter_authorize_decisions_total{reason="NOT_FOUND"} 1)",

@@ -40,26 +40,29 @@ struct Member {
   std::unique_ptr<http::Client> client;
 };
 
-// Three members of one group on a topic of their own.
+// Three members of one group on a topic of their own (`started` of them at first; Start() the
+// others), each with `extra` serve arguments.
 class TestCluster {
  public:
-  explicit TestCluster(TempDir& tmp, std::string brokers = Brokers())
-      : tmp_(tmp), brokers_(std::move(brokers)) {
+  explicit TestCluster(TempDir& tmp, std::string brokers = Brokers(), int started = 3,
+                       std::vector<std::string> extra = {})
+      : tmp_(tmp), brokers_(std::move(brokers)), extra_(std::move(extra)) {
     topic_ = "cluster-" + RandomHex();
     group_ = "cluster-" + RandomHex();
     const Status made = CreateTopic(topic_, kPartitions, brokers_);
     BOOST_REQUIRE_MESSAGE(made.ok(), "creating " << topic_ << ": " << made.ToString());
-    for (int i = 0; i < 3; ++i) Start(i);
+    for (int i = 0; i < started; ++i) Start(i);
   }
 
   // Starts member `i` (again, on its data dir after a restart).
   void Start(int i) {
     if (members_.size() <= size_t(i)) members_.resize(i + 1);
     Member& m = members_[i];
-    m.process =
-        Spawn({"serve", "--data-dir", data_dir(i), "--listen", "127.0.0.1:0", "--brokers",
-               brokers_, "--topic", topic_, "--group", group_, "--operator-token", kOperatorToken},
-              tmp_.sub("err" + std::to_string(i)));
+    std::vector<std::string> args = {"serve", "--data-dir", data_dir(i), "--listen",
+                                     "127.0.0.1:0", "--brokers", brokers_, "--topic", topic_,
+                                     "--group", group_, "--operator-token", kOperatorToken};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    m.process = Spawn(args, tmp_.sub("err" + std::to_string(i)));
     m.port = PortOf(m.process->ReadLine(60s));
     m.client = std::make_unique<http::Client>("127.0.0.1", m.port, 10s);
   }
@@ -156,6 +159,7 @@ class TestCluster {
  private:
   TempDir& tmp_;
   std::string brokers_;
+  std::vector<std::string> extra_;
   std::string topic_;
   std::string group_;
   std::vector<Member> members_;

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 #include <map>
 #include <string>
+#include <set>
 #include <thread>
 
 #include "consumers/embedded_log.h"
@@ -87,6 +88,57 @@ BOOST_AUTO_TEST_CASE(a_member_killed_mid_stream_loses_and_doubles_nothing) {
     BOOST_TEST(digests.contains(p));
     if (digests.contains(p)) BOOST_TEST(digests.at(p) == reference.at(p));
   }
+}
+
+// A member that follows a partition no more (its owner now another, no standby of it here)
+// gives it back after --drop-partition-after: its rows leave the store and memory; what it keeps
+// still equals a single-process replay, and every account is still answered through it.
+BOOST_AUTO_TEST_CASE(a_member_gives_back_the_partitions_it_no_longer_follows) {
+  TempDir tmp;
+  TestCluster c(tmp, Brokers(), /*started=*/1,
+                {"--standby-replicas", "0", "--drop-partition-after", "2"});
+  BOOST_REQUIRE_MESSAGE(c.Settled(0, 1, 60s), "member 0 did not take every partition");
+  std::vector<AccountKeys> accounts;  // spread over the partitions, all applied by member 0
+  for (int i = 0; i < 12; ++i) accounts.push_back(MakeAccount(c, 0, 0, "a" + std::to_string(i)));
+  BOOST_REQUIRE_EQUAL(MetricOffsets(c[0].port).size(), size_t{kPartitions});
+  c.Start(1);
+  c.Start(2);
+  BOOST_REQUIRE_MESSAGE(c.Settled(0, 3, 90s), "the members did not split the partitions");
+  const std::string self = IdOf(c, 0);
+  std::set<int32_t> kept;
+  for (const auto& [p, owner] : OwnerIds(c, 0)) {
+    if (owner == self) kept.insert(p);
+  }
+  BOOST_REQUIRE(!kept.empty());
+  BOOST_REQUIRE_LT(kept.size(), size_t{kPartitions});
+  // The partitions it gave away leave its /metrics once dropped (2 s after the rebalance).
+  std::set<int32_t> reported;
+  for (auto deadline = Clock::now() + 30s; Clock::now() < deadline;) {
+    reported.clear();
+    for (const auto& [p, offset] : MetricOffsets(c[0].port)) reported.insert(p);
+    if (reported == kept) break;
+    std::this_thread::sleep_for(250ms);
+  }
+  BOOST_TEST(reported == kept, boost::test_tools::per_element());
+  for (const AccountKeys& a : accounts) {
+    auto r = Authorize(c[0], a.key);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r.value().status == 204);
+  }
+  const std::map<int32_t, int64_t> end = EndOffsets(Brokers(), c.topic());
+  for (size_t i = 0; i < c.size(); ++i) BOOST_TEST(c.Stop(int(i)) == 0);
+
+  auto replay = ReplayTopic(tmp.sub("replay"), c.topic(), end, 120s);
+  BOOST_REQUIRE(replay != nullptr);
+  const std::map<int32_t, std::string> reference = PartitionChecksums(replay->store()).value();
+  auto store = std::move(Store::Open({.path = c.data_dir(0), .read_only = true}).value());
+  const std::map<int32_t, std::string> digests = PartitionChecksums(*store).value();
+  std::set<int32_t> held;
+  for (const auto& [p, digest] : digests) {
+    held.insert(p);
+    if (reference.contains(p)) BOOST_TEST(digest == reference.at(p));
+  }
+  BOOST_TEST(held == kept, boost::test_tools::per_element());  // nothing of the others, not -1
 }
 
 }  // namespace keymeter::testing

@@ -9,6 +9,8 @@
 
 #include "consumers/dead_letter.h"
 #include "engine/partition_checksum.h"
+#include "engine/partition_drop.h"
+#include "engine/partition_state.h"
 #include "engine/projector.h"
 #include "tests/common/temp_dir.h"
 #include "tests/engine/workload.h"
@@ -260,4 +262,82 @@ BOOST_AUTO_TEST_CASE(partition_digests_do_not_depend_on_which_partitions_a_store
   }
   BOOST_TEST(members == all);
   BOOST_TEST(all.at(0) != all.at(1));
+}
+
+namespace {
+
+// The accounts the store puts on `partition` ("acct/" rows).
+std::vector<std::string> AccountsOn(Store& store, int32_t partition) {
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator({}, store.cfs()[Cf::kMeta]));
+  for (it->Seek(std::string(kAccountPrefix)); it->Valid() && it->key().starts_with(kAccountPrefix);
+       it->Next()) {
+    if (int32_t(DecodeBigEndian32(it->value().ToStringView())) == partition) {
+      out.push_back(it->key().ToString().substr(kAccountPrefix.size()));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// A cluster member that reads a partition no more gives it back (engine/partition_drop.h): its
+// rows leave the store, every other partition's stay byte for byte, memory holds none of its
+// accounts or keys, and reading the partition again from the beginning restores it.
+BOOST_AUTO_TEST_CASE(a_dropped_partition_leaves_nothing_behind_and_comes_back_from_the_log) {
+  Workload w = MakeWorkload(5, 8, 300);
+  TempDir tmp;
+  Engine e(tmp.sub("db"));
+  e.Run(w.log, 1);
+  const std::map<int32_t, std::string> before = PartitionChecksums(*e.store).value();
+  const std::vector<std::string> accounts = AccountsOn(*e.store, 1);
+  std::vector<KeyId> keys;
+  for (const std::string& a : accounts) {
+    for (const KeyState* k : e.directory->KeysOf(a)) keys.push_back(k->id);
+  }
+  BOOST_REQUIRE(!keys.empty());
+  BOOST_REQUIRE(e.projector->StoredOffset(1).has_value());
+
+  Status dropped = e.projector->DropPartition(nullptr, 1, e.now);
+  BOOST_REQUIRE_MESSAGE(dropped.ok(), dropped.ToString());
+  std::map<int32_t, std::string> expected = before;
+  expected.erase(1);
+  BOOST_TEST(PartitionChecksums(*e.store).value() == expected);
+  BOOST_TEST(AccountsOn(*e.store, 1).empty());
+  BOOST_TEST(!e.projector->StoredOffset(1).has_value());
+  BOOST_TEST(!e.projector->Partitions().contains(1));
+  for (const std::string& a : accounts) BOOST_TEST(e.directory->FindAccount(a) == nullptr);
+  for (KeyId k : keys) BOOST_TEST(e.directory->FindKey(k) == nullptr);
+  BOOST_TEST(e.directory->FindKey(e.directory->KeysOf(AccountsOn(*e.store, 0).at(0)).at(0)->id) !=
+             nullptr);
+
+  e.Run(w.log, 2);  // partitions 0, 2, 3 are at their end; 1 is read from its beginning
+  BOOST_TEST(PartitionChecksums(*e.store).value() == before);
+}
+
+// A drop cut short by a crash (its mark written, rows left) is finished when the store opens.
+BOOST_AUTO_TEST_CASE(a_drop_cut_short_is_finished_when_the_store_opens) {
+  Workload w = MakeWorkload(6, 8, 200);
+  TempDir tmp;
+  std::map<int32_t, std::string> before;
+  {
+    Engine e(tmp.sub("db"));
+    e.Run(w.log, 1);
+    before = PartitionChecksums(*e.store).value();
+    rocksdb::WriteBatch mark;  // the first write of DropPartitionRows(store, 2), then the crash
+    mark.Put(e.store->cfs()[Cf::kMeta], std::string(kDropPrefix) + EncodeBigEndian32(2), "")
+        .PermitUncheckedError();
+    mark.Delete(e.store->cfs()[Cf::kMeta], PartitionKey(2)).PermitUncheckedError();
+    BOOST_REQUIRE(e.store->Write(&mark).ok());
+  }
+  Engine reopened(tmp.sub("db"));
+  std::map<int32_t, std::string> expected = before;
+  expected.erase(2);
+  BOOST_TEST(PartitionChecksums(*reopened.store).value() == expected);
+  BOOST_TEST(AccountsOn(*reopened.store, 2).empty());
+  std::string mark;
+  BOOST_TEST(reopened.store->db()
+                 ->Get({}, reopened.store->cfs()[Cf::kMeta],
+                       std::string(kDropPrefix) + EncodeBigEndian32(2), &mark)
+                 .IsNotFound());
 }
