@@ -75,6 +75,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options, Pipeline
       auto lag = state.lag.find(p);
       if (lag != state.lag.end() && lag->second <= kSettledLag) serving.push_back(p);
     }
+    self->CountBeat(state, serving);
     std::lock_guard lock(self->serving_mu_);
     self->serving_ = std::move(serving);
     self->standby_ = state.standby;
@@ -112,6 +113,28 @@ Cluster::Cluster(ClusterOptions options, Pipeline& pipeline, Metrics& metrics)
                     .Help("Forwarded requests refused 421 NOT-OWNER by this member.")
                     .Register(metrics.registry())
                     .Add({});
+  auto& partitions = prometheus::BuildGauge()
+                         .Name("keymeter_cluster_partitions")
+                         .Help("Partitions this member owns, and tails as a standby.")
+                         .Register(metrics.registry());
+  owned_gauge_ = &partitions.Add({{"role", "owned"}});
+  standby_gauge_ = &partitions.Add({{"role", "standby"}});
+  live_members_gauge_ = &prometheus::BuildGauge()
+                             .Name("keymeter_cluster_live_members")
+                             .Help("Members this one hears from, itself included.")
+                             .Register(metrics.registry())
+                             .Add({});
+  handovers_ = &prometheus::BuildCounter()
+                    .Name("keymeter_cluster_handovers_total")
+                    .Help("Partitions the group gave this member (at start, on rebalances).")
+                    .Register(metrics.registry())
+                    .Add({});
+  handover_seconds_ = &prometheus::BuildHistogram()
+                           .Name("keymeter_cluster_handover_seconds")
+                           .Help("From a partition's assignment to this member caught up with it.")
+                           .Register(metrics.registry())
+                           .Add({}, prometheus::Histogram::BucketBoundaries{
+                                        0.5, 1, 2, 5, 10, 30, 60, 300, 1800});
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1};
   forward_latency_ = &prometheus::BuildHistogram()
@@ -122,6 +145,31 @@ Cluster::Cluster(ClusterOptions options, Pipeline& pipeline, Metrics& metrics)
 }
 
 Cluster::~Cluster() { Stop(); }
+
+void Cluster::CountBeat(const SelfState& state, const std::vector<int32_t>& serving) {
+  const auto now = std::chrono::steady_clock::now();
+  for (int32_t p : state.owned) {
+    if (std::ranges::binary_search(owned_at_last_beat_, p)) continue;
+    handovers_->Increment();
+    taking_over_[p] = now;
+  }
+  for (auto it = taking_over_.begin(); it != taking_over_.end();) {
+    if (!std::ranges::binary_search(state.owned, it->first)) {
+      it = taking_over_.erase(it);  // revoked before it caught up
+    } else if (std::ranges::binary_search(serving, it->first)) {
+      handover_seconds_->Observe(std::chrono::duration<double>(now - it->second).count());
+      it = taking_over_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  owned_at_last_beat_ = state.owned;
+  owned_gauge_->Set(double(state.owned.size()));
+  standby_gauge_->Set(double(state.standby.size()));
+  if (started_.load(std::memory_order_acquire)) {
+    live_members_gauge_->Set(double(membership_->LivePeers().size() + 1));
+  }
+}
 
 void Cluster::Stop() {
   pipeline_.SetStandbyPolicy({});

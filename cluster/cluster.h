@@ -144,6 +144,9 @@ class Cluster {
   bool EveryPartitionOwned(const std::vector<int32_t>& owned) const;
   // The partitions this member should tail as a standby, from the live members now.
   std::vector<int32_t> ComputeStandbys() const;
+  // Metrics of a membership beat (on its thread): partitions owned and stood by, live members,
+  // and each partition taken over, with the time from its assignment to caught up (`serving`).
+  void CountBeat(const SelfState& state, const std::vector<int32_t>& serving);
   Result<http::ClientReply> Send(const std::string& base_url, std::string_view method,
                                  std::string_view target, std::string_view body,
                                  std::string_view content_type, http::ClientHeaders headers);
@@ -170,7 +173,13 @@ class Cluster {
   prometheus::Counter* not_owner_ = nullptr;
   prometheus::Histogram* forward_latency_ = nullptr;
   prometheus::Gauge* owned_gauge_ = nullptr;
+  prometheus::Gauge* standby_gauge_ = nullptr;
   prometheus::Gauge* live_members_gauge_ = nullptr;
+  prometheus::Counter* handovers_ = nullptr;
+  prometheus::Histogram* handover_seconds_ = nullptr;
+  // The membership thread's: when each owned partition not yet caught up with was assigned.
+  std::map<int32_t, std::chrono::steady_clock::time_point> taking_over_;
+  std::vector<int32_t> owned_at_last_beat_;
 };
 
 }  // namespace keymeter
