@@ -2,10 +2,10 @@
 """cluster: three `keymeter serve` members of one consumer group on a topic of their own (the
 broker of scripts/kafka, KEYMETER_BROKERS), measuring what the cluster adds (docs/scale.md):
 
-- forwarding: GET /v1/authorize of one key driven by wrk (keep-alive, 8 connections, one thread)
-  at the member that owns the key's account, then at a member that forwards to it; the added p50
-  and p99 are the cost of the hop (goal: ≤ 200 µs at p50 on loopback). The owner's own figures
-  are the same-run baseline.
+- forwarding: GET /v1/authorize of one key driven by wrk (keep-alive, 8 connections, one thread;
+  then 1 connection) at the member that owns the key's account, then at a member that forwards
+  to it; the added p50 and p99 are the cost of the hop (goal: ≤ 200 µs at p50 on loopback). The
+  owner's own figures are the same-run baseline.
 - handover: the owner SIGKILLed (--kills times, 10; --quick 1), authorize polled through the
   survivors: the time to the first answer (a standby's, X-Keymeter-Standby) and to the first
   answer of a new owner; the killed member is started again on its data dir before the next kill.
@@ -114,10 +114,11 @@ def served_by(port):
     return call(port, "GET", "/healthz")[1].get("X-Keymeter-Served-By", "")
 
 
-def wrk(port, keys_file, seconds):
-    """One wrk thread, 8 connections, unpinned: the members share the machine's cores."""
+def wrk(port, keys_file, seconds, connections=8):
+    """One wrk thread, unpinned: the members share the machine's cores."""
     authorize_http.PIN = False
-    return authorize_http.run_wrk(port, keys_file, seconds, os.cpu_count() or 1, 1, connections=8)
+    return authorize_http.run_wrk(port, keys_file, seconds, os.cpu_count() or 1, 1,
+                                  connections=connections)
 
 
 def handover(members, owner, key):
@@ -240,6 +241,9 @@ def main():
         owner_id = served_by(members[0].port)
         direct = wrk(members[0].port, keys_file, args.seconds)
         forwarded = wrk(members[1].port, keys_file, args.seconds)
+        # One connection: the hop's own cost, without the queueing of 8 connections on 2 cores.
+        direct1 = wrk(members[0].port, keys_file, args.seconds, connections=1)
+        forwarded1 = wrk(members[1].port, keys_file, args.seconds, connections=1)
         status, headers, _ = call(members[1].port, "GET", "/v1/authorize",
                                   headers={"X-Api-Key": key})
         if status != 204 or headers.get("X-Keymeter-Served-By") != owner_id:
@@ -271,6 +275,9 @@ def main():
         "owner": direct, "forwarded": forwarded,
         "added_p50_us": forwarded["p50_us"] - direct["p50_us"],
         "added_p99_us": forwarded["p99_us"] - direct["p99_us"],
+        "one_connection": {"owner": direct1, "forwarded": forwarded1,
+                           "added_p50_us": forwarded1["p50_us"] - direct1["p50_us"],
+                           "added_p99_us": forwarded1["p99_us"] - direct1["p99_us"]},
         "ratio": forwarded["req_per_s"] / direct["req_per_s"],
         "first_answer_s": {"p50": statistics.median(firsts), "max": max(firsts)},
         "new_owner_s": {"p50": statistics.median(owners), "max": max(owners)},
