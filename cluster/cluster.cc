@@ -87,6 +87,9 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options, Pipeline
   c->membership_ = std::move(membership).value();
   c->started_.store(true, std::memory_order_release);
   pipeline.SetStandbyPolicy([self] { return self->StandbyPartitions(); });
+  pipeline.SetDropPolicy([self](int32_t p) {
+    return !self->Owns(p) && !self->StandsBy(p) && self->membership_->PeerOwning(p).has_value();
+  });
   return c;
 }
 
@@ -173,6 +176,7 @@ void Cluster::CountBeat(const SelfState& state, const std::vector<int32_t>& serv
 
 void Cluster::Stop() {
   pipeline_.SetStandbyPolicy({});
+  pipeline_.SetDropPolicy({});
   if (membership_ != nullptr) membership_->Stop();
 }
 

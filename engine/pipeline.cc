@@ -180,9 +180,16 @@ Status Pipeline::DropUnfollowed(Source& source) {
   last_drop_check_ = now;
   const std::optional<std::vector<int32_t>> followed = source.Followed();
   if (!followed) return Status::Ok();  // reads every partition
+  std::function<bool(int32_t)> held_elsewhere;
+  {
+    std::lock_guard lock(mu_);
+    held_elsewhere = drop_policy_;
+  }
+  if (!held_elsewhere) return Status::Ok();
   for (const auto& [p, record] : projector_->Partitions()) {
     auto [at, first_seen] = last_followed_.try_emplace(p, now);
-    if (std::ranges::count(*followed, p) > 0) {
+    // The clock runs only while the partition is another member's: never through an outage.
+    if (std::ranges::count(*followed, p) > 0 || !held_elsewhere(p)) {
       at->second = now;
       continue;
     }
@@ -225,6 +232,11 @@ std::vector<int32_t> Pipeline::OwnedPartitions() const {
 void Pipeline::SetStandbyPolicy(std::function<std::vector<int32_t>()> policy) {
   std::lock_guard lock(mu_);
   standby_policy_ = std::move(policy);
+}
+
+void Pipeline::SetDropPolicy(std::function<bool(int32_t)> policy) {
+  std::lock_guard lock(mu_);
+  drop_policy_ = std::move(policy);
 }
 
 bool Pipeline::Owns(int32_t partition) const {

@@ -69,8 +69,9 @@ struct PipelineOptions {
   // (Kafka's default 6000) must not be above it.
   int32_t session_timeout_ms = 3000;
   // Kafka mode: a partition this member has rows of but that none of its consumers has read
-  // (neither owned nor stood by) for this long is dropped from memory and store (Projector::
-  // DropPartition); zero keeps every partition. Long enough to ride out rebalances.
+  // (neither owned nor stood by) while another member held it (SetDropPolicy) for this long is
+  // dropped from memory and store (Projector::DropPartition); zero keeps every partition. Long
+  // enough to ride out rebalances.
   std::chrono::seconds drop_partition_after{300};
 };
 
@@ -132,6 +133,11 @@ class Pipeline {
   // Which partitions to tail as a standby (PipelineOptions::standbys): asked by the projector
   // thread at every poll, so it must be quick and thread-safe; unset = none.
   void SetStandbyPolicy(std::function<std::vector<int32_t>()> policy);
+  // Whether a partition this process follows no more is held by someone else now (a cluster: a
+  // live member owns it), so that it may be dropped (PipelineOptions::drop_partition_after);
+  // asked by the projector thread, quick and thread-safe. Unset: nothing is ever dropped (one
+  // process on its own keeps its partitions through a broker outage, however long).
+  void SetDropPolicy(std::function<bool(int32_t)> policy);
 
   Store& store() { return *store_; }
   KeyDirectory& directory() { return *directory_; }
@@ -187,6 +193,7 @@ class Pipeline {
   bool caught_up_ = false;                            // GUARDED_BY(mu_)
   std::set<int32_t> owned_;                           // GUARDED_BY(mu_), Kafka mode
   std::function<std::vector<int32_t>()> standby_policy_;  // GUARDED_BY(mu_)
+  std::function<bool(int32_t)> drop_policy_;              // GUARDED_BY(mu_)
   uint64_t ownership_version_ = 0;                    // GUARDED_BY(mu_)
   std::string error_;                                 // GUARDED_BY(mu_)
 };

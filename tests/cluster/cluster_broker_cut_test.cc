@@ -2,7 +2,7 @@
 // once their group session has run out, the members stop claiming ownership — none names itself
 // the owner of any partition and `reserve` gets 503 OWNER-UNAVAILABLE everywhere, while plain
 // authorize is still answered from the copies the members hold — and when the broker is back
-// they split the partitions again and answer as owners.
+// they split the partitions again and answer as owners, having dropped nothing meanwhile.
 #define BOOST_TEST_MODULE cluster_broker_cut
 #include <simdjson.h>
 
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tests/cluster/cluster_fixture.h"
+#include "tests/common/serve_metrics.h"
 
 namespace keymeter::testing {
 namespace {
@@ -42,7 +43,9 @@ BOOST_AUTO_TEST_CASE(members_cut_from_the_broker_stop_claiming_ownership) {
   PrivateBroker broker(/*port_offset=*/300, kPartitions);
   BOOST_REQUIRE_MESSAGE(broker.Run("start"), "scripts/kafka start failed");
   TempDir tmp;
-  TestCluster c(tmp, broker.brokers());
+  // Partitions not followed for 3 s are dropped, but only while another member holds them:
+  // an outage takes every partition from every member, and none may be dropped for it.
+  TestCluster c(tmp, broker.brokers(), 3, {"--drop-partition-after", "3"});
   BOOST_REQUIRE_MESSAGE(c.Settled(0, 3, 90s), "the members did not split the partitions");
   BOOST_REQUIRE_MESSAGE(c.StandbysCovered(0, 20s), "partitions without a standby");
   std::vector<AccountKeys> accounts;
@@ -57,6 +60,11 @@ BOOST_AUTO_TEST_CASE(members_cut_from_the_broker_stop_claiming_ownership) {
     }
   }
 
+  std::vector<double> dropped_before;
+  for (size_t m = 0; m < 3; ++m) {
+    dropped_before.push_back(
+        MetricValue(c[m].port, "keymeter_partitions_dropped_total").value_or(-1));
+  }
   BOOST_REQUIRE(broker.Run("halt"));
   const auto halted = Clock::now();
   // A 3 s session: each member revokes its partitions as lost when it has not heard from the
@@ -94,6 +102,11 @@ BOOST_AUTO_TEST_CASE(members_cut_from_the_broker_stop_claiming_ownership) {
     BOOST_TEST(ready.value().status == 503);
   }
   BOOST_TEST(copies >= accounts.size());  // each key's owner and standby hold a copy
+  // Well past --drop-partition-after with nothing followed: nothing was dropped for it.
+  for (size_t m = 0; m < 3; ++m) {
+    BOOST_TEST(MetricValue(c[m].port, "keymeter_partitions_dropped_total").value_or(-2) ==
+               dropped_before[m]);
+  }
 
   BOOST_REQUIRE(broker.Run("resume"));
   BOOST_REQUIRE_MESSAGE(c.Settled(0, 3, 90s), "the members did not take the partitions back");
