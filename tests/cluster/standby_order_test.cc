@@ -1,7 +1,7 @@
 // Which members stand by a partition: the one the group gives it to when its owner dies first.
 
 #define BOOST_TEST_MODULE standby_order_test
-#include <boost/test/included/unit_test.hpp>
+#include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
 
