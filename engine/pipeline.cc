@@ -196,7 +196,7 @@ Status Pipeline::DropUnfollowed(Source& source) {
     if (first_seen || now - at->second < options_.drop_partition_after) continue;
     spdlog::info("projector: dropping partition {}: none of this member's consumers has read it "
                  "for {} s", p, options_.drop_partition_after.count());
-    if (Status s = projector_->DropPartition(&source, p, NowUs()); !s.ok()) {
+    if (Status s = projector_->DropPartition(&source, p); !s.ok()) {
       spdlog::warn("projector: dropping partition {}: {}", p, s.ToString());
       return s;
     }

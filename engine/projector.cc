@@ -371,13 +371,29 @@ void Projector::Write(PendingCommit& c) {
   }
 }
 
-Status Projector::DropPartition(Source* source, int32_t partition, TimeUs now) {
+Status Projector::DropPartition(Source* source, int32_t partition) {
   if (Status s = Drain(source); !s.ok()) return s;
   if (Status s = DropPartitionRows(store_, partition); !s.ok()) {
     broken_ = true;
     return s;
   }
-  if (Status s = Open(source_name_, now); !s.ok()) return s;
+  {
+    // Only what the partition's accounts hold: the lock is held for their keys, not the store.
+    std::unique_lock lock(state_mutex_);
+    for (auto it = partition_of_account_.begin(); it != partition_of_account_.end();) {
+      if (it->second != partition) {
+        ++it;
+        continue;
+      }
+      for (KeyId key : directory_.DropAccount(it->first)) quota_.Forget(key);
+      partition_of_account_.erase(it++);
+    }
+    partitions_.erase(partition);
+  }
+  {
+    std::lock_guard committed_lock(committed_mu_);
+    committed_.erase(partition);
+  }
   if (probe_ != nullptr) probe_->PartitionsHeld(Partitions());
   return Status::Ok();
 }

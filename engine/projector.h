@@ -103,11 +103,10 @@ class Projector {
   // null) its offsets. Returns the write's error, after which the projector is broken.
   Status Drain(Source* source);
 
-  // Forgets `partition`: its rows leave the store (engine/partition_drop.h) and the projections
-  // are read back from it, so memory holds nothing of it either. For a partition no source
-  // reads any more, between batches; `now` as for Open(). An error leaves the projector broken
-  // (Open() again).
-  Status DropPartition(Source* source, int32_t partition, TimeUs now);
+  // Forgets `partition`: its rows leave the store (engine/partition_drop.h), and its accounts,
+  // keys, quota windows, dedupe window and offsets leave memory. For a partition no source
+  // reads any more, between batches. An error leaves the projector broken (Open() again).
+  Status DropPartition(Source* source, int32_t partition);
 
   // Called after each commit with the command id and outcome of every lifecycle op in it.
   void set_outcome_listener(std::function<void(const std::string&, const Status&)> fn) {

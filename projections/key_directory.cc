@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "projections/key_codec.h"
+#include "schemas/envelope.h"
 #include "schemas/text.h"
 
 namespace keymeter {
@@ -105,6 +106,27 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
 const AccountState* KeyDirectory::FindAccount(std::string_view account_id) const {
   auto it = accounts_.find(account_id);
   return it == accounts_.end() ? nullptr : &it->second;
+}
+
+std::vector<KeyId> KeyDirectory::DropAccount(std::string_view account_id) {
+  std::vector<KeyId> dropped;
+  if (auto ids = keys_by_account_.find(account_id); ids != keys_by_account_.end()) {
+    dropped = std::move(ids->second);
+    keys_by_account_.erase(ids);
+  }
+  for (KeyId id : dropped) {
+    auto key = keys_.find(id);
+    if (key == keys_.end()) continue;
+    if (std::string email = MemberEmail(key->second.label); !email.empty()) {
+      auto indexed = member_by_email_.find(std::string(account_id) + '\0' + email);
+      if (indexed != member_by_email_.end() && indexed->second == id) member_by_email_.erase(indexed);
+    }
+    keys_.erase(key);
+  }
+  if (auto account = accounts_.find(account_id); account != accounts_.end()) accounts_.erase(account);
+  if (account_id == kGatewaysAccount) gateways_.clear();
+  ++credentials_version_;
+  return dropped;
 }
 
 const GatewayState* KeyDirectory::FindGateway(std::string_view gateway_id) const {

@@ -58,6 +58,11 @@ class KeyDirectory {
                const std::function<bool(std::string_view account)>& same_log = {});
 
   const AccountState* FindAccount(std::string_view account_id) const;
+  // Forgets account `account_id` and its keys (for "_gateways", the gateways), as a store that
+  // never held them would load (a cluster member dropping a partition, engine/partition_drop.h);
+  // returns the ids of the keys it forgot. Keys of other accounts are untouched: a key's parent
+  // is always of its own account.
+  std::vector<KeyId> DropAccount(std::string_view account_id);
   const KeyState* FindKey(KeyId id) const;
   // A gateway credential, revoked or not; nullptr if there is none.
   const GatewayState* FindGateway(std::string_view gateway_id) const;

@@ -58,6 +58,11 @@ class QuotaWindows {
   // The pool of a root key, and the member window of a child; empty windows when unseen.
   QuotaWindow Pool(KeyId root) const;
   QuotaWindow Member(KeyId key) const;
+  // Forgets the windows of `key` (as a pool and as a member).
+  void Forget(KeyId key) {
+    pools_.erase(key);
+    members_.erase(key);
+  }
 
   // Rebuilds every window for the day and month holding `now` from the usage column family.
   Status Restore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* usage, const KeyDirectory& dir,

@@ -298,7 +298,7 @@ BOOST_AUTO_TEST_CASE(a_dropped_partition_leaves_nothing_behind_and_comes_back_fr
   BOOST_REQUIRE(!keys.empty());
   BOOST_REQUIRE(e.projector->StoredOffset(1).has_value());
 
-  Status dropped = e.projector->DropPartition(nullptr, 1, e.now);
+  Status dropped = e.projector->DropPartition(nullptr, 1);
   BOOST_REQUIRE_MESSAGE(dropped.ok(), dropped.ToString());
   std::map<int32_t, std::string> expected = before;
   expected.erase(1);
@@ -307,7 +307,18 @@ BOOST_AUTO_TEST_CASE(a_dropped_partition_leaves_nothing_behind_and_comes_back_fr
   BOOST_TEST(!e.projector->StoredOffset(1).has_value());
   BOOST_TEST(!e.projector->Partitions().contains(1));
   for (const std::string& a : accounts) BOOST_TEST(e.directory->FindAccount(a) == nullptr);
-  for (KeyId k : keys) BOOST_TEST(e.directory->FindKey(k) == nullptr);
+  for (KeyId k : keys) {
+    BOOST_TEST(e.directory->FindKey(k) == nullptr);
+    BOOST_TEST(e.quota.Pool(k).latest_day() == 0);
+    BOOST_TEST(e.quota.Member(k).latest_day() == 0);
+  }
+  {  // memory holds what a store that never had the partition loads
+    auto reread = std::move(Store::Open({.path = tmp.sub("db"), .read_only = true}).value());
+    KeyDirectory fresh(reread->cfs());
+    BOOST_REQUIRE(fresh.Load(reread->db()).ok());
+    BOOST_TEST(fresh.key_count() == e.directory->key_count());
+    BOOST_TEST(fresh.account_count() == e.directory->account_count());
+  }
   BOOST_TEST(e.directory->FindKey(e.directory->KeysOf(AccountsOn(*e.store, 0).at(0)).at(0)->id) !=
              nullptr);
 
