@@ -189,14 +189,12 @@ Result<size_t> KafkaConsumer::Poll(std::vector<KafkaMessage>& out, size_t max,
     }
     if (err == RdKafka::ERR__TIMED_OUT) break;
     if (err == RdKafka::ERR__PARTITION_EOF) continue;
-    std::string detail = message->errstr();
-    if (err == RdKafka::ERR_INVALID_SESSION_TIMEOUT) {
-      detail += " (the broker's group.min.session.timeout.ms is above session.timeout.ms: lower "
-                "it, or raise keymeter's --session-timeout-ms)";
-    }
-    Status error = err == RdKafka::ERR__FATAL
-                       ? KafkaStatus(Code::kKafkaFatal, "consume", err, detail)
-                       : KafkaStatus(Code::kKafkaError, "consume", err, detail);
+    // The group's coordinator refuses the session (its group.min.session.timeout.ms is above
+    // it): KAFKA-SESSION-REFUSED, so the caller can ask for a longer one.
+    const Code code = err == RdKafka::ERR__FATAL                  ? Code::kKafkaFatal
+                      : err == RdKafka::ERR_INVALID_SESSION_TIMEOUT ? Code::kKafkaSessionRefused
+                                                                    : Code::kKafkaError;
+    Status error = KafkaStatus(code, "consume", err, message->errstr());
     if (appended == 0) return error;
     pending_error_ = std::move(error);
     break;

@@ -79,9 +79,8 @@ Result<std::unique_ptr<Source>> Pipeline::MakeSource() {
       {.brokers = options_.brokers, .group_id = options_.group, .topic = options_.topic,
        .stored_offset = stored,
        .extra = {{"group.instance.id", instance},
-                 {"session.timeout.ms", std::to_string(options_.session_timeout_ms)},
-                 {"heartbeat.interval.ms",
-                  std::to_string(std::max(options_.session_timeout_ms / 3, 100))}},
+                 {"session.timeout.ms", std::to_string(session_timeout_ms_)},
+                 {"heartbeat.interval.ms", std::to_string(std::max(session_timeout_ms_ / 3, 100))}},
        .on_ownership =
            [this](int32_t partition, bool assigned) {
              std::lock_guard lock(mu_);
@@ -157,6 +156,19 @@ void Pipeline::Loop(std::stop_token stop) {
       continue;
     }
     SetState(false, error.ToString());
+    if (error.code() == Code::kKafkaSessionRefused && session_timeout_ms_ < kMaxSessionMs) {
+      // A broker with a higher group.min.session.timeout.ms (Kafka's default is 6000): a longer
+      // session joins, at the cost of slower handovers. Lowering the broker's minimum is better.
+      session_timeout_ms_ = std::min(session_timeout_ms_ * 2, kMaxSessionMs);
+      spdlog::warn("projector: the broker refuses a {} ms group session (its "
+                   "group.min.session.timeout.ms is higher): trying {} ms; a dead member's "
+                   "partitions move after that long. Lower the broker's minimum to keep "
+                   "--session-timeout-ms", session_timeout_ms_ / 2, session_timeout_ms_);
+      (void)projector_->Drain(nullptr);
+      source.reset();
+      ReleaseOwnership();
+      continue;
+    }
     if (error.code() == Code::kKafkaFatal) {
       // The consumer can't go on (e.g. fenced by its own static membership after the broker was
       // away longer than its session): a new one resumes from the stored offsets.

@@ -147,7 +147,8 @@ class Pipeline {
   EmbeddedLog* embedded_log() { return log_.get(); }
 
  private:
-  explicit Pipeline(const PipelineOptions& options) : options_(options) {}
+  explicit Pipeline(const PipelineOptions& options)
+      : options_(options), session_timeout_ms_(options.session_timeout_ms) {}
   Status Init();
   Result<std::unique_ptr<Source>> MakeSource();
   void Loop(std::stop_token stop);
@@ -182,6 +183,10 @@ class Pipeline {
   std::atomic<uint64_t> sources_made_{0};
   std::atomic<uint64_t> consumers_replaced_{0};
   std::atomic<uint64_t> partitions_dropped_{0};
+  // The projector thread's: the group session asked for, options_.session_timeout_ms doubled
+  // each time the broker refuses it (KAFKA-SESSION-REFUSED), up to kMaxSessionMs.
+  static constexpr int32_t kMaxSessionMs = 300'000;
+  int32_t session_timeout_ms_ = 0;
   // The projector thread's: when each stored partition was last read by a consumer of ours.
   std::map<int32_t, std::chrono::steady_clock::time_point> last_followed_;
   std::chrono::steady_clock::time_point last_drop_check_;

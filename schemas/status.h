@@ -46,6 +46,7 @@ namespace keymeter {
   X(kKafkaTimeout, "KAFKA-TIMEOUT", "KAFKA-TIMEOUT")                                            \
   X(kKafkaNoTopic, "KAFKA-NO-TOPIC", "KAFKA-NO-TOPIC")                                          \
   X(kKafkaFatal, "KAFKA-FATAL", "KAFKA-FATAL")                                                  \
+  X(kKafkaSessionRefused, "KAFKA-SESSION-REFUSED", "KAFKA-SESSION-REFUSED")                     \
   X(kKafkaQueueFull, "KAFKA-QUEUE-FULL", "KAFKA-QUEUE-FULL")                                    \
   X(kKafkaUnreachable, "KAFKA-UNREACHABLE", "KAFKA-UNREACHABLE")                                \
   X(kDlqDeliveryFailed, "DLQ-DELIVERY-FAILED", "DLQ-DELIVERY-FAILED")                           \

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <boost/test/unit_test.hpp>
+#include <fstream>
 #include <string>
 
 #include "tests/cluster/cluster_fixture.h"
@@ -121,6 +122,34 @@ BOOST_AUTO_TEST_CASE(members_cut_from_the_broker_stop_claiming_ownership) {
       BOOST_TEST(answered);
     }
   }
+}
+
+// A broker with Kafka's own group.min.session.timeout.ms (6 s) refuses keymeter's 3 s session:
+// the member asks for a longer one, joins, and its log says why handovers are slower.
+BOOST_AUTO_TEST_CASE(a_broker_that_refuses_short_sessions_gets_a_longer_one) {
+  PrivateBroker broker(/*port_offset=*/400, kPartitions);
+  BOOST_REQUIRE_MESSAGE(broker.Run("start"), "scripts/kafka start failed");
+  BOOST_REQUIRE(broker.Run("halt"));
+  const std::string config = broker.state_dir() + "/server.properties";
+  std::string kept;
+  {
+    std::ifstream in(config);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.starts_with("group.min.session.timeout.ms=")) kept += line + "\n";
+    }
+  }
+  BOOST_REQUIRE(kept.find("log.dirs=") != std::string::npos);
+  std::ofstream(config) << kept;  // Kafka's default minimum from here on
+  BOOST_REQUIRE(broker.Run("resume"));
+  TempDir tmp;
+  TestCluster c(tmp, broker.brokers(), /*started=*/1);
+  BOOST_REQUIRE_MESSAGE(c.Settled(0, 1, 90s), "the member did not join the group");
+  const std::string log = ReadFile(tmp.sub("err0"));
+  BOOST_TEST(log.find("the broker refuses a 3000 ms group session") != std::string::npos);
+  BOOST_TEST(log.find("trying 6000 ms") != std::string::npos);
+  auto ready = c[0].client->Send("GET", "/readyz");
+  BOOST_REQUIRE(ready);
+  BOOST_TEST(ready.value().status == 200);
 }
 
 }  // namespace keymeter::testing

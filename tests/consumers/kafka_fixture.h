@@ -54,6 +54,12 @@ class PrivateBroker {
     return std::system(line.c_str()) == 0;
   }
   std::string brokers() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Where scripts/kafka keeps this broker's config and data.
+  std::string state_dir() const {
+    const char* tmp = std::getenv("TMPDIR");
+    return std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/keymeter-kafka-" +
+           std::to_string(port_);
+  }
 
  private:
   static int SharedPort() {
