@@ -37,6 +37,11 @@ struct Target {
   bool authorize = false;
   bool reserve = false;
   bool known_here = false;  // kAccount from this member's own directory (it has a copy)
+  // Where a kAccount target lives (Placed): its partition, whether this member owns it, and
+  // whether it has caught up with it (Cluster::Serves).
+  int32_t partition = -1;
+  bool owned = false;
+  bool serving = false;
 };
 
 // The first path segment after `prefix` ("/v1/accounts/"), or "" when none.
@@ -115,13 +120,22 @@ Target TargetOf(ServeContext& context, const http::Request& request, bool may_as
   return {};
 }
 
+// `t` with its place in the cluster, worked out once per request: the predicates below read it.
+Target Placed(Cluster& cluster, Target t) {
+  if (t.kind != Target::Kind::kAccount) return t;
+  t.partition = cluster.PartitionOf(t.account);
+  t.owned = cluster.Owns(t.partition);
+  t.serving = t.owned && cluster.Serves(t.partition);
+  return t;
+}
+
 // True when this member answers `t` itself.
 bool AnsweredHere(Cluster& cluster, const Target& t) {
   switch (t.kind) {
     case Target::Kind::kHere:
       return true;
     case Target::Kind::kAccount:
-      return cluster.Owns(cluster.PartitionOf(t.account));
+      return t.owned;
     case Target::Kind::kAnyOwner:
       return cluster.OwnsAny();
     case Target::Kind::kUnknown:
@@ -134,12 +148,11 @@ bool AnsweredHere(Cluster& cluster, const Target& t) {
 // with (it just got it) while a live peer stands by it, caught up: its copy is the fresher.
 bool PreferStandby(Cluster& cluster, const Target& t) {
   if (!t.authorize || t.reserve || t.kind != Target::Kind::kAccount) return false;
-  const int32_t p = cluster.PartitionOf(t.account);
-  if (!cluster.Owns(p) || cluster.Serves(p)) return false;
+  if (!t.owned || t.serving) return false;
   for (const MemberRecord& peer : cluster.membership().LivePeers()) {
-    if (!std::binary_search(peer.standby.begin(), peer.standby.end(), p)) continue;
+    if (!std::binary_search(peer.standby.begin(), peer.standby.end(), t.partition)) continue;
     // Only a standby that has caught up (one that just started tailing is behind this owner).
-    auto lag = peer.lag.find(p);
+    auto lag = peer.lag.find(t.partition);
     if (lag != peer.lag.end() && lag->second <= kSettledLag) return true;
   }
   return false;
@@ -148,17 +161,15 @@ bool PreferStandby(Cluster& cluster, const Target& t) {
 // True when `t` is an authorize with `reserve` for a partition this member owns but has not
 // caught up with: its usage is behind the log, so it would admit beyond the quota. Only a
 // caught-up owner holds reservations (docs/scale.md, the reserve bound).
-bool ReserveWhileCatchingUp(Cluster& cluster, const Target& t) {
-  if (!t.authorize || !t.reserve || t.kind != Target::Kind::kAccount) return false;
-  const int32_t p = cluster.PartitionOf(t.account);
-  return cluster.Owns(p) && !cluster.Serves(p);
+bool ReserveWhileCatchingUp(const Target& t) {
+  return t.authorize && t.reserve && t.kind == Target::Kind::kAccount && t.owned && !t.serving;
 }
 
 // True when this member tails the partition of `t`'s account as a standby and may answer a plain
 // authorize from its copy.
 bool StandsBy(Cluster& cluster, const Target& t) {
   if (!t.authorize || t.reserve || t.kind != Target::Kind::kAccount) return false;
-  return cluster.StandsBy(cluster.PartitionOf(t.account));
+  return cluster.StandsBy(t.partition);
 }
 
 // Marks `response` as answered from this member's standby copy of `t`'s partition, and how far
@@ -167,7 +178,7 @@ void MarkStandbyAnswer(Cluster& cluster, const Target& t, http::Response& respon
   cluster.CountStandbyAnswer();
   response.SetHeader("X-Keymeter-Standby", "true");
   response.SetHeader("X-Keymeter-Standby-Lag",
-                     std::to_string(cluster.LagOf(cluster.PartitionOf(t.account)).value_or(-1)));
+                     std::to_string(cluster.LagOf(t.partition).value_or(-1)));
 }
 
 // Copies `reply` into `response` as it is (its Served-By included).
@@ -245,7 +256,7 @@ int32_t PartitionOfAccount(ServeContext& context, std::string_view account_id) {
 bool MayForward(ServeContext& context, const http::Request& request) {
   Cluster* cluster = context.cluster.load(std::memory_order_acquire);
   if (cluster == nullptr || cluster->FromPeer(request)) return false;
-  const Target t = TargetOf(context, request, /*may_ask=*/false);
+  const Target t = Placed(*cluster, TargetOf(context, request, /*may_ask=*/false));
   return !AnsweredHere(*cluster, t) || PreferStandby(*cluster, t);
 }
 
@@ -264,8 +275,8 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       }
       http::Request local = request;
       local.remote_address = request.Header("X-Keymeter-Client").value_or(request.remote_address);
-      const Target t = TargetOf(context, local, /*may_ask=*/false);
-      if (ReserveWhileCatchingUp(cluster, t)) {
+      const Target t = Placed(cluster, TargetOf(context, local, /*may_ask=*/false));
+      if (ReserveWhileCatchingUp(t)) {
         OwnerUnavailable(response, "the owner of this account is catching up with its log");
       } else if (AnsweredHere(cluster, t) && !PreferStandby(cluster, t)) {
         inner(local, response);
@@ -280,7 +291,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       response.SetHeader(std::string(kServedBy), self);
       return;
     }
-    const Target t = TargetOf(context, request);
+    const Target t = Placed(cluster, TargetOf(context, request));
     if (!AnsweredHere(cluster, t) && !t.authorize) {
       // Failed credentials are counted by the member a client talks to: one it blocks is not
       // let through to another member (so the limit is per member, docs/scale.md).
@@ -294,7 +305,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       }
     }
     const bool owned = AnsweredHere(cluster, t);
-    if (owned && ReserveWhileCatchingUp(cluster, t)) {
+    if (ReserveWhileCatchingUp(t)) {
       OwnerUnavailable(response, "the owner of this account is catching up with its log");
       response.SetHeader(std::string(kServedBy), self);
       return;
@@ -309,7 +320,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       // This member owns it but is catching up: a standby answers below, else this member.
     } else if (t.kind == Target::Kind::kAccount) {
       if (std::optional<MemberRecord> owner =
-              cluster.membership().PeerOwning(cluster.PartitionOf(t.account))) {
+              cluster.membership().PeerOwning(t.partition)) {
         candidates.push_back(std::move(*owner));
       }
     } else {
@@ -344,9 +355,10 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
     if (t.authorize && !t.reserve && t.kind == Target::Kind::kAccount) {
       // The owner is away: a standby's copy answers, this member's own first.
       if (!StandsBy(cluster, t)) {
-        const int32_t p = cluster.PartitionOf(t.account);
         for (const MemberRecord& peer : cluster.membership().LivePeers()) {
-          if (!std::binary_search(peer.standby.begin(), peer.standby.end(), p)) continue;
+          if (!std::binary_search(peer.standby.begin(), peer.standby.end(), t.partition)) {
+            continue;
+          }
           Result<http::ClientReply> reply =
               cluster.Forward(peer.url, request, request.remote_address, /*standby_read=*/true);
           if (reply && reply.value().status != 421) return Relay(std::move(reply).value(), response);

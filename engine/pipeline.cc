@@ -156,7 +156,10 @@ void Pipeline::Loop(std::stop_token stop) {
       continue;
     }
     SetState(false, error.ToString());
-    if (error.code() == Code::kKafkaSessionRefused && session_timeout_ms_ < kMaxSessionMs) {
+    const bool refused =
+        error.code() == Code::kKafkaSessionRefused && session_timeout_ms_ < kMaxSessionMs;
+    const bool fatal = error.code() == Code::kKafkaFatal;
+    if (refused) {
       // A broker with a higher group.min.session.timeout.ms (Kafka's default is 6000): a longer
       // session joins, at the cost of slower handovers. Lowering the broker's minimum is better.
       session_timeout_ms_ = std::min(session_timeout_ms_ * 2, kMaxSessionMs);
@@ -164,19 +167,17 @@ void Pipeline::Loop(std::stop_token stop) {
                    "group.min.session.timeout.ms is higher): trying {} ms; a dead member's "
                    "partitions move after that long. Lower the broker's minimum to keep "
                    "--session-timeout-ms", session_timeout_ms_ / 2, session_timeout_ms_);
-      (void)projector_->Drain(nullptr);
-      source.reset();
-      ReleaseOwnership();
-      continue;
-    }
-    if (error.code() == Code::kKafkaFatal) {
+    } else if (fatal) {
       // The consumer can't go on (e.g. fenced by its own static membership after the broker was
-      // away longer than its session): a new one resumes from the stored offsets.
+      // away longer than its session).
       spdlog::warn("projector: a new Kafka consumer resumes from the stored offsets");
       consumers_replaced_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (refused || fatal) {  // a new consumer resumes from the stored offsets
       (void)projector_->Drain(nullptr);  // a failed write is seen by the next RunBatch()
       source.reset();
       ReleaseOwnership();
+      if (refused) continue;  // asks again at once, with the longer session
     }
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
