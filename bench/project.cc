@@ -7,7 +7,6 @@
 //
 // Workload: loadgen's (10,000 accounts, 100,000 keys, a third children, Zipf popularity),
 // 4 partitions. Prints one JSON object.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,6 +27,7 @@
 
 using namespace keymeter;
 using bench::Clock;
+using bench::CpuSeconds;
 using bench::Seconds;
 
 namespace {
@@ -59,14 +59,6 @@ Args Parse(int argc, char** argv) {
     }
   }
   return a;
-}
-
-// CPU seconds (user + system) of the whole process so far, every thread.
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 

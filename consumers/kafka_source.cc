@@ -1,12 +1,17 @@
 #include "consumers/kafka_source.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace keymeter {
 namespace {
 
 size_t SizeOf(const KafkaMessage& m) {
   return m.payload().size() + m.key().size() + kMessageOverheadBytes;
+}
+
+std::vector<int32_t> List(const std::set<int32_t>& partitions) {
+  return {partitions.begin(), partitions.end()};
 }
 
 }  // namespace
@@ -22,18 +27,16 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Create(KafkaSourceOptions opti
   consumer.auto_offset_reset = "earliest";
   KafkaSource* self = source.get();
   consumer.start_offset = [self](std::string_view, int32_t p) -> std::optional<int64_t> {
-    std::optional<int64_t> stored;
-    if (self->options_.stored_offset) stored = self->options_.stored_offset(p);
-    return stored.value_or(kKafkaOffsetBeginning);
+    return self->StartOffset(p).value_or(kKafkaOffsetBeginning);
   };
   consumer.on_assigned = [self](std::string_view, int32_t p) { self->OnAssigned(p); };
   consumer.on_revoked = [self](std::string_view, int32_t p) { self->OnRevoked(p); };
   // Bounds of librdkafka's prefetch (see the header). A short fetch wait lets a resumed
   // partition fetch again soon: the broker answers a fetch at once when it has data anyway.
   consumer.extra = {
-      {"queued.max.messages.kbytes", "32768"},
-      {"fetch.max.bytes", "8388608"},
-      {"max.partition.fetch.bytes", "1048576"},
+      {"queued.max.messages.kbytes", "65536"},
+      {"fetch.max.bytes", "33554432"},
+      {"max.partition.fetch.bytes", "8388608"},
       {"fetch.wait.max.ms", "100"},
   };
   consumer.extra.insert(consumer.extra.end(), o.extra.begin(), o.extra.end());
@@ -65,14 +68,24 @@ KafkaSource::~KafkaSource() {
 }
 
 Status KafkaSource::Close() {
-  if (consumer_ == nullptr) return Status::Ok();
-  Status status = consumer_->Close();
+  if (consumer_ == nullptr || closed_) return Status::Ok();
+  closed_ = true;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  data_cv_.notify_all();
+  room_cv_.notify_all();
+  idle_cv_.notify_all();
+  if (fetcher_.joinable()) fetcher_.join();
+  Status status = consumer_->Close();  // revokes on this thread (OnRevoked)
   if (standby_consumer_ != nullptr) (void)standby_consumer_->Close();
-  standby_.clear();
   // librdkafka's handle can't be destroyed while messages of it are alive.
   taken_.clear();
-  pending_.clear();
   incoming_.clear();
+  std::lock_guard lock(mu_);
+  standby_.clear();
+  pending_.clear();
   buffered_messages_ = 0;
   buffered_bytes_ = 0;
   return status;
@@ -97,16 +110,45 @@ Result<std::vector<TopicPartitionOffset>> KafkaSource::OffsetsForTime(
 }
 
 void KafkaSource::OnAssigned(int32_t partition) {
-  if (standby_.erase(partition) > 0) {
-    // From standby to owner: the group's consumer goes on from the stored offset.
-    (void)standby_consumer_->Unassign(options_.topic, {partition});
+  bool was_standby = false;
+  {
+    std::lock_guard lock(mu_);
+    was_standby = standby_.erase(partition) > 0;
     DropBuffered(partition);
+    assigned_.insert(partition);
   }
-  assigned_.insert(partition);
+  // From standby to owner: the group's consumer goes on from the stored offset.
+  if (was_standby) (void)standby_consumer_->Unassign(options_.topic, {partition});
   if (options_.on_ownership) options_.on_ownership(partition, true);
 }
 
+void KafkaSource::OnRevoked(int32_t partition) {
+  bool was_paused = false;
+  {
+    std::lock_guard lock(mu_);
+    assigned_.erase(partition);
+    was_paused = paused_.erase(partition) > 0;
+    DropBuffered(partition);
+  }
+  if (options_.on_ownership) options_.on_ownership(partition, false);
+  // librdkafka keeps a pause across reassignment; resume before the partition goes.
+  if (was_paused) (void)consumer_->Resume(options_.topic, {partition});
+}
+
+std::optional<int64_t> KafkaSource::StartOffset(int32_t partition) {
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return !holding_ || stopping_; });
+    // Whatever Poll() takes from now on is not of `partition` (this thread is the one that
+    // could fetch more of it), so its stored offset stays put until it is read from there.
+    DropBuffered(partition);
+  }
+  if (!options_.stored_offset) return std::nullopt;
+  return options_.stored_offset(partition);
+}
+
 std::optional<std::vector<int32_t>> KafkaSource::Followed() const {
+  std::lock_guard lock(mu_);
   std::vector<int32_t> out(assigned_.begin(), assigned_.end());
   out.insert(out.end(), standby_.begin(), standby_.end());
   return out;
@@ -115,12 +157,19 @@ std::optional<std::vector<int32_t>> KafkaSource::Followed() const {
 std::vector<PartitionOffset> KafkaSource::LogEnds() const {
   std::vector<PartitionOffset> ends;
   if (!consumer_) return ends;
-  for (int32_t p : assigned_) {
+  std::set<int32_t> assigned, standby;
+  {
+    std::lock_guard lock(mu_);
+    assigned = assigned_;
+    standby = standby_;
+  }
+  // librdkafka's cached watermarks may be read from any thread.
+  for (int32_t p : assigned) {
     if (std::optional<int64_t> high = consumer_->CachedHighWatermark(options_.topic, p)) {
       ends.push_back({p, *high});
     }
   }
-  for (int32_t p : standby_) {
+  for (int32_t p : standby) {
     if (std::optional<int64_t> high = standby_consumer_->CachedHighWatermark(options_.topic, p)) {
       ends.push_back({p, *high});
     }
@@ -128,15 +177,11 @@ std::vector<PartitionOffset> KafkaSource::LogEnds() const {
   return ends;
 }
 
-void KafkaSource::OnRevoked(int32_t partition) {
-  assigned_.erase(partition);
-  if (options_.on_ownership) options_.on_ownership(partition, false);
-  if (paused_.erase(partition) > 0) {
-    // librdkafka keeps a pause across reassignment; resume before the partition goes.
-    (void)consumer_->Resume(options_.topic, {partition});
-  }
-  DropBuffered(partition);
-}
+size_t KafkaSource::buffered_messages() const { return Locked([&] { return buffered_messages_; }); }
+std::vector<int32_t> KafkaSource::assigned() const { return Locked([&] { return List(assigned_); }); }
+std::vector<int32_t> KafkaSource::standbys() const { return Locked([&] { return List(standby_); }); }
+std::vector<int32_t> KafkaSource::paused() const { return Locked([&] { return List(paused_); }); }
+uint64_t KafkaSource::pause_count() const { return Locked([&] { return pause_count_; }); }
 
 void KafkaSource::DropBuffered(int32_t partition) {
   auto it = pending_.find(partition);
@@ -147,20 +192,26 @@ void KafkaSource::DropBuffered(int32_t partition) {
   }
   // Messages of this partition fetched earlier in the same KafkaConsumer::Poll(): the new
   // assignment starts again from the stored offset, so keeping them would duplicate them.
+  // (incoming_ is the fetch thread's, and so is every caller of this but Close's revocations.)
   std::erase_if(incoming_, [&](const KafkaMessage& m) { return m.partition() == partition; });
 }
 
 void KafkaSource::SyncStandbys() {
   if (standby_consumer_ == nullptr) return;
+  const std::vector<int32_t> asked = options_.standby_partitions();
   std::set<int32_t> wanted;
-  for (int32_t p : options_.standby_partitions()) {
-    if (!assigned_.contains(p)) wanted.insert(p);
-  }
   std::vector<int32_t> gone;
-  for (int32_t p : standby_) {
-    if (!wanted.contains(p)) gone.push_back(p);
+  {
+    std::lock_guard lock(mu_);
+    for (int32_t p : asked) {
+      if (!assigned_.contains(p)) wanted.insert(p);
+    }
+    for (int32_t p : standby_) {
+      if (!wanted.contains(p)) gone.push_back(p);
+    }
   }
   if (!gone.empty() && standby_consumer_->Unassign(options_.topic, gone).ok()) {
+    std::lock_guard lock(mu_);
     for (int32_t p : gone) {
       standby_.erase(p);
       DropBuffered(p);
@@ -168,50 +219,110 @@ void KafkaSource::SyncStandbys() {
   }
   std::vector<TopicPartitionOffset> added;
   for (int32_t p : wanted) {
-    if (standby_.contains(p)) continue;
-    std::optional<int64_t> stored;
-    if (options_.stored_offset) stored = options_.stored_offset(p);
-    added.push_back({p, stored.value_or(kKafkaOffsetBeginning)});
+    {
+      std::lock_guard lock(mu_);
+      if (standby_.contains(p)) continue;
+    }
+    added.push_back({p, StartOffset(p).value_or(kKafkaOffsetBeginning)});
   }
   if (!added.empty() && standby_consumer_->Assign(options_.topic, added).ok()) {
+    std::lock_guard lock(mu_);
     for (const TopicPartitionOffset& o : added) standby_.insert(o.partition);
   }
 }
 
-Status KafkaSource::FillStandbys() {
-  if (standby_consumer_ == nullptr || standby_.empty()) return Status::Ok();
-  const size_t room = options_.max_buffered_messages > buffered_messages_
-                          ? options_.max_buffered_messages - buffered_messages_
-                          : 0;
-  // A full buffer: leave them in librdkafka's bounded queue (no group: no poll deadline).
-  if (room == 0 || buffered_bytes_ >= options_.max_buffered_bytes) return Status::Ok();
+bool KafkaSource::Full() const {
+  return buffered_messages_ >= options_.max_buffered_messages ||
+         buffered_bytes_ >= options_.max_buffered_bytes;
+}
+
+Status KafkaSource::Fill(KafkaConsumer& consumer, bool standby, std::chrono::milliseconds timeout) {
+  size_t room = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (Full() || (standby && standby_.empty())) return Status::Ok();
+    room = std::min(options_.max_buffered_messages - buffered_messages_, kFetchChunk);
+  }
   incoming_.clear();
-  Result<size_t> polled = standby_consumer_->Poll(incoming_, room, std::chrono::milliseconds(0));
-  for (KafkaMessage& m : incoming_) {
-    if (!standby_.contains(m.partition())) continue;  // no longer tailed
-    buffered_bytes_ += SizeOf(m);
-    ++buffered_messages_;
-    pending_[m.partition()].push_back(std::move(m));
+  // Rebalances run inside (OnAssigned, OnRevoked, StartOffset): mu_ is not held here.
+  Result<size_t> polled = consumer.Poll(incoming_, room, timeout);
+  if (!incoming_.empty()) {
+    {
+      std::lock_guard lock(mu_);
+      for (KafkaMessage& m : incoming_) {
+        // Revoked and not back, or no longer tailed.
+        if (!(standby ? standby_ : assigned_).contains(m.partition())) continue;
+        buffered_bytes_ += SizeOf(m);
+        ++buffered_messages_;
+        pending_[m.partition()].push_back(std::move(m));
+      }
+    }
+    data_cv_.notify_one();
   }
   incoming_.clear();
   return polled ? Status::Ok() : polled.error();
 }
 
-Status KafkaSource::Fill(std::chrono::milliseconds timeout) {
-  const size_t room = options_.max_buffered_messages > buffered_messages_
-                          ? options_.max_buffered_messages - buffered_messages_
-                          : 0;
-  if (room == 0 || buffered_bytes_ >= options_.max_buffered_bytes) return Status::Ok();
-  incoming_.clear();
-  Result<size_t> polled = consumer_->Poll(incoming_, room, timeout);
-  for (KafkaMessage& m : incoming_) {
-    if (assigned_.count(m.partition()) == 0) continue;  // revoked and not back
-    buffered_bytes_ += SizeOf(m);
-    ++buffered_messages_;
-    pending_[m.partition()].push_back(std::move(m));
+void KafkaSource::Throttle() {
+  std::vector<int32_t> pause, resume;
+  {
+    std::lock_guard lock(mu_);
+    const bool drained = buffered_messages_ <= options_.max_buffered_messages / 2 &&
+                         buffered_bytes_ <= options_.max_buffered_bytes / 2;
+    if (Full()) {
+      for (int32_t p : assigned_) {
+        if (!paused_.contains(p)) pause.push_back(p);
+      }
+    } else if (drained) {
+      resume.assign(paused_.begin(), paused_.end());
+    }
   }
-  incoming_.clear();
-  return polled ? Status::Ok() : polled.error();
+  if (!pause.empty() && consumer_->Pause(options_.topic, pause).ok()) {
+    std::lock_guard lock(mu_);
+    paused_.insert(pause.begin(), pause.end());
+    ++pause_count_;
+  }
+  if (!resume.empty() && consumer_->Resume(options_.topic, resume).ok()) {
+    std::lock_guard lock(mu_);
+    for (int32_t p : resume) paused_.erase(p);
+  }
+}
+
+void KafkaSource::FetchLoop() {
+  constexpr auto kWait = std::chrono::milliseconds(100);
+  while (true) {
+    bool standbys = false;
+    {
+      std::unique_lock lock(mu_);
+      // A full buffer: wait for Poll() to make room (rebalances wait with it, as they would
+      // for a projector that polls between batches).
+      room_cv_.wait_for(lock, kWait, [&] { return stopping_ || !Full(); });
+      if (stopping_) return;
+      if (Full()) continue;
+      standbys = !standby_.empty();
+    }
+    SyncStandbys();
+    // With standbys, the group's consumer (which serves the rebalances) waits only briefly.
+    Status status = Fill(*consumer_, false, standbys ? std::chrono::milliseconds(0) : kWait);
+    if (status.ok() && standby_consumer_ != nullptr) {
+      status = Fill(*standby_consumer_, true, std::chrono::milliseconds(0));
+      bool idle = false;
+      {
+        std::lock_guard lock(mu_);
+        idle = buffered_messages_ == 0 && !standby_.empty();
+      }
+      if (status.ok() && idle) status = Fill(*consumer_, false, std::chrono::milliseconds(50));
+    }
+    Throttle();
+    if (status.ok()) continue;
+    {
+      std::unique_lock lock(mu_);
+      if (deferred_error_.ok()) deferred_error_ = std::move(status);
+      data_cv_.notify_one();
+      // librdkafka retries by itself; don't spin on an error it repeats.
+      room_cv_.wait_for(lock, kWait, [&] { return stopping_; });
+    }
+  }
 }
 
 void KafkaSource::TakeRoundRobin(size_t max) {
@@ -238,62 +349,50 @@ void KafkaSource::TakeRoundRobin(size_t max) {
   }
 }
 
-void KafkaSource::Throttle() {
-  const bool full = buffered_messages_ >= options_.max_buffered_messages ||
-                    buffered_bytes_ >= options_.max_buffered_bytes;
-  const bool drained = buffered_messages_ <= options_.max_buffered_messages / 2 &&
-                       buffered_bytes_ <= options_.max_buffered_bytes / 2;
-  if (full) {
-    std::vector<int32_t> pause;
-    for (int32_t p : assigned_) {
-      if (paused_.count(p) == 0) pause.push_back(p);
-    }
-    if (!pause.empty() && consumer_->Pause(options_.topic, pause).ok()) {
-      paused_.insert(pause.begin(), pause.end());
-      ++pause_count_;
-    }
-  } else if (drained && !paused_.empty()) {
-    const std::vector<int32_t> resume(paused_.begin(), paused_.end());
-    if (consumer_->Resume(options_.topic, resume).ok()) paused_.clear();
-  }
-}
-
 Result<size_t> KafkaSource::Poll(std::vector<SourceMessage>* out, size_t max,
                                  std::chrono::milliseconds timeout) {
   out->clear();
   arena_.Clear();
-  if (!deferred_error_.ok()) return std::exchange(deferred_error_, Status::Ok());
-  SyncStandbys();
-  Status filled = Fill(buffered_messages_ == 0 && standby_.empty() ? timeout
-                                                                   : std::chrono::milliseconds(0));
-  if (filled.ok()) filled = FillStandbys();
-  if (buffered_messages_ == 0 && !standby_.empty() && filled.ok()) {
-    // Nothing anywhere: wait on the group's consumer (it serves the rebalances) a little.
-    filled = Fill(std::min(timeout, std::chrono::milliseconds(50)));
+  taken_.clear();  // the caller is done with them
+  if (closed_) return Status(Code::kKafkaClosed, "poll after close");
+  if (!fetcher_.joinable()) fetcher_ = std::thread([this] { FetchLoop(); });
+  {
+    std::unique_lock lock(mu_);
+    holding_ = false;
+    idle_cv_.notify_all();
+    data_cv_.wait_for(lock, timeout, [&] {
+      return buffered_messages_ > 0 || !deferred_error_.ok() || stopping_;
+    });
+    if (!deferred_error_.ok()) return std::exchange(deferred_error_, Status::Ok());
+    TakeRoundRobin(max);
+    holding_ = !taken_.empty();
   }
-  if (!filled.ok()) {
-    if (buffered_messages_ == 0) return filled;
-    deferred_error_ = std::move(filled);
-  }
-  Throttle();
-  TakeRoundRobin(max);
-  Throttle();
+  room_cv_.notify_one();
   out->reserve(taken_.size());
+  copied_.clear();
   for (const KafkaMessage& m : taken_) {
-    arena_.Add(m.payload());
-    out->push_back({m.partition(), m.offset(), {}, m.timestamp_us()});
+    const std::span<const uint8_t> payload = m.payload();
+    const bool aligned = reinterpret_cast<uintptr_t>(payload.data()) % 8 == 0;
+    if (!aligned) {
+      copied_.push_back(out->size());
+      arena_.Add(payload);
+    }
+    out->push_back({m.partition(), m.offset(), payload, m.timestamp_us()});
   }
-  taken_.clear();
-  for (size_t i = 0; i < out->size(); ++i) (*out)[i].payload = arena_[i];  // arena complete
+  // The arena is complete: its spans are stable now.
+  for (size_t i = 0; i < copied_.size(); ++i) (*out)[copied_[i]].payload = arena_[i];
   return out->size();
 }
 
 void KafkaSource::Committed(const std::vector<PartitionOffset>& next) {
   std::vector<TopicPartitionOffset> offsets;
-  for (const PartitionOffset& p : next) {
-    if (assigned_.count(p.partition) > 0) offsets.push_back({p.partition, p.next_offset});
+  {
+    std::lock_guard lock(mu_);
+    for (const PartitionOffset& p : next) {
+      if (assigned_.contains(p.partition)) offsets.push_back({p.partition, p.next_offset});
+    }
   }
-  (void)consumer_->CommitAsync(options_.topic, offsets);
+  (void)consumer_->CommitAsync(options_.topic, offsets);  // librdkafka's commit is thread-safe
 }
 
 }  // namespace keymeter

@@ -11,28 +11,45 @@
 // Committed() commits the offsets to the group asynchronously, only so that lag shows in
 // kafka-consumer-groups; keymeter never reads them back.
 //
-// Flow control and memory bound: messages are fetched ahead into a buffer, per partition, and
-// returned round robin across partitions (offset order within each). When the buffer holds
-// `max_buffered_messages` messages or `max_buffered_bytes` bytes (payload + key + an estimated
-// kMessageOverheadBytes of librdkafka's per message), every assigned partition is paused, so
-// that Poll() keeps serving rebalances without taking more; they resume when the buffer has
-// drained to half of both. Pausing drops what librdkafka had prefetched for the partition; it
-// is fetched again on resume, from after the last message taken. librdkafka's own prefetch
-// queue is bounded by queued.max.messages.kbytes = 32 MiB, plus one fetch of
-// fetch.max.bytes = 8 MiB in flight. So fetched messages take at most about
-// 32 + 8 + max_buffered_bytes (1024) MiB, plus the batch last returned: ~1.1 GiB of a 24 GiB
-// machine, reached only while the projector is slower than Kafka.
+// A fetch thread: the first Poll() starts a thread of the source's own that calls librdkafka
+// (consume, the rebalances inside it, pause and resume, the standby consumer) and moves what it
+// fetched into a buffer, per partition, in chunks of at most kFetchChunk messages; Poll() only
+// takes from that buffer, round robin across partitions (offset order within each). So the
+// projector applies while the next messages are fetched, instead of taking turns with
+// librdkafka on one thread. Rebalances stay exact: before it names where an (re)assigned
+// partition starts (StoredOffsetFn, asked on the fetch thread), the fetch thread waits until
+// the caller has finished with every message Poll() handed out (it called Poll() again, or
+// Close()), and drops what is buffered of that partition; so the stored offset it is given
+// counts everything applied, and nothing older arrives after it.
 //
-// Why so large a buffer: librdkafka 2.0.2 restarts fetching a resumed (or queue-throttled)
-// partition only when its broker thread next wakes, up to ~1 s later. Half the buffer must
-// cover that second of projector work, or the projector idles. Measured on the 2-core build
-// machine, 2M messages of ~190 B, a projector spending 1 us per message: 140k msg/s with a
-// 100,000-message buffer, 450k-650k/s with 1,000,000 (librdkafka's queue alone: ~200k/s). A
-// buffered message costs ~650 B of memory in all.
+// Flow control and memory bound: when the buffer holds `max_buffered_messages` messages or
+// `max_buffered_bytes` bytes (payload + key + an estimated kMessageOverheadBytes of
+// librdkafka's per message), every assigned partition is paused and the fetch thread waits
+// for room; they resume when the buffer has drained to half of both. Pausing drops what
+// librdkafka had prefetched for the partition; it is fetched again on resume, from after the
+// last message taken. librdkafka's own prefetch is bounded by queued.max.messages.kbytes
+// (64 MiB per partition in librdkafka 2.0.2, its default) plus one fetch of fetch.max.bytes
+// (32 MiB) in flight. So fetched messages take at most about 64 MiB per partition + 32 MiB +
+// max_buffered_bytes (1024 MiB), plus the batch last returned: ~1.3 GiB with 4 partitions of a
+// 24 GiB machine, reached only while the projector is slower than Kafka.
 //
-// Payloads are copied, 8-byte aligned, into an arena (Kafka's record framing leaves them at
-// any address, and FlatBuffers reads in place); librdkafka's buffers are released at once.
-// log_time_us of a message is its Kafka timestamp. name() is "kafka/<topic>".
+// Fetch sizes: librdkafka 2.0.2 fetches a partition again only once its queue drained and its
+// broker thread wakes, so small fetches starve a fast reader. With the defaults keymeter had
+// before (fetch.max.bytes 8 MiB, max.partition.fetch.bytes 1 MiB, queued.max.messages.kbytes
+// 32 MiB) the projector spent 8.7 of 13.6 s waiting in Poll() for 3.1M events; with 32 MiB per
+// fetch and 8 MiB per partition, 2.8 s (bench_ingest's projector_thread_s, 2026-12-05).
+//
+// Why so large a buffer: a resumed (or queue-throttled) partition restarts fetching only
+// when its broker thread next wakes, up to ~1 s later. Half the buffer must cover that second
+// of projector work, or the projector idles. Measured on the 2-core build machine, 2M
+// messages of ~190 B, a projector spending 1 us per message: 140k msg/s with a
+// 100,000-message buffer, 450k-650k/s with 1,000,000. A buffered message costs ~650 B of
+// memory in all.
+//
+// Payloads: FlatBuffers reads in place and needs 8-byte alignment; a payload that librdkafka's
+// buffer holds at an aligned address is handed out as it is, the others are copied into an
+// aligned arena. Either way they stay valid until the next Poll(). log_time_us of a message is
+// its Kafka timestamp. name() is "kafka/<topic>".
 //
 // Standbys (KafkaSourceOptions::standby_partitions): a second, manual consumer tails partitions
 // the group gave to other members, from the stored offsets, into the same buffer and projector:
@@ -40,18 +57,25 @@
 // When the group assigns this member a partition it tailed, the standby's buffered messages of it
 // are dropped and the group's consumer goes on from the stored offset.
 //
-// Thread safety: not thread-safe (one projector thread), like every Source.
+// Thread safety: Poll(), Committed(), LogEnds(), Followed(), ProbeLog() and Close() are called by
+// one thread (the projector's), like every Source; the fetch thread is the source's own. The
+// accessors for metrics and tests may be called from any thread. `stored_offset`,
+// `on_ownership` and `standby_partitions` are called on the fetch thread (or the thread in
+// Close()): they must be thread-safe, and `stored_offset` must not wait for the projector.
 
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -64,6 +88,8 @@ namespace keymeter {
 // What one buffered message costs beyond its payload and key (librdkafka's op and message
 // structs, our deque slot), counted against max_buffered_bytes.
 constexpr size_t kMessageOverheadBytes = 512;
+// The most the fetch thread takes from librdkafka before the projector may see it.
+constexpr size_t kFetchChunk = 10'000;
 
 struct KafkaSourceOptions {
   std::string brokers;  // required
@@ -97,8 +123,9 @@ class KafkaSource : public Source {
   KafkaSource(PrivateTag, KafkaSourceOptions options);  // use Create()
   ~KafkaSource() override;                              // leaves the group
 
-  // Errors: KafkaConsumer::Poll's (KAFKA-ERROR transient, KAFKA-FATAL, KAFKA-CLOSED). An error
-  // met while messages are buffered is returned by the next Poll, before more are taken.
+  // Errors: KafkaConsumer::Poll's (KAFKA-ERROR transient, KAFKA-FATAL, KAFKA-SESSION-REFUSED),
+  // met by the fetch thread and returned before the messages it buffered after them;
+  // KAFKA-CLOSED after Close().
   Result<size_t> Poll(std::vector<SourceMessage>* out, size_t max,
                       std::chrono::milliseconds timeout) override;
   // Commits `next` of the partitions still assigned, asynchronously; failures are ignored.
@@ -107,8 +134,8 @@ class KafkaSource : public Source {
   // The assigned partitions' high watermarks from the last fetch responses (no round trip).
   std::vector<PartitionOffset> LogEnds() const override;
 
-  // Leaves the group and releases every fetched message (the payloads of the last Poll too).
-  // Idempotent. Errors: KAFKA-ERROR.
+  // Stops the fetch thread, leaves the group and releases every fetched message (the payloads
+  // of the last Poll too). Idempotent. Errors: KAFKA-ERROR.
   Status Close();
 
   // The topic's partitions and their offsets now, and the first offset at or after a time:
@@ -121,39 +148,61 @@ class KafkaSource : public Source {
                                                            int64_t time_ms,
                                                            std::chrono::milliseconds timeout);
 
-  // For metrics and tests.
-  size_t buffered_messages() const { return buffered_messages_; }
-  std::vector<int32_t> assigned() const { return {assigned_.begin(), assigned_.end()}; }
   std::optional<std::vector<int32_t>> Followed() const override;
-  std::vector<int32_t> standbys() const { return {standby_.begin(), standby_.end()}; }
-  std::vector<int32_t> paused() const { return {paused_.begin(), paused_.end()}; }
-  uint64_t pause_count() const { return pause_count_; }
+  // For metrics and tests.
+  size_t buffered_messages() const;
+  std::vector<int32_t> assigned() const;
+  std::vector<int32_t> standbys() const;
+  std::vector<int32_t> paused() const;
+  uint64_t pause_count() const;
 
  private:
-  Status Fill(std::chrono::milliseconds timeout);
-  void TakeRoundRobin(size_t max);
-  void Throttle();
+  void FetchLoop();
+  // Moves up to kFetchChunk messages from `consumer` into pending_ (those of partitions still
+  // read). Fetch thread.
+  Status Fill(KafkaConsumer& consumer, bool standby, std::chrono::milliseconds timeout);
+  void TakeRoundRobin(size_t max);  // REQUIRES(mu_)
+  void Throttle();                  // fetch thread
   void OnAssigned(int32_t partition);
   void OnRevoked(int32_t partition);
+  // Where a partition (re)assigned to this member or tailed as a standby starts: waits until
+  // the caller is done with what Poll() handed out, drops what is buffered of it, then asks
+  // stored_offset. Fetch thread, inside a rebalance or SyncStandbys.
+  std::optional<int64_t> StartOffset(int32_t partition);
   // Drops what is buffered of `partition` (it is read again from the stored offset).
-  void DropBuffered(int32_t partition);
+  void DropBuffered(int32_t partition);  // REQUIRES(mu_)
   // Brings the standby consumer's partitions to KafkaSourceOptions::standby_partitions.
-  void SyncStandbys();
-  Status FillStandbys();
+  void SyncStandbys();  // fetch thread
+  bool Full() const;    // REQUIRES(mu_)
+  template <typename F>
+  auto Locked(F f) const {
+    std::lock_guard lock(mu_);
+    return f();
+  }
 
   KafkaSourceOptions options_;
-  std::map<int32_t, std::deque<KafkaMessage>> pending_;  // fetched, not yet returned
-  std::vector<KafkaMessage> incoming_;                   // being fetched (OnRevoked filters it too)
-  std::vector<KafkaMessage> taken_;                      // taken from pending_ by the current Poll
-  PayloadArena arena_;  // aligned copies of the payloads of the last Poll (they point here)
-  size_t buffered_messages_ = 0;
-  size_t buffered_bytes_ = 0;
-  std::set<int32_t> assigned_;
-  std::set<int32_t> paused_;
-  uint64_t pause_count_ = 0;
-  size_t rotation_ = 0;  // partition index served first by the next Poll
-  Status deferred_error_;
-  std::set<int32_t> standby_;  // tailed by standby_consumer_, never in assigned_
+  std::vector<KafkaMessage> incoming_;  // fetch thread: being fetched (DropBuffered filters it)
+  std::vector<KafkaMessage> taken_;     // Poll's: handed out by the last Poll
+  PayloadArena arena_;  // Poll's: aligned copies of the last Poll's unaligned payloads
+  std::vector<size_t> copied_;  // Poll's: which messages of the last Poll point into arena_
+  size_t rotation_ = 0;  // Poll's: partition index served first by the next Poll
+  bool closed_ = false;  // Poll's
+  std::thread fetcher_;
+
+  mutable std::mutex mu_;
+  std::condition_variable data_cv_;   // messages, an error or stop: for Poll
+  std::condition_variable room_cv_;   // room in the buffer or stop: for the fetch thread
+  std::condition_variable idle_cv_;   // the caller is done with its messages: for StartOffset
+  std::map<int32_t, std::deque<KafkaMessage>> pending_;  // GUARDED_BY(mu_) fetched, not taken
+  size_t buffered_messages_ = 0;                         // GUARDED_BY(mu_)
+  size_t buffered_bytes_ = 0;                            // GUARDED_BY(mu_)
+  std::set<int32_t> assigned_;                           // GUARDED_BY(mu_)
+  std::set<int32_t> standby_;  // GUARDED_BY(mu_) tailed by standby_consumer_, never in assigned_
+  std::set<int32_t> paused_;   // GUARDED_BY(mu_)
+  uint64_t pause_count_ = 0;   // GUARDED_BY(mu_)
+  Status deferred_error_;      // GUARDED_BY(mu_)
+  bool holding_ = false;       // GUARDED_BY(mu_) the caller has messages of the last Poll
+  bool stopping_ = false;      // GUARDED_BY(mu_)
   // Reset explicitly by the destructor, after the messages above are released.
   std::unique_ptr<KafkaConsumer> consumer_;
   std::unique_ptr<KafkaConsumer> standby_consumer_;  // with standby_partitions only

@@ -45,7 +45,10 @@ Result<size_t> Projector::RunBatch(Source& source) {
     // so an admin command waiting for its outcome is not held for the whole batch window.
     const auto wait = consumed == 0 ? std::max(left, std::chrono::milliseconds(0))
                                     : std::min(left, options_.idle_commit_after);
+    const Clock::time_point poll_start = Clock::now();
     Result<size_t> polled = source.Poll(&messages, options_.max_batch_events - consumed, wait);
+    const Clock::time_point apply_start = Clock::now();
+    stats_.poll_time += std::chrono::duration_cast<std::chrono::microseconds>(apply_start - poll_start);
     if (!polled) {
       if (consumed == 0) return polled.error();
       break;  // commit what we have; the error comes back on the next poll
@@ -54,6 +57,8 @@ Result<size_t> Projector::RunBatch(Source& source) {
       std::unique_lock lock(state_mutex_);
       for (const SourceMessage& m : messages) Apply(m);
     }
+    stats_.apply_time +=
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - apply_start);
     consumed += messages.size();
     if (source.AtEnd()) break;
     if (dead_letters_.buffered_bytes() >= options_.max_dead_letter_bytes) break;
@@ -237,8 +242,12 @@ Status Projector::Commit(Source& source, bool wait) {
   in_flight_ = std::move(c);
   if (wait) {
     Write(*in_flight_);
+    stats_.write_wait_time +=
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - prepared);
     return Drain(&source);
   }
+  stats_.write_wait_time +=
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - prepared);
   writing_ = std::async(std::launch::async, [this, pending = in_flight_.get()] { Write(*pending); });
   return Status::Ok();
 }

@@ -25,6 +25,11 @@ struct ProjectorStats {
   std::chrono::microseconds last_commit_latency{0};
   size_t dedupe_entries = 0;  // over partitions, at the last commit
   size_t dedupe_bytes = 0;    // DedupeWindow::memory_bytes() over partitions
+  // Where the projector thread's time went (a profile any run can print: bench_ingest does):
+  // waiting on the source, applying, waiting for the previous batch's write, writing inline.
+  std::chrono::microseconds poll_time{0};
+  std::chrono::microseconds apply_time{0};
+  std::chrono::microseconds write_wait_time{0};
 };
 
 }  // namespace keymeter

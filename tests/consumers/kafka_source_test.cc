@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "consumers/dead_letter.h"
@@ -69,16 +70,20 @@ const Produced& Shared() {
 }
 
 // What a store would keep: the next offset per partition, advanced as messages are applied.
-// Check() fails on a gap, a duplicate or an altered message.
+// Check() fails on a gap, a duplicate or an altered message. Stored() is asked on the source's
+// fetch thread, so `next` is behind a mutex, as the projector's partitions are.
 struct Applied {
+  mutable std::mutex mu;
   std::map<int32_t, int64_t> next;
   int received = 0;
 
   std::optional<int64_t> Stored(int32_t p) const {
+    std::lock_guard lock(mu);
     auto it = next.find(p);
     return it == next.end() ? std::nullopt : std::optional<int64_t>(it->second);
   }
   void Apply(const SourceMessage& m, const Produced& produced) {
+    std::lock_guard lock(mu);
     auto [it, first] = next.emplace(m.partition, 0);
     if (it->second != m.offset) {
       BOOST_FAIL("partition " << m.partition << ": offset " << m.offset << ", expected "
