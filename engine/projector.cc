@@ -46,7 +46,8 @@ Result<size_t> Projector::RunBatch(Source& source) {
     const auto wait = consumed == 0 ? std::max(left, std::chrono::milliseconds(0))
                                     : std::min(left, options_.idle_commit_after);
     const Clock::time_point poll_start = Clock::now();
-    Result<size_t> polled = source.Poll(&messages, options_.max_batch_events - consumed, wait);
+    Result<size_t> polled = source.Poll(
+        &messages, std::min(options_.max_apply_chunk, options_.max_batch_events - consumed), wait);
     const Clock::time_point apply_start = Clock::now();
     stats_.poll_time += std::chrono::duration_cast<std::chrono::microseconds>(apply_start - poll_start);
     if (!polled) {
@@ -67,12 +68,14 @@ Result<size_t> Projector::RunBatch(Source& source) {
   }
   if (consumed == 0) {
     if (Status s = Drain(&source); !s.ok()) return s;
-    if (probe_ != nullptr) probe_->LogEnds(source.LogEnds(), Partitions());  // lag while idle
+    if (probe_ != nullptr) {  // the batch written since, and the lag while idle
+      const std::map<int32_t, PartitionRecord> committed = Partitions();
+      probe_->PartitionsHeld(committed);
+      probe_->LogEnds(source.LogEnds(), committed);
+    }
     return size_t(0);
   }
-  // More is waiting when the batch ended full or on time with the last poll non-empty.
-  const bool more_waiting = !source.AtEnd() && !messages.empty();
-  if (Status s = Commit(source, !options_.overlap_commits || !more_waiting); !s.ok()) return s;
+  if (Status s = Commit(source, !options_.overlap_commits || source.AtEnd()); !s.ok()) return s;
   stats_.messages += consumed;
   stats_.last_batch_size = consumed;
   ++stats_.batches;

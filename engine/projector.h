@@ -15,13 +15,15 @@
 // the quota windows, and in the request log. Lifecycle ops go to the key directory, whose
 // outcome is handed to the outcome listener after the commit.
 //
-// With `overlap_commits`, a batch that ended while the source still had messages (it reached
-// `max_batch_events` or `max_batch_time`) is written on a thread of its own while RunBatch()
-// goes on with the next one; at most one write is in flight, and the next commit waits for it,
-// so batches reach the store in order, each whole, with its offsets. A batch that ends the log
-// (the source is idle or at its end) is written before RunBatch() returns. The overlap keeps
-// the quota fresh under load: events are applied while the previous batch is written, instead
-// of waiting for it. Outcomes of lifecycle ops are handed out right after their batch's write.
+// With `overlap_commits`, a batch is written on a thread of its own while RunBatch() goes on
+// with the next one; at most one write is in flight, and the next commit waits for it, so
+// batches reach the store in order, each whole, with its offsets. A batch that ends a finite
+// source (AtEnd) is written before RunBatch() returns; a RunBatch() that finds nothing to read
+// waits for the write in flight, so an idle projector has committed everything. The overlap
+// keeps the quota fresh under load: events are applied while the previous batch is written,
+// instead of waiting for it (a batch that ended because the log went idle for a moment used to
+// be written inline, and the next events waited for it: freshness p99 122 ms at 100k events/s).
+// Outcomes of lifecycle ops are handed out right after their batch's write.
 //
 // Thread safety: RunBatch() is called from one thread. It takes `state_mutex()` exclusively
 // while it changes in-memory state; readers of the directory and quota windows take it shared.
@@ -58,6 +60,9 @@ namespace keymeter {
 
 struct ProjectorOptions {
   size_t max_batch_events = 500'000;
+  // Messages applied per hold of the state lock: readers (authorize) wait at most for this many
+  // (~4 ms at 1 us each), whatever the backlog.
+  size_t max_apply_chunk = 4'096;
   std::chrono::milliseconds max_batch_time{1000};
   // A batch that holds messages commits when none arrived for this long.
   std::chrono::milliseconds idle_commit_after{5};

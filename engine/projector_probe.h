@@ -40,7 +40,8 @@ class ProjectorProbe {
 
   // A batch committed: publishes what changed in `stats` since the last call.
   void BatchCommitted(const ProjectorStats& stats, const std::map<int32_t, PartitionRecord>& parts);
-  // The partitions held changed without a batch (one was dropped): their offset gauges.
+  // The partitions held changed without a batch (one was dropped, or a batch written in the
+  // background landed while the log is idle): their offset gauges.
   void PartitionsHeld(const std::map<int32_t, PartitionRecord>& parts);
   void LiveDataBytes(uint64_t bytes);
   // keymeter_kafka_clients_replaced_total{client="consumer"|"producer"}: brought up to the
