@@ -138,8 +138,12 @@ void Server::Impl::Run() {
 }
 
 void Server::Impl::Accept() {
-  acceptor.async_accept(net::make_strand(ioc),
-                        beast::bind_front_handler(&Server::Impl::OnAccept, this));
+  // One I/O thread runs every handler in turn: a connection needs no strand of its own (what
+  // other threads post to it, the offload pool and Stop(), goes through the io_context too).
+  // A strand costs a mutex, a shared_ptr and type-erased executor copies on every operation.
+  auto handler = beast::bind_front_handler(&Server::Impl::OnAccept, this);
+  if (thread_count == 1) return acceptor.async_accept(ioc.get_executor(), std::move(handler));
+  acceptor.async_accept(net::make_strand(ioc), std::move(handler));
 }
 
 void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {

@@ -5,8 +5,9 @@
 // listed, weakly, in Impl::sessions so that Stop() can reach it. Impl outlives every Session:
 // Stop() waits for them (bounded) before the io_context stops.
 //
-// Thread safety: a Session's methods run on its strand only (Run/Refuse/PostStop may be called
-// from anywhere: they dispatch or post to it). Impl's registry is guarded by `mu`.
+// Thread safety: a Session's methods run on its executor only (Run/Refuse/PostStop may be called
+// from anywhere: they dispatch or post to it): a strand of its own with several I/O threads, the
+// io_context itself with one. Impl's registry is guarded by `mu`.
 
 #pragma once
 
@@ -118,7 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void PostStop(bool force);
 
  private:
-  enum class State { kIdle, kBusy, kClosing };
+  enum class State { kIdle, kBusy, kClosing, kClosed };
 
   void ReadHeader();
   void OnHeader(beast::error_code ec, size_t);
@@ -134,9 +135,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void Linger();
   void Drain();
   void Close();
+  // The connection's deadline: each step sets it (a clock read), and one timer per connection
+  // closes the socket once it passes, waking at most once per timeout instead of being armed
+  // and cancelled around every read and write (beast::tcp_stream's way).
+  void ExpiresAfter(std::chrono::steady_clock::duration d) {
+    deadline_ = std::chrono::steady_clock::now() + d;
+  }
+  void WatchDeadline();
 
   Server::Impl& server_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   const uint64_t id_;
   std::string remote_;
   State state_ = State::kBusy;

@@ -30,27 +30,40 @@ bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string
 }  // namespace
 
 Session::Session(Server::Impl& server, tcp::socket socket, uint64_t id)
-    : server_(server), stream_(std::move(socket)), id_(id) {
+    : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()), id_(id) {
   beast::error_code ec;
-  const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+  const tcp::endpoint peer = socket_.remote_endpoint(ec);
   if (!ec) remote_ = peer.address().to_string();
 }
 
 Session::~Session() { server_.Unregister(id_, remote_); }
 
 void Session::Run() {
-  net::dispatch(stream_.get_executor(),
-                beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+  net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+    self->ExpiresAfter(self->server_.options.read_timeout);
+    self->WatchDeadline();
+    self->ReadHeader();
+  });
+}
+
+void Session::WatchDeadline() {
+  timer_.expires_at(deadline_);
+  timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    std::shared_ptr<Session> self = weak.lock();
+    if (ec || self == nullptr || self->state_ == State::kClosed) return;
+    if (std::chrono::steady_clock::now() < self->deadline_) return self->WatchDeadline();
+    self->Close();  // the pending read or write fails, and the session ends
+  });
 }
 
 void Session::Refuse(std::string_view why) {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this(), why = std::string(why)] {
+  net::dispatch(socket_.get_executor(), [self = shared_from_this(), why = std::string(why)] {
     self->Fail(503, Code::kTooManyConnections, why);
   });
 }
 
 void Session::PostStop(bool force) {
-  net::post(stream_.get_executor(), [self = shared_from_this(), force] {
+  net::post(socket_.get_executor(), [self = shared_from_this(), force] {
     const bool idle = self->state_ == State::kIdle && self->buffer_.size() == 0 &&
                       !(self->parser_ && self->parser_->got_some());
     if (force || idle) self->Close();
@@ -64,8 +77,8 @@ void Session::ReadHeader() {
       std::min<size_t>(server_.options.max_header_bytes, std::numeric_limits<uint32_t>::max())));
   parser_->body_limit(std::numeric_limits<uint64_t>::max());  // set once the route is known
   state_ = State::kIdle;
-  stream_.expires_after(server_.options.read_timeout);
-  bhttp::async_read_header(stream_, buffer_, *parser_,
+  ExpiresAfter(server_.options.read_timeout);
+  bhttp::async_read_header(socket_, buffer_, *parser_,
                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
 }
 
@@ -82,8 +95,8 @@ void Session::OnHeader(beast::error_code ec, size_t) {
   parser_->body_limit(limit);
   if (parser_->is_done()) return Handle();
   if (EqualsIgnoreCase(View(msg[bhttp::field::expect]), "100-continue")) {
-    stream_.expires_after(server_.options.write_timeout);
-    net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+    ExpiresAfter(server_.options.write_timeout);
+    net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
                      [self = shared_from_this()](beast::error_code error, size_t) {
                        if (error) return self->Close();
                        self->ReadBody();
@@ -94,8 +107,8 @@ void Session::OnHeader(beast::error_code ec, size_t) {
 }
 
 void Session::ReadBody() {
-  stream_.expires_after(server_.options.read_timeout);
-  bhttp::async_read(stream_, buffer_, *parser_,
+  ExpiresAfter(server_.options.read_timeout);
+  bhttp::async_read(socket_, buffer_, *parser_,
                     [self = shared_from_this()](beast::error_code ec, size_t) {
                       if (ec) return self->OnReadError(ec);
                       self->Handle();
@@ -136,7 +149,7 @@ void Session::Handle() {
     }
     // The session reads nothing until Respond() writes: request_ and the parser stay put.
     net::post(*server_.pool, [self = shared_from_this(), start,
-                              strand = stream_.get_executor()] {
+                              strand = socket_.get_executor()] {
       // Once Stop() began, what is still queued answers 503 instead of running (a write
       // applied while nobody may be left to hear its outcome).
       if (self->server_.stopping.load(std::memory_order_relaxed)) {
@@ -276,8 +289,8 @@ void Session::Write(bool keep, unsigned version) {
   const std::string_view body = SerializeHead(response_, keep, version, &head_);
   const std::array<net::const_buffer, 2> buffers = {net::buffer(head_),
                                                     net::buffer(body.data(), body.size())};
-  stream_.expires_after(server_.options.write_timeout);
-  net::async_write(stream_, buffers,
+  ExpiresAfter(server_.options.write_timeout);
+  net::async_write(socket_, buffers,
                      [self = shared_from_this(), keep](beast::error_code ec, size_t) {
                        if (ec) return self->Close();
                        if (keep) return self->ReadHeader();
@@ -292,15 +305,15 @@ void Session::Write(bool keep, unsigned version) {
 void Session::Linger() {
   state_ = State::kClosing;
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return Close();
-  stream_.expires_after(
+  ExpiresAfter(
       std::min<std::chrono::milliseconds>(server_.options.read_timeout, kLingerTimeout));
   Drain();
 }
 
 void Session::Drain() {
-  stream_.async_read_some(net::buffer(discard_),
+  socket_.async_read_some(net::buffer(discard_),
                           [self = shared_from_this()](beast::error_code ec, size_t) {
                             if (ec) return self->Close();
                             self->Drain();
@@ -308,10 +321,11 @@ void Session::Drain() {
 }
 
 void Session::Close() {
-  state_ = State::kClosing;
+  state_ = State::kClosed;
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);  // FIN after what was written
-  stream_.close();
+  socket_.shutdown(tcp::socket::shutdown_send, ec);  // FIN after what was written
+  socket_.close(ec);
+  timer_.cancel();
 }
 
 }  // namespace keymeter::http

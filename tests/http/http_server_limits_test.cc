@@ -2,6 +2,9 @@
 // 100-continue, the read timeout, handler exceptions, HTTP/1.0, the connection cap, many
 // connections, a clean and a bounded Stop(), listen errors.
 #define BOOST_TEST_MODULE http_server_limits
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+
 #include "tests/http/server_fixture.h"
 
 using namespace keymeter::http;
@@ -68,9 +71,13 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_honoured) {
   BOOST_TEST(r->body() == "ok");
 }
 
-BOOST_AUTO_TEST_CASE(a_stalled_client_is_cut_off_after_the_read_timeout) {
+// With two I/O threads (a strand per connection) and with one (none): the deadline is the
+// connection's own timer either way.
+BOOST_DATA_TEST_CASE_F(ServerFixture, a_stalled_client_is_cut_off_after_the_read_timeout,
+                       boost::unit_test::data::make({1, 2}), threads) {
   ServerOptions options;
   options.read_timeout = 300ms;
+  options.threads = size_t(threads);
   Start(options);
   Client half(port());
   BOOST_REQUIRE(half.Send("GET /hello HTTP/1.1\r\nHost: t\r\n"));
