@@ -181,6 +181,9 @@ size_t KafkaSource::buffered_messages() const { return Locked([&] { return buffe
 std::vector<int32_t> KafkaSource::assigned() const { return Locked([&] { return List(assigned_); }); }
 std::vector<int32_t> KafkaSource::standbys() const { return Locked([&] { return List(standby_); }); }
 std::vector<int32_t> KafkaSource::paused() const { return Locked([&] { return List(paused_); }); }
+SourceBuffer KafkaSource::Buffered() const {
+  return Locked([&] { return SourceBuffer{buffered_messages_, buffered_bytes_, paused_.size()}; });
+}
 uint64_t KafkaSource::pause_count() const { return Locked([&] { return pause_count_; }); }
 
 void KafkaSource::DropBuffered(int32_t partition) {

@@ -149,6 +149,7 @@ class KafkaSource : public Source {
                                                            std::chrono::milliseconds timeout);
 
   std::optional<std::vector<int32_t>> Followed() const override;
+  SourceBuffer Buffered() const override;
   // For metrics and tests.
   size_t buffered_messages() const;
   std::vector<int32_t> assigned() const;

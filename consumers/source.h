@@ -38,6 +38,15 @@ struct PartitionOffset {
   int64_t next_offset = 0;
 };
 
+// What a source holds fetched ahead of the projector (its read-ahead buffer), and how much of
+// the log it has stopped fetching because that buffer is full: a store slower than the log
+// shows here (back-pressure), on /metrics.
+struct SourceBuffer {
+  size_t messages = 0;
+  size_t bytes = 0;
+  size_t paused_partitions = 0;
+};
+
 // The stored next offset of `partition`, or nullopt when nothing was applied from it yet.
 using StoredOffsetFn = std::function<std::optional<int64_t>(int32_t partition)>;
 
@@ -72,6 +81,9 @@ class Source {
   // The partitions this source reads now (a group's assignment and any standby partitions);
   // nullopt when it reads every partition there is (the embedded log, files).
   virtual std::optional<std::vector<int32_t>> Followed() const { return std::nullopt; }
+
+  // The read-ahead buffer now; zeros for sources that read on demand (the embedded log, files).
+  virtual SourceBuffer Buffered() const { return {}; }
 
   // Stable name used in stored offset keys: "kafka/keymeter.events", "embedded", "file".
   virtual std::string name() const = 0;

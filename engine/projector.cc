@@ -72,6 +72,7 @@ Result<size_t> Projector::RunBatch(Source& source) {
       const std::map<int32_t, PartitionRecord> committed = Partitions();
       probe_->PartitionsHeld(committed);
       probe_->LogEnds(source.LogEnds(), committed);
+      probe_->SourceBuffered(source.Buffered());
     }
     return size_t(0);
   }
@@ -88,6 +89,7 @@ Result<size_t> Projector::RunBatch(Source& source) {
     const std::map<int32_t, PartitionRecord> committed = Partitions();
     probe_->BatchCommitted(stats_, committed);
     probe_->LogEnds(source.LogEnds(), committed);
+    probe_->SourceBuffered(source.Buffered());
   }
   return consumed;
 }

@@ -87,9 +87,34 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                                    "none of its consumers for KEYMETER_DROP_PARTITION_AFTER_SECONDS")
                              .Register(metrics.registry())
                              .Add({});
+  auto gauge = [&](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(metrics.registry()).Add({});
+  };
+  buffered_messages_ = gauge("keymeter_source_buffered_messages",
+                             "Messages the source fetched ahead of the projector (bounded)");
+  buffered_bytes_ = gauge("keymeter_source_buffered_bytes",
+                          "Bytes the source holds fetched ahead of the projector (bounded)");
+  paused_partitions_ = gauge("keymeter_source_paused_partitions",
+                             "Partitions not fetched because the read-ahead buffer is full: the "
+                             "projector or the store is slower than the log (back-pressure)");
+  auto& phases = prometheus::BuildCounter()
+                     .Name("keymeter_projector_seconds_total")
+                     .Help("Where the projector thread's time went: waiting for the source "
+                           "(poll), applying (apply), waiting for the previous batch's write "
+                           "(write_wait)")
+                     .Register(metrics.registry());
+  poll_seconds_ = &phases.Add({{"phase", "poll"}});
+  apply_seconds_ = &phases.Add({{"phase", "apply"}});
+  write_wait_seconds_ = &phases.Add({{"phase", "write_wait"}});
 }
 
 ProjectorProbe::~ProjectorProbe() = default;
+
+void ProjectorProbe::SourceBuffered(const SourceBuffer& buffer) {
+  buffered_messages_->Set(double(buffer.messages));
+  buffered_bytes_->Set(double(buffer.bytes));
+  paused_partitions_->Set(double(buffer.paused_partitions));
+}
 
 void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,
                                     const std::map<int32_t, PartitionRecord>& parts) {
@@ -104,6 +129,14 @@ void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,
     dead_letters_.Add({{"reason", reason}}).Increment(double(n - dead_letters_seen_[reason]));
     dead_letters_seen_[reason] = n;
   }
+  auto add_time = [](prometheus::Counter* c, std::chrono::microseconds now,
+                     std::chrono::microseconds& seen) {
+    c->Increment(double((now - seen).count()) / 1e6);
+    seen = now;
+  };
+  add_time(poll_seconds_, stats.poll_time, time_seen_.poll_time);
+  add_time(apply_seconds_, stats.apply_time, time_seen_.apply_time);
+  add_time(write_wait_seconds_, stats.write_wait_time, time_seen_.write_wait_time);
   duplicates_->Increment(double(stats.duplicates - duplicates_seen_));
   duplicates_seen_ = stats.duplicates;
   batch_size_->Observe(double(stats.last_batch_size));

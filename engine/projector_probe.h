@@ -59,6 +59,9 @@ class ProjectorProbe {
   // drops the gauges of partitions no longer in `ends` (revoked from this member).
   void LogEnds(const std::vector<PartitionOffset>& ends,
                const std::map<int32_t, PartitionRecord>& parts);
+  // The source's read-ahead buffer (Source::Buffered()): keymeter_source_buffered_messages,
+  // keymeter_source_buffered_bytes, keymeter_source_paused_partitions.
+  void SourceBuffered(const SourceBuffer& buffer);
   // The lag of each partition as the last LogEnds() set it (the cluster's member records).
   std::map<int32_t, int64_t> Lags();
 
@@ -81,6 +84,14 @@ class ProjectorProbe {
   prometheus::Counter* consumers_replaced_ = nullptr;
   prometheus::Counter* producers_replaced_ = nullptr;
   prometheus::Counter* partitions_dropped_ = nullptr;
+  prometheus::Gauge* buffered_messages_ = nullptr;
+  prometheus::Gauge* buffered_bytes_ = nullptr;
+  prometheus::Gauge* paused_partitions_ = nullptr;
+  // keymeter_projector_seconds_total{phase="poll"|"apply"|"write_wait"}
+  prometheus::Counter* poll_seconds_ = nullptr;
+  prometheus::Counter* apply_seconds_ = nullptr;
+  prometheus::Counter* write_wait_seconds_ = nullptr;
+  ProjectorStats time_seen_;  // GUARDED_BY(mu_): the times of the last BatchCommitted()
   std::mutex mu_;
   std::vector<int32_t> published_;  // GUARDED_BY(mu_): partitions with offset gauges
   std::map<std::string, uint64_t> applied_seen_;       // GUARDED_BY(mu_)
