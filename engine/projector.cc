@@ -63,7 +63,11 @@ Result<size_t> Projector::RunBatch(Source& source) {
     consumed += messages.size();
     if (source.AtEnd()) break;
     if (dead_letters_.buffered_bytes() >= options_.max_dead_letter_bytes) break;
-    if (messages.empty() && consumed > 0) break;  // the log went idle
+    // The log went idle: commit, unless the previous batch is still being written (the commit
+    // would only wait for it, applying nothing meanwhile: keep applying what arrives instead).
+    const bool writing =
+        writing_.valid() && writing_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+    if (messages.empty() && consumed > 0 && !writing) break;
     if (messages.empty() && left.count() <= 0) break;
   }
   if (consumed == 0) {
