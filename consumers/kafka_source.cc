@@ -193,9 +193,8 @@ void KafkaSource::DropBuffered(int32_t partition) {
     buffered_messages_ -= it->second.size();
     pending_.erase(it);
   }
-  // Messages of this partition fetched earlier in the same KafkaConsumer::Poll(): the new
-  // assignment starts again from the stored offset, so keeping them would duplicate them.
-  // (incoming_ is the fetch thread's, and so is every caller of this but Close's revocations.)
+  // Messages of it fetched earlier in the same KafkaConsumer::Poll() would be duplicates: the
+  // new assignment starts again from the stored offset (incoming_ is the fetch thread's).
   std::erase_if(incoming_, [&](const KafkaMessage& m) { return m.partition() == partition; });
 }
 
