@@ -125,12 +125,12 @@ int main(int argc, char** argv) {
       "\"partitions\":4,\"keymeter_events_per_s\":%.0f,\"baseline\":\"bare librdkafka consumer, "
       "same topic\",\"baseline_events_per_s\":%.0f,\"ratio\":%.3f,\"goal_ratio\":0.6,"
       "\"produce_events_per_s\":%.0f,\"group_join_s\":%.2f,\"first_batch_events\":%lld,\"batches\":%llu,\"dead_letters\":%zu,"
-      "\"overlap_commits\":%s,\"cpu_us_per_event\":%.2f,\"baseline_cpu_us_per_event\":%.2f,\"projector_thread_s\":{\"poll\":%.2f,\"apply\":%.2f,\"write_wait\":%.2f}}\n",
+      "\"overlap_commits\":%s,\"cpu_us_per_event\":%.2f,\"cores_busy\":%.2f,\"baseline_cpu_us_per_event\":%.2f,\"projector_thread_s\":{\"poll\":%.2f,\"apply\":%.2f,\"write_wait\":%.2f}}\n",
       args.quick ? "true" : "false", topic.c_str(), (long long)total, lo.accounts, lo.keys, keymeter_rate,
       baseline_rate, keymeter_rate / baseline_rate, double(args.events) / produce_s, join_s,
       (long long)first_batch,
       (unsigned long long)stats.batches, stats.dead_letters.size(), args.overlap ? "true" : "false",
-      1e6 * cpu_s / double(std::max<int64_t>(total - first_batch, 1)),
+      1e6 * cpu_s / double(std::max<int64_t>(total - first_batch, 1)), cpu_s / ingest_s,
       1e6 * baseline_cpu_s / double(total), double(stats.poll_time.count()) / 1e6, double(stats.apply_time.count()) / 1e6,
       double(stats.write_wait_time.count()) / 1e6);
   return 0;
