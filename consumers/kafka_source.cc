@@ -123,16 +123,12 @@ void KafkaSource::OnAssigned(int32_t partition) {
 }
 
 void KafkaSource::OnRevoked(int32_t partition) {
-  bool was_paused = false;
   {
     std::lock_guard lock(mu_);
     assigned_.erase(partition);
-    was_paused = paused_.erase(partition) > 0;
     DropBuffered(partition);
   }
   if (options_.on_ownership) options_.on_ownership(partition, false);
-  // librdkafka keeps a pause across reassignment; resume before the partition goes.
-  if (was_paused) (void)consumer_->Resume(options_.topic, {partition});
 }
 
 std::optional<int64_t> KafkaSource::StartOffset(int32_t partition) {
@@ -180,11 +176,10 @@ std::vector<PartitionOffset> KafkaSource::LogEnds() const {
 size_t KafkaSource::buffered_messages() const { return Locked([&] { return buffered_messages_; }); }
 std::vector<int32_t> KafkaSource::assigned() const { return Locked([&] { return List(assigned_); }); }
 std::vector<int32_t> KafkaSource::standbys() const { return Locked([&] { return List(standby_); }); }
-std::vector<int32_t> KafkaSource::paused() const { return Locked([&] { return List(paused_); }); }
 SourceBuffer KafkaSource::Buffered() const {
-  return Locked([&] { return SourceBuffer{buffered_messages_, buffered_bytes_, paused_.size()}; });
+  return Locked([&] { return SourceBuffer{buffered_messages_, buffered_bytes_, Full()}; });
 }
-uint64_t KafkaSource::pause_count() const { return Locked([&] { return pause_count_; }); }
+uint64_t KafkaSource::full_count() const { return Locked([&] { return full_count_; }); }
 
 void KafkaSource::DropBuffered(int32_t partition) {
   auto it = pending_.find(partition);
@@ -265,31 +260,6 @@ Status KafkaSource::Fill(KafkaConsumer& consumer, bool standby, std::chrono::mil
   return polled ? Status::Ok() : polled.error();
 }
 
-void KafkaSource::Throttle() {
-  std::vector<int32_t> pause, resume;
-  {
-    std::lock_guard lock(mu_);
-    const bool drained = buffered_messages_ <= options_.max_buffered_messages / 2 &&
-                         buffered_bytes_ <= options_.max_buffered_bytes / 2;
-    if (Full()) {
-      for (int32_t p : assigned_) {
-        if (!paused_.contains(p)) pause.push_back(p);
-      }
-    } else if (drained) {
-      resume.assign(paused_.begin(), paused_.end());
-    }
-  }
-  if (!pause.empty() && consumer_->Pause(options_.topic, pause).ok()) {
-    std::lock_guard lock(mu_);
-    paused_.insert(pause.begin(), pause.end());
-    ++pause_count_;
-  }
-  if (!resume.empty() && consumer_->Resume(options_.topic, resume).ok()) {
-    std::lock_guard lock(mu_);
-    for (int32_t p : resume) paused_.erase(p);
-  }
-}
-
 void KafkaSource::FetchLoop() {
   constexpr auto kWait = std::chrono::milliseconds(100);
   while (true) {
@@ -298,6 +268,7 @@ void KafkaSource::FetchLoop() {
       std::unique_lock lock(mu_);
       // A full buffer: wait for Poll() to make room (rebalances wait with it, as they would
       // for a projector that polls between batches).
+      if (Full()) ++full_count_;
       room_cv_.wait_for(lock, kWait, [&] { return stopping_ || !Full(); });
       if (stopping_) return;
       if (Full()) continue;
@@ -315,7 +286,6 @@ void KafkaSource::FetchLoop() {
       }
       if (status.ok() && idle) status = Fill(*consumer_, false, std::chrono::milliseconds(50));
     }
-    Throttle();
     if (status.ok()) continue;
     {
       std::unique_lock lock(mu_);

@@ -12,7 +12,7 @@
 // kafka-consumer-groups; keymeter never reads them back.
 //
 // A fetch thread: the first Poll() starts a thread of the source's own that calls librdkafka
-// (consume, the rebalances inside it, pause and resume, the standby consumer) and moves what it
+// (consume, the rebalances inside it, the standby consumer) and moves what it
 // fetched into a buffer, per partition, in chunks of at most kFetchChunk messages; Poll() only
 // takes from that buffer, round robin across partitions (offset order within each). So the
 // projector applies while the next messages are fetched, instead of taking turns with
@@ -24,14 +24,16 @@
 //
 // Flow control and memory bound: when the buffer holds `max_buffered_messages` messages or
 // `max_buffered_bytes` bytes (payload + key + an estimated kMessageOverheadBytes of
-// librdkafka's per message), every assigned partition is paused and the fetch thread waits
-// for room; they resume when the buffer has drained to half of both. Pausing drops what
-// librdkafka had prefetched for the partition; it is fetched again on resume, from after the
-// last message taken. librdkafka's own prefetch is bounded by queued.max.messages.kbytes
-// (64 MiB per partition in librdkafka 2.0.2, its default) plus one fetch of fetch.max.bytes
-// (32 MiB) in flight. So fetched messages take at most about 64 MiB per partition + 32 MiB +
+// librdkafka's per message), the fetch thread takes nothing more until Poll() makes room (the
+// projector takes at most a few thousand at a time, so rebalances wait a few milliseconds at
+// most). librdkafka's own prefetch queue then fills up to queued.max.messages.kbytes (64 MiB
+// per partition in librdkafka 2.0.2, its default) and stops fetching by itself. So fetched
+// messages take at most about 64 MiB per partition + one fetch of fetch.max.bytes (32 MiB) +
 // max_buffered_bytes (1024 MiB), plus the batch last returned: ~1.3 GiB with 4 partitions of a
-// 24 GiB machine, reached only while the projector is slower than Kafka.
+// 24 GiB machine, reached only while the projector is slower than Kafka. (An earlier version
+// paused the partitions instead; a pause drops what librdkafka prefetched, up to 64 MiB a
+// partition, to be fetched again after the resume, and the projector waited for it: 6M
+// events, 6.4 s of 13 s in Poll with pauses, 3.3 s without; 552k -> 658k events/s.)
 //
 // Fetch sizes: librdkafka 2.0.2 fetches a partition again only once its queue drained and its
 // broker thread wakes, so small fetches starve a fast reader. With the defaults keymeter had
@@ -39,9 +41,9 @@
 // 32 MiB) the projector spent 8.7 of 13.6 s waiting in Poll() for 3.1M events; with 32 MiB per
 // fetch and 8 MiB per partition, 2.8 s (bench_ingest's projector_thread_s, 2026-12-05).
 //
-// Why so large a buffer: a resumed (or queue-throttled) partition restarts fetching only
-// when its broker thread next wakes, up to ~1 s later. Half the buffer must cover that second
-// of projector work, or the projector idles. Measured on the 2-core build machine, 2M
+// Why so large a buffer: a queue-throttled partition restarts fetching only when its broker
+// thread next wakes, up to ~1 s later. The buffer must cover that second of projector work, or
+// the projector idles. Measured on the 2-core build machine, 2M
 // messages of ~190 B, a projector spending 1 us per message: 140k msg/s with a
 // 100,000-message buffer, 450k-650k/s with 1,000,000. A buffered message costs ~650 B of
 // memory in all.
@@ -154,8 +156,8 @@ class KafkaSource : public Source {
   size_t buffered_messages() const;
   std::vector<int32_t> assigned() const;
   std::vector<int32_t> standbys() const;
-  std::vector<int32_t> paused() const;
-  uint64_t pause_count() const;
+  // Times the buffer was found full (the fetch thread waited for room).
+  uint64_t full_count() const;
 
  private:
   void FetchLoop();
@@ -163,7 +165,6 @@ class KafkaSource : public Source {
   // read). Fetch thread.
   Status Fill(KafkaConsumer& consumer, bool standby, std::chrono::milliseconds timeout);
   void TakeRoundRobin(size_t max);  // REQUIRES(mu_)
-  void Throttle();                  // fetch thread
   void OnAssigned(int32_t partition);
   void OnRevoked(int32_t partition);
   // Where a partition (re)assigned to this member or tailed as a standby starts: waits until
@@ -199,8 +200,7 @@ class KafkaSource : public Source {
   size_t buffered_bytes_ = 0;                            // GUARDED_BY(mu_)
   std::set<int32_t> assigned_;                           // GUARDED_BY(mu_)
   std::set<int32_t> standby_;  // GUARDED_BY(mu_) tailed by standby_consumer_, never in assigned_
-  std::set<int32_t> paused_;   // GUARDED_BY(mu_)
-  uint64_t pause_count_ = 0;   // GUARDED_BY(mu_)
+  uint64_t full_count_ = 0;    // GUARDED_BY(mu_)
   Status deferred_error_;      // GUARDED_BY(mu_)
   bool holding_ = false;       // GUARDED_BY(mu_) the caller has messages of the last Poll
   bool stopping_ = false;      // GUARDED_BY(mu_)

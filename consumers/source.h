@@ -38,13 +38,13 @@ struct PartitionOffset {
   int64_t next_offset = 0;
 };
 
-// What a source holds fetched ahead of the projector (its read-ahead buffer), and how much of
-// the log it has stopped fetching because that buffer is full: a store slower than the log
-// shows here (back-pressure), on /metrics.
+// What a source holds fetched ahead of the projector (its read-ahead buffer), and whether that
+// buffer is at its bound, so that the source takes no more from the log: a projector or store
+// slower than the log shows here (back-pressure), on /metrics.
 struct SourceBuffer {
   size_t messages = 0;
   size_t bytes = 0;
-  size_t paused_partitions = 0;
+  bool full = false;
 };
 
 // The stored next offset of `partition`, or nullopt when nothing was applied from it yet.

@@ -94,9 +94,10 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                              "Messages the source fetched ahead of the projector (bounded)");
   buffered_bytes_ = gauge("keymeter_source_buffered_bytes",
                           "Bytes the source holds fetched ahead of the projector (bounded)");
-  paused_partitions_ = gauge("keymeter_source_paused_partitions",
-                             "Partitions not fetched because the read-ahead buffer is full: the "
-                             "projector or the store is slower than the log (back-pressure)");
+  buffer_full_ = gauge("keymeter_source_buffer_full",
+                       "1 while the read-ahead buffer is at its bound and the source takes no "
+                       "more from Kafka: the projector or the store is slower than the log "
+                       "(back-pressure)");
   auto& phases = prometheus::BuildCounter()
                      .Name("keymeter_projector_seconds_total")
                      .Help("Where the projector thread's time went: waiting for the source "
@@ -113,7 +114,7 @@ ProjectorProbe::~ProjectorProbe() = default;
 void ProjectorProbe::SourceBuffered(const SourceBuffer& buffer) {
   buffered_messages_->Set(double(buffer.messages));
   buffered_bytes_->Set(double(buffer.bytes));
-  paused_partitions_->Set(double(buffer.paused_partitions));
+  buffer_full_->Set(buffer.full ? 1 : 0);
 }
 
 void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,

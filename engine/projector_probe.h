@@ -60,7 +60,7 @@ class ProjectorProbe {
   void LogEnds(const std::vector<PartitionOffset>& ends,
                const std::map<int32_t, PartitionRecord>& parts);
   // The source's read-ahead buffer (Source::Buffered()): keymeter_source_buffered_messages,
-  // keymeter_source_buffered_bytes, keymeter_source_paused_partitions.
+  // keymeter_source_buffered_bytes, keymeter_source_buffer_full.
   void SourceBuffered(const SourceBuffer& buffer);
   // The lag of each partition as the last LogEnds() set it (the cluster's member records).
   std::map<int32_t, int64_t> Lags();
@@ -86,7 +86,7 @@ class ProjectorProbe {
   prometheus::Counter* partitions_dropped_ = nullptr;
   prometheus::Gauge* buffered_messages_ = nullptr;
   prometheus::Gauge* buffered_bytes_ = nullptr;
-  prometheus::Gauge* paused_partitions_ = nullptr;
+  prometheus::Gauge* buffer_full_ = nullptr;
   // keymeter_projector_seconds_total{phase="poll"|"apply"|"write_wait"}
   prometheus::Counter* poll_seconds_ = nullptr;
   prometheus::Counter* apply_seconds_ = nullptr;

@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_and_show_lag_per_partition) {
   // Back-pressure and the projector's own profile: a caught-up source buffers nothing, and the
   // projector has spent some time in each phase by now.
   BOOST_TEST(Samples(text, "keymeter_source_buffered_messages")[""] == 0.0);
-  BOOST_TEST(Samples(text, "keymeter_source_paused_partitions")[""] == 0.0);
+  BOOST_TEST(Samples(text, "keymeter_source_buffer_full")[""] == 0.0);
   std::map<std::string, double> phases = Samples(text, "keymeter_projector_seconds_total");
   BOOST_TEST(phases.size() == 3u);
   BOOST_TEST(phases[R"({phase="apply"})"] > 0.0);
