@@ -356,6 +356,14 @@ Result<size_t> KafkaSource::Poll(std::vector<SourceMessage>* out, size_t max,
   return out->size();
 }
 
+void KafkaSource::Release() {
+  {
+    std::lock_guard lock(mu_);
+    holding_ = false;
+  }
+  idle_cv_.notify_all();
+}
+
 void KafkaSource::Committed(const std::vector<PartitionOffset>& next) {
   std::vector<TopicPartitionOffset> offsets;
   {

@@ -60,6 +60,11 @@ class Source {
   virtual Result<size_t> Poll(std::vector<SourceMessage>* out, size_t max,
                               std::chrono::milliseconds timeout) = 0;
 
+  // The caller has applied every message of the last Poll() and will not read their payloads
+  // again. Optional: the next Poll() implies it. A source whose rebalances wait for the caller
+  // (KafkaSource) waits no longer than that.
+  virtual void Release() {}
+
   // The projector committed `next` durably. Kafka commits them to the group asynchronously
   // (only so that lag shows in Kafka's tools); others may ignore it.
   virtual void Committed(const std::vector<PartitionOffset>& next) {}

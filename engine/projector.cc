@@ -58,6 +58,8 @@ Result<size_t> Projector::RunBatch(Source& source) {
       std::unique_lock lock(state_mutex_);
       for (const SourceMessage& m : messages) Apply(m);
     }
+    // Applied: a rebalance waiting for them need not wait for this batch's commit too.
+    if (!messages.empty()) source.Release();
     stats_.apply_time +=
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - apply_start);
     consumed += messages.size();
