@@ -22,8 +22,8 @@
 // again, or Close()), and drops what is buffered of that partition; so the stored offset it is
 // given counts everything applied, and nothing older arrives after it. The wait is one apply
 // chunk at most (the projector releases after each, not after its commit): a rebalance
-// callback that waited for a commit held up the group's rebalance, and twice in 13 sequential
-// runs of broker_fault_test a joining member took all four partitions while the first waited.
+// callback that waited for a commit held up the group's rebalance: in two ctest runs of the
+// recovery label, broker_fault_test saw a joining member take all four partitions meanwhile.
 //
 // Flow control and memory bound: when the buffer holds `max_buffered_messages` messages or
 // `max_buffered_bytes` bytes (payload + key + an estimated kMessageOverheadBytes of
