@@ -71,6 +71,7 @@ class ReplaySource : public Source {
   Result<size_t> Poll(std::vector<SourceMessage>* out, size_t max,
                       std::chrono::milliseconds timeout) override;
   bool AtEnd() const override;
+  void Release() override { inner_.Release(); }
   std::string name() const override { return inner_.name(); }
 
   // Messages delivered so far.
