@@ -137,7 +137,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close();
   // The connection's deadline: each step sets it (a clock read), and one timer per connection
   // closes the socket once it passes, waking at most once per timeout instead of being armed
-  // and cancelled around every read and write (beast::tcp_stream's way).
+  // and cancelled around every read and write (beast::tcp_stream's way). The timer sees a
+  // deadline moved later when it wakes; one moved earlier (the linger after a refusal) re-arms
+  // it. While a handler runs, no deadline passes.
   void ExpiresAfter(std::chrono::steady_clock::duration d) {
     deadline_ = std::chrono::steady_clock::now() + d;
   }
@@ -147,6 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket socket_;
   net::steady_timer timer_;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  bool handling_ = false;  // from Handle() to Respond(): the handler, not the peer, is at work
   const uint64_t id_;
   std::string remote_;
   State state_ = State::kBusy;

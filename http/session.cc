@@ -51,6 +51,8 @@ void Session::WatchDeadline() {
   timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
     std::shared_ptr<Session> self = weak.lock();
     if (ec || self == nullptr || self->state_ == State::kClosed) return;
+    // A handler still running is the server being slow, not the peer: look again later.
+    if (self->handling_) self->ExpiresAfter(self->server_.options.read_timeout);
     if (std::chrono::steady_clock::now() < self->deadline_) return self->WatchDeadline();
     self->Close();  // the pending read or write fails, and the session ends
   });
@@ -58,6 +60,8 @@ void Session::WatchDeadline() {
 
 void Session::Refuse(std::string_view why) {
   net::dispatch(socket_.get_executor(), [self = shared_from_this(), why = std::string(why)] {
+    self->ExpiresAfter(self->server_.options.write_timeout);
+    self->WatchDeadline();  // bounds the refusal's write and linger
     self->Fail(503, Code::kTooManyConnections, why);
   });
 }
@@ -134,6 +138,7 @@ void Session::OnReadError(beast::error_code ec) {
 
 void Session::Handle() {
   const Clock::time_point start = Clock::now();
+  handling_ = true;  // until Respond(): the deadline does not cut a request being handled
   const auto& msg = parser_->get();
   if (const char* error = FillRequest(msg, remote_, request_)) {
     return Fail(400, Code::kBadRequest, error);
@@ -179,6 +184,7 @@ void Session::RunHandler() {
 }
 
 void Session::Respond(Clock::time_point start) {
+  handling_ = false;
   const auto& msg = parser_->get();
   server_.Served(response_.route, response_.status, Clock::now() - start);
   const bool keep =
@@ -309,6 +315,7 @@ void Session::Linger() {
   if (ec) return Close();
   ExpiresAfter(
       std::min<std::chrono::milliseconds>(server_.options.read_timeout, kLingerTimeout));
+  WatchDeadline();  // an earlier deadline than the timer's: re-armed now, not at its next wake
   Drain();
 }
 
