@@ -232,23 +232,6 @@ class PartitionList {
 
 }  // namespace
 
-Status KafkaConsumer::PauseOrResume(bool pause, std::string_view topic,
-                                    const std::vector<int32_t>& partitions) {
-  if (closed_)
-    return Status(Code::kKafkaClosed, pause ? "pause after close" : "resume after close");
-  if (partitions.empty()) return Status::Ok();
-  PartitionList list(topic, partitions);
-  RdKafka::ErrorCode err = pause ? consumer_->pause(list.raw()) : consumer_->resume(list.raw());
-  if (err != RdKafka::ERR_NO_ERROR)
-    return KafkaStatus(Code::kKafkaError, pause ? "pause" : "resume", err);
-  for (RdKafka::TopicPartition* tp : list.raw()) {
-    if (tp->err() != RdKafka::ERR_NO_ERROR) {
-      return KafkaStatus(Code::kKafkaError, pause ? "pause" : "resume", tp->err());
-    }
-  }
-  return Status::Ok();
-}
-
 Status KafkaConsumer::Assign(std::string_view topic,
                              const std::vector<TopicPartitionOffset>& offsets) {
   if (closed_) return Status(Code::kKafkaClosed, "assign after close");
@@ -270,14 +253,6 @@ Status KafkaConsumer::Unassign(std::string_view topic, const std::vector<int32_t
     return KafkaStatus(Code::kKafkaError, "unassign", error->code(), error->str());
   }
   return Status::Ok();
-}
-
-Status KafkaConsumer::Pause(std::string_view topic, const std::vector<int32_t>& partitions) {
-  return PauseOrResume(true, topic, partitions);
-}
-
-Status KafkaConsumer::Resume(std::string_view topic, const std::vector<int32_t>& partitions) {
-  return PauseOrResume(false, topic, partitions);
 }
 
 Status KafkaConsumer::CommitAsync(std::string_view topic,

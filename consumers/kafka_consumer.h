@@ -9,13 +9,16 @@
 // keymeter keeps its offsets in RocksDB. Messages are returned as librdkafka fetched them, not
 // verified or decoded; that is the caller's job.
 //
-// The caller may also pause and resume fetching of partitions (flow control), commit offsets
-// asynchronously (only so that Kafka's tools show the group's lag) and query them, and hear of
-// assignments and revocations (`on_assigned`, `on_revoked`).
+// The caller may also commit offsets asynchronously (only so that Kafka's tools show the
+// group's lag) and query them, and hear of assignments and revocations (`on_assigned`,
+// `on_revoked`).
 //
-// Thread safety: not thread-safe; Poll() and Close() must be called from one thread at a time.
+// Thread safety: Poll(), Assign(), Unassign() and Close() must be called from one thread at a
+// time. CommitAsync(), Committed(), QueryPartitions(), QueryBounds(), CachedHighWatermark() and
+// OffsetsForTime() may also be called from another thread while it polls (librdkafka's handle
+// is thread-safe for them; KafkaSource's projector thread does), but not after Close().
 // `start_offset`, `on_assigned` and `on_revoked` are called on the thread inside Poll() or
-// Close(), during a rebalance; they may call Pause()/Resume().
+// Close(), during a rebalance.
 
 #pragma once
 
@@ -142,13 +145,6 @@ class KafkaConsumer {
   Result<size_t> Poll(std::vector<KafkaMessage>& out, size_t max,
                       std::chrono::milliseconds timeout);
 
-  // Stops (Pause) or restarts (Resume) fetching `partitions` of `topic`. Messages librdkafka
-  // had already fetched for a paused partition are dropped and fetched again on resume, from
-  // after the last message Poll() returned. Resume only what was paused (librdkafka may
-  // otherwise refetch from an older position). Errors: KAFKA-ERROR.
-  Status Pause(std::string_view topic, const std::vector<int32_t>& partitions);
-  Status Resume(std::string_view topic, const std::vector<int32_t>& partitions);
-
   // Manual consumers (KafkaConsumerOptions::manual): start reading `offsets` (partition, next
   // offset or kKafkaOffsetBeginning) of `topic` besides what they read already, or stop
   // reading `partitions`. Errors: KAFKA-ERROR.
@@ -194,8 +190,6 @@ class KafkaConsumer {
  private:
   class RebalanceHandler;  // RdKafka::RebalanceCb; applies start_offset on assignment
   Status AssignAll(const std::vector<std::string>& topics);  // KafkaConsumerOptions::assign_all
-
-  Status PauseOrResume(bool pause, std::string_view topic, const std::vector<int32_t>& partitions);
 
   Status Init(const KafkaConsumerOptions& options);
 

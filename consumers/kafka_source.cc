@@ -31,8 +31,8 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Create(KafkaSourceOptions opti
   };
   consumer.on_assigned = [self](std::string_view, int32_t p) { self->OnAssigned(p); };
   consumer.on_revoked = [self](std::string_view, int32_t p) { self->OnRevoked(p); };
-  // Bounds of librdkafka's prefetch (see the header). A short fetch wait lets a resumed
-  // partition fetch again soon: the broker answers a fetch at once when it has data anyway.
+  // Bounds of librdkafka's prefetch and the fetch sizes (see the header). A short fetch wait
+  // lets a throttled partition fetch again soon: the broker answers at once when it has data.
   consumer.extra = {
       {"queued.max.messages.kbytes", "65536"},
       {"fetch.max.bytes", "33554432"},

@@ -120,15 +120,16 @@ Status Projector::DropPartition(Source* source, int32_t partition) {
   {
     // Only what the partition's accounts hold: the lock is held for their keys, not the store.
     std::unique_lock lock(state_mutex_);
-    for (auto it = partition_of_account_.begin(); it != partition_of_account_.end();) {
-      if (it->second != partition) {
-        ++it;
-        continue;
+    if (auto part = partitions_.find(partition); part != partitions_.end()) {
+      for (const std::string& account : part->second.accounts) {
+        for (KeyId key : directory_.DropAccount(account)) quota_.Forget(key);
+        if (auto it = partition_of_account_.find(account);
+            it != partition_of_account_.end() && it->second == partition) {
+          partition_of_account_.erase(it);
+        }
       }
-      for (KeyId key : directory_.DropAccount(it->first)) quota_.Forget(key);
-      partition_of_account_.erase(it++);
+      partitions_.erase(part);
     }
-    partitions_.erase(partition);
   }
   {
     std::lock_guard committed_lock(committed_mu_);
