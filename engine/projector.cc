@@ -74,10 +74,9 @@ Result<size_t> Projector::RunBatch(Source& source) {
   }
   if (consumed == 0) {
     if (Status s = Drain(&source); !s.ok()) return s;
-    if (probe_ != nullptr) {  // the batch written since, and the lag while idle
-      const std::map<int32_t, PartitionRecord> committed = Partitions();
-      probe_->PartitionsHeld(committed);
-      probe_->LogEnds(source.LogEnds(), committed);
+    PublishCommitted();  // the first time after Open()
+    if (probe_ != nullptr) {  // the lag while idle
+      probe_->LogEnds(source.LogEnds(), Partitions());
       probe_->SourceBuffered(source.Buffered());
     }
     return size_t(0);
@@ -92,9 +91,8 @@ Result<size_t> Projector::RunBatch(Source& source) {
     stats_.dedupe_bytes += part.dedupe->memory_bytes();
   }
   if (probe_ != nullptr) {
-    const std::map<int32_t, PartitionRecord> committed = Partitions();
-    probe_->BatchCommitted(stats_, committed);
-    probe_->LogEnds(source.LogEnds(), committed);
+    probe_->BatchCommitted(stats_);
+    probe_->LogEnds(source.LogEnds(), Partitions());
     probe_->SourceBuffered(source.Buffered());
   }
   return consumed;
@@ -285,9 +283,16 @@ void Projector::Write(PendingCommit& c) {
     std::lock_guard committed_lock(committed_mu_);
     for (const auto& [p, record] : c.records) committed_[p] = record;
   }
+  PublishCommitted();  // at once, not at the next batch: the log may stay idle for a while
   if (outcome_listener_) {
     for (const auto& [command_id, outcome] : c.outcomes) outcome_listener_(command_id, outcome);
   }
+}
+
+void Projector::PublishCommitted() {
+  if (probe_ == nullptr) return;
+  std::lock_guard committed_lock(committed_mu_);
+  probe_->PartitionsHeld(committed_);
 }
 
 Status Projector::Drain(Source* source) {

@@ -172,6 +172,9 @@ class Projector {
   // partition records and outcomes. Touches no state of the next batch.
   void Write(PendingCommit& c);
   Status LoadPartitions();
+  // The committed partitions to the probe, under committed_mu_ so that the background writer
+  // and the projector thread never publish an older snapshot over a newer one.
+  void PublishCommitted();
 
   Store& store_;
   KeyDirectory& directory_;

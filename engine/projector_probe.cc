@@ -117,8 +117,7 @@ void ProjectorProbe::SourceBuffered(const SourceBuffer& buffer) {
   buffer_full_->Set(buffer.full ? 1 : 0);
 }
 
-void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,
-                                    const std::map<int32_t, PartitionRecord>& parts) {
+void ProjectorProbe::BatchCommitted(const ProjectorStats& stats) {
   std::lock_guard lock(mu_);
   for (const auto& [op, n] : stats.ops_applied) {
     applied_.Add({{"op", op}}).Increment(double(n - applied_seen_[op]));
@@ -142,7 +141,6 @@ void ProjectorProbe::BatchCommitted(const ProjectorStats& stats,
   duplicates_seen_ = stats.duplicates;
   batch_size_->Observe(double(stats.last_batch_size));
   commit_seconds_->Observe(double(stats.last_commit_latency.count()) / 1e6);
-  PublishPartitions(parts);
   dedupe_entries_->Set(double(stats.dedupe_entries));
   memory_.Add({{"part", "dedupe"}}).Set(double(stats.dedupe_bytes));
 }

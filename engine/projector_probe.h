@@ -3,7 +3,8 @@
 // end and lag, RocksDB's live data size, and the memory of the bounded parts (dedupe windows,
 // RocksDB's block cache, memtables and table readers) beside the heap and the resident set. Only projector_probe.cc includes prometheus-cpp.
 //
-// Thread safety: BatchCommitted() and LogEnds() are called by the projector thread; LiveDataBytes()
+// Thread safety: BatchCommitted() and LogEnds() are called by the projector thread,
+// PartitionsHeld() also by its background writer; LiveDataBytes()
 // and MemoryBytes() by /metrics handlers; prometheus metrics are thread-safe, the delta bookkeeping is guarded.
 
 #pragma once
@@ -39,9 +40,9 @@ class ProjectorProbe {
   ProjectorProbe& operator=(const ProjectorProbe&) = delete;
 
   // A batch committed: publishes what changed in `stats` since the last call.
-  void BatchCommitted(const ProjectorStats& stats, const std::map<int32_t, PartitionRecord>& parts);
-  // The partitions held changed without a batch (one was dropped, or a batch written in the
-  // background landed while the log is idle): their offset gauges.
+  void BatchCommitted(const ProjectorStats& stats);
+  // The partitions as written to the store (a batch landed, or one was dropped): their offset
+  // and watermark gauges; partitions absent from `parts` lose theirs.
   void PartitionsHeld(const std::map<int32_t, PartitionRecord>& parts);
   void LiveDataBytes(uint64_t bytes);
   // keymeter_kafka_clients_replaced_total{client="consumer"|"producer"}: brought up to the

@@ -135,7 +135,7 @@ Status Projector::DropPartition(Source* source, int32_t partition) {
     std::lock_guard committed_lock(committed_mu_);
     committed_.erase(partition);
   }
-  if (probe_ != nullptr) probe_->PartitionsHeld(Partitions());
+  PublishCommitted();
   return Status::Ok();
 }
 
