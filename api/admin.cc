@@ -11,6 +11,7 @@ void RegisterAdminRoutes(http::Router& router, ServeContext& context) {
   const ApiPtr api = ApiOf(context);
   RegisterKeyWriteRoutes(router, api);
   RegisterKeySettingRoutes(router, api);
+  RegisterKeyLimitRoutes(router, api);
   RegisterAdminReadRoutes(router, api);
   RegisterN1edRoutes(router, api);
 }

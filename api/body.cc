@@ -91,6 +91,17 @@ Result<std::optional<uint64_t>> JsonBody::Uint(std::string_view name, uint64_t m
   return std::optional<uint64_t>(n);
 }
 
+Result<std::optional<int64_t>> JsonBody::Int(std::string_view name, int64_t max) const {
+  dom::element v;
+  if (!Find(impl_->object, name, &v)) return std::optional<int64_t>();
+  int64_t n = 0;
+  if (v.get_int64().get(n) != simdjson::SUCCESS || n > max || n < -max) {
+    return Invalid(name, "must be an integer from -" + std::to_string(max) + " to " +
+                             std::to_string(max));
+  }
+  return std::optional<int64_t>(n);
+}
+
 Result<std::optional<bool>> JsonBody::Bool(std::string_view name) const {
   dom::element v;
   if (!Find(impl_->object, name, &v)) return std::optional<bool>();

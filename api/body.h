@@ -37,6 +37,8 @@ class JsonBody {
   Result<std::optional<std::string>> String(std::string_view name, size_t max_bytes) const;
   // A non-negative integer at most `max`; nullopt when absent.
   Result<std::optional<uint64_t>> Uint(std::string_view name, uint64_t max) const;
+  // An integer within [-max, max]; nullopt when absent.
+  Result<std::optional<int64_t>> Int(std::string_view name, int64_t max) const;
   Result<std::optional<bool>> Bool(std::string_view name) const;
   // An array of at most `max_items` strings of at most `max_bytes` each.
   Result<std::optional<std::vector<std::string>>> Strings(std::string_view name, size_t max_items,

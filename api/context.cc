@@ -1,5 +1,7 @@
 #include "api/context.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -54,6 +56,14 @@ std::shared_ptr<ApiContext> ApiOf(ServeContext& context) {
 
 std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
                                        http::Response& response, Role role) {
+  return Authenticate(api, request, response, {role});
+}
+
+std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
+                                       http::Response& response, std::initializer_list<Role> roles) {
+  const Role role = *roles.begin();
+  std::string wanted;
+  for (Role r : roles) wanted += (wanted.empty() ? "" : " or ") + std::string(RoleName(r));
   const std::optional<std::string_view> token = request.BearerToken();
   const std::string_view secret = token.value_or(std::string_view());
   const std::string address = ClientAddress(request, api.options.trusted_proxies);
@@ -68,7 +78,7 @@ std::optional<Credential> Authenticate(ApiContext& api, const http::Request& req
     case Resolution::Failure::kMissing:
       http::SetError(
           response, 401, Code::kUnauthorized,
-          "this endpoint needs 'Authorization: Bearer <" + std::string(RoleName(role)) + ">'");
+          "this endpoint needs 'Authorization: Bearer <" + wanted + ">'");
       response.SetHeader("WWW-Authenticate", "Bearer");
       return std::nullopt;
     case Resolution::Failure::kInvalid:
@@ -78,9 +88,8 @@ std::optional<Credential> Authenticate(ApiContext& api, const http::Request& req
     case Resolution::Failure::kNone:
       break;
   }
-  if (r.credential.role != role) {
-    http::SetError(response, 403, Code::kForbidden,
-                   "this endpoint needs " + std::string(RoleName(role)));
+  if (std::find(roles.begin(), roles.end(), r.credential.role) == roles.end()) {
+    http::SetError(response, 403, Code::kForbidden, "this endpoint needs " + wanted);
     return std::nullopt;
   }
   return std::move(r.credential);

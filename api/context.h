@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -115,6 +116,9 @@ std::shared_ptr<ApiContext> ApiOf(ServeContext& context);
 // member's key on an admin endpoint, an admin token on the operator's).
 std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
                                        http::Response& response, Role role);
+// The same for a credential with any of `roles` (not empty; the first names it in a 401).
+std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
+                                       http::Response& response, std::initializer_list<Role> roles);
 
 // Writes `status` (code and message) as the error body with HTTP `http_status`.
 void SetStatusError(http::Response& response, int http_status, const Status& status);

@@ -72,6 +72,42 @@ std::string_view OriginOf(const http::Request& request, std::string_view stated)
   return request.Header("Referer").value_or("");
 }
 
+// Whole seconds from `now` until `at`, rounded up.
+std::string SecondsUntil(TimeUs at, TimeUs now) {
+  return std::to_string(std::max<TimeUs>(0, at - now + kMicrosPerSecond - 1) / kMicrosPerSecond);
+}
+
+// The RateLimit fields of draft-ietf-httpapi-ratelimit-headers-06 (the last with separate
+// fields; keymeter's RateLimit-Remaining and -Reset predate the later drafts' merged `RateLimit`):
+// RateLimit-Limit/-Remaining/-Reset of the window that denied, else of the one with the least
+// left (daily caps and rate limits; without any, only -Reset, to the next UTC midnight),
+// RateLimit-Policy listing each window as `limit;w=seconds`, and Retry-After on a 429 whose
+// window has an end (every one but credits without a refill).
+void SetLimitHeaders(const AuthorizeResult& result, TimeUs now, http::Response& response) {
+  if (!result.quota_evaluated) {
+    response.SetHeader("RateLimit-Reset", SecondsUntil(result.reset_daily, now));
+    return;
+  }
+  const AuthorizeResult::WindowState& w = result.window;
+  if (w.limit > 0) {
+    response.SetHeader("RateLimit-Limit", std::to_string(w.limit));
+    response.SetHeader("RateLimit-Remaining", std::to_string(w.remaining));
+    response.SetHeader("RateLimit-Reset", SecondsUntil(w.reset, now));
+    std::string policy;
+    for (uint8_t i = 0; i < result.policy_count; ++i) {
+      if (!policy.empty()) policy += ", ";
+      policy += std::to_string(result.policies[i].limit) + ";w=" +
+                std::to_string(result.policies[i].seconds);
+    }
+    response.SetHeader("RateLimit-Policy", policy);
+  } else {
+    response.SetHeader("RateLimit-Reset", SecondsUntil(result.reset_daily, now));
+  }
+  if (result.http_status == 429 && result.retry_after > 0) {
+    response.SetHeader("Retry-After", SecondsUntil(result.retry_after, now));
+  }
+}
+
 void HandleGet(const Authorizer& authorizer, const http::Request& request,
                http::Response& response) {
   AuthorizeRequest ask;
@@ -98,12 +134,7 @@ void HandleGet(const Authorizer& authorizer, const http::Request& request,
   if (!result.identified) return;
   response.SetHeader("X-Keymeter-Account", result.account_id);
   response.SetHeader("X-Keymeter-Key-Id", result.key_id.str());
-  if (result.quota_evaluated && result.remaining_daily_requests != AuthorizeResult::kUnlimited) {
-    response.SetHeader("RateLimit-Remaining", std::to_string(result.remaining_daily_requests));
-  }
-  const TimeUs until = result.reset_daily - now;
-  response.SetHeader("RateLimit-Reset",
-                     std::to_string((until + kMicrosPerSecond - 1) / kMicrosPerSecond));
+  SetLimitHeaders(result, now, response);
 }
 
 // Member `name` of `obj`; false when absent or null.
@@ -168,7 +199,8 @@ void HandlePost(const Authorizer& authorizer, const http::Request& request,
   }
   ask.origin = OriginOf(request, origin);
   AuthorizeResult& result = ThreadResult();
-  authorizer.Authorize(ask, NowUs(), &result);
+  const TimeUs now = NowUs();
+  authorizer.Authorize(ask, now, &result);
   if (result.http_status == 400) {
     return http::SetError(response, 400, result.reason,
                           "reserve needs a request_id: 32 hex digits or a UUID");
@@ -192,6 +224,8 @@ void HandlePost(const Authorizer& authorizer, const http::Request& request,
     WriteRemaining(json, result.remaining_daily_requests);
     json.Key("monthly_units");
     WriteRemaining(json, result.remaining_monthly_units);
+    json.Key("credits");
+    result.credits_evaluated ? json.Int(result.remaining_credits) : json.Null();
     json.EndObject();
   } else {
     json.Null();
@@ -199,8 +233,24 @@ void HandlePost(const Authorizer& authorizer, const http::Request& request,
   json.Key("reset").BeginObject();
   json.Key("daily").String(FormatRfc3339(result.reset_daily));
   json.Key("monthly").String(FormatRfc3339(result.reset_monthly));
-  json.EndObject().EndObject();
+  json.EndObject();
+  // The request window the RateLimit fields describe; null when none applies.
+  json.Key("rate_limit");
+  if (result.quota_evaluated && result.window.limit > 0) {
+    json.BeginObject()
+        .Key("limit").Uint(result.window.limit)
+        .Key("remaining").Uint(result.window.remaining)
+        .Key("window_seconds").Uint(result.window.seconds)
+        .Key("reset").String(FormatRfc3339(result.window.reset))
+        .EndObject();
+  } else {
+    json.Null();
+  }
+  json.Key("retry_after");
+  result.retry_after > 0 ? json.String(FormatRfc3339(result.retry_after)) : json.Null();
+  json.EndObject();
   response.SetHeader("X-Keymeter-Reason", std::string(HttpName(result.reason)));
+  if (result.identified) SetLimitHeaders(result, now, response);
   http::SetJson(response, 200, json.Take());
 }
 

@@ -25,6 +25,11 @@ using ApiPtr = std::shared_ptr<ApiContext>;
 // Route files.
 void RegisterKeyWriteRoutes(http::Router& router, const ApiPtr& api);
 void RegisterKeySettingRoutes(http::Router& router, const ApiPtr& api);
+// Rate limits, expiry and credits (key_limits.cc).
+void RegisterKeyLimitRoutes(http::Router& router, const ApiPtr& api);
+// The body's "expires_at" (RFC 3339, after 1970; absent or null: 0, never) into `*at`; false
+// after writing 400.
+bool ReadExpiresAt(const JsonBody& body, http::Response& response, TimeUs* at);
 void RegisterAdminReadRoutes(http::Router& router, const ApiPtr& api);
 void RegisterN1edRoutes(http::Router& router, const ApiPtr& api);
 void RegisterBillingRoutes(http::Router& router, const ApiPtr& api);

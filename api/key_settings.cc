@@ -102,17 +102,21 @@ void RegisterKeySettingRoutes(http::Router& router, const ApiPtr& api) {
               });
             });
       });
-  // {"daily_requests"}: a child's cap inside its parent's pool; absent, null or 0 = no cap.
+  // {"daily_requests","monthly_units"}: a child's caps inside its parent's pool; absent, null
+  // or 0 = no cap.
   router.Add(
       "PUT", "/v1/keys/{id}/cap", [api](const http::Request& request, http::Response& response) {
-        SettingOp(*api, request, response, {"daily_requests"},
+        SettingOp(*api, request, response, {"daily_requests", "monthly_units"},
                   [&](const Credential& admin, const KeyView& key,
                       const JsonBody& body) -> std::optional<CommandOutcome> {
                     auto daily = ValueOr400(body.Uint("daily_requests", kMaxCount), response);
                     if (!daily) return std::nullopt;
+                    auto monthly = ValueOr400(body.Uint("monthly_units", kMaxCount), response);
+                    if (!monthly) return std::nullopt;
                     return RunCommand(*api, admin.account_id, Actor{},
                                       [&](const EnvelopeHeader& h) {
-                                        return BuildMemberCapSet(h, key.key_id, daily->value_or(0));
+                                        return BuildMemberCapSet(h, key.key_id, daily->value_or(0),
+                                                                 monthly->value_or(0));
                                       });
                   });
       });

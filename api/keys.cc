@@ -33,8 +33,11 @@ bool KeyIdTaken(Pipeline& pipeline, KeyId id) {
 void IssueKey(ApiContext& api, const http::Request& request, http::Response& response) {
   std::optional<Credential> admin = Authenticate(api, request, response, Role::kAccountAdmin);
   if (!admin) return;
-  std::optional<JsonBody> body = BodyOr400(request, response, {"label", "parent", "status"});
+  std::optional<JsonBody> body =
+      BodyOr400(request, response, {"label", "parent", "status", "expires_at"});
   if (!body) return;
+  TimeUs expires_at = 0;
+  if (!ReadExpiresAt(*body, response, &expires_at)) return;
   auto label = ValueOr400(body->String("label", kMaxLabelBytes), response);
   if (!label) return;
   if (label->has_value() && (*label)->find_first_not_of(" \t") == std::string::npos) {
@@ -64,7 +67,8 @@ void IssueKey(ApiContext& api, const http::Request& request, http::Response& res
     const std::string key_id = plain.substr(0, kKeyIdLength);
     const Digest digest = Sha256(plain);
     outcome = RunCommand(api, admin->account_id, Actor{}, [&](const EnvelopeHeader& h) {
-      return BuildKeyIssued(h, key_id, digest, label->value_or(""), parent.value(), *status);
+      return BuildKeyIssued(h, key_id, digest, label->value_or(""), parent.value(), *status,
+                            expires_at);
     });
     const bool lost_race = outcome.kind == CommandOutcome::Kind::kApplied &&
                            outcome.status.code() == Code::kDuplicateKeyId;

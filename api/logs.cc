@@ -45,6 +45,13 @@ void WriteCursor(http::JsonWriter& json, const std::optional<std::string>& curso
 
 void AnswerAudit(Pipeline& pipeline, std::string_view account_id, std::optional<KeyId> key,
                  const http::Request& request, http::Response& response) {
+  AnswerAuditOf(pipeline, account_id, key, request, response, {}, {});
+}
+
+void AnswerAuditOf(Pipeline& pipeline, std::string_view account_id, std::optional<KeyId> key,
+                   const http::Request& request, http::Response& response,
+                   const std::vector<std::string>& ops,
+                   const std::function<void(http::JsonWriter&)>& head) {
   AuditQuery query;
   if (!ReadRange(request, response, &query.from_us, &query.to_us, &query.limit)) return;
   Result<std::optional<AuditPosition>> cursor = AuditCursorParam(request);
@@ -52,11 +59,14 @@ void AnswerAudit(Pipeline& pipeline, std::string_view account_id, std::optional<
   query.account_id = std::string(account_id);
   query.key = key;
   query.before = cursor.value();
+  query.ops = ops;
   Result<AuditPage> page =
       ReadAudit(pipeline.store().db(), pipeline.store().cfs()[Cf::kAudit], query);
   if (!page) return SetStatusError(response, 500, page.error());
   http::JsonWriter json;
-  json.BeginObject().Key("entries").BeginArray();
+  json.BeginObject();
+  if (head) head(json);
+  json.Key("entries").BeginArray();
   for (const AuditEntry& e : page.value().entries) {
     json.BeginObject();
     json.Key("time").String(FormatRfc3339(e.time_us, true));

@@ -16,9 +16,13 @@
 
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
+#include "http/json.h"
 #include "http/server.h"
 #include "schemas/ids.h"
 
@@ -29,6 +33,12 @@ class Pipeline;
 // The audit history of `account_id`, only entries about `key` when set.
 void AnswerAudit(Pipeline& pipeline, std::string_view account_id, std::optional<KeyId> key,
                  const http::Request& request, http::Response& response);
+// The same, only entries of `ops` when not empty; `head` (optional) writes members before
+// "entries".
+void AnswerAuditOf(Pipeline& pipeline, std::string_view account_id, std::optional<KeyId> key,
+                   const http::Request& request, http::Response& response,
+                   const std::vector<std::string>& ops,
+                   const std::function<void(http::JsonWriter&)>& head);
 
 // The request log of `account_id`, only `key`'s requests when set.
 void AnswerRequests(Pipeline& pipeline, std::string_view account_id, std::optional<KeyId> key,

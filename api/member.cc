@@ -18,11 +18,22 @@ namespace {
 struct Remaining {
   std::optional<uint64_t> daily;  // nullopt = unlimited
   std::optional<uint64_t> monthly;
+  std::optional<int64_t> credits;                     // nullopt = the pool has no credits on
+  std::optional<uint64_t> rate[kRateWindows];         // per second, minute, hour
 };
 
 uint64_t Left(uint64_t quota, uint64_t used) { return used >= quota ? 0 : quota - used; }
 
-// What the member's key may still spend now: its pool's quota and its own cap.
+// The smaller of `*left` (nullopt = no limit yet) and what `limit` leaves after `used`; no
+// change for a limit of 0 (none).
+void Tighten(std::optional<uint64_t>* left, uint64_t limit, uint64_t used) {
+  if (limit == 0) return;
+  const uint64_t l = Left(limit, used);
+  *left = std::min(left->value_or(l), l);
+}
+
+// What the member's key may still spend now: its pool's quota, credits and rate limits, and
+// its own caps and rate limits (as applied; reservations in flight not counted).
 Remaining RemainingOf(Pipeline& pipeline, KeyId id, TimeUs now) {
   Remaining r;
   std::shared_lock lock(pipeline.projector().state_mutex());
@@ -31,16 +42,25 @@ Remaining RemainingOf(Pipeline& pipeline, KeyId id, TimeUs now) {
   if (key == nullptr) return r;
   const KeyId root_id = directory.RootOf(*key);
   const KeyState* root = directory.FindKey(root_id);
-  const QuotaWindow pool = pipeline.quota().Pool(root_id);
-  if (root != nullptr && root->daily_requests > 0) {
-    r.daily = Left(root->daily_requests, pool.DayRequests(now));
+  const QuotaWindows& quota = pipeline.quota();
+  const QuotaWindow pool = quota.Pool(root_id);
+  if (root != nullptr) {
+    Tighten(&r.daily, root->daily_requests, pool.DayRequests(now));
+    Tighten(&r.monthly, root->monthly_units, pool.MonthUnits(now));
+    const KeyExtras& rx = root->extras();
+    if (rx.credits.enabled) r.credits = std::max<int64_t>(0, BalanceAt(rx.credits, now));
+    const RateCounts counts = quota.Rates(root_id);
+    const uint64_t limits[] = {rx.rate.per_second, rx.rate.per_minute, rx.rate.per_hour};
+    for (int w = 0; w < kRateWindows; ++w) Tighten(&r.rate[w], limits[w], counts.At(w, now));
   }
-  if (root != nullptr && root->monthly_units > 0) {
-    r.monthly = Left(root->monthly_units, pool.MonthUnits(now));
-  }
-  if (key->is_child() && key->member_cap > 0) {
-    const uint64_t cap_left = Left(key->member_cap, pipeline.quota().Member(id).DayRequests(now));
-    r.daily = std::min(r.daily.value_or(cap_left), cap_left);
+  if (key->is_child()) {
+    const QuotaWindow member = quota.Member(id);
+    Tighten(&r.daily, key->member_cap, member.DayRequests(now));
+    Tighten(&r.monthly, key->extras().member_monthly_units, member.MonthUnits(now));
+    const RateLimits& own = key->extras().rate;
+    const RateCounts counts = quota.Rates(id);
+    const uint64_t limits[] = {own.per_second, own.per_minute, own.per_hour};
+    for (int w = 0; w < kRateWindows; ++w) Tighten(&r.rate[w], limits[w], counts.At(w, now));
   }
   return r;
 }
@@ -96,7 +116,21 @@ void GetMe(ApiContext& api, const http::Request& request, http::Response& respon
     WriteOptional(out, remaining.daily);
     out.Key("monthly_units");
     WriteOptional(out, remaining.monthly);
+    out.Key("credits");
+    remaining.credits ? out.Int(*remaining.credits) : out.Null();
+    out.Key("per_second");
+    WriteOptional(out, remaining.rate[0]);
+    out.Key("per_minute");
+    WriteOptional(out, remaining.rate[1]);
+    out.Key("per_hour");
+    WriteOptional(out, remaining.rate[2]);
     out.EndObject();
+    // The member's own limits (the admin sets them; the pool's stay the admin's to see).
+    out.Key("limits").BeginObject();
+    out.Key("daily_requests").Uint(me->member_cap);
+    out.Key("monthly_units").Uint(me->member_monthly_units);
+    out.EndObject();
+    WriteRateLimits(out, me->rate);
     out.Key("reset").BeginObject();
     out.Key("daily").String(FormatRfc3339(DayStart(now) + kMicrosPerDay));
     out.Key("monthly").String(FormatRfc3339(NextMonthStart(now)));

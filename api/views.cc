@@ -17,6 +17,14 @@ void WriteStrings(http::JsonWriter& json, const std::vector<std::string>& items)
   json.EndArray();
 }
 
+void WriteOptionalTime(http::JsonWriter& json, TimeUs t) {
+  if (t == 0) {
+    json.Null();
+  } else {
+    json.String(FormatRfc3339(t));
+  }
+}
+
 void WriteOptionalId(http::JsonWriter& json, const std::string& id) {
   if (id.empty()) {
     json.Null();
@@ -27,7 +35,7 @@ void WriteOptionalId(http::JsonWriter& json, const std::string& id) {
 
 }  // namespace
 
-KeyView ViewOf(const KeyDirectory& directory, const KeyState& key) {
+KeyView ViewOf(const KeyDirectory& directory, const KeyState& key, TimeUs now) {
   KeyView v;
   v.key_id = key.id.str();
   v.account_id = key.account_id;
@@ -46,6 +54,12 @@ KeyView ViewOf(const KeyDirectory& directory, const KeyState& key) {
   v.created_us = key.created_us;
   v.updated_us = key.updated_us;
   v.grace_until_us = key.extras().has_old_secret ? key.extras().grace_until_us : 0;
+  v.member_monthly_units = key.extras().member_monthly_units;
+  v.rate = key.extras().rate;
+  v.expires_at_us = key.extras().expires_at_us;
+  v.effective_expires_at_us = directory.ExpiresAt(key);
+  v.credits = key.extras().credits;
+  v.credits_balance = BalanceAt(v.credits, now);
   return v;
 }
 
@@ -102,11 +116,11 @@ void WriteKey(http::JsonWriter& json, const KeyView& key, KeyDetail detail,
   WriteStrings(json, key.domains);
   json.EndObject();
   json.Key("rotation_grace_until");
-  if (key.grace_until_us == 0) {
-    json.Null();
-  } else {
-    json.String(FormatRfc3339(key.grace_until_us));
-  }
+  WriteOptionalTime(json, key.grace_until_us);
+  json.Key("expires_at");
+  WriteOptionalTime(json, key.expires_at_us);
+  json.Key("effective_expires_at");
+  WriteOptionalTime(json, key.effective_expires_at_us);
   if (detail == KeyDetail::kAdmin) {
     json.Key("quota");
     if (key.is_child()) {
@@ -121,12 +135,56 @@ void WriteKey(http::JsonWriter& json, const KeyView& key, KeyDetail detail,
     }
     json.Key("cap");
     if (key.is_child()) {
-      json.BeginObject().Key("daily_requests").Uint(key.member_cap).EndObject();
+      json.BeginObject()
+          .Key("daily_requests")
+          .Uint(key.member_cap)
+          .Key("monthly_units")
+          .Uint(key.member_monthly_units)
+          .EndObject();
     } else {
       json.Null();
     }
+    WriteRateLimits(json, key.rate);
+    json.Key("credits");
+    if (key.is_child() || (!key.credits.enabled && key.credits == Credits())) {
+      json.Null();
+    } else {
+      WriteCredits(json, key.credits, key.credits_balance);
+    }
   }
   if (extra) extra(json);
+  json.EndObject();
+}
+
+void WriteRateLimits(http::JsonWriter& json, const RateLimits& rate) {
+  json.Key("rate_limits")
+      .BeginObject()
+      .Key("per_second")
+      .Uint(rate.per_second)
+      .Key("per_minute")
+      .Uint(rate.per_minute)
+      .Key("per_hour")
+      .Uint(rate.per_hour)
+      .EndObject();
+}
+
+void WriteCredits(http::JsonWriter& json, const Credits& credits, int64_t balance) {
+  json.BeginObject().Key("enabled").Bool(credits.enabled).Key("balance").Int(balance);
+  json.Key("refill");
+  if (credits.refill_period == fb::RefillPeriod::None) {
+    json.Null();
+  } else {
+    json.BeginObject()
+        .Key("units")
+        .Uint(credits.refill_units)
+        .Key("period")
+        .String(credits.refill_period == fb::RefillPeriod::Day ? "day" : "month")
+        .Key("rollover")
+        .Bool(credits.rollover)
+        .EndObject();
+  }
+  json.Key("next_refill");
+  WriteOptionalTime(json, NextRefill(credits, NowUs()));
   json.EndObject();
 }
 

@@ -8,9 +8,15 @@
 //    "config": {"products": [...], "settings": {...}, "inherited_from": id|null},
 //    "allowed_sources": {"ips": [...], "domains": [...]},
 //    "rotation_grace_until": time|null,
+//    "expires_at": time|null (its own), "effective_expires_at": time|null (the earlier of its
+//    own and its parent's: when it stops authorizing),
 //    "quota": {"daily_requests","monthly_units"} | null     (root keys; 0 = unlimited)
-//    "cap": {"daily_requests"} | null}                      (children; 0 = no cap)
-// The member's view (KeyDetail::kMember) leaves out quota and cap: members never see quotas.
+//    "cap": {"daily_requests","monthly_units"} | null       (children; 0 = no cap)
+//    "rate_limits": {"per_second","per_minute","per_hour"}  (0 = none; a root's are its pool's)
+//    "credits": {"enabled","balance","refill": {"units","period","rollover"}|null,
+//                "next_refill": time|null} | null}          (root keys that ever had credits)
+// The member's view (KeyDetail::kMember) leaves out quota, cap, rate limits and credits: members
+// never see the pool's quotas (GET /v1/me adds the member's own limits and what remains).
 //
 // Thread safety: ViewOf() needs the caller to hold the state mutex; the Find/List functions
 // take it themselves; the writers are pure.
@@ -26,6 +32,7 @@
 #include "http/json.h"
 #include "projections/key_state.h"
 #include "projections/usage.h"
+#include "schemas/clock.h"
 
 namespace keymeter {
 
@@ -50,12 +57,19 @@ struct KeyView {
   TimeUs created_us = 0;
   TimeUs updated_us = 0;
   TimeUs grace_until_us = 0;  // 0 unless an old secret is still valid
+  uint64_t member_monthly_units = 0;
+  RateLimits rate;
+  TimeUs expires_at_us = 0;            // own
+  TimeUs effective_expires_at_us = 0;  // own or the parent's, the earlier
+  Credits credits;
+  int64_t credits_balance = 0;  // as of when the view was taken (refills due counted)
 
   bool is_child() const { return !parent.empty(); }
 };
 
-// The caller holds the projector's state mutex (shared or exclusive).
-KeyView ViewOf(const KeyDirectory& directory, const KeyState& key);
+// The caller holds the projector's state mutex (shared or exclusive). `now` (wall time) counts
+// the credits' refills due.
+KeyView ViewOf(const KeyDirectory& directory, const KeyState& key, TimeUs now = NowUs());
 
 // The key named by `id_text` (an 8-character id or a full 24-character key: only its first 8
 // characters count) if it exists and belongs to `account_id`; nullopt otherwise (not parsable,
@@ -71,6 +85,11 @@ enum class KeyDetail { kAdmin, kMember };
 // `extra`, when set, writes more members before the object closes.
 void WriteKey(http::JsonWriter& json, const KeyView& key, KeyDetail detail,
               const std::function<void(http::JsonWriter&)>& extra = {});
+
+// "rate_limits": {"per_second","per_minute","per_hour"} as a member of the object being written.
+void WriteRateLimits(http::JsonWriter& json, const RateLimits& rate);
+// A pool's credits as an object: {"enabled","balance","refill","next_refill"}.
+void WriteCredits(http::JsonWriter& json, const Credits& credits, int64_t balance);
 
 // The counters as members of the object being written: "requests","units","errors_4xx",
 // "errors_5xx","bytes_in","bytes_out".

@@ -16,38 +16,6 @@ Decoded Reject(const fb::Envelope* envelope, Code reason, std::string detail) {
 
 bool Empty(const flatbuffers::String* s) { return s == nullptr || s->size() == 0; }
 
-// The key id of a key op, and whether `op` is one.
-const flatbuffers::String* KeyIdOf(const fb::Envelope& e, bool* is_key_op) {
-  *is_key_op = true;
-  switch (e.op_type()) {
-    case fb::Op::KeyIssued:
-      return e.op_as_KeyIssued()->key_id();
-    case fb::Op::ParentSet:
-      return e.op_as_ParentSet()->key_id();
-    case fb::Op::KeyRotated:
-      return e.op_as_KeyRotated()->key_id();
-    case fb::Op::KeySuspended:
-      return e.op_as_KeySuspended()->key_id();
-    case fb::Op::KeyActivated:
-      return e.op_as_KeyActivated()->key_id();
-    case fb::Op::KeyConfirmed:
-      return e.op_as_KeyConfirmed()->key_id();
-    case fb::Op::KeyDeleted:
-      return e.op_as_KeyDeleted()->key_id();
-    case fb::Op::AllowedSourcesSet:
-      return e.op_as_AllowedSourcesSet()->key_id();
-    case fb::Op::ConfigSet:
-      return e.op_as_ConfigSet()->key_id();
-    case fb::Op::QuotaSet:
-      return e.op_as_QuotaSet()->key_id();
-    case fb::Op::MemberCapSet:
-      return e.op_as_MemberCapSet()->key_id();
-    default:
-      *is_key_op = false;
-      return nullptr;
-  }
-}
-
 Decoded CheckRequestEvent(const fb::Envelope* envelope) {
   const fb::RequestEvent* r = envelope->op_as_RequestEvent();
   if (r->request_id() == nullptr) return Reject(envelope, Code::kMissingField, "request_id");
@@ -94,9 +62,7 @@ Decoded DecodeEnvelope(std::span<const uint8_t> bytes, size_t max_bytes) {
   if (Empty(envelope->account_id())) return Reject(envelope, Code::kMissingField, "account_id");
   if (type == fb::Op::RequestEvent) return CheckRequestEvent(envelope);
 
-  bool is_key_op = false;
-  const flatbuffers::String* key_id = KeyIdOf(*envelope, &is_key_op);
-  if (is_key_op && Empty(key_id)) return Reject(envelope, Code::kMissingField, "key_id");
+  if (IsKeyOp(type) && Empty(KeyIdOf(*envelope))) return Reject(envelope, Code::kMissingField, "key_id");
   if ((type == fb::Op::KeyIssued && envelope->op_as_KeyIssued()->secret_hash() == nullptr) ||
       (type == fb::Op::KeyRotated && envelope->op_as_KeyRotated()->secret_hash() == nullptr)) {
     return Reject(envelope, Code::kMissingField, "secret_hash");

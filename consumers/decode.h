@@ -2,7 +2,7 @@
 //
 // Contract: DecodeEnvelope never reads a byte outside `bytes` and never crashes, whatever the
 // input (random bytes, truncated buffers, hostile offsets): it runs flatbuffers::Verifier first
-// (schemas/envelope.h). It decides only what needs no state; UNKNOWN-KEY, KEY-DELETED,
+// (schemas/envelope.h). It decides only what needs no state; UNKNOWN-KEY, KEY-DELETED, KEY-EXPIRED,
 // FUTURE-TIMESTAMP and DUPLICATE need the projections and are decided by the projector.
 //
 // Reasons (stable codes, shown as is in the DLQ and in metrics):
@@ -11,7 +11,7 @@
 //   MISSING-FIELD     a required field is absent or empty; `detail` names it:
 //                       every op: account_id
 //                       RequestEvent: request_id, key_id, account_id, time_us (> 0)
-//                       key ops (KeyIssued ... MemberCapSet): key_id
+//                       key ops (IsKeyOp: KeyIssued ... CreditsConfigSet): key_id
 //                       KeyIssued, KeyRotated: secret_hash; AccountCreated: admin_token_hash
 //   MALFORMED-KEY-ID  a RequestEvent whose key_id is not 8 characters of [A-Za-z0-9] — a whole
 //                     24-character key among them, whose secret must not reach the log (the

@@ -17,10 +17,17 @@
 //      DomainAllowed); a key with domains and a request without an origin → FORBIDDEN_ORIGIN (403)
 //   6. the effective config (a child's is its parent's) allows the product; with a product list
 //      set, an empty product is refused → FORBIDDEN_PRODUCT                             (403)
-//   7. quotas, counting usage PLUS live reservations, in this order: the root pool's daily
-//      requests → DAILY_QUOTA_EXCEEDED, its monthly units (used + units > quota) →
-//      MONTHLY_QUOTA_EXCEEDED, the child's member cap → MEMBER_CAP_EXCEEDED             (429).
-//      A quota of 0 is unlimited.
+//   4b. now (wall time) at or past the key's expiry, or its parent's → EXPIRED           (403)
+//   7. quotas and limits, counting usage PLUS live reservations, in this order: the root pool's
+//      daily requests → DAILY_QUOTA_EXCEEDED, its monthly units (used + units > quota) →
+//      MONTHLY_QUOTA_EXCEEDED, its credits (balance as of now, refills due counted, less the
+//      units reservations hold, below the request's units) → CREDITS_EXHAUSTED, the child's
+//      daily and monthly member caps → MEMBER_CAP_EXCEEDED, then the rate limits: the pool's
+//      per second, minute, hour, the child's own per second, minute, hour → RATE_LIMITED (429).
+//      A quota or limit of 0 is none. Rate windows are aligned UTC seconds, minutes and hours
+//      (projections/limits.h): with `reserve` a burst admits exactly the limit in each window;
+//      without it, requests whose events are still on their way through the log are not counted
+//      yet, so a window may admit up to (limit + what was admitted in it but not yet applied).
 //   8. with `reserve`, the admitted request is held in Reservations (check and add are atomic,
 //      so a burst admits exactly what the quota leaves); a full reservation table →
 //      RESERVATIONS_FULL (503). A retried reserve of a request id already held is allowed again
@@ -40,6 +47,7 @@
 
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <shared_mutex>
@@ -75,6 +83,9 @@ inline constexpr Code kMonthlyQuotaExceeded = Code::kMonthlyQuotaExceeded;
 inline constexpr Code kMemberCapExceeded = Code::kMemberCapExceeded;
 inline constexpr Code kInvalidRequestId = Code::kInvalidRequestId;
 inline constexpr Code kReservationsFull = Code::kReservationsFull;
+inline constexpr Code kExpired = Code::kExpired;
+inline constexpr Code kRateLimited = Code::kRateLimited;
+inline constexpr Code kCreditsExhausted = Code::kCreditsExhausted;
 }  // namespace reason
 
 // Every reason Authorize() can give (for metrics).
@@ -108,6 +119,27 @@ struct AuthorizeResult {
   uint64_t remaining_monthly_units = kUnlimited;
   TimeUs reset_daily = 0;    // next UTC midnight after `now`
   TimeUs reset_monthly = 0;  // next UTC month start after `now`
+  // The pool's credits, when it has them on: what they leave after this request.
+  bool credits_evaluated = false;
+  int64_t remaining_credits = 0;
+  // A 429's: when the window that denied resets (for Retry-After); 0 when unknown (credits
+  // without a refill).
+  TimeUs retry_after = 0;
+  // The request windows that apply (daily caps and rate limits) for the RateLimit fields: each
+  // one's limit and length, and the one that denied (else the one with the least left).
+  struct Policy {
+    uint64_t limit = 0;
+    uint32_t seconds = 0;
+  };
+  struct WindowState {
+    uint64_t limit = 0;  // 0: no request window applies
+    uint64_t remaining = 0;
+    TimeUs reset = 0;
+    uint32_t seconds = 0;
+  };
+  std::array<Policy, 8> policies{};
+  uint8_t policy_count = 0;
+  WindowState window;
 };
 
 class Authorizer {

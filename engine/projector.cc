@@ -164,6 +164,10 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
   if (key->status == fb::KeyStatus::Deleted && r.time_us() >= key->updated_us) {
     return DeadLetterOf(m, Code::kKeyDeleted, "key " + key->id.str() + " was deleted");
   }
+  // Past its expiry (event time) a key's requests are refused as a deleted key's are.
+  if (const TimeUs expires = directory_.ExpiresAt(*key); expires != 0 && r.time_us() >= expires) {
+    return DeadLetterOf(m, Code::kKeyExpired, "key " + key->id.str() + " expired");
+  }
   // A closed month's figures are final: billing may have used them (docs/api.md, billing).
   // A month ends after its events: only one more than the lateness behind can be closed.
   const TimeUs lateness = options_.month_close_lateness_us;
@@ -183,7 +187,14 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
                         .product = r.product() ? r.product()->string_view() : std::string_view(),
                         .time_us = r.time_us(), .units = r.units(), .status = r.status(),
                         .bytes_in = r.bytes_in(), .bytes_out = r.bytes_out()});
-  quota_.Count(key->id, root, r.time_us(), r.units());
+  bool pool_rated = false, member_rated = false;
+  if (directory_.any_rate_limits()) {  // one more lookup, for stores with rate limits only
+    const KeyState* pool = root == key->id ? key : directory_.FindKey(root);
+    pool_rated = pool != nullptr && pool->extras().rate.any();
+    member_rated = key->id != root && key->extras().rate.any();
+  }
+  quota_.Count(key->id, root, r.time_us(), r.units(), pool_rated, member_rated);
+  if (directory_.any_credits()) directory_.SpendCredits(root, r.time_us(), r.units());
   // Reservations hook: the request is counted now, so its in-flight hold (if any) is released.
   if (request_listener_) request_listener_(root, key->id, request_id);
   part.record.watermark_us = part.dedupe->watermark();
@@ -237,6 +248,7 @@ Status Projector::Commit(Source& source, bool wait) {
       c->offsets.push_back({p, part.record.next_offset});
       part.dirty = false;
     }
+    directory_.PutSpentCredits(batch_.get());  // the balances requests spent in this batch
   }
   dead_letters_.MoveInto(batch_.get(), store_.cfs()[Cf::kDlq]);
   c->batch = std::move(batch_);

@@ -7,12 +7,14 @@
 // applied twice. Bad messages go to the dead-letter queue with their reason and their offsets
 // advance like any other.
 //
-// Request events: verified and checked (UNKNOWN-KEY, ACCOUNT-MISMATCH, KEY-DELETED,
-// FUTURE-TIMESTAMP beyond `future_tolerance_us` of the log's own time, TOO-LATE for a month
+// Request events: verified and checked (UNKNOWN-KEY, ACCOUNT-MISMATCH, KEY-DELETED, KEY-EXPIRED
+// at or past the key's effective expiry in event time, FUTURE-TIMESTAMP beyond `future_tolerance_us` of the log's own time, TOO-LATE for a month
 // closed in its partition: the partition's watermark is past the month's end plus
 // `month_close_lateness_us`, so its billed figures never change), deduplicated by request
 // id per partition, then counted in usage (key, root, account; hour/day/month; product/day), in
-// the quota windows, and in the request log. Lifecycle ops go to the key directory, whose
+// the quota windows (and the rate windows of a pool or member with rate limits), spent from the
+// pool's credits when it has them on (the keys whose balance moved are written with the batch),
+// and in the request log. Lifecycle ops go to the key directory, whose
 // outcome is handed to the outcome listener after the commit.
 //
 // With `overlap_commits`, a batch is written on a thread of its own while RunBatch() goes on

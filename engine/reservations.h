@@ -4,8 +4,9 @@
 // that a burst cannot overshoot a quota while its events are still on their way through the log.
 //
 // Contract:
-// - A reservation is named by (key id, request id) and belongs to the UTC day and month of the
-//   wall time it was made at: one made at 23:59:59 counts in that day's window only.
+// - A reservation is named by (key id, request id) and belongs to the UTC day and month (and,
+//   for a pool or member with rate limits, the second, minute and hour) of the wall time it was
+//   made at: one made at 23:59:59 counts in that day's window only.
 // - Reserve() decides and adds atomically: it hands the counts already held (for the pool, the
 //   month and the member, as of `now`) to `admit`, and adds the reservation only if `admit`
 //   returns true. Two concurrent Reserve() calls can't both take the last unit of a quota.
@@ -45,6 +46,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "projections/dedupe.h"
+#include "projections/limits.h"
 #include "projections/time_buckets.h"
 #include "schemas/ids.h"
 
@@ -61,6 +63,18 @@ struct HeldCounts {
   uint64_t pool_day_requests = 0;    // root pool, this UTC day
   uint64_t pool_month_units = 0;     // root pool, this UTC month
   uint64_t member_day_requests = 0;  // the reserving child, this UTC day (0 for a root key)
+  uint64_t member_month_units = 0;   // the reserving child, this UTC month
+  // Requests in this second, minute and hour (projections/limits.h) of the pool and of the
+  // member, counted only for what RateScope names.
+  uint64_t pool_rate[kRateWindows] = {};
+  uint64_t member_rate[kRateWindows] = {};
+};
+
+// Which rate windows a reservation counts in: the pool's and the member's (a child's), each
+// only when it has rate limits.
+struct RateScope {
+  bool pool = false;
+  bool member = false;
 };
 
 enum class ReserveOutcome { kReserved, kAlreadyHeld, kDenied, kFull };
@@ -73,7 +87,7 @@ class Reservations {
 
   // What live reservations hold for pool `root` and member `key` (== root for a root key).
   // Cheap when nothing is reserved (no lock taken).
-  HeldCounts Held(KeyId root, KeyId key, TimeUs now);
+  HeldCounts Held(KeyId root, KeyId key, TimeUs now, RateScope rated = {});
 
   // See the contract above. `held` (optional) receives the counts `admit` saw (or, for
   // kAlreadyHeld, the counts including the held reservation).
@@ -81,7 +95,7 @@ class Reservations {
   ReserveOutcome Reserve(std::string_view account_id, KeyId root, KeyId key,
                          const RequestIdBytes& request_id, uint32_t units, TimeUs now,
                          absl::FunctionRef<bool(const HeldCounts&)> admit,
-                         HeldCounts* held = nullptr);
+                         HeldCounts* held = nullptr, RateScope rated = {});
 
   // The projector's hook; see the contract above.
   void OnRequestApplied(KeyId root, KeyId key, const RequestIdBytes& request_id);
@@ -97,7 +111,9 @@ class Reservations {
     uint64_t account = 0;  // StableHash of the account id
     TimeUs day_start = 0;
     TimeUs month_start = 0;
+    TimeUs now = 0;  // when it was made: its rate windows are the ones holding it
     uint32_t units = 0;
+    RateScope rated;
     uint64_t seq = 0;  // tells a live entry from a stale expiry-queue item
   };
   struct Expiry {
@@ -106,7 +122,8 @@ class Reservations {
     Name name;
   };
 
-  HeldCounts HeldLocked(KeyId root, KeyId key, TimeUs now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  HeldCounts HeldLocked(KeyId root, KeyId key, TimeUs now, RateScope rated) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireLocked(TimeUs now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveLocked(const Name& name, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -118,6 +135,9 @@ class Reservations {
   absl::flat_hash_map<Window, uint64_t> pool_day_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Window, uint64_t> pool_month_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Window, uint64_t> member_day_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Window, uint64_t> member_month_ ABSL_GUARDED_BY(mu_);
+  // Per window kind: (pool or member, window start) -> requests.
+  absl::flat_hash_map<Window, uint64_t> rate_[kRateWindows] ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, size_t> per_account_ ABSL_GUARDED_BY(mu_);  // live entries
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };

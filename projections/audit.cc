@@ -1,5 +1,7 @@
 #include "projections/audit.h"
 
+#include <algorithm>
+
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -61,6 +63,9 @@ Result<AuditPage> ReadAudit(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
     }
     const auto* r = flatbuffers::GetRoot<fb::AuditRecord>(value.data());
     if (!key_filter.empty() && Str(r->key_id()) != key_filter) continue;
+    if (!q.ops.empty() && std::find(q.ops.begin(), q.ops.end(), Str(r->op())) == q.ops.end()) {
+      continue;
+    }
     if (page.entries.size() == q.limit) {
       const AuditEntry& last = page.entries.back();
       page.next_cursor = {last.time_us, last.seq};

@@ -47,6 +47,7 @@ void PutAudit(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf,
 struct AuditQuery {
   std::string account_id;
   std::optional<KeyId> key;  // only entries about this key
+  std::vector<std::string> ops;  // only entries of these ops ("CreditsAdded"), when not empty
   TimeUs from_us = 0;        // inclusive
   TimeUs to_us = INT64_MAX;  // exclusive
   size_t limit = 100;

@@ -109,7 +109,10 @@ std::string EncodeKey(const KeyState& k) {
       x.grace_until_us, k.label.c_str(), k.status,
       k.parent.empty() ? nullptr : k.parent.str().c_str(), &ips, &domains, &products, &settings,
       k.daily_requests, k.monthly_units, k.member_cap, k.created_us, k.updated_us,
-      x.root_at_delete.empty() ? nullptr : x.root_at_delete.str().c_str());
+      x.root_at_delete.empty() ? nullptr : x.root_at_delete.str().c_str(), x.member_monthly_units,
+      x.rate.per_second, x.rate.per_minute, x.rate.per_hour, x.expires_at_us, x.credits.enabled,
+      x.credits.balance, x.credits.refill_units, x.credits.refill_period, x.credits.rollover,
+      x.credits.refilled_us);
   b.Finish(record);
   return Finish(b);
 }
@@ -149,6 +152,15 @@ std::optional<KeyState> DecodeKey(std::string_view stored) {
   if (r->root_at_delete() != nullptr) {
     x.root_at_delete = KeyId::Parse(r->root_at_delete()->str()).value_or(KeyId());
   }
+  x.member_monthly_units = r->member_monthly_units();
+  x.rate = {.per_second = r->per_second(), .per_minute = r->per_minute(), .per_hour = r->per_hour()};
+  x.expires_at_us = r->expires_at_us();
+  x.credits = {.enabled = r->credits_enabled(),
+               .balance = r->credits_balance(),
+               .refill_units = r->credits_refill_units(),
+               .refill_period = r->credits_refill_period(),
+               .rollover = r->credits_rollover(),
+               .refilled_us = r->credits_refilled_us()};
   k.DropEmptyExtras();
   return k;
 }

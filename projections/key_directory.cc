@@ -1,10 +1,12 @@
 #include "projections/key_directory.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include <algorithm>
 
 #include "projections/key_codec.h"
+#include "projections/key_ops_internal.h"
 #include "schemas/envelope.h"
 #include "schemas/text.h"
 
@@ -34,7 +36,9 @@ bool KeyExtras::empty() const { return *this == KeyExtras(); }
 bool KeyExtras::operator==(const KeyExtras& o) const {
   return ips == o.ips && domains == o.domains && config == o.config &&
          has_old_secret == o.has_old_secret && old_secret_hash == o.old_secret_hash &&
-         grace_until_us == o.grace_until_us && root_at_delete == o.root_at_delete;
+         grace_until_us == o.grace_until_us && root_at_delete == o.root_at_delete &&
+         rate == o.rate && member_monthly_units == o.member_monthly_units &&
+         expires_at_us == o.expires_at_us && credits == o.credits;
 }
 
 const KeyExtras KeyState::kNoExtras;
@@ -64,6 +68,8 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
   accounts_.clear();
   keys_.clear();
   keys_by_account_.clear();
+  spent_.clear();
+  any_rate_limits_ = any_credits_ = false;
   gateways_.clear();
   member_by_email_.clear();
   ++credentials_version_;
@@ -79,6 +85,7 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
     std::optional<KeyState> k = DecodeKey(it->value().ToStringView());
     if (!k) return Status(Code::kCorruptRecord, "key " + it->key().ToString());
     keys_by_account_[k->account_id].push_back(k->id);
+    KeyDirectoryInternal::NoteLimits(*this, *k);
     keys_.emplace(k->id, std::move(*k));
   }
   if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
@@ -171,6 +178,39 @@ void KeyDirectory::ForEachKey(const std::function<void(const KeyState&)>& fn) co
 
 void KeyDirectory::ForEachAccount(const std::function<void(const AccountState&)>& fn) const {
   for (const auto& [id, account] : accounts_) fn(account);
+}
+
+TimeUs KeyDirectory::ExpiresAt(const KeyState& key) const {
+  TimeUs at = key.extras().expires_at_us;
+  if (key.is_child()) {
+    if (const KeyState* parent = FindKey(key.parent); parent != nullptr) {
+      const TimeUs p = parent->extras().expires_at_us;
+      if (p != 0 && (at == 0 || p < at)) at = p;
+    }
+  }
+  return at;
+}
+
+bool KeyDirectory::SpendCredits(KeyId root, TimeUs t, uint32_t units) {
+  auto it = keys_.find(root);
+  if (it == keys_.end() || !it->second.has_extras()) return false;
+  Credits& credits = it->second.mutable_extras().credits;
+  if (!credits.enabled) return false;
+  RefillUntil(credits, t);
+  credits.balance = SaturatingAdd(credits.balance, -int64_t(units));
+  if (spent_.empty() || spent_.back() != root) spent_.push_back(root);
+  return true;
+}
+
+void KeyDirectory::PutSpentCredits(rocksdb::WriteBatch* batch) {
+  std::sort(spent_.begin(), spent_.end());
+  spent_.erase(std::unique(spent_.begin(), spent_.end()), spent_.end());
+  for (KeyId id : spent_) {
+    auto it = keys_.find(id);
+    if (it == keys_.end()) continue;  // dropped with its account since
+    batch->Put(cfs_[Cf::kKeys], id.str(), EncodeKey(it->second)).PermitUncheckedError();
+  }
+  spent_.clear();
 }
 
 }  // namespace keymeter

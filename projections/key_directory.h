@@ -81,6 +81,21 @@ class KeyDirectory {
     return key.is_child() ? key.parent : key.id;
   }
 
+  // The expiry that applies to `key` (event or wall time): the earlier of its own and its
+  // parent's; 0 = never.
+  TimeUs ExpiresAt(const KeyState& key) const;
+
+  // True once a key has had rate limits (credits): the projector looks a pool's limits up only
+  // then, so that a store without them pays nothing per event.
+  bool any_rate_limits() const { return any_rate_limits_; }
+  bool any_credits() const { return any_credits_; }
+  // A request of pool `root` at event time `t` spends `units` of its credits (the refills due
+  // by `t` first); false, and nothing changes, when the pool has no credits on. The key is
+  // written by the next PutSpentCredits().
+  bool SpendCredits(KeyId root, TimeUs t, uint32_t units);
+  // Puts the keys whose credits requests spent since the last call into `batch`.
+  void PutSpentCredits(rocksdb::WriteBatch* batch);
+
   // Keys of an account, ordered by key id. Deleted keys included.
   std::vector<const KeyState*> KeysOf(std::string_view account_id) const;
   void ForEachKey(const std::function<void(const KeyState&)>& fn) const;
@@ -105,6 +120,9 @@ class KeyDirectory {
   // Index: account_id '\0' MemberEmail(label) -> the live key with that label.
   absl::flat_hash_map<std::string, KeyId> member_by_email_;
   uint64_t credentials_version_ = 0;
+  bool any_rate_limits_ = false;
+  bool any_credits_ = false;
+  std::vector<KeyId> spent_;  // keys whose credits changed since PutSpentCredits()
 };
 
 }  // namespace keymeter

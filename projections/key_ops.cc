@@ -69,40 +69,13 @@ Status OpContext::FindTarget(const std::string& text, KeyState** out) {
 
 void OpContext::PutKey(KeyState& key) {
   key.DropEmptyExtras();
+  KeyDirectoryInternal::NoteLimits(dir, key);
   const std::string id = key.id.str();
   batch->Put(KeyDirectoryInternal::Handle(dir, Cf::kKeys), id, EncodeKey(key))
       .PermitUncheckedError();
 }
 
 namespace {
-
-// The key_id field of the key op in `env`; nullptr for any other op.
-const flatbuffers::String* KeyIdOf(const fb::Envelope& env) {
-  switch (env.op_type()) {
-    case fb::Op::ParentSet:
-      return env.op_as_ParentSet()->key_id();
-    case fb::Op::KeyRotated:
-      return env.op_as_KeyRotated()->key_id();
-    case fb::Op::KeySuspended:
-      return env.op_as_KeySuspended()->key_id();
-    case fb::Op::KeyActivated:
-      return env.op_as_KeyActivated()->key_id();
-    case fb::Op::KeyConfirmed:
-      return env.op_as_KeyConfirmed()->key_id();
-    case fb::Op::KeyDeleted:
-      return env.op_as_KeyDeleted()->key_id();
-    case fb::Op::AllowedSourcesSet:
-      return env.op_as_AllowedSourcesSet()->key_id();
-    case fb::Op::ConfigSet:
-      return env.op_as_ConfigSet()->key_id();
-    case fb::Op::QuotaSet:
-      return env.op_as_QuotaSet()->key_id();
-    case fb::Op::MemberCapSet:
-      return env.op_as_MemberCapSet()->key_id();
-    default:
-      return nullptr;
-  }
-}
 
 // An op on an existing key of c.account: finds the key, checks a member's rights, applies the
 // op and, if accepted, writes the key.
@@ -152,6 +125,18 @@ Status ApplyKeyOp(OpContext& c) {
       break;
     case fb::Op::MemberCapSet:
       s = SetCap(c, *key, *env.op_as_MemberCapSet());
+      break;
+    case fb::Op::RateLimitSet:
+      s = SetRateLimits(c, *key, *env.op_as_RateLimitSet());
+      break;
+    case fb::Op::KeyExpirySet:
+      s = SetExpiry(c, *key, *env.op_as_KeyExpirySet());
+      break;
+    case fb::Op::CreditsAdded:
+      s = AddCredits(c, *key, *env.op_as_CreditsAdded());
+      break;
+    case fb::Op::CreditsConfigSet:
+      s = SetCredits(c, *key, *env.op_as_CreditsConfigSet());
       break;
     default:
       return Refuse(Code::kNotALifecycleOp, "not a lifecycle op");

@@ -7,7 +7,8 @@
 //   key_ops_lifecycle.cc  KeyIssued, KeySuspended/KeyActivated/KeyConfirmed, KeyRotated,
 //                         KeyDeleted
 //   key_ops_hierarchy.cc  ParentSet and the parent rules KeyIssued checks too (seed 001)
-//   key_ops_settings.cc   AllowedSourcesSet, ConfigSet, QuotaSet, MemberCapSet
+//   key_ops_settings.cc   AllowedSourcesSet, ConfigSet, QuotaSet, MemberCapSet, RateLimitSet,
+//                         KeyExpirySet, CreditsAdded, CreditsConfigSet
 //
 // An op function decides the op and changes the in-memory state; it returns OK (having set
 // `detail`) or Refuse(code, message) having changed no state. It writes nothing to the batch
@@ -90,6 +91,12 @@ class KeyDirectoryInternal {
                                  const std::string& email, KeyId id) {
     auto it = dir.member_by_email_.find(std::string(account) + '\0' + email);
     if (it != dir.member_by_email_.end() && it->second == id) dir.member_by_email_.erase(it);
+  }
+  // Notes the limits `key` has (KeyDirectory::any_rate_limits(), any_credits()).
+  static void NoteLimits(KeyDirectory& dir, const KeyState& key) {
+    if (!key.has_extras()) return;
+    if (key.extras().rate.any()) dir.any_rate_limits_ = true;
+    if (key.extras().credits.enabled) dir.any_credits_ = true;
   }
   // Marks the credentials changed (KeyDirectory::credentials_version()).
   static void CredentialsChanged(KeyDirectory& dir) { ++dir.credentials_version_; }
@@ -184,6 +191,10 @@ Status SetConfig(OpContext& c, KeyState& key, const fb::ConfigSet& op);
 Status SetQuota(OpContext& c, KeyState& key, const fb::QuotaSet& op);
 // Children only: the child's daily cap inside its parent's pool (0 = none).
 Status SetCap(OpContext& c, KeyState& key, const fb::MemberCapSet& op);
+Status SetRateLimits(OpContext& c, KeyState& key, const fb::RateLimitSet& op);
+Status SetExpiry(OpContext& c, KeyState& key, const fb::KeyExpirySet& op);
+Status AddCredits(OpContext& c, KeyState& key, const fb::CreditsAdded& op);
+Status SetCredits(OpContext& c, KeyState& key, const fb::CreditsConfigSet& op);
 
 }  // namespace key_ops
 }  // namespace keymeter

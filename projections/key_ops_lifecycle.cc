@@ -16,6 +16,7 @@
 // Only IssueKey writes (the new key); for the others key_ops.cc writes the key once accepted.
 
 #include "projections/key_ops_internal.h"
+#include "projections/time_buckets.h"
 
 namespace keymeter::key_ops {
 
@@ -33,6 +34,7 @@ Status IssueKey(OpContext& c, const fb::KeyIssued& op) {
   if (op.status() == fb::KeyStatus::Deleted) {
     return Refuse(Code::kInvalidStatusTransition, "a key can't be issued deleted");
   }
+  if (op.expires_at_us() < 0) return Refuse(Code::kInvalidExpiry, "expires_at_us is negative");
   const std::string email = MemberEmail(Str(op.label()));
   if (!email.empty()) {
     if (std::optional<KeyId> holder =
@@ -48,7 +50,9 @@ Status IssueKey(OpContext& c, const fb::KeyIssued& op) {
   key.label = Str(op.label());
   key.status = op.status();
   key.created_us = key.updated_us = c.now;
+  if (op.expires_at_us() > 0) key.mutable_extras().expires_at_us = op.expires_at_us();
   c.detail = std::string("issued, status ") + std::string(StatusName(key.status));
+  if (op.expires_at_us() > 0) c.detail += ", expires " + FormatRfc3339(op.expires_at_us());
   const std::string parent = Str(op.parent_key_id());
   KeyState* parent_key = nullptr;
   if (!parent.empty()) {

@@ -6,7 +6,14 @@
 //                      | CONFIG-TOO-LARGE (over kMaxListItems distinct products or settings)
 //                      | OK: products sorted and deduplicated, settings sorted, last one wins
 //   QuotaSet          := NOT-A-ROOT-KEY (a child) | OK: daily requests, monthly units
-//   MemberCapSet      := NOT-A-CHILD-KEY (a root) | OK: the child's daily cap
+//   MemberCapSet      := NOT-A-CHILD-KEY (a root) | OK: the child's daily and monthly caps
+//   RateLimitSet      := OK: per second, minute, hour (a root's limit its pool, a child's its own)
+//   KeyExpirySet      := INVALID-EXPIRY (negative) | OK: 0 = never
+//   CreditsAdded      := NOT-A-ROOT-KEY (a child) | OK: refills due first, then the units
+//                        added (negative ones taken), held within int64; credits turn on
+//   CreditsConfigSet  := NOT-A-ROOT-KEY (a child) | OK: on/off and the refill; a new refill
+//                        period starts counting at the op's period (the first refill is the
+//                        next period start)
 //
 // Nothing is written here: key_ops.cc writes the key once accepted.
 
@@ -14,6 +21,7 @@
 #include <map>
 
 #include "projections/key_ops_internal.h"
+#include "projections/time_buckets.h"
 
 namespace keymeter::key_ops {
 
@@ -81,8 +89,65 @@ Status SetCap(OpContext& c, KeyState& key, const fb::MemberCapSet& op) {
     return Refuse(Code::kNotAChildKey, "a cap limits a child inside its parent's pool");
   }
   key.member_cap = op.daily_requests();
+  key.mutable_extras().member_monthly_units = op.monthly_units();
   key.updated_us = c.now;
-  c.detail = "member cap: " + std::to_string(key.member_cap) + " requests/day (0 = none)";
+  c.detail = "member cap: " + std::to_string(key.member_cap) + " requests/day, " +
+             std::to_string(op.monthly_units()) + " units/month (0 = none)";
+  return Status::Ok();
+}
+
+Status SetRateLimits(OpContext& c, KeyState& key, const fb::RateLimitSet& op) {
+  key.mutable_extras().rate = {
+      .per_second = op.per_second(), .per_minute = op.per_minute(), .per_hour = op.per_hour()};
+  key.updated_us = c.now;
+  c.detail = std::string(key.is_child() ? "member" : "pool") + " rate limits: " +
+             std::to_string(op.per_second()) + "/s, " + std::to_string(op.per_minute()) +
+             "/min, " + std::to_string(op.per_hour()) + "/h (0 = none)";
+  return Status::Ok();
+}
+
+Status SetExpiry(OpContext& c, KeyState& key, const fb::KeyExpirySet& op) {
+  if (op.expires_at_us() < 0) return Refuse(Code::kInvalidExpiry, "expires_at_us is negative");
+  key.mutable_extras().expires_at_us = op.expires_at_us();
+  key.updated_us = c.now;
+  c.detail = op.expires_at_us() == 0 ? "expiry: never"
+                                     : "expiry: " + FormatRfc3339(op.expires_at_us());
+  return Status::Ok();
+}
+
+Status AddCredits(OpContext& c, KeyState& key, const fb::CreditsAdded& op) {
+  if (key.is_child()) return Refuse(Code::kNotARootKey, "credits belong to a root key's pool");
+  Credits& credits = key.mutable_extras().credits;
+  RefillUntil(credits, c.now);
+  credits.enabled = true;
+  credits.balance = SaturatingAdd(credits.balance, op.units());
+  key.updated_us = c.now;
+  c.detail = "credits: " + std::string(op.units() >= 0 ? "+" : "") + std::to_string(op.units()) +
+             " units, balance " + std::to_string(credits.balance);
+  if (op.reason() != nullptr && op.reason()->size() > 0) c.detail += " (" + Str(op.reason()) + ")";
+  return Status::Ok();
+}
+
+Status SetCredits(OpContext& c, KeyState& key, const fb::CreditsConfigSet& op) {
+  if (key.is_child()) return Refuse(Code::kNotARootKey, "credits belong to a root key's pool");
+  Credits& credits = key.mutable_extras().credits;
+  RefillUntil(credits, c.now);
+  const bool new_period = op.refill_period() != credits.refill_period || !credits.enabled;
+  credits.enabled = op.enabled();
+  credits.refill_units = op.refill_period() == fb::RefillPeriod::None ? 0 : op.refill_units();
+  credits.refill_period = op.refill_units() == 0 ? fb::RefillPeriod::None : op.refill_period();
+  credits.rollover = credits.refill_period != fb::RefillPeriod::None && op.rollover();
+  if (new_period || credits.refill_period == fb::RefillPeriod::None) {
+    credits.refilled_us = RefillPeriodStart(credits, c.now);
+  }
+  key.updated_us = c.now;
+  c.detail = std::string("credits ") + (credits.enabled ? "on" : "off") + ", balance " +
+             std::to_string(credits.balance);
+  if (credits.refill_period != fb::RefillPeriod::None) {
+    c.detail += ", refill " + std::to_string(credits.refill_units) + " per " +
+                (credits.refill_period == fb::RefillPeriod::Day ? "day" : "month") +
+                (credits.rollover ? " with rollover" : " without rollover");
+  }
   return Status::Ok();
 }
 

@@ -11,7 +11,9 @@
 
 #include "projections/account_ref.h"
 #include "projections/allowed_sources.h"
+#include "projections/limits.h"
 #include "projections/small_string.h"
+#include "schemas/envelope_builder.h"
 #include "schemas/events_generated.h"
 #include "schemas/ids.h"
 
@@ -54,7 +56,8 @@ struct GatewayState {
 
 // What few keys have, held apart from the KeyState so that a plain key pays one pointer for it
 // (bench/README.md, memory): allowed sources, an own config, the old secret during a rotation's
-// grace period, and the pool a deleted child still counts to.
+// grace period, the pool a deleted child still counts to, and the limits beyond the quota (rate
+// limits, a child's monthly cap, expiry, a root's credits).
 struct KeyExtras {
   std::vector<std::string> ips;
   std::vector<std::string> domains;
@@ -65,6 +68,11 @@ struct KeyExtras {
   TimeUs grace_until_us = 0;  // old_secret_hash authorizes while event time < this
   // A deleted child leaves the hierarchy; its late requests still count to this pool.
   KeyId root_at_delete;
+  // Requests per second, minute, hour: a root key's limit its pool's, a child's its own.
+  RateLimits rate;
+  uint64_t member_monthly_units = 0;  // a child's monthly unit cap inside the pool, 0 = none
+  TimeUs expires_at_us = 0;           // own expiry (event time), 0 = never
+  Credits credits;                    // a root key's prepaid units
 
   // True when every field has its default: the key needs no extras.
   bool empty() const;

@@ -36,9 +36,17 @@ uint64_t QuotaWindow::DayRequests(TimeUs now) const { return days.At(DayStart(no
 
 uint64_t QuotaWindow::MonthUnits(TimeUs now) const { return months.At(MonthStart(now)); }
 
-void QuotaWindows::Count(KeyId key, KeyId root, TimeUs t, uint32_t units) {
+void QuotaWindows::Count(KeyId key, KeyId root, TimeUs t, uint32_t units, bool pool_rated,
+                         bool member_rated) {
   pools_[root].Count(t, 1, units);
   if (key != root) members_[key].Count(t, 1, units);
+  if (pool_rated) rates_[root].Count(t, 1);
+  if (member_rated && key != root) rates_[key].Count(t, 1);
+}
+
+RateCounts QuotaWindows::Rates(KeyId key) const {
+  auto it = rates_.find(key);
+  return it == rates_.end() ? RateCounts() : it->second;
 }
 
 QuotaWindow QuotaWindows::Pool(KeyId root) const {
@@ -55,6 +63,7 @@ Status QuotaWindows::Restore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* usage
                              const KeyDirectory& dir, TimeUs now) {
   pools_.clear();
   members_.clear();
+  rates_.clear();
   Status status;
   // The day and month holding `now`, and the next ones (future-dated events up to the
   // projector's tolerance ahead may have counted there already).
@@ -84,9 +93,30 @@ Status QuotaWindows::Restore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* usage
         return;
       }
       if (month.value().units > 0) pool.months.Add(MonthStart(at), month.value().units);
+      if (key.is_child()) {
+        Result<Counters> own =
+            ReadUsageCell(db, usage, UsageScope::kKey, Granularity::kMonth, id, at);
+        if (!own) {
+          status = Status(Code::kIoError, "reading usage to restore quota windows");
+          return;
+        }
+        if (own.value().units > 0) member.months.Add(MonthStart(at), own.value().units);
+      }
     }
     if (pool.latest_day() != 0 || pool.latest_month() != 0) pools_[key.id] = pool;
-    if (member.latest_day() != 0) members_[key.id] = member;
+    if (member.latest_day() != 0 || member.latest_month() != 0) members_[key.id] = member;
+    if (key.extras().rate.any()) {  // the hour in progress; its second and minute are not kept
+      const UsageScope scope = key.is_child() ? UsageScope::kKey : UsageScope::kRoot;
+      Result<Counters> hour = ReadUsageCell(db, usage, scope, Granularity::kHour, id, now);
+      if (!hour) {
+        status = Status(Code::kIoError, "reading usage to restore rate windows");
+        return;
+      }
+      RateCounts rates;
+      const int h = int(RateWindow::kHour);
+      rates.windows[h].Add(RateWindowStart(h, now), hour.value().requests);
+      rates_[key.id] = rates;
+    }
   });
   return status;
 }

@@ -1,7 +1,10 @@
 // Quota windows: the current UTC day's requests and the current UTC month's units of every root
-// key's pool, and the current day's requests of every child (for its member cap). This is what
-// `authorize` compares with the quotas; it lives in memory only and is restored from the usage
-// projection when the store opens.
+// key's pool, and of every child (for its member caps); and, for keys with rate limits
+// (projections/limits.h), their requests in the current second, minute and hour — as a pool
+// for a root key, as a member for a child. This is what `authorize` compares with the quotas
+// and limits; it lives in memory only and is restored from the usage projection when the store
+// opens: days, months and the hour; a second or minute window in progress at a restart starts
+// again from zero.
 //
 // Each window counts the two latest UTC days (months) its events fell in, apart: an event of a
 // later day starts that day's count beside the current one, so a future-dated event (up to the
@@ -14,6 +17,7 @@
 #pragma once
 
 #include "absl/container/flat_hash_map.h"
+#include "projections/limits.h"
 #include "schemas/ids.h"
 #include "schemas/status.h"
 
@@ -50,29 +54,46 @@ struct QuotaWindow {
   TimeUs latest_month() const { return months.start[0]; }
 };
 
+// Requests per aligned second, minute and hour of one pool or member with rate limits.
+struct RateCounts {
+  PeriodCounts windows[kRateWindows];
+
+  void Count(TimeUs t, uint64_t requests) {
+    for (int w = 0; w < kRateWindows; ++w) windows[w].Add(RateWindowStart(w, t), requests);
+  }
+  // The count of window kind `w` holding `now`.
+  uint64_t At(int w, TimeUs now) const { return windows[w].At(RateWindowStart(w, now)); }
+};
+
 class QuotaWindows {
  public:
-  // Counts one request of `key`, whose pool is `root`'s (the same id for a root key).
-  void Count(KeyId key, KeyId root, TimeUs t, uint32_t units);
+  // Counts one request of `key`, whose pool is `root`'s (the same id for a root key); in the
+  // rate windows of the pool when `pool_rated`, of the member (a child) when `member_rated`.
+  void Count(KeyId key, KeyId root, TimeUs t, uint32_t units, bool pool_rated = false,
+             bool member_rated = false);
 
   // The pool of a root key, and the member window of a child; empty windows when unseen.
   QuotaWindow Pool(KeyId root) const;
   QuotaWindow Member(KeyId key) const;
+  // The rate windows of a pool (root key) or member (child); empty when unseen.
+  RateCounts Rates(KeyId key) const;
   // Forgets the windows of `key` (as a pool and as a member).
   void Forget(KeyId key) {
     pools_.erase(key);
     members_.erase(key);
+    rates_.erase(key);
   }
 
   // Rebuilds every window for the day and month holding `now` from the usage column family.
   Status Restore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* usage, const KeyDirectory& dir,
                  TimeUs now);
 
-  size_t size() const { return pools_.size() + members_.size(); }
+  size_t size() const { return pools_.size() + members_.size() + rates_.size(); }
 
  private:
   absl::flat_hash_map<KeyId, QuotaWindow> pools_;
   absl::flat_hash_map<KeyId, QuotaWindow> members_;
+  absl::flat_hash_map<KeyId, RateCounts> rates_;  // keys with rate limits only
 };
 
 }  // namespace keymeter

@@ -19,6 +19,48 @@ const fb::Envelope* VerifyEnvelope(std::span<const uint8_t> bytes, size_t max_by
   return fb::GetEnvelope(bytes.data());
 }
 
+const flatbuffers::String* KeyIdOf(const fb::Envelope& env) {
+  switch (env.op_type()) {
+    case fb::Op::KeyIssued:
+      return env.op_as_KeyIssued()->key_id();
+    case fb::Op::ParentSet:
+      return env.op_as_ParentSet()->key_id();
+    case fb::Op::KeyRotated:
+      return env.op_as_KeyRotated()->key_id();
+    case fb::Op::KeySuspended:
+      return env.op_as_KeySuspended()->key_id();
+    case fb::Op::KeyActivated:
+      return env.op_as_KeyActivated()->key_id();
+    case fb::Op::KeyConfirmed:
+      return env.op_as_KeyConfirmed()->key_id();
+    case fb::Op::KeyDeleted:
+      return env.op_as_KeyDeleted()->key_id();
+    case fb::Op::AllowedSourcesSet:
+      return env.op_as_AllowedSourcesSet()->key_id();
+    case fb::Op::ConfigSet:
+      return env.op_as_ConfigSet()->key_id();
+    case fb::Op::QuotaSet:
+      return env.op_as_QuotaSet()->key_id();
+    case fb::Op::MemberCapSet:
+      return env.op_as_MemberCapSet()->key_id();
+    case fb::Op::RateLimitSet:
+      return env.op_as_RateLimitSet()->key_id();
+    case fb::Op::KeyExpirySet:
+      return env.op_as_KeyExpirySet()->key_id();
+    case fb::Op::CreditsAdded:
+      return env.op_as_CreditsAdded()->key_id();
+    case fb::Op::CreditsConfigSet:
+      return env.op_as_CreditsConfigSet()->key_id();
+    default:
+      return nullptr;
+  }
+}
+
+bool IsKeyOp(fb::Op op) {
+  return op == fb::Op::KeyIssued || (op >= fb::Op::ParentSet && op <= fb::Op::MemberCapSet) ||
+         (op >= fb::Op::RateLimitSet && op <= fb::Op::CreditsConfigSet);
+}
+
 std::string_view OpName(fb::Op op) {
   const char* name = fb::EnumNameOp(op);
   return (name != nullptr && *name != '\0') ? name : "Unknown";

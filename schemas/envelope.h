@@ -33,6 +33,11 @@ inline constexpr std::string_view kGatewaysAccount = "_gateways";
 // A FlatBuffers string as a std::string; "" for an absent field.
 inline std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
+// The key_id field of a key op (KeyIssued, ParentSet ... CreditsConfigSet: every op on one key
+// of the envelope's account); nullptr for any other op, and for a key op without the field.
+const flatbuffers::String* KeyIdOf(const fb::Envelope& env);
+bool IsKeyOp(fb::Op op);
+
 // Name of an op for logs, metrics and the audit history ("KeyIssued").
 std::string_view OpName(fb::Op op);
 

@@ -72,12 +72,13 @@ std::string BuildGatewayRevoked(const EnvelopeHeader& h, const std::string& gate
 
 std::string BuildKeyIssued(const EnvelopeHeader& h, const std::string& key_id,
                            const Digest& secret_hash, const std::string& label,
-                           const std::string& parent, fb::KeyStatus status) {
+                           const std::string& parent, fb::KeyStatus status,
+                           TimeUs expires_at_us) {
   Builder b(256);
   fb::Sha256 hash = ToFb(secret_hash);
   return Finish(b, h, fb::Op::KeyIssued,
                 fb::CreateKeyIssuedDirect(b, key_id.c_str(), &hash, label.c_str(),
-                                          parent.c_str(), status));
+                                          parent.c_str(), status, expires_at_us));
 }
 
 std::string BuildParentSet(const EnvelopeHeader& h, const std::string& key_id,
@@ -138,10 +139,40 @@ std::string BuildQuotaSet(const EnvelopeHeader& h, const std::string& key_id,
 }
 
 std::string BuildMemberCapSet(const EnvelopeHeader& h, const std::string& key_id,
-                              uint64_t daily_requests) {
+                              uint64_t daily_requests, uint64_t monthly_units) {
   Builder b(128);
   return Finish(b, h, fb::Op::MemberCapSet,
-                fb::CreateMemberCapSetDirect(b, key_id.c_str(), daily_requests));
+                fb::CreateMemberCapSetDirect(b, key_id.c_str(), daily_requests, monthly_units));
+}
+
+std::string BuildRateLimitSet(const EnvelopeHeader& h, const std::string& key_id,
+                              const RateLimits& limits) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::RateLimitSet,
+                fb::CreateRateLimitSetDirect(b, key_id.c_str(), limits.per_second,
+                                             limits.per_minute, limits.per_hour));
+}
+
+std::string BuildKeyExpirySet(const EnvelopeHeader& h, const std::string& key_id,
+                              TimeUs expires_at_us) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::KeyExpirySet,
+                fb::CreateKeyExpirySetDirect(b, key_id.c_str(), expires_at_us));
+}
+
+std::string BuildCreditsAdded(const EnvelopeHeader& h, const std::string& key_id, int64_t units,
+                              const std::string& reason) {
+  Builder b(192);
+  return Finish(b, h, fb::Op::CreditsAdded,
+                fb::CreateCreditsAddedDirect(b, key_id.c_str(), units, reason.c_str()));
+}
+
+std::string BuildCreditsConfigSet(const EnvelopeHeader& h, const std::string& key_id, bool enabled,
+                                  uint64_t refill_units, fb::RefillPeriod period, bool rollover) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::CreditsConfigSet,
+                fb::CreateCreditsConfigSetDirect(b, key_id.c_str(), enabled, refill_units, period,
+                                                 rollover));
 }
 
 std::string BuildRequestEvent(const RequestFields& r) {

@@ -35,7 +35,8 @@ std::string BuildGatewayRevoked(const EnvelopeHeader& h, const std::string& gate
 // `parent` is empty for a root key.
 std::string BuildKeyIssued(const EnvelopeHeader& h, const std::string& key_id,
                            const Digest& secret_hash, const std::string& label,
-                           const std::string& parent, fb::KeyStatus status);
+                           const std::string& parent, fb::KeyStatus status,
+                           TimeUs expires_at_us = 0);
 // `parent` empty removes the link; it is published as given, so 1-7 characters reach the
 // projector and come back as INVALID-PARENT-API-KEY.
 std::string BuildParentSet(const EnvelopeHeader& h, const std::string& key_id,
@@ -53,7 +54,24 @@ std::string BuildConfigSet(const EnvelopeHeader& h, const std::string& key_id,
 std::string BuildQuotaSet(const EnvelopeHeader& h, const std::string& key_id,
                           uint64_t daily_requests, uint64_t monthly_units);
 std::string BuildMemberCapSet(const EnvelopeHeader& h, const std::string& key_id,
-                              uint64_t daily_requests);
+                              uint64_t daily_requests, uint64_t monthly_units = 0);
+// Requests per second, minute and hour; 0 = none.
+struct RateLimits {
+  uint64_t per_second = 0;
+  uint64_t per_minute = 0;
+  uint64_t per_hour = 0;
+
+  bool any() const { return per_second != 0 || per_minute != 0 || per_hour != 0; }
+  friend bool operator==(const RateLimits&, const RateLimits&) = default;
+};
+std::string BuildRateLimitSet(const EnvelopeHeader& h, const std::string& key_id,
+                              const RateLimits& limits);
+std::string BuildKeyExpirySet(const EnvelopeHeader& h, const std::string& key_id,
+                              TimeUs expires_at_us);
+std::string BuildCreditsAdded(const EnvelopeHeader& h, const std::string& key_id, int64_t units,
+                              const std::string& reason);
+std::string BuildCreditsConfigSet(const EnvelopeHeader& h, const std::string& key_id, bool enabled,
+                                  uint64_t refill_units, fb::RefillPeriod period, bool rollover);
 
 struct RequestFields {
   std::array<uint8_t, 16> request_id{};

@@ -143,7 +143,13 @@ namespace keymeter {
   X(kMonthlyQuotaExceeded, "MONTHLY_QUOTA_EXCEEDED", "MONTHLY_QUOTA_EXCEEDED")                  \
   X(kMemberCapExceeded, "MEMBER_CAP_EXCEEDED", "MEMBER_CAP_EXCEEDED")                           \
   X(kInvalidRequestId, "INVALID_REQUEST_ID", "INVALID_REQUEST_ID")                              \
-  X(kReservationsFull, "RESERVATIONS_FULL", "RESERVATIONS_FULL")
+  X(kReservationsFull, "RESERVATIONS_FULL", "RESERVATIONS_FULL")                               \
+  X(kExpired, "EXPIRED", "EXPIRED")                                                             \
+  X(kRateLimited, "RATE_LIMITED", "RATE_LIMITED")                                               \
+  X(kCreditsExhausted, "CREDITS_EXHAUSTED", "CREDITS_EXHAUSTED")                                \
+  /* the projector's, for the limits (a request event of an expired key, a credits op) */       \
+  X(kKeyExpired, "KEY-EXPIRED", "KEY-EXPIRED")                                                  \
+  X(kInvalidExpiry, "INVALID-EXPIRY", "INVALID-EXPIRY")
 
 enum class Code : uint16_t {
   kOk = 0,

@@ -6,8 +6,12 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cctype>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "tests/common/process_fixture.h"
 
@@ -66,7 +70,21 @@ struct Reply {
   std::string body;
   std::string content_type;
   std::string retry_after;
+  std::vector<std::pair<std::string, std::string>> headers;  // all of them, as sent
   Json json() const { return Json(body); }
+  // The first header named `name` (case-insensitive); "" when absent.
+  std::string Header(std::string_view name) const {
+    for (const auto& [n, v] : headers) {
+      if (n.size() == name.size() &&
+          std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) ==
+                   std::tolower(static_cast<unsigned char>(b));
+          })) {
+        return v;
+      }
+    }
+    return "";
+  }
   std::string code() const { return Json(body).Str("/error/code"); }
 };
 
@@ -90,6 +108,9 @@ inline Reply HttpCall(uint16_t port, std::string_view method, std::string_view t
   reply.body = response->body();
   reply.content_type = std::string((*response)[bhttp::field::content_type]);
   reply.retry_after = std::string((*response)[bhttp::field::retry_after]);
+  for (const auto& field : *response) {
+    reply.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
   return reply;
 }
 

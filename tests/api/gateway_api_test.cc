@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(gateway_endpoints_over_http) {
   for (const std::string part :
        {R"("allowed":true)", R"("reason":"OK")", R"("account_id":"acctGw")",
         R"("key_id":"GwChild1")", R"("root_key_id":"GwParent")",
-        R"("remaining":{"daily_requests":4,"monthly_units":null})", R"("reset":{"daily":")"}) {
+        R"("remaining":{"daily_requests":4,"monthly_units":null,"credits":null})", R"("reset":{"daily":")"}) {
     BOOST_CHECK_MESSAGE(body.find(part) != std::string::npos, body << " lacks " << part);
   }
   auto unknown = PostJson(port, "/v1/authorize", R"({"key":"GwChild1xxxxxxxxxxxxxxxx"})");

@@ -88,6 +88,12 @@ class TestCluster {
     if (!r || r.value().status != 200) return {live, owners};
     simdjson::dom::parser parser;
     simdjson::dom::element root = parser.parse(r.value().body);
+    // A member whose cluster is not up yet (still negotiating its group session) answers
+    // without "members": nothing live, nothing settled.
+    if (root["members"].error() != simdjson::SUCCESS) {
+      settled_ = false;
+      return {live, owners};
+    }
     settled_ = bool(root["settled"]);
     for (simdjson::dom::element m : root["members"].get_array()) {
       if (bool(m["live"])) live.insert(std::string(std::string_view(m["member_id"])));
@@ -108,6 +114,7 @@ class TestCluster {
     if (!r || r.value().status != 200) return out;
     simdjson::dom::parser parser;
     simdjson::dom::element root = parser.parse(r.value().body);
+    if (root["owners"].error() != simdjson::SUCCESS) return out;  // not up yet, as in View()
     for (simdjson::dom::element o : root["owners"].get_array()) {
       simdjson::dom::array standbys = o["standbys"].get_array();
       if (standbys.size() > 0) {
@@ -121,9 +128,11 @@ class TestCluster {
   bool StandbysCovered(size_t i, std::chrono::seconds timeout) {
     for (auto deadline = Clock::now() + timeout; Clock::now() < deadline;) {
       auto r = members_[i].client->Send("GET", "/v1/cluster", kOperatorToken);
-      if (r && r.value().status == 200) {
-        simdjson::dom::parser parser;
-        simdjson::dom::element root = parser.parse(r.value().body);
+      simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      // Not up yet (no "owners"): as in View(), try again.
+      if (r && r.value().status == 200 && parser.parse(r.value().body).get(root) == simdjson::SUCCESS &&
+          root["owners"].error() == simdjson::SUCCESS) {
         size_t covered = 0;
         for (simdjson::dom::element o : root["owners"].get_array()) {
           simdjson::dom::array standbys = o["standbys"].get_array();

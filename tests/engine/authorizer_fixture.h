@@ -78,9 +78,31 @@ class Seeder {
     EnvelopeHeader h = Header(account);
     Require(account, BuildQuotaSet(h, id, daily, monthly), h);
   }
-  void Cap(const std::string& account, const std::string& id, uint64_t daily) {
+  void Cap(const std::string& account, const std::string& id, uint64_t daily,
+           uint64_t monthly = 0) {
     EnvelopeHeader h = Header(account);
-    Require(account, BuildMemberCapSet(h, id, daily), h);
+    Require(account, BuildMemberCapSet(h, id, daily, monthly), h);
+  }
+  void Rate(const std::string& account, const std::string& id, const RateLimits& limits) {
+    EnvelopeHeader h = Header(account);
+    Require(account, BuildRateLimitSet(h, id, limits), h);
+  }
+  void Expiry(const std::string& account, const std::string& id, TimeUs at) {
+    EnvelopeHeader h = Header(account);
+    Require(account, BuildKeyExpirySet(h, id, at), h);
+  }
+  // Ops at event time `at` (refills count from the op's time).
+  void Credits(const std::string& account, const std::string& id, int64_t units,
+               TimeUs at = NowUs()) {
+    EnvelopeHeader h = Header(account);
+    h.time_us = at;
+    Require(account, BuildCreditsAdded(h, id, units, "test"), h);
+  }
+  void Refill(const std::string& account, const std::string& id, uint64_t units,
+              fb::RefillPeriod period, bool rollover, TimeUs at = NowUs()) {
+    EnvelopeHeader h = Header(account);
+    h.time_us = at;
+    Require(account, BuildCreditsConfigSet(h, id, true, units, period, rollover), h);
   }
   void Products(const std::string& account, const std::string& id,
                 const std::vector<std::string>& products) {
@@ -113,11 +135,12 @@ class Seeder {
   // Publishes one request event of `key_id` now; returns its request id.
   std::array<uint8_t, 16> Request(const std::string& account, const std::string& key_id,
                                   uint32_t units = 1,
-                                  std::array<uint8_t, 16> request_id = RandomRequestId()) {
+                                  std::array<uint8_t, 16> request_id = RandomRequestId(),
+                                  TimeUs at = 0) {
     RequestFields r{.request_id = request_id,
                     .key_id = key_id,
                     .account_id = account,
-                    .time_us = NowUs(),
+                    .time_us = at != 0 ? at : NowUs(),
                     .units = units};
     BOOST_REQUIRE(pipeline_.Publish(Bytes(BuildRequestEvent(r)), account).ok());
     return request_id;

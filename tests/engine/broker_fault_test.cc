@@ -228,9 +228,11 @@ BOOST_AUTO_TEST_CASE(a_member_joining_and_leaving_the_group_skips_and_doubles_no
   std::thread producer([&] { delivered = ProduceWorkload(Brokers(), topic, w, 24s); });
 
   TempDir tmp;
+  // No standbys: a member then applies only what the group assigns it (with one, each of two
+  // members would also tail the other's partitions, and /metrics would list all four).
   auto serve = [&](const std::string& name) {
     return Spawn({"serve", "--data-dir", tmp.sub(name), "--listen", "127.0.0.1:0", "--brokers",
-                  Brokers(), "--topic", topic, "--group", group},
+                  Brokers(), "--topic", topic, "--group", group, "--standby-replicas", "0"},
                  tmp.sub(name + ".err"));
   };
   auto first = serve("first");

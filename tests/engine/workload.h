@@ -42,6 +42,7 @@ struct AccountGen {
   int32_t partition = 0;
   std::map<std::string, std::string> root;
   TimeUs c2_deleted = INT64_MAX;
+  TimeUs c1_expires = INT64_MAX;
   absl::flat_hash_set<std::array<uint8_t, 16>> seen;  // request ids accepted
   std::vector<std::string> recent;  // payloads of accepted requests, to resend
 };
@@ -90,6 +91,13 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
     for (const std::string& k : {g.c1, g.c2}) {
       push(g, BuildKeyIssued(admin(g), k, Sha256(k), k, g.parent, fb::KeyStatus::Pending), t);
     }
+    // Limits (docs/api.md): root2's pool spends credits, refilled daily with rollover (its
+    // balance is in the key's record, so the checksums compare it); the parent's pool and c1
+    // have rate limits (memory only).
+    push(g, BuildCreditsAdded(admin(g), g.root2, 1000, "opening balance"), t);
+    push(g, BuildCreditsConfigSet(admin(g), g.root2, true, 500, fb::RefillPeriod::Day, true), t);
+    push(g, BuildRateLimitSet(admin(g), g.parent, {.per_second = 5, .per_hour = 1000}), t);
+    push(g, BuildRateLimitSet(admin(g), g.c1, {.per_minute = 10}), t);
     g.root = {{g.parent, g.parent}, {g.root2, g.root2}, {g.c1, g.parent}, {g.c2, g.parent}};
   }
   for (int i = 0; i < requests_per_account; ++i) {
@@ -100,6 +108,10 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
         g.root[g.c2] = g.root2;
       }
       if (i == requests_per_account / 2) push(g, BuildStatusOp(admin(g), fb::Op::KeySuspended, g.c1), t);
+      if (i == requests_per_account * 8 / 10) {  // c1 expires a minute from now (event time)
+        g.c1_expires = t + 60 * kMicrosPerSecond;
+        push(g, BuildKeyExpirySet(admin(g), g.c1, g.c1_expires), t);
+      }
       if (i == requests_per_account * 7 / 10) {
         push(g, BuildStatusOp(admin(g), fb::Op::KeyDeleted, g.c2), t);
         g.c2_deleted = t;
@@ -141,6 +153,8 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
         r.time_us = t + kMicrosPerDay, reason = "FUTURE-TIMESTAMP";
       } else if (r.key_id == g.c2 && r.time_us >= g.c2_deleted) {
         reason = "KEY-DELETED";
+      } else if (r.key_id == g.c1 && r.time_us >= g.c1_expires) {
+        reason = "KEY-EXPIRED";
       }
       std::string payload = BuildRequestEvent(r);
       if (reason.empty() && chance(0.005)) {

@@ -81,4 +81,41 @@ BOOST_AUTO_TEST_CASE(quotas_go_to_roots_and_caps_to_children_as_the_hierarchy_ch
   BOOST_TEST(Outcome(BuildMemberCapSet(A(), "Nokey000", 1)) == "NO-SUCH-API-KEY");
 }
 
+BOOST_AUTO_TEST_CASE(limits_rate_expiry_and_credits_are_admin_ops_with_their_rules) {
+  Setup();
+  // Rate limits on any key: a root's are its pool's, a child's its own.
+  BOOST_TEST(Outcome(BuildRateLimitSet(A(), "ParentAA", {.per_second = 5})) == "OK");
+  BOOST_TEST(Outcome(BuildRateLimitSet(A(), "ChildAA1", {.per_hour = 9})) == "OK");
+  BOOST_TEST(Key("ChildAA1").extras().rate.per_hour == 9u);
+  BOOST_TEST(directory->any_rate_limits());
+  BOOST_TEST(Outcome(BuildMemberCapSet(A(), "ChildAA1", 3, 40)) == "OK");
+  BOOST_TEST(Key("ChildAA1").extras().member_monthly_units == 40u);
+  // Expiry: negative is refused; 0 clears it.
+  BOOST_TEST(Outcome(BuildKeyExpirySet(A(), "ChildAA1", -1)) == "INVALID-EXPIRY");
+  BOOST_TEST(Outcome(BuildKeyExpirySet(A(), "ChildAA1", 5'000'000)) == "OK");
+  BOOST_TEST(Key("ChildAA1").extras().expires_at_us == 5'000'000);
+  BOOST_TEST(Outcome(BuildKeyExpirySet(A(), "ChildAA1", 0)) == "OK");
+  BOOST_TEST(Key("ChildAA1").extras().expires_at_us == 0);
+  // Credits belong to root keys; a top-up turns them on; negative units take some back.
+  BOOST_TEST(Outcome(BuildCreditsAdded(A(), "ChildAA1", 10, "no")) == "NOT-A-ROOT-KEY");
+  BOOST_TEST(Outcome(BuildCreditsConfigSet(A(), "ChildAA1", true, 1, fb::RefillPeriod::Day, false)) ==
+             "NOT-A-ROOT-KEY");
+  BOOST_TEST(Outcome(BuildCreditsAdded(A(), "ParentAA", 100, "invoice 1")) == "OK");
+  BOOST_TEST(Outcome(BuildCreditsAdded(A(), "ParentAA", -30, "correction")) == "OK");
+  BOOST_TEST(Key("ParentAA").extras().credits.enabled);
+  BOOST_TEST(Key("ParentAA").extras().credits.balance == 70);
+  BOOST_TEST(History(kAcct).at(0).detail == "credits: -30 units, balance 70 (correction)");
+  BOOST_TEST(Outcome(BuildCreditsConfigSet(A(), "ParentAA", false, 0, fb::RefillPeriod::None,
+                                           false)) == "OK");
+  BOOST_TEST(!Key("ParentAA").extras().credits.enabled);
+  BOOST_TEST(Key("ParentAA").extras().credits.balance == 70);  // kept while off
+  // A member may do none of it, not even on its own key.
+  for (const std::string& op :
+       {BuildRateLimitSet(As(fb::ActorKind::Member, kAcct, "ChildAA1"), "ChildAA1", {}),
+        BuildKeyExpirySet(As(fb::ActorKind::Member, kAcct, "ChildAA1"), "ChildAA1", 0),
+        BuildCreditsAdded(As(fb::ActorKind::Member, kAcct, "ParentAA"), "ParentAA", 5, "")}) {
+    BOOST_TEST(Outcome(op) == "FORBIDDEN");
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
