@@ -10,6 +10,9 @@
 // applies them. Pool A is asked without `reserve` (admission sees only applied events), pool B with
 // `reserve` and the event's request id (admission counts live reservations). Once every event
 // is applied, overshoot = admitted − N, and a last authorize must answer DAILY_QUOTA_EXCEEDED.
+// Pools C (without reserve) and D (with) have no quota but a rate limit of N per hour (docs/api.md,
+// Limits): the same burst, overshoot = admitted − N × the hour windows the burst touched (one,
+// unless it crossed an hour), and a last authorize must answer RATE_LIMITED.
 //
 // The log is the embedded one by default (events appended at once, Pipeline::Publish, the path of
 // POST /v1/events); --kafka uses a fresh topic on KEYMETER_BROKERS, the gateways producing
@@ -29,6 +32,7 @@
 #include "engine/authorizer.h"
 #include "engine/reservations.h"
 #include "engine/secrets.h"
+#include "projections/time_buckets.h"
 #include "schemas/envelope_builder.h"
 
 using namespace keymeter;
@@ -52,6 +56,7 @@ struct Pool {
 struct Outcome {
   uint64_t calls = 0;
   uint64_t admitted = 0;
+  uint64_t windows = 1;  // rate windows (hours) the burst touched
   double burst_s = 0;
   double settle_s = 0;  // from the end of the burst until every event was applied
   std::string final_reason;
@@ -92,8 +97,9 @@ int main(int argc, char** argv) {
   EnvelopeHeader op{.time_us = setup_time, .actor = fb::ActorKind::Operator, .account_id = account};
   setup.emplace_back(BuildAccountCreated(op, account, Sha256("token"), false), account);
   op.actor = fb::ActorKind::AccountAdmin;
-  Pool pools[2];
-  for (Pool& pool : pools) {
+  Pool pools[4];
+  for (int p = 0; p < 4; ++p) {
+    Pool& pool = pools[p];
     for (int k = 0; k < 4; ++k) {
       pool.keys.push_back(RandomKey(rng));
       const std::string id = pool.keys.back().substr(0, kKeyIdLength);
@@ -102,7 +108,12 @@ int main(int argc, char** argv) {
                                         fb::KeyStatus::Active),
                          account);
     }
-    setup.emplace_back(BuildQuotaSet(op, pool.keys[0].substr(0, kKeyIdLength), quota, 0), account);
+    const std::string root = pool.keys[0].substr(0, kKeyIdLength);
+    if (p < 2) {
+      setup.emplace_back(BuildQuotaSet(op, root, quota, 0), account);
+    } else {
+      setup.emplace_back(BuildRateLimitSet(op, root, {.per_hour = quota}), account);
+    }
   }
 
   std::unique_ptr<Pipeline> pipeline = OpenPipeline(po);
@@ -127,6 +138,7 @@ int main(int argc, char** argv) {
     std::atomic<uint64_t> next{0}, admitted{0};
     std::atomic<bool> failed{false};
     const auto start = Clock::now();
+    const TimeUs first_hour = HourStart(NowUs());
     std::vector<std::jthread> gateways;
     for (int t = 0; t < threads; ++t) {
       gateways.emplace_back([&, t] {
@@ -165,6 +177,7 @@ int main(int argc, char** argv) {
     }
     gateways.clear();  // joins
     out.burst_s = Seconds(start);
+    out.windows = uint64_t((HourStart(NowUs()) - first_hour) / kMicrosPerHour) + 1;
     if (gateway && !gateway->Flush(std::chrono::seconds(30)).ok()) failed = true;
     if (failed) std::fprintf(stderr, "exactness: a publish failed\n"), std::exit(1);
     const auto settle = Clock::now();
@@ -179,11 +192,15 @@ int main(int argc, char** argv) {
   };
   const Outcome async = burst(pools[0], false);
   const Outcome reserved = burst(pools[1], true);
+  const Outcome rate_async = burst(pools[2], false);
+  const Outcome rate_reserved = burst(pools[3], true);
   pipeline->Stop();
   pipeline.reset();
   std::filesystem::remove_all(dir);
 
-  auto overshoot = [&](const Outcome& o) { return int64_t(o.admitted) - int64_t(quota); };
+  auto overshoot = [&](const Outcome& o) {
+    return int64_t(o.admitted) - int64_t(quota * o.windows);
+  };
   auto json = [&](const Outcome& o) {
     char buf[512];
     std::snprintf(buf, sizeof buf,
@@ -197,9 +214,14 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"bench\":\"exactness\",\"quick\":%s,\"log\":\"%s\",\"quota\":%llu,\"burst\":\"10x\","
       "\"gateway_threads\":%d,\"async\":%s,\"reserve\":%s,\"async_overshoot\":%lld,"
-      "\"reserve_overshoot\":%lld,\"goal\":\"0 with reserve\"}\n",
+      "\"reserve_overshoot\":%lld,\"rate_limit\":{\"per_hour\":%llu,\"hours_touched\":%llu,"
+      "\"async\":%s,\"reserve\":%s,\"async_overshoot\":%lld,\"reserve_overshoot\":%lld},"
+      "\"goal\":\"0 with reserve\"}\n",
       quick ? "true" : "false", kafka ? "kafka" : "embedded", (unsigned long long)quota, threads,
       json(async).c_str(), json(reserved).c_str(), (long long)overshoot(async),
-      (long long)overshoot(reserved));
+      (long long)overshoot(reserved), (unsigned long long)quota,
+      (unsigned long long)rate_reserved.windows, json(rate_async).c_str(),
+      json(rate_reserved).c_str(), (long long)overshoot(rate_async),
+      (long long)overshoot(rate_reserved));
   return 0;
 }
