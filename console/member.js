@@ -5,7 +5,7 @@
 import { call, get, setCredential } from './api.js';
 import { requestLog } from './logs.js';
 import { sourcesForm } from './sources.js';
-import { h, number, time, statusBadge, showError, notify, confirmDialog, showKeyOnce, section, refusedPanel } from './ui.js';
+import { h, number, time, statusBadge, showError, notify, confirmDialog, showKeyOnce, section, refusedPanel, rateText } from './ui.js';
 import { usagePanel } from './usage.js';
 
 const usageState = { scope: '', granularity: 'day', metric: 'requests' };
@@ -38,6 +38,13 @@ function keyPanel(me, onRotated) {
       ['Rotation grace until', time(me.rotation_grace_until)],
       ['Requests left today', me.remaining?.daily_requests == null ? 'no limit' : `${number(me.remaining.daily_requests)} (resets ${time(me.reset?.daily)})`],
       ['Units left this month', me.remaining?.monthly_units == null ? 'no limit' : `${number(me.remaining.monthly_units)} (resets ${time(me.reset?.monthly)})`],
+      ['Credits left', me.remaining?.credits == null ? 'no credits' : number(me.remaining.credits)],
+      ['Requests left now', [['per_second', 'this second'], ['per_minute', 'this minute'], ['per_hour', 'this hour']]
+        .filter(([f]) => me.remaining?.[f] != null).map(([f, w]) => `${number(me.remaining[f])} ${w}`).join(' · ') || 'no rate limit'],
+      ['My limits', [me.limits?.daily_requests ? `${number(me.limits.daily_requests)} requests/day` : '',
+        me.limits?.monthly_units ? `${number(me.limits.monthly_units)} units/month` : '',
+        rateText(me.rate_limits)].filter(Boolean).join(' · ') || 'none of my own'],
+      ['Expires', me.effective_expires_at ? time(me.effective_expires_at) : 'never'],
     ]),
     h('h3', { text: 'Effective config' }),
     h('p', { class: 'hint', text: config.inherited_from ? `Inherited from the parent key ${config.inherited_from}: it follows the parent's changes.` : 'The key\'s own config.' }),

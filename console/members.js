@@ -6,7 +6,7 @@ import { call, get, query } from './api.js';
 import { gauge } from './chart.js';
 import { sourcesForm } from './sources.js';
 import { h, number, time, statusBadge, showError, notify, confirmDialog, showKeyOnce, section,
-  table, field, select, refusedPanel } from './ui.js';
+  table, field, select, refusedPanel, utcInput, rateText } from './ui.js';
 
 const dayStart = (t = new Date()) => new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate()));
 const monthStart = (t = new Date()) => new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1));
@@ -67,6 +67,75 @@ function sourcesDialog(key, refresh) {
   dialog = formDialog(`Allowed sources of ${nameOfKey(key)}`, form);
 }
 
+// A pool's rate limits and credits, as the pool card shows them.
+function poolLimits(root) {
+  const credits = root.credits;
+  return h('p', { class: 'limits' },
+    h('span', { dataset: { part: 'rate' }, text: `Rate limits: ${rateText(root.rate_limits) || 'none'}` }),
+    credits ? h('span', { dataset: { part: 'credits' }, text:
+      ` · Credits: ${credits.enabled ? `${number(credits.balance)} left` : 'off'}` +
+      (credits.refill ? ` · refill ${number(credits.refill.units)} per ${credits.refill.period}` +
+        `${credits.refill.rollover ? ' with rollover' : ''} (next ${time(credits.next_refill)})` : '') }) : null);
+}
+
+// The admin's limits of one key (docs/api.md, Limits): rate limits on any key; caps on a child;
+// expiry; a root's credits (top-up and refill). Each part changed is one call; the first refusal
+// stops the rest and shows its code.
+function limitsDialog(key, refresh) {
+  const errors = h('div', { class: 'errors' });
+  const num = (name, value) => h('input', { name, type: 'number', min: '0', step: '1', value: value ? String(value) : '' });
+  const rate = key.rate_limits || {};
+  const perSecond = num('per_second', rate.per_second);
+  const perMinute = num('per_minute', rate.per_minute);
+  const perHour = num('per_hour', rate.per_hour);
+  const capDaily = num('cap_daily', key.cap?.daily_requests);
+  const capMonthly = num('cap_monthly', key.cap?.monthly_units);
+  const expires = h('input', { name: 'expires_at', type: 'datetime-local', step: '1',
+    value: key.expires_at ? key.expires_at.slice(0, 19) : '' });
+  const topUp = h('input', { name: 'credits', type: 'number', step: '1', placeholder: 'e.g. 5000' });
+  const reason = h('input', { name: 'reason', type: 'text', autocomplete: 'off', placeholder: 'invoice, trial…' });
+  const refill = key.credits?.refill;
+  const refillUnits = num('refill_units', refill?.units);
+  const refillPeriod = select('refill_period', [['', 'no refill'], ['day', 'per day'], ['month', 'per month']], refill?.period || '');
+  const rollover = h('input', { name: 'rollover', type: 'checkbox', checked: !!refill?.rollover });
+  const value = (input) => (input.value === '' ? 0 : Number(input.value));
+  const child = !!key.parent;
+  const form = h('form', { class: 'limits', novalidate: true },
+    h('p', { class: 'hint', text: child ? 'Limits of this member, inside its parent\'s pool. Empty or 0: none.'
+      : 'Limits of the pool: this key and all its members together. Empty or 0: none.' }),
+    h('div', { class: 'controls' }, field('Requests per second', perSecond), field('per minute', perMinute), field('per hour', perHour)),
+    child ? h('div', { class: 'controls' }, field('Member cap: requests per day', capDaily), field('units per month', capMonthly)) : null,
+    h('div', { class: 'controls' }, field('Expires (UTC; empty: never)', expires)),
+    child ? null : h('div', { class: 'controls' }, field('Add credits (units)', topUp), field('Reason', reason)),
+    child ? null : h('div', { class: 'controls' }, field('Refill (units)', refillUnits), field('Refill period', refillPeriod),
+      field('Roll over unused credits', rollover)),
+    errors, h('div', { class: 'buttons' }, h('button', { type: 'submit', text: 'Save limits' })));
+  const dialog = formDialog(`Limits of ${nameOfKey(key)}`, form);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await call('PUT', `/v1/keys/${key.key_id}/rate-limits`,
+        { per_second: value(perSecond), per_minute: value(perMinute), per_hour: value(perHour) });
+      if (child) {
+        await call('PUT', `/v1/keys/${key.key_id}/cap`, { daily_requests: value(capDaily), monthly_units: value(capMonthly) });
+      }
+      await call('PUT', `/v1/keys/${key.key_id}/expiry`, { expires_at: expires.value ? utcInput(expires.value) : null });
+      if (!child && topUp.value !== '' && Number(topUp.value) !== 0) {
+        await call('POST', `/v1/keys/${key.key_id}/credits`, { units: Number(topUp.value), reason: reason.value });
+      }
+      if (!child && (refillPeriod.value || refill)) {
+        await call('PUT', `/v1/keys/${key.key_id}/credits`, refillPeriod.value
+          ? { refill_units: value(refillUnits), refill_period: refillPeriod.value, rollover: rollover.checked } : {});
+      }
+      dialog.close();
+      notify(`Limits of ${nameOfKey(key)} saved.`);
+      await refresh();
+    } catch (err) {
+      showError(errors, err, 'Not saved');
+    }
+  });
+}
+
 function inviteForm(keys, refresh) {
   const roots = keys.filter((k) => !k.parent && k.status !== 'deleted');
   const label = h('input', { name: 'label', type: 'text', autocomplete: 'off', placeholder: 'member@example.com' });
@@ -99,7 +168,8 @@ function pools(data) {
     h('h3', {}, `Pool of ${nameOfKey(root)}`, ' ', statusBadge(root.status),
       h('span', { class: 'hint', text: ` ${root.children} member${root.children === 1 ? '' : 's'}` })),
     gauge({ label: 'Today', used: sum(data.today, root, 'requests'), limit: root.quota?.daily_requests, unit: 'requests', reset: nextDay() }),
-    gauge({ label: 'This month', used: sum(data.month, root, 'units'), limit: root.quota?.monthly_units, unit: 'units', reset: nextMonth() }))));
+    gauge({ label: 'This month', used: sum(data.month, root, 'units'), limit: root.quota?.monthly_units, unit: 'units', reset: nextMonth() }),
+    poolLimits(root))));
 }
 
 function membersTable(data, errors, refresh) {
@@ -139,6 +209,7 @@ function membersTable(data, errors, refresh) {
         : button(k, 'suspend', 'Suspend', act(k, 'Suspend', post('suspend'), `${nameOfKey(k)} suspended.`)),
       button(k, 'parent', 'Parent…', () => parentDialog(k, data.keys, refresh)),
       button(k, 'sources', 'Sources…', () => sourcesDialog(k, refresh)),
+      button(k, 'limits', 'Limits…', () => limitsDialog(k, refresh)),
       button(k, 'delete', 'Delete', async (e) => {
         const target = e.currentTarget;  // gone from the event once the dialog has been awaited
         if (!await confirmDialog('Delete key', `Delete ${nameOfKey(k)} for good? It never authorizes again; its usage and history stay.`, 'Delete')) return;
@@ -149,8 +220,11 @@ function membersTable(data, errors, refresh) {
     const used = data.today.get(k.key_id)?.requests || 0;
     const pool = byId.get(rootOf(k))?.quota?.daily_requests;
     const cap = k.cap?.daily_requests;
+    const rate = k.parent ? rateText(k.rate_limits) : '';
     return h('span', {}, number(used), pool ? ` / ${number(pool)} pool` : ' / unlimited',
-      cap ? h('span', { class: 'hint', text: ` (cap ${number(cap)})` }) : null);
+      cap ? h('span', { class: 'hint', text: ` (cap ${number(cap)})` }) : null,
+      rate ? h('span', { class: 'hint', text: ` (${rate})` }) : null,
+      k.effective_expires_at ? h('span', { class: 'hint', text: ` expires ${time(k.effective_expires_at)}` }) : null);
   };
   return table([
     { label: 'Member', cell: (k) => h('span', { class: 'label', text: k.label || '(no label)' }) },

@@ -26,6 +26,12 @@ export const svg = (tag, props, ...children) =>
 
 export const number = (n) => (n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US'));
 
+// Rate limits as "50/s · 1,000/h"; '' when none.
+export function rateText(rate) {
+  return [['per_second', 's'], ['per_minute', 'min'], ['per_hour', 'h']]
+    .filter(([f]) => rate?.[f]).map(([f, unit]) => `${number(rate[f])}/${unit}`).join(' · ');
+}
+
 // "2026-11-25 10:00 UTC" (seconds with `seconds`).
 export function time(iso, seconds = false) {
   if (!iso) return '—';

@@ -6,9 +6,10 @@
 // The operator API creates an account with a root key (quota, config); in the browser the admin
 // signs in, is refused an empty label (the API's INVALID_FIELD), invites a member and sees its
 // key once, confirms, suspends and reactivates it, reads its usage after traffic from
-// POST /v1/events, filters and pages the request log, reads the audit, is refused a delete
+// POST /v1/events, sets a member's rate limit and expiry and the pool's credits and refill (and is
+// refused a negative limit), filters and pages the request log, reads the audit, is refused a delete
 // (KEY-HAS-CHILDREN) and rotates the member's key. The member signs in with it, sees its own
-// key, inherited config, usage and requests, is refused an invalid CIDR (INVALID-CIDR), cannot
+// key, inherited config, its own limits, credits left and expiry, usage and requests, is refused an invalid CIDR (INVALID-CIDR), cannot
 // reach the admin pages (403 FORBIDDEN, shown), and rotates its own key. Screenshots of each
 // view go to the artifacts dir. Exit 0 on success, 1 with the failed step on stderr.
 
@@ -269,6 +270,39 @@ try {
     await shot('02-admin-members');
   });
 
+  await step('limits: a member rate limit and expiry, the pool\'s credits and refill, shown as the API has them', async () => {
+    await page.click(`${row(dev)} button[data-action=limits]`);
+    await page.fill('dialog form.limits input[name=per_minute]', '100');
+    await page.fill('dialog form.limits input[name=expires_at]', '2099-01-31T00:00:00');
+    await page.click('dialog form.limits button[type=submit]');
+    await page.waitForSelector('.notice:text("saved.")');
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes('100/min'),
+      `${row(dev)} td[data-label="Today vs. pool"]`);
+    assert.match(await page.textContent(`${row(dev)} td[data-label="Today vs. pool"]`), /expires 2099-01-31 00:00 UTC/);
+    await page.click(`${row(owner)} button[data-action=limits]`);
+    await page.fill('dialog form.limits input[name=per_second]', '50');
+    await page.fill('dialog form.limits input[name=credits]', '500');
+    await page.fill('dialog form.limits input[name=reason]', 'trial');
+    await page.fill('dialog form.limits input[name=refill_units]', '1000');
+    await page.selectOption('dialog form.limits select[name=refill_period]', 'month');
+    await page.click('dialog form.limits button[type=submit]');
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes('Credits: 500 left'),
+      `.pool[data-key="${owner}"] .limits`);
+    const limits = await page.textContent(`.pool[data-key="${owner}"] .limits`);
+    assert.match(limits, /Rate limits: 50\/s/);
+    assert.match(limits, /refill 1,000 per month/);
+    const key = await api('GET', `/v1/keys/${owner}/credits`, admin);
+    assert.equal(key.json.credits.balance, 500);
+    assert.equal(key.json.entries.length, 2);
+    // A negative refill is the API's to refuse: its code shows in the dialog.
+    await page.click(`${row(owner)} button[data-action=limits]`);
+    await page.fill('dialog form.limits input[name=per_hour]', '-5');
+    await page.click('dialog form.limits button[type=submit]');
+    assert.equal(await errorCode('dialog form.limits'), 'INVALID_FIELD');
+    await page.click('dialog button:text("Close")');
+    await shot('03-admin-limits');
+  });
+
   await step('an action the API refuses shows its code: delete a root with children (KEY-HAS-CHILDREN)', async () => {
     await page.click(`${row(owner)} button[data-action=delete]`);
     await page.click('dialog button[value=ok]');
@@ -360,6 +394,9 @@ try {
     assert.deepEqual(nav, ['My key']);
     await page.waitForSelector(`.usage ${row(dev)}`);
     assert.equal(await page.textContent(`.usage ${row(dev)} td[data-label=Requests]`), '30');
+    assert.match(text, /My limits100\/min/);
+    assert.match(text, /Credits left500/);
+    assert.match(text, /Expires2099-01-31 00:00 UTC/);
     await page.waitForFunction(() => document.querySelector('.page-info')?.textContent === 'page 1, 20 requests');
     await shot('08-member');
   });
