@@ -101,6 +101,12 @@ Status WriteAccount(Pipeline& pipeline, http::JsonWriter& json, const AccountSna
     json.BeginObject().Key("key_id").String(root.key_id).Key("label").String(root.label);
     json.Key("status").String(StatusName(root.status));
     if (s = WriteTotals(pipeline, json, UsageScope::kRoot, root.key_id, from); !s.ok()) return s;
+    json.Key("credits");  // the pool's balance now (the view's), its refill; null without credits
+    if (root.credits.enabled) {
+      WriteCredits(json, root.credits, root.credits_balance);
+    } else {
+      json.Null();
+    }
     json.Key("members").BeginArray();
     for (const KeyView& member : PoolMembers(account.keys, root.key_id)) {
       if (s = WriteMember(pipeline, json, member, from, to); !s.ok()) return s;

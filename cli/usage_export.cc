@@ -84,7 +84,11 @@ Result<UsageExport> CollectUsage(const Store& store, const KeyDirectory& directo
         const std::string id = key->id.str();
         Result<std::optional<Counters>> sum = Sum(store, q, UsageScope::kRoot, id);
         if (!sum) return sum.error();
-        if (sum.value()) e.rows.push_back({account, id, "", "", *sum.value()});
+        if (!sum.value()) continue;
+        e.rows.push_back({account, id, "", "", *sum.value()});
+        if (const Credits& credits = key->extras().credits; credits.enabled) {
+          e.rows.back().credits_balance = BalanceAt(credits, e.watermark.value_or(0));
+        }
         continue;
       }
       if (Status s = KeyRows(store, directory, q, *key, &e.rows); !s.ok()) return s;
@@ -112,16 +116,17 @@ std::string CsvField(std::string_view field) {
 
 std::string CsvHeader() {
   return "period_start,period_end,account_id,root_key_id,key_id,product,requests,units,"
-         "errors_4xx,errors_5xx,bytes_in,bytes_out,watermark,complete\n";
+         "errors_4xx,errors_5xx,bytes_in,bytes_out,watermark,complete,credits_balance\n";
 }
 
 std::string CsvRow(const UsageExport& e, const ExportRow& row) {
   const Counters& c = row.counters;
-  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", Time(e.from_us), Time(e.to_us),
-                     CsvField(row.account_id), CsvField(row.root_key_id), CsvField(row.key_id),
-                     CsvField(row.product), c.requests, c.units, c.errors_4xx, c.errors_5xx,
-                     c.bytes_in, c.bytes_out, e.watermark ? Time(*e.watermark) : "",
-                     e.complete ? "true" : "false");
+  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", Time(e.from_us),
+                     Time(e.to_us), CsvField(row.account_id), CsvField(row.root_key_id),
+                     CsvField(row.key_id), CsvField(row.product), c.requests, c.units,
+                     c.errors_4xx, c.errors_5xx, c.bytes_in, c.bytes_out,
+                     e.watermark ? Time(*e.watermark) : "", e.complete ? "true" : "false",
+                     row.credits_balance ? std::to_string(*row.credits_balance) : "");
 }
 
 std::string NdjsonRow(const UsageExport& e, const ExportRow& row) {
@@ -147,6 +152,8 @@ std::string NdjsonRow(const UsageExport& e, const ExportRow& row) {
   json.Key("bytes_in").Uint(c.bytes_in).Key("bytes_out").Uint(c.bytes_out);
   optional("watermark", e.watermark ? Time(*e.watermark) : "");
   json.Key("complete").Bool(e.complete);
+  json.Key("credits_balance");
+  row.credits_balance ? json.Int(*row.credits_balance) : json.Null();
   json.EndObject();
   return json.Take() + "\n";
 }

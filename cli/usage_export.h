@@ -20,7 +20,9 @@
 // runs it as a formula;
 // "\n" line ends, times as "2026-03-01T00:00:00Z", empty cells where a column does not apply):
 //   period_start,period_end,account_id,root_key_id,key_id,product,requests,units,errors_4xx,
-//   errors_5xx,bytes_in,bytes_out,watermark,complete
+//   errors_5xx,bytes_in,bytes_out,watermark,complete,credits_balance
+// credits_balance (root rows of a pool with credits): the pool's balance as the store holds it,
+// with the refills due by the watermark counted (docs/api.md, Limits); empty otherwise.
 // NDJSON: one object per row with the same names; null where a column does not apply.
 //
 // Thread safety: CollectUsage reads a store that others may write (RocksDB is thread-safe) but
@@ -58,6 +60,7 @@ struct ExportRow {
   std::string key_id;
   std::string product;
   Counters counters;
+  std::optional<int64_t> credits_balance;  // root rows of a pool with credits
 };
 
 struct UsageExport {

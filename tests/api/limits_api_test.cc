@@ -174,6 +174,14 @@ BOOST_AUTO_TEST_CASE(credits_are_spent_topped_up_and_listed) {
                          R"({"refill_period": "day"})", a.token)
                  .code() == "INVALID_FIELD");
   BOOST_TEST(server.Call("GET", "/v1/keys/" + Id(a.parent) + "/credits", "", a.child).status == 403);
+  // Billing shows the pool's balance beside its month (the operator's view of every account).
+  const std::string month = listed.json().Str("/entries/0/time").substr(0, 7);
+  Reply billing = server.Call("GET", "/v1/billing/usage?month=" + month, "", kOperatorToken);
+  BOOST_REQUIRE(billing.status == 200);
+  BOOST_TEST(billing.body.find(R"("key_id":")" + Id(a.parent) + R"(","label":"owner")") !=
+             std::string::npos);
+  BOOST_TEST(billing.body.find(R"("balance":15,"refill":{"units":100,"period":"month")") !=
+             std::string::npos);
   // The member sees what its pool's credits leave.
   BOOST_TEST(server.Call("GET", "/v1/me", "", a.child).json().Has("/remaining/credits"));
 }

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "cli/common.h"
 #include "cli/progress.h"
@@ -154,6 +155,30 @@ BOOST_AUTO_TEST_CASE(a_file_replays_into_a_store_that_checksum_and_export_read) 
   std::getline(in, first);
   BOOST_TEST(header == CsvHeader().substr(0, CsvHeader().size() - 1));
   BOOST_TEST(first.rfind("2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,acct3x", 0) == 0u);
+  // Root rows carry the pool's credit balance (the workload's second root opened with 1,000 and
+  // spends from it, ~200 units); other pools have none. The balance is as of the watermark,
+  // which the workload's day-ahead events move to April 1 (a file has one log time, so they are
+  // not FUTURE-TIMESTAMP): the daily refill of 500 (with rollover) at its midnight is counted.
+  const Run roots = Keymeter({"export", "--data-dir", tmp.sub("db"), "--month", "2026-03", "--by",
+                              "root", "--format", "ndjson"},
+                             tmp);
+  BOOST_REQUIRE_MESSAGE(roots.code == 0, roots.err);
+  size_t with_credits = 0, without = 0;
+  std::istringstream lines(roots.out);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t at = line.find("\"credits_balance\":");
+    BOOST_REQUIRE(at != std::string::npos);
+    const std::string value = line.substr(at + 18, line.find('}', at) - at - 18);
+    if (value == "null") {
+      ++without;
+      continue;
+    }
+    ++with_credits;
+    BOOST_TEST_CONTEXT(line) { BOOST_TEST((std::stoll(value) > 1000 && std::stoll(value) < 1500)); }
+    BOOST_TEST(line.find("Rzz") != std::string::npos);  // the second root's id ends so
+  }
+  BOOST_TEST(with_credits == 3u);  // one per account
+  BOOST_TEST(without >= 3u);
   size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) {
     files += entry.path().filename().string().find(".tmp-") != std::string::npos ? 1 : 0;
