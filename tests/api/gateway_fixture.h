@@ -1,12 +1,13 @@
-// The gateway side of a real `keymeter serve` (KEYMETER_BINARY), as gateway_api_test and
-// nginx_gateway_test drive it: a data dir seeded in process before serve starts on it, and raw
-// requests with headers of their choosing whose answers keep every header.
+// The gateway side of a real `keymeter serve` (KEYMETER_BINARY), as gateway_api_test and the
+// nginx and Caddy gateway tests drive it: a data dir seeded in process before serve starts on it,
+// and raw requests with headers of their choosing whose answers keep every header.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +65,45 @@ inline Serve StartServe(const std::string& data_dir, const std::string& err_path
   serve.port = PortOf(line);
   BOOST_REQUIRE(WaitHealthy(serve.port));
   return serve;
+}
+
+// Every `from` in `text` replaced by `to` (an example config's placeholders).
+inline void ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+// The non-empty lines of `text`.
+inline std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+struct GatewayKeys {
+  std::string root, child;
+  std::string site;     // a root key of its own (no quota) that works only from app.acme.test
+  std::string gateway;  // the token of the gateway credential
+};
+
+// Seeds `data_dir` through an in-process pipeline, then closes it: account "acct<p>" with a
+// root key "<p>Root1" with a daily quota of 3 (and 100 units a month), its child "<p>Chld1",
+// a gateway "gw<p>", and a root "<p>Site1" allowed from app.acme.test only (`p`: 3 characters).
+inline GatewayKeys SeedGatewayKeys(const std::string& data_dir, const std::string& p) {
+  GatewayKeys keys;
+  const std::string account = "acct" + p;
+  SeedDataDir(data_dir, [&](Seeder& seed) {
+    seed.Account(account);
+    keys.root = seed.Key(account, p + "Root1");
+    keys.child = seed.Key(account, p + "Chld1", p + "Root1");
+    seed.Quota(account, p + "Root1", 3, 100);  // 100 units a month
+    keys.gateway = seed.Gateway("gw" + p);
+    keys.site = seed.Key(account, p + "Site1");
+    seed.Sources(account, p + "Site1", {}, {"app.acme.test"});
+  });
+  return keys;
 }
 
 }  // namespace keymeter::testing

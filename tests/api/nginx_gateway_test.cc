@@ -18,11 +18,6 @@ namespace {
 
 constexpr const char* kNginx = "/usr/sbin/nginx";
 
-void ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-}
-
 // nginx in the foreground (the config says `daemon off;`); its master is stopped with SIGQUIT
 // (graceful: it takes its workers down) when the object dies, SIGTERM after 5 s.
 struct Nginx {
@@ -47,43 +42,13 @@ std::unique_ptr<Nginx> StartNginx(const std::string& prefix, const std::string& 
   return nginx;
 }
 
-struct Keys {
-  std::string root, child;
-  std::string site;  // a root key of its own (no quota) that works only from app.acme.test
-  std::string gateway;  // the token of gateway "gwNginx1"
-};
-
-// Seeds `data_dir` through an in-process pipeline, then closes it: a root key with a daily
-// quota of 3 (and 100 units a month) and a child of it.
-Keys SeedKeys(const std::string& data_dir) {
-  Keys keys;
-  SeedDataDir(data_dir, [&](Seeder& seed) {
-    seed.Account("acctNgx");
-    keys.root = seed.Key("acctNgx", "NgxRoot1");
-    keys.child = seed.Key("acctNgx", "NgxChld1", "NgxRoot1");
-    seed.Quota("acctNgx", "NgxRoot1", 3, 100);  // 100 units a month
-    keys.gateway = seed.Gateway("gwNginx1");
-    keys.site = seed.Key("acctNgx", "NgxSite1");
-    seed.Sources("acctNgx", "NgxSite1", {}, {"app.acme.test"});
-  });
-  return keys;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  return lines;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(nginx_auth_request_in_front_of_an_upstream) {
   BOOST_REQUIRE_MESSAGE(::access(kNginx, X_OK) == 0,
                         kNginx << " is missing: run scripts/deps (it installs nginx-light)");
   TempDir dir;
-  const Keys keys = SeedKeys(dir.sub("db"));
+  const GatewayKeys keys = SeedGatewayKeys(dir.sub("db"), "Ngx");
   const Serve server = StartServe(dir.sub("db"), dir.sub("err"));
   const uint16_t km_port = server.port;
 
@@ -132,6 +97,8 @@ BOOST_AUTO_TEST_CASE(nginx_auth_request_in_front_of_an_upstream) {
       BOOST_TEST(r->body() == "hello\n");
       BOOST_TEST(Header(*r, "X-Keymeter-Reason") == "OK");
       BOOST_TEST(Header(*r, "RateLimit-Remaining") == std::to_string(2 - i));
+      BOOST_TEST(Header(*r, "RateLimit-Limit") == "3");
+      BOOST_TEST(Header(*r, "RateLimit-Policy") == "3;w=86400");
     }
   }
   // The 4th: keymeter answers 429, which auth_request turns into 500; the config's error page
@@ -141,6 +108,11 @@ BOOST_AUTO_TEST_CASE(nginx_auth_request_in_front_of_an_upstream) {
   BOOST_TEST(over->result_int() == 429u, nginx_log());
   BOOST_TEST(Header(*over, "X-Keymeter-Reason") == "DAILY_QUOTA_EXCEEDED");
   BOOST_TEST(Header(*over, "RateLimit-Remaining") == "0");
+  // Retry-After: the seconds to the next UTC midnight, when the daily quota resets.
+  const std::string retry = Header(*over, "Retry-After");
+  BOOST_REQUIRE(!retry.empty());
+  BOOST_TEST((std::stoll(retry) >= 1 && std::stoll(retry) <= 86400));
+  BOOST_TEST(retry == Header(*over, "RateLimit-Reset"));
   BOOST_TEST(over->body().find("hello") == std::string::npos);
   BOOST_TEST(over->body().find("DAILY_QUOTA_EXCEEDED") != std::string::npos);
 
