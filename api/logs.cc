@@ -1,11 +1,14 @@
 #include "api/logs.h"
 
+#include <shared_mutex>
+
 #include "api/context.h"
 #include "api/params.h"
 #include "api/views.h"
 #include "engine/pipeline.h"
 #include "http/json.h"
 #include "projections/audit.h"
+#include "projections/key_directory.h"
 #include "projections/request_log.h"
 
 namespace keymeter {
@@ -93,8 +96,21 @@ void AnswerAuditOf(Pipeline& pipeline, std::string_view account_id, std::optiona
   http::SetJson(response, 200, json.Take());
 }
 
-void AnswerRequests(Pipeline& pipeline, std::string_view account_id, std::optional<KeyId> key,
-                    const http::Request& request, http::Response& response) {
+namespace {
+
+// The keys whose pool is `root`'s, `root` first (for a child: the child alone).
+std::vector<KeyId> Family(Pipeline& pipeline, std::string_view account_id, KeyId root) {
+  std::vector<KeyId> family = {root};
+  std::shared_lock lock(pipeline.projector().state_mutex());
+  const KeyDirectory& directory = pipeline.directory();
+  for (const KeyState* key : directory.KeysOf(account_id)) {
+    if (key->id != root && directory.RootOf(*key) == root) family.push_back(key->id);
+  }
+  return family;
+}
+
+void AnswerRequestsOf(Pipeline& pipeline, std::string_view account_id, std::vector<KeyId> keys,
+                      const http::Request& request, http::Response& response) {
   RequestQuery query;
   if (!ReadRange(request, response, &query.from_us, &query.to_us, &query.limit)) return;
   Result<std::optional<RequestPosition>> cursor = RequestCursorParam(request);
@@ -110,7 +126,7 @@ void AnswerRequests(Pipeline& pipeline, std::string_view account_id, std::option
     query.status_class = uint16_t(s[0] - '0');
   }
   query.account_id = std::string(account_id);
-  query.key = key;
+  query.keys = std::move(keys);
   query.before = cursor.value();
   Result<RequestPage> page =
       ReadRequests(pipeline.store().db(), pipeline.store().cfs()[Cf::kRequests], query);
@@ -138,6 +154,19 @@ void AnswerRequests(Pipeline& pipeline, std::string_view account_id, std::option
   WriteCursor(json, next);
   json.EndObject();
   http::SetJson(response, 200, json.Take());
+}
+
+}  // namespace
+
+void AnswerRequests(Pipeline& pipeline, std::string_view account_id, std::optional<KeyId> key,
+                    const http::Request& request, http::Response& response) {
+  AnswerRequestsOf(pipeline, account_id, key ? Family(pipeline, account_id, *key) : std::vector<KeyId>(),
+                   request, response);
+}
+
+void AnswerKeyRequests(Pipeline& pipeline, std::string_view account_id, KeyId key,
+                       const http::Request& request, http::Response& response) {
+  AnswerRequestsOf(pipeline, account_id, {key}, request, response);
 }
 
 }  // namespace keymeter

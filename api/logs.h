@@ -40,8 +40,13 @@ void AnswerAuditOf(Pipeline& pipeline, std::string_view account_id, std::optiona
                    const std::vector<std::string>& ops,
                    const std::function<void(http::JsonWriter&)>& head);
 
-// The request log of `account_id`, only `key`'s requests when set.
+// The request log of `account_id`; when `key` is set, only its family's requests: the key's and,
+// for a root key, those of every key whose pool it is (its children, and deleted children that
+// still count to it), as GET /v1/usage?key=<root> rolls them up.
 void AnswerRequests(Pipeline& pipeline, std::string_view account_id, std::optional<KeyId> key,
                     const http::Request& request, http::Response& response);
+// The request log of one key alone (a member's own).
+void AnswerKeyRequests(Pipeline& pipeline, std::string_view account_id, KeyId key,
+                       const http::Request& request, http::Response& response);
 
 }  // namespace keymeter

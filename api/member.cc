@@ -158,7 +158,7 @@ void MyRequests(ApiContext& api, const http::Request& request, http::Response& r
   Credential member;
   std::optional<KeyView> me = Me(api, request, response, &member);
   if (!me || !OnlyOwnKey(*me, request, response)) return;
-  AnswerRequests(api.pipeline, member.account_id, member.key_id, request, response);
+  AnswerKeyRequests(api.pipeline, member.account_id, member.key_id, request, response);
 }
 
 Actor MemberActor(const KeyView& me) { return Actor{fb::ActorKind::Member, me.key_id}; }

@@ -169,7 +169,9 @@ Result<RequestPage> ReadRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
     for (RequestRecord& r : block) {
       if (r.time_us < q.from_us || r.time_us >= q.to_us) continue;
       if (q.before && std::tie(r.time_us, r.request_id) >= std::tie(q.before->first, q.before->second)) continue;
-      if (q.key && r.key != *q.key) continue;
+      if (!q.keys.empty() && std::find(q.keys.begin(), q.keys.end(), r.key) == q.keys.end()) {
+        continue;
+      }
       if (q.status_class && r.status / 100 != *q.status_class) continue;
       if (page.records.size() == q.limit) {
         const RequestRecord& last = page.records.back();

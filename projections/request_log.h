@@ -108,7 +108,7 @@ void DropRequestsBefore(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle*
 
 struct RequestQuery {
   std::string account_id;
-  std::optional<KeyId> key;       // only this key's requests
+  std::vector<KeyId> keys;        // only these keys' requests (a family); empty: every key
   std::optional<uint16_t> status_class;  // 2, 3, 4 or 5: only that class of statuses
   TimeUs from_us = 0;             // inclusive
   TimeUs to_us = INT64_MAX;       // exclusive

@@ -232,8 +232,9 @@ BOOST_AUTO_TEST_CASE(paging_visits_every_match_once_under_every_filter) {
     for (size_t limit : {1u, 3u, 10u, 1000u}) {
       BOOST_TEST_CONTEXT("key " << (f.key ? f.key->str() : "-") << " class "
                                 << (f.status_class ? *f.status_class : 0) << " limit " << limit) {
-        auto got = ReadAll(
-            {.account_id = "acct", .key = f.key, .status_class = f.status_class, .limit = limit});
+        const std::vector<KeyId> keys = f.key ? std::vector<KeyId>{*f.key} : std::vector<KeyId>();
+        auto got =
+            ReadAll({.account_id = "acct", .keys = keys, .status_class = f.status_class, .limit = limit});
         BOOST_TEST(Ids(got) == Ids(want));
       }
     }
@@ -282,7 +283,7 @@ BOOST_AUTO_TEST_CASE(a_page_reads_at_most_max_blocks) {
   for (uint8_t i = 0; i < 7; ++i) busy.push_back(Record(kT0 + (i + 1) * kMicrosPerSecond, i, kKeyB));
   Commit("acct", {Record(kT0 + 500, 99, kKeyA)});
   Commit("acct", busy);
-  RequestQuery q{.account_id = "acct", .key = kKeyA, .limit = 10, .max_blocks = 3};
+  RequestQuery q{.account_id = "acct", .keys = {kKeyA}, .limit = 10, .max_blocks = 3};
   RequestPage first = Read(q);
   BOOST_TEST(first.records.empty());
   BOOST_REQUIRE(first.next_cursor.has_value());

@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(request_log_is_newest_first_filtered_and_paged) {
   }
   BOOST_REQUIRE(seen.size() == 50u);
   for (int i = 0; i < 50; ++i) BOOST_REQUIRE(seen[i] == 49 - i);
-  RequestQuery by_key{.account_id = "acctA", .key = kChild, .status_class = 4, .limit = 100};
+  RequestQuery by_key{.account_id = "acctA", .keys = {kChild}, .status_class = 4, .limit = 100};
   page = ReadRequests(store->db(), store->cfs()[Cf::kRequests], by_key).value();
   for (const auto& r : page.records) {
     BOOST_TEST((r.key == kChild));
