@@ -6,9 +6,11 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <shared_mutex>
 #include <string>
 
 #include "api/client_address.h"
+#include "api/views.h"
 #include "engine/pipeline.h"
 #include "http/json.h"
 #include "schemas/clock.h"
@@ -54,6 +56,11 @@ std::shared_ptr<ApiContext> ApiOf(ServeContext& context) {
   return context.api;
 }
 
+Freshness AccountFreshness(Pipeline& pipeline, std::string_view account_id) {
+  std::shared_lock lock(pipeline.projector().state_mutex());
+  return pipeline.projector().FreshnessOf(account_id).value_or(Freshness());
+}
+
 std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
                                        http::Response& response, Role role) {
   return Authenticate(api, request, response, {role});
@@ -92,6 +99,12 @@ std::optional<Credential> Authenticate(ApiContext& api, const http::Request& req
     http::SetError(response, 403, Code::kForbidden, "this endpoint needs " + wanted);
     return std::nullopt;
   }
+  // Every answer to a credential says how fresh what it reads is: the account's partition, or
+  // for the operator every partition held.
+  SetFreshnessHeaders(r.credential.account_id.empty()
+                          ? api.pipeline.projector().EngineFreshness()
+                          : AccountFreshness(api.pipeline, r.credential.account_id),
+                      response);
   return std::move(r.credential);
 }
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "api/auth.h"
+#include "engine/freshness.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "projections/allowed_sources.h"
@@ -113,12 +114,18 @@ std::shared_ptr<ApiContext> ApiOf(ServeContext& context);
 // The caller's credential when it has role `role`; otherwise writes the error and returns
 // nullopt: 429 TOO_MANY_ATTEMPTS (with Retry-After) for a blocked address, 401 UNAUTHORIZED for
 // a missing or unknown credential, 403 FORBIDDEN for a valid credential of another role (a
-// member's key on an admin endpoint, an admin token on the operator's).
+// member's key on an admin endpoint, an admin token on the operator's). On success the answer
+// gets X-Keymeter-Watermark and X-Keymeter-Lag (api/views.h): the freshness of the credential's
+// account, or for the operator of every partition held.
 std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
                                        http::Response& response, Role role);
 // The same for a credential with any of `roles` (not empty; the first names it in a 401).
 std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,
                                        http::Response& response, std::initializer_list<Role> roles);
+
+// How fresh the state of `account_id` is (its partition; a default Freshness, lag 0 and no
+// watermark, for an account on no partition held here).
+Freshness AccountFreshness(Pipeline& pipeline, std::string_view account_id);
 
 // Writes `status` (code and message) as the error body with HTTP `http_status`.
 void SetStatusError(http::Response& response, int http_status, const Status& status);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "api/gateway_internal.h"
+#include "api/views.h"
 #include "engine/authorizer.h"
 #include "http/json.h"
 #include "projections/time_buckets.h"
@@ -84,6 +85,7 @@ std::string SecondsUntil(TimeUs at, TimeUs now) {
 // RateLimit-Policy listing each window as `limit;w=seconds`, and Retry-After on a 429 whose
 // window has an end (every one but credits without a refill).
 void SetLimitHeaders(const AuthorizeResult& result, TimeUs now, http::Response& response) {
+  if (result.fresh_known) SetFreshnessHeaders(result.freshness, response);
   if (!result.quota_evaluated) {
     response.SetHeader("RateLimit-Reset", SecondsUntil(result.reset_daily, now));
     return;
@@ -248,6 +250,12 @@ void HandlePost(const Authorizer& authorizer, const http::Request& request,
   }
   json.Key("retry_after");
   result.retry_after > 0 ? json.String(FormatRfc3339(result.retry_after)) : json.Null();
+  json.Key("freshness");
+  if (result.fresh_known) {
+    WriteFreshness(json, result.freshness);
+  } else {
+    json.Null();
+  }
   json.EndObject();
   response.SetHeader("X-Keymeter-Reason", std::string(HttpName(result.reason)));
   if (result.identified) SetLimitHeaders(result, now, response);

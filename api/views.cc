@@ -188,6 +188,19 @@ void WriteCredits(http::JsonWriter& json, const Credits& credits, int64_t balanc
   json.EndObject();
 }
 
+void SetFreshnessHeaders(const Freshness& f, http::Response& response) {
+  if (f.watermark_us != 0) response.SetHeader("X-Keymeter-Watermark", FormatRfc3339(f.watermark_us, true));
+  response.SetHeader("X-Keymeter-Lag", std::to_string(f.lag_messages));
+}
+
+void WriteFreshness(http::JsonWriter& json, const Freshness& f) {
+  json.BeginObject().Key("partition");
+  f.partition >= 0 ? json.Int(f.partition) : json.Null();
+  json.Key("watermark");
+  f.watermark_us != 0 ? json.String(FormatRfc3339(f.watermark_us, true)) : json.Null();
+  json.Key("lag_messages").Int(f.lag_messages).EndObject();
+}
+
 void WriteCounterFields(http::JsonWriter& json, const Counters& c) {
   json.Key("requests").Uint(c.requests);
   json.Key("units").Uint(c.units);

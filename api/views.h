@@ -29,7 +29,9 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/freshness.h"
 #include "http/json.h"
+#include "http/server.h"
 #include "projections/key_state.h"
 #include "projections/usage.h"
 #include "schemas/clock.h"
@@ -90,6 +92,12 @@ void WriteKey(http::JsonWriter& json, const KeyView& key, KeyDetail detail,
 void WriteRateLimits(http::JsonWriter& json, const RateLimits& rate);
 // A pool's credits as an object: {"enabled","balance","refill","next_refill"}.
 void WriteCredits(http::JsonWriter& json, const Credits& credits, int64_t balance);
+
+// How fresh an answer is (engine/freshness.h): X-Keymeter-Watermark (RFC 3339 with
+// microseconds; absent before the partition's first request event) and X-Keymeter-Lag
+// (messages); and as JSON, {"partition": n|null, "watermark": time|null, "lag_messages": n}.
+void SetFreshnessHeaders(const Freshness& freshness, http::Response& response);
+void WriteFreshness(http::JsonWriter& json, const Freshness& freshness);
 
 // The counters as members of the object being written: "requests","units","errors_4xx",
 // "errors_5xx","bytes_in","bytes_out".

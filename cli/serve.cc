@@ -311,6 +311,7 @@ int RunServe(const ServeOptions& options) {
   pipeline.projector().set_probe(&projector_probe);
   Authorizer authorizer(pipeline.projector().state_mutex(), pipeline.directory(), pipeline.quota(),
                         reservations, &authorize_probe);
+  authorizer.set_freshness(&pipeline.projector());
   http::Router router;
   ServeContext context{std::move(api_options).value(),
                        pipeline.store(),

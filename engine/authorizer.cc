@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "engine/authorize_probe.h"
+#include "engine/projector.h"
 #include "engine/reservations.h"
 #include "engine/secrets.h"
 #include "projections/allowed_sources.h"
@@ -211,6 +212,7 @@ void Authorizer::Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeRe
   out->retry_after = 0;
   out->window = {};
   out->policy_count = 0;
+  out->fresh_known = false;
   out->reset_daily = DayStart(now) + kMicrosPerDay;
   out->reset_monthly = NextMonthStart(now);
   if (!IsWellFormedKey(request.key)) return Deny(out, reason::kMalformedKey, 401);
@@ -239,6 +241,12 @@ void Authorizer::Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeRe
 
   out->identified = true;
   out->account_id.assign(key->account_id);
+  if (projector_ != nullptr) {
+    if (std::optional<Freshness> f = projector_->FreshnessOf(out->account_id)) {
+      out->fresh_known = true;
+      out->freshness = *f;
+    }
+  }
   out->key_id = key->id;
   const KeyId root = directory_.RootOf(*key);
   out->root_key_id = root;

@@ -55,6 +55,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/freshness.h"
 #include "schemas/ids.h"
 #include "schemas/status.h"
 
@@ -62,6 +63,7 @@ namespace keymeter {
 
 class AuthorizeProbe;
 class KeyDirectory;
+class Projector;
 class QuotaWindows;
 class Reservations;
 
@@ -140,6 +142,10 @@ struct AuthorizeResult {
   std::array<Policy, 8> policies{};
   uint8_t policy_count = 0;
   WindowState window;
+  // Set once the key is verified, when the authorizer knows the projector: how fresh the
+  // state this decision was made from is (its account's partition).
+  bool fresh_known = false;
+  Freshness freshness;
 };
 
 class Authorizer {
@@ -153,6 +159,10 @@ class Authorizer {
         quota_(quota),
         reservations_(reservations),
         probe_(probe) {}
+
+  // Reports each verified key's freshness (AuthorizeResult::freshness) from `projector`, whose
+  // state mutex is the one given above. Set before the first call; may stay unset.
+  void set_freshness(const Projector* projector) { projector_ = projector; }
 
   // Decides `request` at wall time `now` into `*out` (every field is overwritten; reusing one
   // result per thread reuses `account_id`'s buffer).
@@ -171,6 +181,7 @@ class Authorizer {
   const QuotaWindows& quota_;
   Reservations& reservations_;
   AuthorizeProbe* const probe_;
+  const Projector* projector_ = nullptr;
 };
 
 }  // namespace keymeter

@@ -75,10 +75,8 @@ Result<size_t> Projector::RunBatch(Source& source) {
   if (consumed == 0) {
     if (Status s = Drain(&source); !s.ok()) return s;
     PublishCommitted();  // the first time after Open()
-    if (probe_ != nullptr) {  // the lag while idle
-      probe_->LogEnds(source.LogEnds(), Partitions());
-      probe_->SourceBuffered(source.Buffered());
-    }
+    NoteLogEnds(source);  // the lag while idle
+    if (probe_ != nullptr) probe_->SourceBuffered(source.Buffered());
     return size_t(0);
   }
   if (Status s = Commit(source, !options_.overlap_commits || source.AtEnd()); !s.ok()) return s;
@@ -90,9 +88,9 @@ Result<size_t> Projector::RunBatch(Source& source) {
     stats_.dedupe_entries += part.dedupe->size();
     stats_.dedupe_bytes += part.dedupe->memory_bytes();
   }
+  NoteLogEnds(source);
   if (probe_ != nullptr) {
     probe_->BatchCommitted(stats_);
-    probe_->LogEnds(source.LogEnds(), Partitions());
     probe_->SourceBuffered(source.Buffered());
   }
   return consumed;

@@ -49,6 +49,7 @@
 #include "consumers/dead_letter.h"
 #include "absl/container/flat_hash_map.h"
 #include "consumers/source.h"
+#include "engine/freshness.h"
 #include "engine/partition_state.h"
 #include "engine/projector_stats.h"
 #include "engine/store.h"
@@ -128,6 +129,13 @@ class Projector {
 
   // Minimum over partitions of the latest accepted event time; nullopt before any.
   std::optional<TimeUs> Watermark() const;
+  // How fresh the in-memory state of `account` is (engine/freshness.h): its partition's applied
+  // watermark and lag. The caller holds state_mutex() (shared or exclusive); nullopt for an
+  // account on no partition held here.
+  std::optional<Freshness> FreshnessOf(std::string_view account) const;
+  // The same over every partition held: the oldest watermark and the summed lag. Takes the
+  // state mutex (shared) itself.
+  Freshness EngineFreshness() const;
   // The partition records as of the last successful commit (what a restart resumes from).
   std::map<int32_t, PartitionRecord> Partitions() const;
   // True after a failed commit, until Open(): the in-memory state may be ahead of the store.
@@ -144,6 +152,7 @@ class Projector {
     std::vector<std::string> accounts;  // accounts whose events come from this partition
     bool dirty = false;
     bool retention_moved = false;
+    int64_t log_end = 0;  // the source's view of the log's end (LogEnds), for the lag
   };
   // Every account's partition, as PartitionState::accounts lists them.
   absl::flat_hash_map<std::string, int32_t> partition_of_account_;
@@ -163,6 +172,8 @@ class Projector {
   };
 
   PartitionState& Partition(int32_t partition);
+  // Keeps the source's view of each partition's end (for the lag) and hands it to the probe.
+  void NoteLogEnds(Source& source);
   // True when `account` is on `partition` ("acct/" records, NoteAccount).
   bool OnPartition(std::string_view account, int32_t partition) const;
   void Apply(const SourceMessage& message);

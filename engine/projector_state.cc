@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "engine/partition_drop.h"
@@ -104,6 +105,43 @@ std::optional<TimeUs> Projector::Watermark() const {
     w = w ? std::min(*w, part.record.watermark_us) : part.record.watermark_us;
   }
   return w;
+}
+
+std::optional<Freshness> Projector::FreshnessOf(std::string_view account) const {
+  auto at = partition_of_account_.find(absl::string_view(account.data(), account.size()));
+  if (at == partition_of_account_.end()) return std::nullopt;
+  auto part = partitions_.find(at->second);
+  if (part == partitions_.end()) return std::nullopt;
+  const PartitionState& p = part->second;
+  return Freshness{.partition = at->second,
+                   .watermark_us = p.record.watermark_us,
+                   .lag_messages = std::max<int64_t>(0, p.log_end - p.record.next_offset)};
+}
+
+Freshness Projector::EngineFreshness() const {
+  std::shared_lock lock(state_mutex_);
+  Freshness f;
+  for (const auto& [p, part] : partitions_) {
+    if (part.record.watermark_us != 0) {
+      f.watermark_us = f.watermark_us == 0 ? part.record.watermark_us
+                                           : std::min(f.watermark_us, part.record.watermark_us);
+    }
+    f.lag_messages += std::max<int64_t>(0, part.log_end - part.record.next_offset);
+  }
+  return f;
+}
+
+void Projector::NoteLogEnds(Source& source) {
+  const std::vector<PartitionOffset> ends = source.LogEnds();
+  {
+    std::unique_lock lock(state_mutex_);
+    for (const PartitionOffset& end : ends) {
+      if (auto it = partitions_.find(end.partition); it != partitions_.end()) {
+        it->second.log_end = end.next_offset;
+      }
+    }
+  }
+  if (probe_ != nullptr) probe_->LogEnds(ends, Partitions());
 }
 
 std::map<int32_t, PartitionRecord> Projector::Partitions() const {

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "projections/time_buckets.h"
+#include "schemas/clock.h"
 #include "tests/api/api_fixture.h"
 
 using namespace keymeter::testing;
@@ -14,7 +16,8 @@ using namespace keymeter::testing;
 BOOST_AUTO_TEST_CASE(usage_audit_and_request_log_reads) {
   ApiServer s;
   auto [account, token] = s.CreateAccount("Acme");
-  const std::string parent = s.IssueKey(token, "p", "", "active").substr(0, 8);
+  const std::string parent_key = s.IssueKey(token, "p", "", "active");
+  const std::string parent = parent_key.substr(0, 8);
   const std::string child = s.IssueKey(token, "c", parent).substr(0, 8);
   std::string events;
   for (int i = 0; i < 5; ++i) events += EventLine(parent, i, 60 + i, "whois", 200, 2);
@@ -23,6 +26,24 @@ BOOST_AUTO_TEST_CASE(usage_audit_and_request_log_reads) {
   s.PostEvents(events);
   s.WaitForRequests(token, child, 4);
   s.WaitForRequests(token, parent, 5);
+
+  // Every answer says how fresh it is: the account's partition holds every event (lag 0), and
+  // its watermark is the latest event time (20 s ago: the events are 20-64 s old).
+  std::string watermark, lag;
+  for (const auto deadline = Clock::now() + 10s; Clock::now() < deadline;) {
+    const Reply r = s.Call("GET", "/v1/usage", {}, token);
+    watermark = r.Header("X-Keymeter-Watermark");
+    lag = r.Header("X-Keymeter-Lag");
+    if (lag == "0" && !watermark.empty()) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  BOOST_TEST(lag == "0");
+  const keymeter::TimeUs now = keymeter::NowUs();
+  BOOST_TEST(watermark >= keymeter::FormatRfc3339(now - 25 * keymeter::kMicrosPerSecond, true));
+  BOOST_TEST(watermark <= keymeter::FormatRfc3339(now - 19 * keymeter::kMicrosPerSecond, true));
+  const Json decided = s.Call("POST", "/v1/authorize", R"({"key":")" + parent_key + R"("})").json();
+  BOOST_TEST(decided.Str("/freshness/watermark") == watermark);
+  BOOST_TEST(decided.Int("/freshness/lag_messages") == 0);
 
   // Account scope, the root's pool, a child alone.
   Json all = s.Call("GET", "/v1/usage", {}, token).json();
