@@ -113,19 +113,29 @@ function limitsDialog(key, refresh) {
   const dialog = formDialog(`Limits of ${nameOfKey(key)}`, form);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    // Only what changed is sent: each call is an op in the log and a line in the audit.
+    const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
     try {
-      await call('PUT', `/v1/keys/${key.key_id}/rate-limits`,
-        { per_second: value(perSecond), per_minute: value(perMinute), per_hour: value(perHour) });
-      if (child) {
-        await call('PUT', `/v1/keys/${key.key_id}/cap`, { daily_requests: value(capDaily), monthly_units: value(capMonthly) });
+      const rates = { per_second: value(perSecond), per_minute: value(perMinute), per_hour: value(perHour) };
+      if (!same(rates, { per_second: rate.per_second || 0, per_minute: rate.per_minute || 0, per_hour: rate.per_hour || 0 })) {
+        await call('PUT', `/v1/keys/${key.key_id}/rate-limits`, rates);
       }
-      await call('PUT', `/v1/keys/${key.key_id}/expiry`, { expires_at: expires.value ? utcInput(expires.value) : null });
+      const caps = { daily_requests: value(capDaily), monthly_units: value(capMonthly) };
+      if (child && !same(caps, { daily_requests: key.cap?.daily_requests || 0, monthly_units: key.cap?.monthly_units || 0 })) {
+        await call('PUT', `/v1/keys/${key.key_id}/cap`, caps);
+      }
+      const expiresAt = expires.value ? utcInput(expires.value) : null;
+      if (expiresAt !== (key.expires_at || null)) {
+        await call('PUT', `/v1/keys/${key.key_id}/expiry`, { expires_at: expiresAt });
+      }
       if (!child && topUp.value !== '' && Number(topUp.value) !== 0) {
         await call('POST', `/v1/keys/${key.key_id}/credits`, { units: Number(topUp.value), reason: reason.value });
       }
-      if (!child && (refillPeriod.value || refill)) {
-        await call('PUT', `/v1/keys/${key.key_id}/credits`, refillPeriod.value
-          ? { refill_units: value(refillUnits), refill_period: refillPeriod.value, rollover: rollover.checked } : {});
+      const refillNow = refillPeriod.value
+        ? { refill_units: value(refillUnits), refill_period: refillPeriod.value, rollover: rollover.checked } : {};
+      const refillBefore = refill ? { refill_units: refill.units, refill_period: refill.period, rollover: refill.rollover } : {};
+      if (!child && !same(refillNow, refillBefore)) {
+        await call('PUT', `/v1/keys/${key.key_id}/credits`, refillNow);
       }
       dialog.close();
       notify(`Limits of ${nameOfKey(key)} saved.`);
