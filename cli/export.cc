@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "cli/request_export.h"
 
 namespace keymeter {
 
@@ -73,7 +74,20 @@ CLI::App* AddExportCommand(CLI::App& app, ExportOptions* options) {
   exp->add_option("--format", options->format, "csv or ndjson")
       ->check(CLI::IsMember({"csv", "ndjson"}))
       ->capture_default_str();
-  exp->add_option("--output", options->output, "Write to FILE (atomically) instead of stdout");
+  CLI::Option* output =
+      exp->add_option("--output", options->output, "Write to FILE (atomically) instead of stdout");
+  CLI::Option* requests = exp->add_flag(
+      "--requests", options->requests,
+      "Request-level rows from the request log (time, account, key, request id, product, units, "
+      "status, bytes, latency, ip, gateway) instead of usage rows");
+  exp->add_option("--account", options->account, "With --requests: only this account")
+      ->needs(requests);
+  exp->add_option("--key", options->key, "With --requests: only this key (its 8-character id)")
+      ->needs(requests);
+  exp->add_option("--output-dir", options->output_dir,
+                  "With --requests: one file per UTC day in DIR (requests-YYYY-MM-DD.csv|ndjson)")
+      ->needs(requests)
+      ->excludes(output);
   // The projector closes months by the same lateness (KEYMETER_BILLING_LATENESS_SECONDS).
   if (auto v = cli::EnvUnsigned("KEYMETER_BILLING_LATENESS_SECONDS")) {
     options->lateness = std::to_string(*v) + "s";
@@ -121,9 +135,78 @@ CLI::App* AddExportCommand(CLI::App& app, ExportOptions* options) {
     }
     q.lateness_us = *lateness;
     q.by = ParseExportBy(options->by).value_or(ExportBy::kAccount);
+    if (!options->key.empty() && !KeyId::Parse(options->key)) {
+      throw CLI::ValidationError("--key", "expected a key id (8 characters of [A-Za-z0-9])");
+    }
   });
   return exp;
 }
+
+namespace {
+
+// `keymeter export --requests`: to stdout, FILE, or one file per day in --output-dir.
+int RunRequestExport(const ExportOptions& options, const Store& store,
+                     const KeyDirectory& directory) {
+  const bool ndjson = options.format == "ndjson";
+  RequestExportQuery q{.from_us = options.query.from_us,
+                       .to_us = options.query.to_us,
+                       .account_id = options.account,
+                       .ndjson = ndjson};
+  if (!options.key.empty()) q.key = KeyId::Parse(options.key);
+  Result<uint64_t> rows = uint64_t(0);
+  if (options.output_dir.empty()) {
+    Status written = WriteOutput(options.output, [&](std::FILE* out) {
+      if (!ndjson) std::fputs(RequestCsvHeader().c_str(), out);
+      rows = ExportRequests(
+          store, directory, q, [](TimeUs) { return Status::Ok(); },
+          [&](std::string_view line) {
+            std::fwrite(line.data(), 1, line.size(), out);
+            return Status::Ok();
+          });
+    });
+    if (!written.ok()) return cli::FailWith(written.message());
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(options.output_dir, ec);
+    if (ec) {
+      return cli::FailWith(fmt::format("cannot make --output-dir {}: {}", options.output_dir,
+                                       ec.message()));
+    }
+    // One day at a time: a day's rows go to its own file, renamed into place when whole.
+    for (TimeUs d = q.from_us; d < q.to_us && rows; d += kMicrosPerDay) {
+      RequestExportQuery one = q;
+      one.from_us = d;
+      one.to_us = d + kMicrosPerDay;
+      const std::string path = fmt::format("{}/requests-{}.{}", options.output_dir,
+                                           FormatRfc3339(d).substr(0, 10), ndjson ? "ndjson" : "csv");
+      Result<uint64_t> day_rows = uint64_t(0);
+      Status written = WriteOutput(path, [&](std::FILE* out) {
+        if (!ndjson) std::fputs(RequestCsvHeader().c_str(), out);
+        day_rows = ExportRequests(
+            store, directory, one, [](TimeUs) { return Status::Ok(); },
+            [&](std::string_view line) {
+              std::fwrite(line.data(), 1, line.size(), out);
+              return Status::Ok();
+            });
+      });
+      if (!written.ok()) return cli::FailWith(written.message());
+      if (!day_rows) {
+        rows = day_rows.error();
+      } else {
+        rows = rows.value() + day_rows.value();
+      }
+    }
+  }
+  if (!rows) {
+    return cli::FailWith(fmt::format("cannot read the request log of {}: {}", options.data_dir,
+                                     rows.error().ToString()));
+  }
+  fmt::print(stderr, "keymeter: exported {} requests of {}{}\n", rows.value(), PeriodName(options),
+             options.output_dir.empty() ? "" : " into " + options.output_dir);
+  return 0;
+}
+
+}  // namespace
 
 int RunExport(const ExportOptions& options) {
   Result<std::unique_ptr<Store>> store = cli::OpenStoreForReading(options.data_dir);
@@ -133,6 +216,7 @@ int RunExport(const ExportOptions& options) {
     return cli::FailWith(
         fmt::format("cannot load the keys of {}: {}", options.data_dir, s.ToString()));
   }
+  if (options.requests) return RunRequestExport(options, *store.value(), directory);
   Result<UsageExport> usage = CollectUsage(*store.value(), directory, options.query);
   if (!usage) {
     return cli::FailWith(

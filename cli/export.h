@@ -4,6 +4,14 @@
 //   keymeter export --data-dir DIR (--month YYYY-MM | --from YYYY-MM-DD --to YYYY-MM-DD)
 //                   [--by account|root|key|product] [--format csv|ndjson] [--output FILE]
 //                   [--lateness DURATION]
+//   keymeter export --requests --data-dir DIR (--month | --from --to) [--account ID] [--key ID]
+//                   [--format csv|ndjson] [--output FILE | --output-dir DIR]
+//
+// --requests writes request-level rows from the request log instead (cli/request_export.h):
+// to stdout or FILE, or with --output-dir one file per UTC day, requests-YYYY-MM-DD.csv (or
+// .ndjson), each written whole under a temporary name then renamed; every day of the range gets
+// its file, empty days a header only. Memory stays bounded whatever the range. The request log
+// keeps what its retention (30 days by default) left.
 //
 // --month reads the month's buckets; --from/--to (both days included) sums day buckets. Every
 // row carries the store's watermark and whether the period is complete (watermark >= its end
@@ -40,6 +48,10 @@ struct ExportOptions {
   std::string format = "csv";
   std::string output;  // empty = stdout
   std::string lateness = "1h";
+  bool requests = false;    // --requests: request-level rows
+  std::string account;      // --requests: one account
+  std::string key;          // --requests: one key
+  std::string output_dir;   // --requests: one file per day
   // Made from the flags above when the command line is parsed.
   ExportQuery query;
 };

@@ -1,0 +1,119 @@
+// `keymeter export --requests` against a store a workload was replayed into: one file per UTC
+// day, every applied request once, and DuckDB (from PyPI, in scripts/deps' venv) reads the CSV
+// and the NDJSON files without options and finds the same counts and units the workload sent.
+#define BOOST_TEST_MODULE request_export
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "consumers/file_source.h"
+#include "projections/time_buckets.h"
+#include "tests/cli/cli_fixture.h"
+#include "tests/engine/workload.h"
+
+using namespace keymeter;
+using namespace keymeter::testing;
+
+namespace {
+
+// The Python of scripts/deps' venv, where DuckDB is.
+std::string VenvPython() {
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const std::string base = cache != nullptr && *cache != '\0' ? std::string(cache)
+                                                             : std::string(home ? home : "") + "/.cache";
+  return base + "/keymeter/venv/bin/python";
+}
+
+// Runs `script` with DuckDB; its stdout.
+std::string DuckDb(const TempDir& tmp, const std::string& script) {
+  const std::string python = VenvPython();
+  BOOST_REQUIRE_MESSAGE(std::filesystem::exists(python),
+                        python << " is missing: run scripts/deps (it installs DuckDB there)");
+  std::ofstream(tmp.sub("query.py")) << script;
+  auto run = Spawn(python, {tmp.sub("query.py")}, tmp.sub("duckdb.err"));
+  const std::string out = run->ReadAll(60s);
+  BOOST_REQUIRE_MESSAGE(run->Wait(30s) == 0, run->Stderr());
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(one_file_per_day_that_duckdb_reads_as_is) {
+  TempDir tmp;
+  // 23:30 to 00:20 of 2026-03-31/04-01: requests on both days (late ones a few days back).
+  const Workload w = MakeWorkload(4, 3, 1500);
+  {
+    std::ofstream file(tmp.sub("log.kmev"), std::ios::binary);
+    for (const LogMessage& m : w.log) {
+      BOOST_REQUIRE(AppendLengthPrefixed(file, std::span(reinterpret_cast<const uint8_t*>(
+                                                              m.payload.data()),
+                                                          m.payload.size()))
+                        .ok());
+    }
+  }
+  // The file's one log time is the workload's end, so that its day-ahead events are
+  // FUTURE-TIMESTAMP as they were from the topic, and what is applied is what it expects.
+  const Run replay =
+      Keymeter({"replay", "--data-dir", tmp.sub("db"), "--file", tmp.sub("log.kmev"),
+                "--log-time", FormatRfc3339(w.end_time)},
+               tmp);
+  BOOST_REQUIRE_MESSAGE(replay.code == 0, replay.err);
+  uint64_t expected = 0;
+  for (const auto& [account, n] : w.expected.requests_logged) expected += n;
+
+  for (const std::string format : {"csv", "ndjson"}) {
+    BOOST_TEST_CONTEXT(format) {
+      const std::string dir = tmp.sub("out-" + format);
+      const Run run = Keymeter({"export", "--requests", "--data-dir", tmp.sub("db"), "--from",
+                                "2026-03-25", "--to", "2026-04-02", "--format", format,
+                                "--output-dir", dir},
+                               tmp);
+      BOOST_REQUIRE_MESSAGE(run.code == 0, run.err);
+      size_t files = 0;
+      for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        BOOST_TEST(entry.path().filename().string().starts_with("requests-2026-"));
+        ++files;
+      }
+      BOOST_TEST(files == 9u);  // every day of the range, empty ones too
+      BOOST_TEST(run.err.find("exported " + std::to_string(expected) + " requests") !=
+                 std::string::npos, run.err);
+      const std::string reader = format == "csv" ? "read_csv" : "read_json";
+      const std::string out = DuckDb(tmp,
+                                     "import duckdb\n"
+                                     "r = duckdb.sql(\"select count(*), sum(units), "
+                                     "count(distinct request_id), min(time) < max(time) from " +
+                                         reader + "('" + dir + "/*." + format + "')\").fetchone()\n"
+                                     "print(r[0], r[1], r[2], r[3])\n");
+      uint64_t units = 0;
+      for (const auto& [cell, counters] : w.expected.usage) {
+        // Account × month cells ("am" + account + ...) hold every accepted request once.
+        if (cell.size() > 2 && cell[0] == 'a' && cell[1] == 'm') units += counters.units;
+      }
+      BOOST_TEST_MESSAGE(format << ": duckdb says " << out);
+      std::istringstream fields(out);
+      uint64_t count = 0, sum = 0, distinct = 0;
+      std::string ordered;
+      fields >> count >> sum >> distinct >> ordered;
+      BOOST_TEST(count == expected);
+      BOOST_TEST(distinct == expected);  // every request once
+      BOOST_TEST(sum == units);
+      BOOST_TEST(ordered == "True");
+    }
+  }
+  // One account, one key, to stdout.
+  const std::string account = w.expected.requests_logged.begin()->first;
+  const Run one = Keymeter({"export", "--requests", "--data-dir", tmp.sub("db"), "--month", "2026-03",
+                            "--account", account},
+                           tmp);
+  BOOST_REQUIRE_MESSAGE(one.code == 0, one.err);
+  BOOST_TEST(one.out.rfind("time,account_id,key_id,request_id,", 0) == 0u);
+  BOOST_TEST(one.out.find(',' + account + ',') != std::string::npos);
+  for (const auto& [other, n] : w.expected.requests_logged) {
+    if (other != account) BOOST_TEST(one.out.find(',' + other + ',') == std::string::npos);
+  }
+  BOOST_TEST(Keymeter({"export", "--data-dir", tmp.sub("db"), "--month", "2026-03", "--account", account},
+                      tmp)
+                 .code == 2);  // --account needs --requests
+}
