@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "cli/common.h"
 #include "cli/request_export.h"
@@ -144,6 +146,16 @@ CLI::App* AddExportCommand(CLI::App& app, ExportOptions* options) {
 
 namespace {
 
+// The rows of `q` (a CSV header first) into `out`.
+Result<uint64_t> WriteRequests(std::FILE* out, const Store& store, const KeyDirectory& directory,
+                               const RequestExportQuery& q) {
+  if (!q.ndjson) std::fputs(RequestCsvHeader().c_str(), out);
+  return ExportRequests(store, directory, q, [out](std::string_view line) {
+    std::fwrite(line.data(), 1, line.size(), out);
+    return Status::Ok();
+  });
+}
+
 // `keymeter export --requests`: to stdout, FILE, or one file per day in --output-dir.
 int RunRequestExport(const ExportOptions& options, const Store& store,
                      const KeyDirectory& directory) {
@@ -153,55 +165,40 @@ int RunRequestExport(const ExportOptions& options, const Store& store,
                        .account_id = options.account,
                        .ndjson = ndjson};
   if (!options.key.empty()) q.key = KeyId::Parse(options.key);
-  Result<uint64_t> rows = uint64_t(0);
+  // One output and the whole range, or one file per day, each written whole and renamed.
+  std::vector<std::pair<std::string, RequestExportQuery>> outputs;
   if (options.output_dir.empty()) {
-    Status written = WriteOutput(options.output, [&](std::FILE* out) {
-      if (!ndjson) std::fputs(RequestCsvHeader().c_str(), out);
-      rows = ExportRequests(
-          store, directory, q, [](TimeUs) { return Status::Ok(); },
-          [&](std::string_view line) {
-            std::fwrite(line.data(), 1, line.size(), out);
-            return Status::Ok();
-          });
-    });
-    if (!written.ok()) return cli::FailWith(written.message());
+    outputs.emplace_back(options.output, q);
   } else {
     std::error_code ec;
     std::filesystem::create_directories(options.output_dir, ec);
     if (ec) {
-      return cli::FailWith(fmt::format("cannot make --output-dir {}: {}", options.output_dir,
-                                       ec.message()));
+      return cli::FailWith(
+          fmt::format("cannot make --output-dir {}: {}", options.output_dir, ec.message()));
     }
-    // One day at a time: a day's rows go to its own file, renamed into place when whole.
-    for (TimeUs d = q.from_us; d < q.to_us && rows; d += kMicrosPerDay) {
-      RequestExportQuery one = q;
-      one.from_us = d;
-      one.to_us = d + kMicrosPerDay;
-      const std::string path = fmt::format("{}/requests-{}.{}", options.output_dir,
-                                           FormatRfc3339(d).substr(0, 10), ndjson ? "ndjson" : "csv");
-      Result<uint64_t> day_rows = uint64_t(0);
-      Status written = WriteOutput(path, [&](std::FILE* out) {
-        if (!ndjson) std::fputs(RequestCsvHeader().c_str(), out);
-        day_rows = ExportRequests(
-            store, directory, one, [](TimeUs) { return Status::Ok(); },
-            [&](std::string_view line) {
-              std::fwrite(line.data(), 1, line.size(), out);
-              return Status::Ok();
-            });
-      });
-      if (!written.ok()) return cli::FailWith(written.message());
-      if (!day_rows) {
-        rows = day_rows.error();
-      } else {
-        rows = rows.value() + day_rows.value();
-      }
+    for (TimeUs d = q.from_us; d < q.to_us; d += kMicrosPerDay) {
+      RequestExportQuery day = q;
+      day.from_us = d;
+      day.to_us = d + kMicrosPerDay;
+      outputs.emplace_back(fmt::format("{}/requests-{}.{}", options.output_dir,
+                                       FormatRfc3339(d).substr(0, 10), ndjson ? "ndjson" : "csv"),
+                           day);
     }
   }
-  if (!rows) {
-    return cli::FailWith(fmt::format("cannot read the request log of {}: {}", options.data_dir,
-                                     rows.error().ToString()));
+  uint64_t rows = 0;
+  for (const auto& [path, query] : outputs) {
+    Result<uint64_t> written_rows = uint64_t(0);
+    Status written = WriteOutput(path, [&, &query = query](std::FILE* out) {
+      written_rows = WriteRequests(out, store, directory, query);
+    });
+    if (!written.ok()) return cli::FailWith(written.message());
+    if (!written_rows) {
+      return cli::FailWith(fmt::format("cannot read the request log of {}: {}", options.data_dir,
+                                       written_rows.error().ToString()));
+    }
+    rows += written_rows.value();
   }
-  fmt::print(stderr, "keymeter: exported {} requests of {}{}\n", rows.value(), PeriodName(options),
+  fmt::print(stderr, "keymeter: exported {} requests of {}{}\n", rows, PeriodName(options),
              options.output_dir.empty() ? "" : " into " + options.output_dir);
   return 0;
 }

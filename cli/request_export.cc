@@ -39,7 +39,6 @@ std::string RequestRow(std::string_view account_id, const RequestRecord& r, bool
 
 Result<uint64_t> ExportRequests(const Store& store, const KeyDirectory& directory,
                                 const RequestExportQuery& q,
-                                const std::function<Status(TimeUs day_start)>& day,
                                 const std::function<Status(std::string_view line)>& row) {
   std::vector<std::string> accounts;
   if (!q.account_id.empty()) {
@@ -51,7 +50,6 @@ Result<uint64_t> ExportRequests(const Store& store, const KeyDirectory& director
   uint64_t rows = 0;
   Status failed;
   for (TimeUs d = DayStart(q.from_us); d < q.to_us; d += kMicrosPerDay) {
-    if (Status s = day(d); !s.ok()) return s;
     for (const std::string& account : accounts) {
       Status scanned = ScanRequests(
           store.db(), store.cfs()[Cf::kRequests], account, d, d + kMicrosPerDay,

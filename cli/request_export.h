@@ -38,12 +38,10 @@ struct RequestExportQuery {
 std::string RequestCsvHeader();  // with its "\n"
 std::string RequestRow(std::string_view account_id, const RequestRecord& r, bool ndjson);
 
-// Calls `day(day_start)` before each UTC day of the range (every day, empty or not), then
-// `row(line)` for each of that day's rows, accounts by id, each account's in time order.
-// Stops at the first error of `row`. Returns the rows written.
+// Calls `row(line)` for each row of the range: day by day, accounts by id within a day, each
+// account's in time order. Stops at the first error of `row`. Returns the rows written.
 Result<uint64_t> ExportRequests(const Store& store, const KeyDirectory& directory,
                                 const RequestExportQuery& query,
-                                const std::function<Status(TimeUs day_start)>& day,
                                 const std::function<Status(std::string_view line)>& row);
 
 }  // namespace keymeter
