@@ -119,6 +119,8 @@ Status AddCredits(OpContext& c, KeyState& key, const fb::CreditsAdded& op) {
   if (key.is_child()) return Refuse(Code::kNotARootKey, "credits belong to a root key's pool");
   Credits& credits = key.mutable_extras().credits;
   RefillUntil(credits, c.now);
+  // Turned back on: the refills of the time they were off are not owed.
+  if (!credits.enabled) credits.refilled_us = RefillPeriodStart(credits, c.now);
   credits.enabled = true;
   credits.balance = SaturatingAdd(credits.balance, op.units());
   key.updated_us = c.now;

@@ -99,10 +99,10 @@ class Seeder {
     Require(account, BuildCreditsAdded(h, id, units, "test"), h);
   }
   void Refill(const std::string& account, const std::string& id, uint64_t units,
-              fb::RefillPeriod period, bool rollover, TimeUs at = NowUs()) {
+              fb::RefillPeriod period, bool rollover, TimeUs at = NowUs(), bool enabled = true) {
     EnvelopeHeader h = Header(account);
     h.time_us = at;
-    Require(account, BuildCreditsConfigSet(h, id, true, units, period, rollover), h);
+    Require(account, BuildCreditsConfigSet(h, id, enabled, units, period, rollover), h);
   }
   void Products(const std::string& account, const std::string& id,
                 const std::vector<std::string>& products) {

@@ -227,6 +227,22 @@ BOOST_AUTO_TEST_CASE(credits_are_spent_refilled_and_kept_across_a_reopen) {
   BOOST_TEST(refilled.allowed);
   BOOST_TEST(refilled.remaining_credits == 47);
   BOOST_TEST(e.Ask(child, now, "", "", 3).retry_after == tomorrow);
+  // Credits off for months, then a top-up turns them on again: the refills of the months they
+  // were off are not owed (rollover or not).
+  e.seed.Account("acctQ");
+  e.seed.Key("acctQ", "ParentQ1");
+  const TimeUs march = DaysFromCivil(2026, 3, 10) * kMicrosPerDay;
+  const TimeUs july = DaysFromCivil(2026, 7, 10) * kMicrosPerDay;
+  e.seed.Credits("acctQ", "ParentQ1", 5, march);
+  e.seed.Refill("acctQ", "ParentQ1", 100, fb::RefillPeriod::Month, true, march);
+  e.seed.Refill("acctQ", "ParentQ1", 100, fb::RefillPeriod::Month, true, march, /*enabled=*/false);
+  e.seed.Credits("acctQ", "ParentQ1", 1, july);
+  {
+    std::shared_lock lock(e.pipeline->projector().state_mutex());
+    const Credits& c = e.pipeline->directory().FindKey(*KeyId::Parse("ParentQ1"))->extras().credits;
+    BOOST_TEST(c.balance == 6);
+    BOOST_TEST(BalanceAt(c, DaysFromCivil(2026, 8, 1) * kMicrosPerDay) == 106);  // August's only
+  }
   // The balance is in the key's record: a reopen reads it back.
   e.pipeline->Stop();
   e.pipeline.reset();
