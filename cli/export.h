@@ -10,8 +10,9 @@
 // --requests writes request-level rows from the request log instead (cli/request_export.h):
 // to stdout or FILE, or with --output-dir one file per UTC day, requests-YYYY-MM-DD.csv (or
 // .ndjson), each written whole under a temporary name then renamed; every day of the range gets
-// its file, empty days a header only. Memory stays bounded whatever the range. The request log
-// keeps what its retention (30 days by default) left.
+// its file, empty days a header only. Memory stays bounded whatever the range (the summary line
+// on stderr gives the peak RSS; request_export_test checks 30 days of 1M requests take no more
+// than one day). The request log keeps what its retention (30 days by default) left.
 //
 // --month reads the month's buckets; --from/--to (both days included) sums day buckets. Every
 // row carries the store's watermark and whether the period is complete (watermark >= its end

@@ -11,6 +11,10 @@ namespace keymeter {
 // Resident set size (from /proc/self/statm); 0 when it can't be read.
 uint64_t ResidentBytes();
 
+// The largest resident set size this process had (VmHWM in /proc/self/status); 0 when it
+// can't be read.
+uint64_t PeakResidentBytes();
+
 // Bytes glibc's malloc has handed out and not had back: small chunks in use plus mmapped big
 // ones (mallinfo2). RSS less this is what the allocator keeps cached.
 uint64_t HeapInUseBytes();

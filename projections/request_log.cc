@@ -193,6 +193,7 @@ Status ScanRequests(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::strin
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions options;
   options.iterate_upper_bound = &upper;
+  options.fill_cache = false;  // a bulk scan (an export, the dedupe rebuild): read once
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, cf));
   std::vector<RequestRecord> block;
   const size_t prefix = account_id.size() + 1;

@@ -1,15 +1,21 @@
 // `keymeter export --requests` against a store a workload was replayed into: one file per UTC
 // day, every applied request once, and DuckDB (from PyPI, in scripts/deps' venv) reads the CSV
 // and the NDJSON files without options and finds the same counts and units the workload sent.
+// Then 1,000,000 requests over 30 days: exported in bounded memory (the export reports its peak
+// RSS, which must not grow with the range), and read by DuckDB.
 #define BOOST_TEST_MODULE request_export
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fmt/format.h>
+
 #include <fstream>
 
 #include "consumers/file_source.h"
 #include "projections/time_buckets.h"
+#include "bench/bench_util.h"
 #include "tests/cli/cli_fixture.h"
+#include "tests/engine/authorizer_fixture.h"
 #include "tests/engine/workload.h"
 
 using namespace keymeter;
@@ -116,4 +122,81 @@ BOOST_AUTO_TEST_CASE(one_file_per_day_that_duckdb_reads_as_is) {
   BOOST_TEST(Keymeter({"export", "--data-dir", tmp.sub("db"), "--month", "2026-03", "--account", account},
                       tmp)
                  .code == 2);  // --account needs --requests
+}
+
+namespace {
+
+// The "peak RSS N MiB" of an export's summary line; -1 when absent.
+long PeakMiB(const std::string& err) {
+  const size_t at = err.find("peak RSS ");
+  return at == std::string::npos ? -1 : std::stol(err.substr(at + 9));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_million_requests_over_thirty_days_in_bounded_memory) {
+  TempDir tmp;
+  constexpr int kKeys = 50;
+  constexpr uint64_t kRequests = 1'000'000;
+  const TimeUs now = NowUs();
+  // 30 days back from now, in time order: none is late, none future, all within retention.
+  const TimeUs first = DayStart(now) - 29 * kMicrosPerDay;
+  uint64_t units = 0;
+  {
+    auto pipeline = OpenPipeline(tmp.sub("db"));
+    pipeline->Start();
+    Seeder seed(*pipeline);
+    seed.Account("acctBig");
+    std::vector<std::string> ids;
+    for (int k = 0; k < kKeys; ++k) {
+      ids.push_back(seed.Key("acctBig", fmt::format("Big{:05d}", k)).substr(0, kKeyIdLength));
+    }
+    const int64_t before = bench::Applied(*pipeline);
+    std::mt19937_64 rng(5);
+    std::vector<std::pair<std::string, std::string>> chunk;
+    for (uint64_t i = 0; i < kRequests; ++i) {
+      RequestFields r{.request_id = RandomRequestId(),
+                      .key_id = ids[i % kKeys],
+                      .account_id = "acctBig",
+                      .time_us = first + TimeUs((now - first) * (double(i) / double(kRequests))),
+                      .product = i % 3 ? "search" : "geo",
+                      .units = uint32_t(1 + rng() % 4)};
+      units += r.units;
+      chunk.emplace_back(BuildRequestEvent(r), "acctBig");
+      if (chunk.size() == 100'000) {
+        BOOST_REQUIRE(pipeline->PublishMany(chunk).ok());
+        chunk.clear();
+      }
+    }
+    bench::WaitApplied(*pipeline, before + int64_t(kRequests));
+    pipeline->Stop();
+    BOOST_REQUIRE_EQUAL(pipeline->projector().stats().requests_applied, kRequests);
+  }
+  const std::string from = FormatRfc3339(first).substr(0, 10);
+  const std::string to = FormatRfc3339(now).substr(0, 10);
+  const Run day = Keymeter({"export", "--requests", "--data-dir", tmp.sub("db"), "--from", to,
+                            "--to", to, "--output-dir", tmp.sub("one-day")},
+                           tmp, 120s);
+  BOOST_REQUIRE_MESSAGE(day.code == 0, day.err);
+  const Run all = Keymeter({"export", "--requests", "--data-dir", tmp.sub("db"), "--from", from,
+                            "--to", to, "--output-dir", tmp.sub("month")},
+                           tmp, 300s);
+  BOOST_REQUIRE_MESSAGE(all.code == 0, all.err);
+  BOOST_TEST_MESSAGE("one day: " << day.err << "thirty days: " << all.err);
+  BOOST_TEST(all.err.find("exported 1000000 requests") != std::string::npos, all.err);
+  // Bounded: thirty days (about 80 MB of CSV) take no more memory than one.
+  BOOST_REQUIRE(PeakMiB(day.err) > 0);
+  BOOST_TEST(PeakMiB(all.err) <= PeakMiB(day.err) + 16, all.err);
+  BOOST_TEST(PeakMiB(all.err) < 512);  // opening the store (its WAL into memtables) is most of it
+  const std::string out =
+      DuckDb(tmp, "import duckdb\n"
+                  "r = duckdb.sql(\"select count(*), sum(units), count(distinct key_id) from "
+                  "read_csv('" + tmp.sub("month") + "/*.csv')\").fetchone()\n"
+                  "print(r[0], r[1], r[2])\n");
+  std::istringstream fields(out);
+  uint64_t count = 0, sum = 0, keys = 0;
+  fields >> count >> sum >> keys;
+  BOOST_TEST(count == kRequests);
+  BOOST_TEST(sum == units);
+  BOOST_TEST(keys == uint64_t(kKeys));
 }
