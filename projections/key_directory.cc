@@ -69,7 +69,7 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
   keys_.clear();
   keys_by_account_.clear();
   spent_.clear();
-  any_rate_limits_ = any_credits_ = false;
+  any_rate_limits_ = any_credits_ = any_expiry_ = false;
   gateways_.clear();
   member_by_email_.clear();
   ++credentials_version_;
@@ -181,6 +181,7 @@ void KeyDirectory::ForEachAccount(const std::function<void(const AccountState&)>
 }
 
 TimeUs KeyDirectory::ExpiresAt(const KeyState& key) const {
+  if (!any_expiry_) return 0;
   TimeUs at = key.extras().expires_at_us;
   if (key.is_child()) {
     if (const KeyState* parent = FindKey(key.parent); parent != nullptr) {

@@ -82,7 +82,8 @@ class KeyDirectory {
   }
 
   // The expiry that applies to `key` (event or wall time): the earlier of its own and its
-  // parent's; 0 = never.
+  // parent's; 0 = never. No lookup until a key has had an expiry (apply and authorize call it
+  // for every request).
   TimeUs ExpiresAt(const KeyState& key) const;
 
   // True once a key has had rate limits (credits): the projector looks a pool's limits up only
@@ -122,6 +123,7 @@ class KeyDirectory {
   uint64_t credentials_version_ = 0;
   bool any_rate_limits_ = false;
   bool any_credits_ = false;
+  bool any_expiry_ = false;
   std::vector<KeyId> spent_;  // keys whose credits changed since PutSpentCredits()
 };
 

@@ -92,11 +92,13 @@ class KeyDirectoryInternal {
     auto it = dir.member_by_email_.find(std::string(account) + '\0' + email);
     if (it != dir.member_by_email_.end() && it->second == id) dir.member_by_email_.erase(it);
   }
-  // Notes the limits `key` has (KeyDirectory::any_rate_limits(), any_credits()).
+  // Notes the limits `key` has (KeyDirectory::any_rate_limits(), any_credits(), and whether
+  // any key has an expiry, for ExpiresAt()).
   static void NoteLimits(KeyDirectory& dir, const KeyState& key) {
     if (!key.has_extras()) return;
     if (key.extras().rate.any()) dir.any_rate_limits_ = true;
     if (key.extras().credits.enabled) dir.any_credits_ = true;
+    if (key.extras().expires_at_us != 0) dir.any_expiry_ = true;
   }
   // Marks the credentials changed (KeyDirectory::credentials_version()).
   static void CredentialsChanged(KeyDirectory& dir) { ++dir.credentials_version_; }

@@ -72,49 +72,35 @@ Status QuotaWindows::Restore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* usage
   dir.ForEachKey([&](const KeyState& key) {
     if (!status.ok()) return;
     const std::string id = key.id.str();
+    // One cell of this key's usage; zero, with `status` set, when it can't be read.
+    auto cell = [&](UsageScope scope, Granularity g, TimeUs at) {
+      Result<Counters> c = ReadUsageCell(db, usage, scope, g, id, at);
+      if (!c) status = Status(Code::kIoError, "reading usage to restore quota windows");
+      return c ? c.value() : Counters();
+    };
+    auto add = [](PeriodCounts& counts, TimeUs period, uint64_t n) {
+      if (n > 0) counts.Add(period, n);
+    };
     QuotaWindow pool, member;
     for (const TimeUs at : {now, next_day}) {
-      Result<Counters> day = ReadUsageCell(db, usage, UsageScope::kRoot, Granularity::kDay, id, at);
-      Result<Counters> own = ReadUsageCell(db, usage, UsageScope::kKey, Granularity::kDay, id, at);
-      if (!day || !own) {
-        status = Status(Code::kIoError, "reading usage to restore quota windows");
-        return;
-      }
-      if (day.value().requests > 0) pool.days.Add(DayStart(at), day.value().requests);
-      if (key.is_child() && own.value().requests > 0) {
-        member.days.Add(DayStart(at), own.value().requests);
+      add(pool.days, DayStart(at), cell(UsageScope::kRoot, Granularity::kDay, at).requests);
+      if (key.is_child()) {
+        add(member.days, DayStart(at), cell(UsageScope::kKey, Granularity::kDay, at).requests);
       }
     }
     for (const TimeUs at : {now, next_month}) {
-      Result<Counters> month =
-          ReadUsageCell(db, usage, UsageScope::kRoot, Granularity::kMonth, id, at);
-      if (!month) {
-        status = Status(Code::kIoError, "reading usage to restore quota windows");
-        return;
-      }
-      if (month.value().units > 0) pool.months.Add(MonthStart(at), month.value().units);
+      add(pool.months, MonthStart(at), cell(UsageScope::kRoot, Granularity::kMonth, at).units);
       if (key.is_child()) {
-        Result<Counters> own =
-            ReadUsageCell(db, usage, UsageScope::kKey, Granularity::kMonth, id, at);
-        if (!own) {
-          status = Status(Code::kIoError, "reading usage to restore quota windows");
-          return;
-        }
-        if (own.value().units > 0) member.months.Add(MonthStart(at), own.value().units);
+        add(member.months, MonthStart(at), cell(UsageScope::kKey, Granularity::kMonth, at).units);
       }
     }
     if (pool.latest_day() != 0 || pool.latest_month() != 0) pools_[key.id] = pool;
     if (member.latest_day() != 0 || member.latest_month() != 0) members_[key.id] = member;
     if (key.extras().rate.any()) {  // the hour in progress; its second and minute are not kept
       const UsageScope scope = key.is_child() ? UsageScope::kKey : UsageScope::kRoot;
-      Result<Counters> hour = ReadUsageCell(db, usage, scope, Granularity::kHour, id, now);
-      if (!hour) {
-        status = Status(Code::kIoError, "reading usage to restore rate windows");
-        return;
-      }
       RateCounts rates;
       const int h = int(RateWindow::kHour);
-      rates.windows[h].Add(RateWindowStart(h, now), hour.value().requests);
+      rates.windows[h].Add(RateWindowStart(h, now), cell(scope, Granularity::kHour, now).requests);
       rates_[key.id] = rates;
     }
   });

@@ -19,20 +19,6 @@ namespace {
 
 constexpr const char* kCaddy = "/usr/bin/caddy";
 
-// caddy in the foreground; stopped with SIGTERM (graceful) when the object dies.
-struct Caddy {
-  std::unique_ptr<Process> process;
-  ~Caddy() {
-    if (!process || process->pid <= 0) return;
-    ::kill(process->pid, SIGTERM);
-    if (process->Wait(10s) == -1 && process->pid > 0) {
-      ::kill(process->pid, SIGKILL);
-      ::waitpid(process->pid, nullptr, 0);
-      process->pid = -1;
-    }
-  }
-};
-
 // Runs examples/caddy/ship-events.sh against the log; its stdout.
 std::string Ship(TempDir& dir, uint16_t km_port, const std::string& log, const std::string& token) {
   auto ship = Spawn("/bin/bash", {KEYMETER_SOURCE_DIR "/examples/caddy/ship-events.sh"},
@@ -63,7 +49,7 @@ BOOST_AUTO_TEST_CASE(caddy_forward_auth_in_front_of_an_upstream) {
   ReplaceAll(config, "LISTEN_PORT", std::to_string(port));
   ReplaceAll(config, "LOG_FILE", log);
   std::ofstream(dir.sub("caddy/Caddyfile")) << config;
-  Caddy caddy;
+  GatewayProcess caddy;  // in the foreground, stopped with SIGTERM (graceful)
   caddy.process = Spawn(kCaddy,
                         {"run", "--config", dir.sub("caddy/Caddyfile"), "--adapter", "caddyfile"},
                         dir.sub("caddy-stderr"),
@@ -117,20 +103,7 @@ BOOST_AUTO_TEST_CASE(caddy_forward_auth_in_front_of_an_upstream) {
 
   // Allowed domains: the browser's Origin or Referer reaches keymeter through Caddy; a client's
   // own X-Origin does not (the Caddyfile drops it).
-  const std::vector<std::pair<Headers, unsigned>> sites = {
-      {{{"Origin", "https://app.acme.test"}}, 200u},
-      {{{"Referer", "https://app.acme.test/page"}}, 200u},
-      {{}, 403u},
-      {{{"X-Origin", "https://app.acme.test"}}, 403u},
-      {{{"Origin", "https://evil.test"}}, 403u}};
-  for (const auto& [headers, status] : sites) {
-    Headers h = headers;
-    h.emplace_back("X-Api-Key", keys.site);
-    auto r = Send(port, "GET", "/search/site", h);
-    BOOST_REQUIRE(r);
-    BOOST_TEST(r->result_int() == status);
-    if (status == 403u) BOOST_TEST(Header(*r, "X-Keymeter-Reason") == "FORBIDDEN_ORIGIN");
-  }
+  CheckAllowedDomainsThrough(port, keys.site);
 
   // The access log holds every request, and no key.
   std::string text;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -104,6 +106,47 @@ inline GatewayKeys SeedGatewayKeys(const std::string& data_dir, const std::strin
     seed.Sources(account, p + "Site1", {}, {"app.acme.test"});
   });
   return keys;
+}
+
+// A gateway (nginx, caddy) running in the foreground, stopped gracefully with `stop_signal`
+// when the object dies (forced after `grace`).
+struct GatewayProcess {
+  std::unique_ptr<Process> process;
+  int stop_signal = SIGTERM;
+  std::chrono::seconds grace{10};
+
+  GatewayProcess() = default;
+  GatewayProcess(const GatewayProcess&) = delete;
+  GatewayProcess& operator=(const GatewayProcess&) = delete;
+  ~GatewayProcess() {
+    if (!process || process->pid <= 0) return;
+    ::kill(process->pid, stop_signal);
+    if (process->Wait(grace) == -1 && process->pid > 0) {
+      ::kill(process->pid, SIGKILL);
+      ::waitpid(process->pid, nullptr, 0);
+      process->pid = -1;
+    }
+  }
+};
+
+// Allowed domains through the gateway on `port`: the browser's Origin or Referer reaches
+// keymeter, a client's own X-Origin does not (the gateway's config drops it). `site_key` works
+// only from app.acme.test (SeedGatewayKeys).
+inline void CheckAllowedDomainsThrough(uint16_t port, const std::string& site_key) {
+  const std::vector<std::pair<Headers, unsigned>> sites = {
+      {{{"Origin", "https://app.acme.test"}}, 200u},
+      {{{"Referer", "https://app.acme.test/page"}}, 200u},
+      {{}, 403u},
+      {{{"X-Origin", "https://app.acme.test"}}, 403u},
+      {{{"Origin", "https://evil.test"}}, 403u}};
+  for (const auto& [headers, status] : sites) {
+    Headers h = headers;
+    h.emplace_back("X-Api-Key", site_key);
+    auto r = Send(port, "GET", "/search/site", h);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->result_int() == status);
+    if (status == 403u) BOOST_TEST(Header(*r, "X-Keymeter-Reason") == "FORBIDDEN_ORIGIN");
+  }
 }
 
 }  // namespace keymeter::testing
