@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "consumers/kafka_source.h"
+#include "consumers/log_line.h"
 #include "schemas/envelope.h"
 
 namespace keymeter {
@@ -22,16 +23,25 @@ std::optional<TimeUs> ReplayTimeOf(const SourceMessage& m, TimeUs future_toleran
 
 namespace {
 
-int64_t CountLines(std::istream& in) {
-  int64_t count = 0;
-  char buffer[1 << 16];
-  char last = '\n';
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    const std::streamsize n = in.gcount();
-    count += std::count(buffer, buffer + n, '\n');
-    last = buffer[n - 1];
+// Partition 0 ends at the line count when some line is a request event (its offset is its line
+// index); a log line's partition ends after the highest offset it names.
+void NdjsonBounds(std::istream& in, ReplayBounds* bounds) {
+  int64_t lines = 0;
+  bool request_lines = false;
+  std::string line;
+  while (std::getline(in, line)) {
+    ++lines;
+    if (std::optional<std::pair<int32_t, int64_t>> at = LogLinePosition(line)) {
+      bounds->start[at->first] = 0;
+      bounds->end[at->first] = std::max(bounds->end[at->first], at->second + 1);
+    } else {
+      request_lines = true;
+    }
   }
-  return count + (last != '\n' ? 1 : 0);  // a last line without its "\n"
+  if (request_lines || bounds->end.empty()) {
+    bounds->start[0] = 0;
+    bounds->end[0] = std::max(bounds->end[0], lines);
+  }
 }
 
 int64_t CountRecords(std::istream& in) {
@@ -61,8 +71,12 @@ Result<ReplayBounds> FileReplayBounds(const std::string& path, FileFormat format
     in.seekg(0);
   }
   ReplayBounds bounds;
-  bounds.start[0] = 0;
-  bounds.end[0] = format == FileFormat::kNdjson ? CountLines(in) : CountRecords(in);
+  if (format == FileFormat::kNdjson) {
+    NdjsonBounds(in, &bounds);
+  } else {
+    bounds.start[0] = 0;
+    bounds.end[0] = CountRecords(in);
+  }
   if (in.bad()) return Status(Code::kIoError, "reading " + path);
   return bounds;
 }

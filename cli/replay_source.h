@@ -57,7 +57,8 @@ Result<ReplayBounds> KafkaReplayBounds(KafkaSource& source, std::optional<TimeUs
 
 // Bounds of a replay of the file at `path`: partition 0, from 0 to its message count as
 // FileSource numbers them (NDJSON lines, blank ones included, or length-prefixed records, a
-// truncated last one included). kAuto is resolved as FileSource does. Errors: IO-ERROR.
+// truncated last one included); and each partition its log lines name, up to the highest
+// offset named. kAuto is resolved as FileSource does. Errors: IO-ERROR.
 Result<ReplayBounds> FileReplayBounds(const std::string& path, FileFormat format);
 
 // The time `until` is judged against (see the file comment); nullopt when `m` doesn't verify.

@@ -64,47 +64,70 @@ Status FileSource::Detect() {
   return in_.good() ? Status::Ok() : Status(Code::kIoError, "cannot rewind " + options_.path);
 }
 
-void FileSource::Reject(Code reason, std::string detail, int64_t index,
+void FileSource::Reject(Code reason, std::string detail, int32_t partition, int64_t index,
                         std::span<const uint8_t> payload) {
   ++rejected_;
   if (options_.dead_letters == nullptr) return;
   options_.dead_letters->Add(DeadLetter::Make(std::string(LogName(reason)), std::move(detail),
-                                              name(),
-                                              /*partition=*/0, index, /*time_us=*/0, payload));
+                                              name(), partition, index, /*time_us=*/0, payload));
 }
 
-Result<bool> FileSource::ReadNdjson(int64_t index, bool skip) {
+int64_t FileSource::StoredOffset(int32_t partition) {
+  auto [it, added] = stored_.try_emplace(partition, 0);
+  if (added && options_.stored_offset) it->second = options_.stored_offset(partition).value_or(0);
+  return it->second;
+}
+
+Result<FileSource::Read> FileSource::ReadNdjson(int64_t index, SourceMessage* m) {
   const LineRead read = ReadLine(in_, options_.max_line_bytes, &line_);
   if (read == LineRead::kEof) {
     if (in_.bad()) return Status(Code::kIoError, "reading " + options_.path);
     at_end_ = true;
-    return false;
+    return Read::kNothing;
   }
-  if (skip) return false;
+  if (read == LineRead::kLine && IsLogLine(line_)) return ReadLogLine(index, m);
+  if (index < StoredOffset(0)) return Read::kSkipped;
   if (read == LineRead::kTooLong) {
     Reject(Code::kOversized,
-           "line longer than " + std::to_string(options_.max_line_bytes) + " bytes", index,
+           "line longer than " + std::to_string(options_.max_line_bytes) + " bytes", 0, index,
            Bytes(line_));
-    return false;
+    return Read::kNothing;
   }
-  if (line_.find_first_not_of(" \t") == std::string::npos) return false;  // blank line
+  if (line_.find_first_not_of(" \t") == std::string::npos) return Read::kNothing;  // blank line
   Result<RequestFields> fields = parser_.Parse(line_);
   if (!fields) {
-    Reject(fields.error().code(), fields.error().message(), index, Bytes(line_));
-    return false;
+    Reject(fields.error().code(), fields.error().message(), 0, index, Bytes(line_));
+    return Read::kNothing;
   }
   RequestFields& r = fields.value();
   if (options_.account_of) {
     std::optional<std::string> account = options_.account_of(r.key_id);
     if (!account.has_value()) {
-      Reject(Code::kUnknownKey, "key " + r.key_id, index, Bytes(line_));
-      return false;
+      Reject(Code::kUnknownKey, "key " + r.key_id, 0, index, Bytes(line_));
+      return Read::kNothing;
     }
     r.account_id = std::move(*account);
   }
   const std::string envelope = BuildRequestEvent(r);
   arena_.Add(Bytes(envelope));
-  return true;
+  return Read::kMessage;
+}
+
+Result<FileSource::Read> FileSource::ReadLogLine(int64_t index, SourceMessage* m) {
+  Result<LogLine> parsed = log_parser_.Parse(line_);
+  if (!parsed) {
+    Reject(parsed.error().code(), parsed.error().message(), 0, index, Bytes(line_));
+    return Read::kNothing;
+  }
+  LogLine& l = parsed.value();
+  if (l.offset < StoredOffset(l.partition)) return Read::kSkipped;
+  if (!l.error.ok()) {  // a message the log's reader could not decode: dead again, as it was
+    Reject(l.error.code(), l.error.message(), l.partition, l.offset, {});
+    return Read::kNothing;
+  }
+  *m = {l.partition, l.offset, {}, l.log_time_us != 0 ? l.log_time_us : options_.log_time_us};
+  arena_.Add(Bytes(l.envelope));
+  return Read::kMessage;
 }
 
 Result<bool> FileSource::ReadRecord(int64_t index, bool skip) {
@@ -118,7 +141,7 @@ Result<bool> FileSource::ReadRecord(int64_t index, bool skip) {
   if (in_.bad()) return Status(Code::kIoError, "reading " + options_.path);
   if (got < sizeof(header)) {
     at_end_ = true;
-    if (!skip) Reject(Code::kUndecodable, "truncated record header", index, {header, got});
+    if (!skip) Reject(Code::kUndecodable, "truncated record header", 0, index, {header, got});
     return false;
   }
   const size_t length = size_t{header[0]} << 24 | size_t{header[1]} << 16 | size_t{header[2]} << 8 |
@@ -129,7 +152,7 @@ Result<bool> FileSource::ReadRecord(int64_t index, bool skip) {
       Reject(Code::kOversized,
              "record of " + std::to_string(length) + " bytes, limit " +
                  std::to_string(options_.max_record_bytes),
-             index, {});
+             0, index, {});
     }
     if (!in_.good()) return Status(Code::kIoError, "seeking in " + options_.path);
     return false;
@@ -142,7 +165,7 @@ Result<bool> FileSource::ReadRecord(int64_t index, bool skip) {
     at_end_ = true;
     Reject(Code::kUndecodable,
            "truncated record: " + std::to_string(body) + " of " + std::to_string(length) + " bytes",
-           index, Bytes(std::string_view(record_).substr(0, body)));
+           0, index, Bytes(std::string_view(record_).substr(0, body)));
     return false;
   }
   arena_.Add(Bytes(record_));
@@ -153,23 +176,30 @@ Result<size_t> FileSource::Poll(std::vector<SourceMessage>* out, size_t max,
                                 std::chrono::milliseconds) {
   out->clear();
   arena_.Clear();
-  if (!skip_until_.has_value()) {
-    skip_until_ = options_.stored_offset ? options_.stored_offset(0).value_or(0) : 0;
-  }
   for (size_t scanned = 0; scanned < max && !at_end_;) {
     const int64_t index = next_index_;
-    const bool skip = index < *skip_until_;
-    Result<bool> read =
-        options_.format == FileFormat::kNdjson ? ReadNdjson(index, skip) : ReadRecord(index, skip);
+    SourceMessage m{/*partition=*/0, index, {}, options_.log_time_us};
+    Result<Read> read = Read::kNothing;
+    if (options_.format == FileFormat::kNdjson) {
+      read = ReadNdjson(index, &m);
+    } else {
+      const bool skip = index < StoredOffset(0);
+      Result<bool> record = ReadRecord(index, skip);
+      if (!record) {
+        read = record.error();
+      } else {
+        read = record.value() ? Read::kMessage : skip ? Read::kSkipped : Read::kNothing;
+      }
+    }
     if (!read) {
       out->clear();
       return read.error();
     }
-    if (at_end_ && !read.value()) break;  // nothing was there
+    if (at_end_ && read.value() != Read::kMessage) break;  // nothing was there
     ++next_index_;
-    if (skip) continue;
+    if (read.value() == Read::kSkipped) continue;
     ++scanned;
-    if (read.value()) out->push_back({/*partition=*/0, index, {}, options_.log_time_us});
+    if (read.value() == Read::kMessage) out->push_back(m);
   }
   for (size_t i = 0; i < out->size(); ++i) (*out)[i].payload = arena_[i];  // arena complete
   return out->size();

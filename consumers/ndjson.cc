@@ -12,34 +12,6 @@ namespace dom = simdjson::dom;
 
 constexpr size_t kMaxTextBytes = 256;
 
-bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return true;
-}
-
-bool IsLeap(int y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
-
-int DaysInMonth(int y, int m) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t DaysFromCivil(int y, int m, int d) {
-  y -= m <= 2 ? 1 : 0;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const int yoe = y - era * 400;
-  const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return int64_t{era} * 146097 + doe - 719468;
-}
-
 // inet_pton reads up to a NUL: "203.0.113.7\u0000<anything>" must not pass for an address.
 bool IsIp(const std::string& text) {
   unsigned char addr[16];
@@ -152,51 +124,6 @@ Status GetRest(dom::object obj, RequestFields* r) {
 }
 
 }  // namespace
-
-Result<TimeUs> ParseRfc3339(std::string_view t) {
-  auto bad = [&](std::string_view what) {
-    return Status(Code::kInvalidField,
-                  std::string(what) + " in RFC 3339 time \"" + std::string(t.substr(0, 64)) + "\"");
-  };
-  int year, month, day, hour, minute, second;
-  if (t.size() < 20 || !Digits(t, 0, 4, &year) || t[4] != '-' || !Digits(t, 5, 2, &month) ||
-      t[7] != '-' || !Digits(t, 8, 2, &day) || (t[10] != 'T' && t[10] != 't') ||
-      !Digits(t, 11, 2, &hour) || t[13] != ':' || !Digits(t, 14, 2, &minute) || t[16] != ':' ||
-      !Digits(t, 17, 2, &second)) {
-    return bad("not YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM)");
-  }
-  if (month < 1 || month > 12) return bad("month out of range");
-  if (day < 1 || day > DaysInMonth(year, month)) return bad("day out of range");
-  if (hour > 23 || minute > 59 || second > 59) return bad("time of day out of range");
-  size_t pos = 19;
-  int64_t micros = 0;
-  if (pos < t.size() && t[pos] == '.') {
-    size_t digits = 0;
-    for (++pos; pos < t.size() && t[pos] >= '0' && t[pos] <= '9'; ++pos, ++digits) {
-      if (digits < 6) micros = micros * 10 + (t[pos] - '0');
-    }
-    if (digits == 0 || digits > 9) return bad("fraction not of 1 to 9 digits");
-    for (size_t i = digits; i < 6; ++i) micros *= 10;
-  }
-  int offset_minutes = 0;
-  if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) {
-    ++pos;
-  } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
-    int oh = 0, om = 0;
-    if (!Digits(t, pos + 1, 2, &oh) || pos + 3 >= t.size() || t[pos + 3] != ':' ||
-        !Digits(t, pos + 4, 2, &om) || oh > 23 || om > 59) {
-      return bad("bad offset");
-    }
-    offset_minutes = (oh * 60 + om) * (t[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return bad("no time zone (Z or +HH:MM)");
-  }
-  if (pos != t.size()) return bad("trailing characters");
-  const int64_t seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-                          second - int64_t{offset_minutes} * 60;
-  return seconds * 1'000'000 + micros;
-}
 
 struct NdjsonParser::Impl {
   explicit Impl(size_t max) : max_line_bytes(max) {}

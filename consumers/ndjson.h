@@ -27,15 +27,12 @@
 #include <string_view>
 #include <vector>
 
+#include "schemas/civil_time.h"
 #include "schemas/envelope_builder.h"
 #include "schemas/ids.h"
 #include "schemas/status.h"
 
 namespace keymeter {
-
-// Microseconds since the epoch of an RFC 3339 date-time ("2026-11-25T10:00:00.123456Z").
-// Errors: INVALID-FIELD naming what is wrong (format, month, day of month, hour...).
-Result<TimeUs> ParseRfc3339(std::string_view text);
 
 struct NdjsonLimits {
   size_t max_line_bytes = size_t{1} << 20;

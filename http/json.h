@@ -1,24 +1,20 @@
-// Writing JSON responses: string escaping, a small streaming writer, and the error body every
-// endpoint uses, {"error":{"code":"<CODE>","message":"..."}} (DESIGN §3).
+// JSON responses: the error body every endpoint uses, {"error":{"code":"<CODE>","message":"..."}}
+// (DESIGN §3). The writer itself (JsonWriter, AppendJsonString) is schemas/json_writer.h.
 //
-// Output is always valid JSON in UTF-8: control characters are escaped and bytes that are not
-// valid UTF-8 become U+FFFD, so text that came from a client can be echoed safely.
-//
-// Thread safety: free functions are thread-safe; a JsonWriter is used by one thread at a time.
+// Thread safety: free functions are thread-safe.
 
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "http/server.h"
+#include "schemas/json_writer.h"
 
 namespace keymeter::http {
 
-// Appends `s` to `out` as a quoted JSON string.
-void AppendJsonString(std::string* out, std::string_view s);
+using keymeter::AppendJsonString;  // schemas/json_writer.h
+using keymeter::JsonWriter;
 
 // {"error":{"code":"<code>","message":"<message>"}}
 std::string ErrorBody(std::string_view code, std::string_view message);
@@ -28,35 +24,5 @@ void SetError(Response& response, int status, Code code, std::string_view messag
 
 // Sets `response` to `status` with `json` (already serialized) as the body.
 void SetJson(Response& response, int status, std::string json);
-
-// Builds one JSON value, inserting commas itself:
-//   JsonWriter w; w.BeginObject(); w.Key("ready"); w.Bool(true); w.EndObject();
-//   std::string body = w.Take();  // {"ready":true}
-// Misuse (a value without a key inside an object, unbalanced ends) is not detected: the output
-// is then not valid JSON.
-class JsonWriter {
- public:
-  JsonWriter& BeginObject();
-  JsonWriter& EndObject();
-  JsonWriter& BeginArray();
-  JsonWriter& EndArray();
-  JsonWriter& Key(std::string_view key);
-  JsonWriter& String(std::string_view value);
-  JsonWriter& Int(int64_t value);
-  JsonWriter& Uint(uint64_t value);
-  JsonWriter& Double(double value);  // non-finite values are written as null
-  JsonWriter& Bool(bool value);
-  JsonWriter& Null();
-  JsonWriter& Raw(std::string_view json);  // an already serialized value
-
-  const std::string& str() const { return out_; }
-  std::string Take() { return std::move(out_); }
-
- private:
-  void BeforeValue();
-  std::string out_;
-  std::vector<bool> has_items_;  // per open container: something written already
-  bool after_key_ = false;
-};
 
 }  // namespace keymeter::http

@@ -7,7 +7,7 @@
 //   account not found             -> NO-SUCH-ACCOUNT (no audit entry: no account to keep it)
 //   AdminTokenSet, AccountStatusSet -> their function (the operator's)
 //   account suspended             -> ACCOUNT-SUSPENDED unless the operator (or System) sent it
-//   KeyIssued, AccountConfigSet   -> their function
+//   KeyIssued, AccountConfigSet, DeadLetterRedriven -> their function
 //   RequestEvent, NONE            -> NOT-A-LIFECYCLE-OP
 //   key op: target key            -> FindTarget's codes
 //   key op by a member            -> FORBIDDEN unless KeyRotated/AllowedSourcesSet on its own key
@@ -176,6 +176,8 @@ Status Dispatch(OpContext& c) {
       return IssueKey(c, *c.env.op_as_KeyIssued());
     case fb::Op::AccountConfigSet:
       return SetAccountConfig(c, *c.env.op_as_AccountConfigSet());
+    case fb::Op::DeadLetterRedriven:
+      return RecordRedrive(c, *c.env.op_as_DeadLetterRedriven());
     case fb::Op::RequestEvent:
     case fb::Op::NONE:
     case fb::Op::AccountCreated:

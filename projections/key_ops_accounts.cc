@@ -9,6 +9,7 @@
 //                     | INVALID-STATUS-TRANSITION (already so) | OK
 //   GatewayCreated   := FORBIDDEN (not Operator or System) | DUPLICATE-GATEWAY | OK
 //   GatewayRevoked   := FORBIDDEN | NO-SUCH-GATEWAY | INVALID-STATUS-TRANSITION (revoked) | OK
+//   DeadLetterRedriven := FORBIDDEN (not Operator or System) | OK: the audit entry alone
 //
 // The account ops write nothing to the batch: key_ops.cc writes the account with the op's
 // audit entry. The gateway ops write their gateway record.
@@ -17,6 +18,7 @@
 
 #include "projections/key_codec.h"
 #include "projections/key_ops_internal.h"
+#include "schemas/hex.h"
 
 namespace keymeter::key_ops {
 
@@ -86,6 +88,18 @@ Status SetAccountStatus(OpContext& c, const fb::AccountStatusSet& op) {
   c.account->suspended = op.suspended();
   c.account->updated_us = c.now;
   c.detail = op.suspended() ? "account active -> suspended" : "account suspended -> active";
+  return Status::Ok();
+}
+
+Status RecordRedrive(OpContext& c, const fb::DeadLetterRedriven& op) {
+  if (!c.by_operator()) return Refuse(Code::kForbidden, "only the operator re-drives dead letters");
+  c.target_key_id = Str(op.key_id()).substr(0, kKeyIdLength);
+  c.detail = "dead letter " + Str(op.reason()) + " at partition " + std::to_string(op.partition()) +
+             " offset " + std::to_string(op.offset()) + " (" + Str(op.op());
+  if (op.request_id() != nullptr) {
+    c.detail += " " + ToHex(std::span<const uint8_t>(op.request_id()->bytes()->data(), 16));
+  }
+  c.detail += ") published again";
   return Status::Ok();
 }
 

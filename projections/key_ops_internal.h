@@ -158,6 +158,8 @@ Status SetAccountConfig(OpContext& c, const fb::AccountConfigSet& op);
 Status SetAdminToken(OpContext& c, const fb::AdminTokenSet& op);
 // Operator or System only: suspended <-> active; INVALID-STATUS-TRANSITION if already so.
 Status SetAccountStatus(OpContext& c, const fb::AccountStatusSet& op);
+// The operator's record of a re-driven dead letter (an audit entry, nothing else).
+Status RecordRedrive(OpContext& c, const fb::DeadLetterRedriven& op);
 // Gateways (key_ops_accounts.cc), about no account: Operator or System only. Each writes its
 // gateway record (gateways: gateway_id -> GatewayRecord); no audit entry (DESIGN §3: the
 // operator's ops; the record keeps when it was created and revoked).

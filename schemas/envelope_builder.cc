@@ -175,6 +175,18 @@ std::string BuildCreditsConfigSet(const EnvelopeHeader& h, const std::string& ke
                                                  rollover));
 }
 
+std::string BuildDeadLetterRedriven(const EnvelopeHeader& h, int32_t partition, int64_t offset,
+                                    const std::string& reason, const std::string& op,
+                                    const std::string& key_id,
+                                    const std::optional<RequestIdBytes>& request_id) {
+  Builder b(256);
+  std::optional<fb::RequestId> id;
+  if (request_id) id.emplace(flatbuffers::span<const uint8_t, 16>(request_id->data(), 16));
+  return Finish(b, h, fb::Op::DeadLetterRedriven,
+                fb::CreateDeadLetterRedrivenDirect(b, partition, offset, reason.c_str(), op.c_str(),
+                                                   key_id.c_str(), id ? &*id : nullptr));
+}
+
 std::string BuildRequestEvent(const RequestFields& r) {
   Builder b(256);
   fb::RequestId id(flatbuffers::span<const uint8_t, 16>(r.request_id.data(), 16));

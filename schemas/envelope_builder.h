@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +73,13 @@ std::string BuildCreditsAdded(const EnvelopeHeader& h, const std::string& key_id
                               const std::string& reason);
 std::string BuildCreditsConfigSet(const EnvelopeHeader& h, const std::string& key_id, bool enabled,
                                   uint64_t refill_units, fb::RefillPeriod period, bool rollover);
+
+// The operator's record that the dead letter at `partition`/`offset` (dead-lettered `reason`)
+// is published again; `op`, `key_id` and `request_id` are the re-driven message's.
+std::string BuildDeadLetterRedriven(const EnvelopeHeader& h, int32_t partition, int64_t offset,
+                                    const std::string& reason, const std::string& op,
+                                    const std::string& key_id,
+                                    const std::optional<RequestIdBytes>& request_id);
 
 struct RequestFields {
   std::array<uint8_t, 16> request_id{};

@@ -1,0 +1,196 @@
+// log_line.h: every op of the schema, fully populated, written as a line and read back into the
+// same envelope (compared field by field through FlatBuffers' own reflection, so a field the
+// codec forgets fails here); the error form; what a bad line is told.
+#define BOOST_TEST_MODULE log_line_test
+#include <boost/test/included/unit_test.hpp>
+#include <flatbuffers/minireflect.h>
+
+#include <set>
+#include <vector>
+
+#include "consumers/log_line.h"
+#include "consumers/decode.h"
+#include "schemas/envelope.h"
+#include "schemas/envelope_builder.h"
+
+namespace keymeter {
+namespace {
+
+Digest DigestOf(uint8_t seed) {
+  Digest d{};
+  for (size_t i = 0; i < d.size(); ++i) d[i] = static_cast<uint8_t>(seed + i * 7);
+  return d;
+}
+
+EnvelopeHeader Header(fb::ActorKind actor = fb::ActorKind::AccountAdmin) {
+  return {.command_id = "c0ffee00c0ffee00",
+          .time_us = 1'795'600'800'123'456,
+          .actor = actor,
+          .actor_key_id = actor == fb::ActorKind::Member ? "Mm3mBer1" : "",
+          .account_id = "acct-7"};
+}
+
+// One envelope per op, every field away from its default.
+std::vector<std::string> EveryOp() {
+  const EnvelopeHeader h = Header();
+  RequestFields r;
+  for (size_t i = 0; i < r.request_id.size(); ++i) r.request_id[i] = static_cast<uint8_t>(0xA0 + i);
+  r.key_id = "Ab3dEf7h";
+  r.account_id = "acct-7";
+  r.time_us = 1'795'600'800'000'001;
+  r.product = "translate \"pro\"\n";
+  r.units = 7;
+  r.status = 503;
+  r.bytes_in = 1ull << 40;
+  r.bytes_out = 12;
+  r.latency_us = 4'000'000'000u;
+  r.client_ip = "2001:db8::1";
+  r.gateway_id = "gw-1";
+  RequestIdBytes id{};
+  id.fill(0x5A);
+  return {
+      BuildAccountCreated(Header(fb::ActorKind::Operator), "Acme \u00e9", DigestOf(1), true),
+      BuildKeyIssued(h, "Ab3dEf7h", DigestOf(2), "ci key", "Par3nt00", fb::KeyStatus::Suspended,
+                     1'800'000'000'000'000),
+      BuildParentSet(h, "Ab3dEf7h", "Par"),
+      BuildKeyRotated(Header(fb::ActorKind::Member), "Mm3mBer1", DigestOf(3), 1'795'600'900'000'000),
+      BuildStatusOp(h, fb::Op::KeySuspended, "Ab3dEf7h"),
+      BuildStatusOp(h, fb::Op::KeyActivated, "Ab3dEf7h"),
+      BuildStatusOp(h, fb::Op::KeyConfirmed, "Ab3dEf7h"),
+      BuildStatusOp(h, fb::Op::KeyDeleted, "Ab3dEf7h"),
+      BuildAllowedSourcesSet(h, "Ab3dEf7h", {"10.0.0.0/8", "2001:db8::/32"}, {"example.com"}),
+      BuildConfigSet(h, "Ab3dEf7h", {"translate", "speech"}, {{"tier", "gold"}, {"region", "eu"}}),
+      BuildQuotaSet(h, "Ab3dEf7h", 1000, 1'000'000),
+      BuildMemberCapSet(h, "Ab3dEf7h", 10, 20),
+      BuildAccountConfigSet(h, true),
+      BuildRequestEvent(r),
+      BuildAdminTokenSet(Header(fb::ActorKind::Operator), nullptr),
+      BuildAccountStatusSet(Header(fb::ActorKind::Operator), true),
+      BuildGatewayCreated(Header(fb::ActorKind::Operator), "gw-2", "edge", DigestOf(4)),
+      BuildGatewayRevoked(Header(fb::ActorKind::Operator), "gw-2"),
+      BuildRateLimitSet(h, "Ab3dEf7h", {.per_second = 1, .per_minute = 2, .per_hour = 3}),
+      BuildKeyExpirySet(h, "Ab3dEf7h", -5),
+      BuildCreditsAdded(h, "Ab3dEf7h", -40, "refund"),
+      BuildCreditsConfigSet(h, "Ab3dEf7h", true, 500, fb::RefillPeriod::Month, true),
+      BuildDeadLetterRedriven(Header(fb::ActorKind::Operator), 3, 1234, "FUTURE-TIMESTAMP",
+                              "RequestEvent", "Ab3dEf7h", id),
+  };
+}
+
+// Every field of the envelope in `bytes` as FlatBuffers' reflection prints it.
+std::string Reflected(const std::string& bytes) {
+  return flatbuffers::FlatBufferToString(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                         fb::EnvelopeTypeTable());
+}
+
+// `s` copied to an 8-byte aligned buffer, as the sources hand payloads out.
+struct Aligned {
+  explicit Aligned(const std::string& s) : words((s.size() + 7) / 8) {
+    std::memcpy(words.data(), s.data(), s.size());
+    size = s.size();
+  }
+  std::span<const uint8_t> span() const {
+    return {reinterpret_cast<const uint8_t*>(words.data()), size};
+  }
+  std::vector<uint64_t> words;
+  size_t size = 0;
+};
+
+BOOST_AUTO_TEST_CASE(every_op_round_trips_field_for_field) {
+  const std::vector<std::string> ops = EveryOp();
+  std::set<fb::Op> seen;
+  LogLineParser parser;
+  int64_t offset = 40;
+  for (const std::string& original : ops) {
+    const Aligned payload(original);
+    const std::string line = EncodeLogLine(
+        {.partition = 2, .offset = offset, .log_time_us = 1'795'600'801'000'000,
+         .payload = payload.span()});
+    BOOST_TEST_CONTEXT(line) {
+      BOOST_TEST(IsLogLine(line));
+      BOOST_TEST(line.find('\n') == std::string::npos);
+      Result<LogLine> back = parser.Parse(line);
+      if (!back) BOOST_FAIL(back.error().ToString());
+      BOOST_TEST(back.value().partition == 2);
+      BOOST_TEST(back.value().offset == offset);
+      BOOST_TEST(back.value().log_time_us == 1'795'600'801'000'000);
+      BOOST_TEST(back.value().error.ok());
+      BOOST_TEST(Reflected(back.value().envelope) == Reflected(original));
+      const Aligned rebuilt(back.value().envelope);
+      BOOST_TEST(DecodeEnvelope(rebuilt.span()).ok() == DecodeEnvelope(payload.span()).ok());
+      seen.insert(VerifyEnvelope(payload.span())->op_type());
+    }
+    ++offset;
+  }
+  // Every op of the schema is in EveryOp().
+  BOOST_TEST(seen.size() == static_cast<size_t>(fb::Op::MAX));
+}
+
+BOOST_AUTO_TEST_CASE(a_line_is_readable_json_with_hex_digests_and_names) {
+  const std::string issued = BuildKeyIssued(Header(), "Ab3dEf7h", DigestOf(2), "ci", "",
+                                            fb::KeyStatus::Active);
+  const Aligned payload(issued);
+  const std::string line = EncodeLogLine({.partition = 1, .offset = 9, .payload = payload.span()});
+  BOOST_TEST(line.starts_with("{\"partition\":1,\"offset\":9,\"log_time\":\"1970-01-01T00:00:00.000000Z\""));
+  BOOST_TEST(line.find("\"time\":\"2026-11-25T10:00:00.123456Z\"") != std::string::npos, line);
+  BOOST_TEST(line.find("\"actor\":{\"kind\":\"AccountAdmin\",\"key_id\":\"\"}") != std::string::npos);
+  BOOST_TEST(line.find("\"op\":\"KeyIssued\",\"data\":{\"key_id\":\"Ab3dEf7h\",\"secret_hash\":\"" +
+                       ToHex(DigestOf(2)) + "\"") != std::string::npos, line);
+  BOOST_TEST(line.find("\"status\":\"Active\"") != std::string::npos);
+  // An absent digest is null (a revoked admin token).
+  const Aligned revoked(BuildAdminTokenSet(Header(fb::ActorKind::Operator), nullptr));
+  BOOST_TEST(EncodeLogLine({.payload = revoked.span()}).find("\"data\":{\"admin_token_hash\":null}") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_that_does_not_decode_gets_the_error_form) {
+  const std::string junk = "not an envelope at all, just bytes";
+  const Aligned payload(junk);
+  const std::string line = EncodeLogLine({.partition = 0, .offset = 3, .payload = payload.span()});
+  BOOST_TEST(line.find("\"error\":{\"code\":\"UNDECODABLE\"") != std::string::npos, line);
+  BOOST_TEST(line.find("just bytes") == std::string::npos);  // the bytes are not kept
+  LogLineParser parser;
+  Result<LogLine> back = parser.Parse(line);
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back.value().envelope.empty());
+  BOOST_TEST(back.value().error.code() == Code::kUndecodable);
+}
+
+BOOST_AUTO_TEST_CASE(bad_lines_are_told_what_is_wrong) {
+  LogLineParser parser;
+  auto code_of = [&](std::string_view line) {
+    Result<LogLine> r = parser.Parse(line);
+    return r ? Code::kOk : r.error().code();
+  };
+  BOOST_TEST(code_of("{\"partition\":0,") == Code::kInvalidJson);
+  BOOST_TEST(code_of("[1]") == Code::kInvalidJson);
+  BOOST_TEST(code_of("{\"partition\":0,\"data\":{}}") == Code::kMissingField);
+  BOOST_TEST(code_of("{\"partition\":0,\"op\":\"KeyIssued\"}") == Code::kMissingField);
+  BOOST_TEST(code_of("{\"partition\":0,\"op\":\"Nope\",\"data\":{}}") == Code::kInvalidField);
+  BOOST_TEST(code_of("{\"partition\":\"x\",\"op\":\"KeyDeleted\",\"data\":{}}") ==
+             Code::kInvalidField);
+  BOOST_TEST(code_of("{\"partition\":0,\"op\":\"KeyIssued\",\"data\":{\"secret_hash\":\"ab\"}}") ==
+             Code::kInvalidField);
+  BOOST_TEST(code_of("{\"partition\":0,\"op\":\"KeyIssued\",\"data\":{\"status\":\"Gone\"}}") ==
+             Code::kInvalidField);
+  BOOST_TEST(code_of("{\"partition\":0,\"op\":\"RequestEvent\",\"data\":{\"units\":-1}}") ==
+             Code::kInvalidField);
+  BOOST_TEST(code_of("{\"partition\":0,\"op\":\"RequestEvent\",\"data\":{\"status\":70000}}") ==
+             Code::kInvalidField);
+  BOOST_TEST(code_of("{\"partition\":0,\"actor\":{\"kind\":\"Root\"},\"op\":\"KeyDeleted\","
+                     "\"data\":{}}") == Code::kInvalidField);
+  // A hand-written line: RFC 3339 time, fields left out keep their defaults.
+  Result<LogLine> r = parser.Parse(
+      "{\"partition\":1,\"offset\":2,\"time\":\"2026-11-25T10:00:00Z\",\"account_id\":\"a\","
+      "\"op\":\"RequestEvent\",\"data\":{\"key_id\":\"Ab3dEf7h\"}}");
+  BOOST_REQUIRE(r.has_value());
+  const Aligned e(r.value().envelope);
+  const fb::Envelope* env = VerifyEnvelope(e.span());
+  BOOST_REQUIRE(env != nullptr);
+  BOOST_TEST(env->time_us() == 1'795'600'800'000'000);
+  BOOST_TEST(env->op_as_RequestEvent()->units() == 1u);
+  BOOST_TEST(parser.Parse(std::string(2 << 20, ' ')).error().code() == Code::kOversized);
+}
+
+}  // namespace
+}  // namespace keymeter
