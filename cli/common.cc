@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <system_error>
 
 #include "projections/time_buckets.h"
@@ -141,6 +142,11 @@ Status CheckFreshDataDir(const std::string& dir) {
                     dir));
   }
   return Status::Ok();
+}
+
+std::string RandomSuffix() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
 }
 
 int FailWith(std::string_view message) {

@@ -38,6 +38,9 @@ Result<std::unique_ptr<Store>> OpenStoreForReading(const std::string& data_dir);
 // Errors: DATA-DIR-NOT-EMPTY (also for a file), saying to give a new or empty directory.
 Status CheckFreshDataDir(const std::string& data_dir);
 
+// 16 random hex digits (throwaway consumer group names).
+std::string RandomSuffix();
+
 // Prints "keymeter: <message>" on stderr (after flushing stdout) and returns exit code 1.
 int FailWith(std::string_view message);
 

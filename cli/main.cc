@@ -12,6 +12,7 @@
 #include "cli/demo.h"
 #include "cli/export.h"
 #include "cli/loadgen.h"
+#include "cli/log.h"
 #include "cli/replay.h"
 #include "cli/serve.h"
 
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
   CLI::App* exporter = keymeter::AddExportCommand(app, &export_options);
   keymeter::ChecksumOptions checksum_options;
   CLI::App* checksum = keymeter::AddChecksumCommand(app, &checksum_options);
+  keymeter::LogOptions log_options;
+  CLI::App* log = keymeter::AddLogCommand(app, &log_options);
   keymeter::DemoOptions demo_options;
   CLI::App* demo = keymeter::AddDemoCommand(app, &demo_options);
   keymeter::LoadgenCommandOptions loadgen_options;
@@ -50,8 +53,9 @@ int main(int argc, char** argv) {
   if (replay->parsed()) return keymeter::RunReplay(replay_options);
   if (exporter->parsed()) return keymeter::RunExport(export_options);
   if (checksum->parsed()) return keymeter::RunChecksum(checksum_options);
+  if (log->parsed()) return keymeter::RunLog(log_options);
   if (demo->parsed()) return keymeter::RunDemo(demo_options);
   if (loadgen->parsed()) return keymeter::RunLoadgen(loadgen_options);
-  return app.exit(CLI::RequiredError("A subcommand (serve, replay, export, checksum)")) == 0 ? 0
-                                                                                             : 2;
+  const int code = app.exit(CLI::RequiredError("A subcommand (serve, replay, export, checksum, log)"));
+  return code == 0 ? 0 : 2;
 }

@@ -7,7 +7,6 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
-#include <random>
 #include <thread>
 
 #include "cli/common.h"
@@ -29,11 +28,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kKafkaQueryTimeout{15'000};
 // No message for this long while partitions are short of their end: the replay gives up.
 constexpr std::chrono::seconds kStallTimeout{60};
-
-std::string RandomSuffix() {
-  std::random_device rd;
-  return fmt::format("{:08x}{:08x}", rd(), rd());
-}
 
 FileFormat FormatOf(const std::string& name) {
   if (name == "ndjson") return FileFormat::kNdjson;
@@ -71,7 +65,7 @@ class Replay {
     KafkaSourceOptions o;
     o.brokers = options_.brokers;
     o.topic = options_.topic;
-    o.group_id = "keymeter-replay-" + RandomSuffix();
+    o.group_id = "keymeter-replay-" + cli::RandomSuffix();
     o.client_id = "keymeter-replay";
     // On (re)assignment: where this replay got to, else where it starts.
     o.stored_offset = [this](int32_t partition) -> std::optional<int64_t> {

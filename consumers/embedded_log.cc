@@ -87,7 +87,17 @@ int32_t KafkaPartitionFor(std::string_view key, int32_t partitions) {
 
 Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(rocksdb::DB* db,
                                                        rocksdb::ColumnFamilyHandle* cf,
-                                                       const EmbeddedLogOptions& options) {
+                                                       const EmbeddedLogOptions& given) {
+  EmbeddedLogOptions options = given;
+  if (options.partitions == 0) {
+    std::string stored;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, MetaKey(), &stored);
+    if (s.IsNotFound() || (s.ok() && stored.size() != 4)) {
+      return Status(Code::kNotAStore, "the store holds no embedded log (does it follow Kafka?)");
+    }
+    if (!s.ok()) return IoError("reading the log's partition count", s);
+    options.partitions = static_cast<int32_t>(GetBe(stored.data(), 4));
+  }
   if (options.partitions < 1 || options.partitions > 1024) {
     return Status(Code::kInvalidArgument,
                   "partitions must be 1..1024, not " + std::to_string(options.partitions));

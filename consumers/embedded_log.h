@@ -51,7 +51,8 @@ class DB;
 namespace keymeter {
 
 struct EmbeddedLogOptions {
-  int32_t partitions = 4;  // 1 .. 1024
+  // 1 .. 1024; 0 = as the log was created (a reader's choice: NOT-A-STORE when there is no log).
+  int32_t partitions = 4;
   bool sync = false;       // fsync each append (the WAL is always written)
   // Append time source; the system clock when empty (tests inject a fixed one).
   std::function<TimeUs()> clock;
