@@ -36,6 +36,7 @@ void RegisterBillingRoutes(http::Router& router, const ApiPtr& api);
 void RegisterGatewayAdminRoutes(http::Router& router, const ApiPtr& api);
 // GET /v1/cluster (cluster_view.cc).
 void RegisterClusterRoutes(http::Router& router, const ApiPtr& api);
+void RegisterDeadLetterRoutes(http::Router& router, const ApiPtr& api);  // dead_letters.cc
 
 // Limits on what a body may carry: lists as schemas/envelope.h's kMaxListItems and
 // kMaxItemBytes (the projector enforces the counts too), labels and names as long as an item.

@@ -170,6 +170,7 @@ void RegisterOperatorRoutes(http::Router& router, ServeContext& context) {
   RegisterBillingRoutes(router, api);
   RegisterGatewayAdminRoutes(router, api);
   RegisterClusterRoutes(router, api);
+  RegisterDeadLetterRoutes(router, api);
 }
 
 }  // namespace keymeter

@@ -175,4 +175,11 @@ TimeUs BillingLatenessUs() {
   return kMicrosPerHour;
 }
 
+TimeUs FutureToleranceUs() {
+  if (auto v = EnvUnsigned("KEYMETER_FUTURE_TOLERANCE_SECONDS")) {
+    return TimeUs(std::min<uint64_t>(*v, 366 * 86'400)) * kMicrosPerSecond;
+  }
+  return 5 * 60 * kMicrosPerSecond;
+}
+
 }  // namespace keymeter::cli

@@ -50,5 +50,8 @@ std::optional<uint64_t> EnvUnsigned(const char* name);
 // KEYMETER_BILLING_LATENESS_SECONDS in microseconds, else the default (one hour): billing's
 // "complete" and the projector's month close (serve and replay must agree for equal checksums).
 TimeUs BillingLatenessUs();
+// KEYMETER_FUTURE_TOLERANCE_SECONDS in microseconds, else five minutes: how far past its log time
+// an event may be dated before it is FUTURE-TIMESTAMP (serve and replay must agree).
+TimeUs FutureToleranceUs();
 
 }  // namespace keymeter::cli

@@ -10,6 +10,7 @@
 
 #include "cli/checksum.h"
 #include "cli/demo.h"
+#include "cli/dlq.h"
 #include "cli/export.h"
 #include "cli/loadgen.h"
 #include "cli/log.h"
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
   CLI::App* checksum = keymeter::AddChecksumCommand(app, &checksum_options);
   keymeter::LogOptions log_options;
   CLI::App* log = keymeter::AddLogCommand(app, &log_options);
+  keymeter::DlqOptions dlq_options;
+  CLI::App* dlq = keymeter::AddDlqCommand(app, &dlq_options);
   keymeter::DemoOptions demo_options;
   CLI::App* demo = keymeter::AddDemoCommand(app, &demo_options);
   keymeter::LoadgenCommandOptions loadgen_options;
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
   if (exporter->parsed()) return keymeter::RunExport(export_options);
   if (checksum->parsed()) return keymeter::RunChecksum(checksum_options);
   if (log->parsed()) return keymeter::RunLog(log_options);
+  if (dlq->parsed()) return keymeter::RunDlq(dlq_options);
   if (demo->parsed()) return keymeter::RunDemo(demo_options);
   if (loadgen->parsed()) return keymeter::RunLoadgen(loadgen_options);
   const int code = app.exit(CLI::RequiredError("A subcommand (serve, replay, export, checksum, log)"));

@@ -140,11 +140,12 @@ class Replay {
     directory_ = std::make_unique<KeyDirectory>(store_->cfs());
     projector_ = std::make_unique<Projector>(*store_, *directory_, quota_, dead_letters_,
                                              ProjectorOptions{
+                                                 .future_tolerance_us = cli::FutureToleranceUs(),
                                                  .month_close_lateness_us = cli::BillingLatenessUs(),
                                                  .overlap_commits = true});
     const std::string source = options_.kafka() ? "kafka/" + options_.topic : "file";
     bounds_.until = options_.until_us;
-    bounds_.future_tolerance_us = ProjectorOptions{}.future_tolerance_us;
+    bounds_.future_tolerance_us = cli::FutureToleranceUs();
     return projector_->Open(source, NowUs());
   }
 

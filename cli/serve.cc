@@ -192,6 +192,10 @@ PipelineOptions PipelineOptionsOf(const ServeOptions& options) {
     p.projector.dedupe_max_entries = *n;
   }
   p.projector.month_close_lateness_us = cli::BillingLatenessUs();
+  p.projector.future_tolerance_us = cli::FutureToleranceUs();
+  if (auto days = cli::EnvUnsigned("KEYMETER_DLQ_RETENTION_DAYS")) {
+    p.dlq_retention_us = TimeUs(std::clamp<uint64_t>(*days, 1, 3650)) * kMicrosPerDay;
+  }
   return p;
 }
 

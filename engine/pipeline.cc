@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "consumers/kafka_admin.h"
 #include "consumers/kafka_source.h"
 #include "schemas/clock.h"
 
@@ -37,8 +38,12 @@ Status Pipeline::Init() {
     Result<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
     if (!producer) return producer.error();
     producer_ = std::move(producer.value());
+    dead_letter_reader_ = std::make_unique<KafkaDeadLetters>(
+        KafkaDeadLettersOptions{.brokers = options_.brokers, .topic = options_.dlq_topic});
   } else {
     dead_letters_ = std::make_unique<EmbeddedDeadLetterSink>();
+    dead_letter_reader_ =
+        std::make_unique<StoreDeadLetters>(store_->db(), store_->cfs()[Cf::kDlq]);
     if (!options_.read_only) {
       Result<std::unique_ptr<EmbeddedLog>> log = EmbeddedLog::Open(
           store_->db(), store_->cfs()[Cf::kLog], {.partitions = options_.embedded_partitions});
@@ -102,6 +107,26 @@ Result<std::unique_ptr<Source>> Pipeline::MakeSource() {
   return std::unique_ptr<Source>(std::move(source.value()));
 }
 
+void Pipeline::KeepDeadLetters() {
+  const auto now = std::chrono::steady_clock::now();
+  if (last_dlq_kept_ && now - *last_dlq_kept_ < std::chrono::hours(1)) return;
+  const bool first = !last_dlq_kept_;
+  last_dlq_kept_ = now;
+  if (!kafka_mode()) {
+    Status s = TrimDeadLetters(store_->db(), store_->cfs()[Cf::kDlq],
+                               NowUs() - options_.dlq_retention_us);
+    if (!s.ok()) spdlog::warn("dead letters: {}", s.ToString());
+    return;
+  }
+  if (!first) return;  // the topic's retention applies itself; set it once, if keymeter creates it
+  const TopicSpec spec{.name = options_.dlq_topic,
+                       .configs = {{"retention.ms",
+                                    std::to_string(options_.dlq_retention_us / 1000)}}};
+  if (Status s = EnsureTopic(options_.brokers, spec, std::chrono::seconds(5)); !s.ok()) {
+    spdlog::warn("dead letters: could not ensure topic {}: {}", options_.dlq_topic, s.ToString());
+  }
+}
+
 void Pipeline::Loop(std::stop_token stop) {
   std::unique_ptr<Source> source;
   auto backoff = std::chrono::milliseconds(100);
@@ -132,6 +157,7 @@ void Pipeline::Loop(std::stop_token stop) {
       source = std::move(made.value());
       sources_made_.fetch_add(1, std::memory_order_relaxed);
     }
+    KeepDeadLetters();
     Result<size_t> n = projector_->RunBatch(*source);
     if (n) {
       if (Status dropped = DropUnfollowed(*source); !dropped.ok()) n = std::move(dropped);

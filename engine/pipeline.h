@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "consumers/dead_letter.h"
+#include "consumers/dead_letter_reader.h"
 #include "consumers/embedded_log.h"
 #include "consumers/kafka_producer.h"
 #include "engine/projector.h"
@@ -73,6 +74,10 @@ struct PipelineOptions {
   // dropped from memory and store (Projector::DropPartition); zero keeps every partition. Long
   // enough to ride out rebalances.
   std::chrono::seconds drop_partition_after{300};
+  // How long dead letters are kept (by log time). Embedded: older entries of column family
+  // "dlq" are deleted at start and hourly; Kafka: retention.ms of the DLQ topic when keymeter
+  // creates it (an existing topic keeps its own; kafka-configs.sh --alter changes it).
+  TimeUs dlq_retention_us = 30 * kMicrosPerDay;
 };
 
 class Pipeline {
@@ -144,6 +149,8 @@ class Pipeline {
   QuotaWindows& quota() { return quota_; }
   Projector& projector() { return *projector_; }
   DeadLetterSink& dead_letters() { return *dead_letters_; }
+  // The dead letters kept so far: the store's (embedded) or the DLQ topic's (Kafka).
+  DeadLetterReader& dead_letter_reader() { return *dead_letter_reader_; }
   EmbeddedLog* embedded_log() { return log_.get(); }
 
  private:
@@ -162,6 +169,8 @@ class Pipeline {
   // Drops the stored partitions `source` has not read for drop_partition_after (between
   // batches, on the projector thread). An error: the projector is broken.
   Status DropUnfollowed(Source& source);
+  // Applies PipelineOptions::dlq_retention_us (at most hourly; the projector thread's).
+  void KeepDeadLetters();
 
   static constexpr std::chrono::milliseconds kBrokerProbeInterval{1000};
   static constexpr std::chrono::milliseconds kBrokerProbeTimeout{1000};
@@ -171,6 +180,7 @@ class Pipeline {
   std::unique_ptr<KeyDirectory> directory_;
   QuotaWindows quota_;
   std::unique_ptr<DeadLetterSink> dead_letters_;
+  std::unique_ptr<DeadLetterReader> dead_letter_reader_;
   std::unique_ptr<Projector> projector_;
   std::unique_ptr<EmbeddedLog> log_;
   std::unique_ptr<KafkaProducer> producer_;
@@ -190,6 +200,7 @@ class Pipeline {
   // The projector thread's: when each stored partition was last read by a consumer of ours.
   std::map<int32_t, std::chrono::steady_clock::time_point> last_followed_;
   std::chrono::steady_clock::time_point last_drop_check_;
+  std::optional<std::chrono::steady_clock::time_point> last_dlq_kept_;
 
   mutable std::mutex mu_;
   std::condition_variable outcome_cv_;
