@@ -187,6 +187,7 @@ int RunRequestExport(const ExportOptions& options, const Store& store,
     }
   }
   uint64_t rows = 0;
+  size_t files = 0;
   for (const auto& [path, query] : outputs) {
     Result<uint64_t> written_rows = uint64_t(0);
     Status written = WriteOutput(path, [&, &query = query](std::FILE* out) {
@@ -198,10 +199,22 @@ int RunRequestExport(const ExportOptions& options, const Store& store,
                                        written_rows.error().ToString()));
     }
     rows += written_rows.value();
+    // A day without requests gets no file: a header alone would tell DuckDB's type sniffing
+    // nothing, and a glob whose first files are such would read every column as text.
+    if (!options.output_dir.empty() && written_rows.value() == 0) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    } else {
+      ++files;
+    }
   }
   // The peak resident set shows the export's memory does not grow with the range.
   fmt::print(stderr, "keymeter: exported {} requests of {}{}; peak RSS {} MiB\n", rows,
-             PeriodName(options), options.output_dir.empty() ? "" : " into " + options.output_dir,
+             PeriodName(options),
+             options.output_dir.empty()
+                 ? ""
+                 : fmt::format(" into {} ({} files; days without requests have none)",
+                               options.output_dir, files),
              PeakResidentBytes() >> 20);
   return 0;
 }

@@ -9,8 +9,8 @@
 //
 // --requests writes request-level rows from the request log instead (cli/request_export.h):
 // to stdout or FILE, or with --output-dir one file per UTC day, requests-YYYY-MM-DD.csv (or
-// .ndjson), each written whole under a temporary name then renamed; every day of the range gets
-// its file, empty days a header only. Memory stays bounded whatever the range (the summary line
+// .ndjson), each written whole under a temporary name then renamed; a day without requests gets
+// no file (a header alone would leave DuckDB's type sniffing nothing to go on). Memory stays bounded whatever the range (the summary line
 // on stderr gives the peak RSS; request_export_test checks 30 days of 1M requests take no more
 // than one day). The request log keeps what its retention (30 days by default) left.
 //
