@@ -106,6 +106,9 @@ class ApiContext {
   Authenticator auth;
   // Refused commands per account (ApiOptions::refused_commands_per_minute); thread-safe.
   AttemptLimiter refusals;
+  // Streamed request-log exports running now (GET /v1/requests/export; each holds an offload
+  // thread while its client reads).
+  std::atomic<int> exports_running{0};
 };
 
 // The ApiContext of `context`, made on the first call.

@@ -190,6 +190,7 @@ void Relay(http::ClientReply&& reply, http::Response& response) {
     if (EqualsIgnoreCase(name, "Content-Type")) {
       response.content_type = std::move(value);
     } else if (!EqualsIgnoreCase(name, "Content-Length") && !EqualsIgnoreCase(name, "Connection") &&
+               !EqualsIgnoreCase(name, "Transfer-Encoding") &&
                !EqualsIgnoreCase(name, "Keep-Alive") && !EqualsIgnoreCase(name, "Date") &&
                !EqualsIgnoreCase(name, "Server")) {
       response.SetHeader(std::move(name), std::move(value));

@@ -37,6 +37,7 @@ void RegisterGatewayAdminRoutes(http::Router& router, const ApiPtr& api);
 // GET /v1/cluster (cluster_view.cc).
 void RegisterClusterRoutes(http::Router& router, const ApiPtr& api);
 void RegisterDeadLetterRoutes(http::Router& router, const ApiPtr& api);  // dead_letters.cc
+void RegisterRequestExportRoute(http::Router& router, const ApiPtr& api);  // exports.cc
 
 // Limits on what a body may carry: lists as schemas/envelope.h's kMaxListItems and
 // kMaxItemBytes (the projector enforces the counts too), labels and names as long as an item.

@@ -88,6 +88,7 @@ void RegisterAdminReadRoutes(http::Router& router, const ApiPtr& api) {
                  fn(*api, request, response);
                });
   }
+  RegisterRequestExportRoute(router, api);
 }
 
 }  // namespace keymeter

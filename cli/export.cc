@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "cli/common.h"
-#include "cli/request_export.h"
+#include "engine/request_export.h"
 #include "engine/process_memory.h"
 
 namespace keymeter {

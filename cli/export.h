@@ -7,7 +7,7 @@
 //   keymeter export --requests --data-dir DIR (--month | --from --to) [--account ID] [--key ID]
 //                   [--format csv|ndjson] [--output FILE | --output-dir DIR]
 //
-// --requests writes request-level rows from the request log instead (cli/request_export.h):
+// --requests writes request-level rows from the request log instead (engine/request_export.h):
 // to stdout or FILE, or with --output-dir one file per UTC day, requests-YYYY-MM-DD.csv (or
 // .ndjson), each written whole under a temporary name then renamed; a day without requests gets
 // no file (a header alone would leave DuckDB's type sniffing nothing to go on). Memory stays bounded whatever the range (the summary line

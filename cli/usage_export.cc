@@ -97,23 +97,6 @@ Result<UsageExport> CollectUsage(const Store& store, const KeyDirectory& directo
   return e;
 }
 
-std::string CsvField(std::string_view field) {
-  // A cell a spreadsheet would run as a formula (product names come from gateways) starts with
-  // a quote mark instead, and is quoted (OWASP's CSV injection advice).
-  const bool formula = !field.empty() && std::string_view("=+-@\t\r").find(field[0]) !=
-                                             std::string_view::npos;
-  if (!formula && field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    return std::string(field);
-  }
-  std::string out = formula ? "\"'" : "\"";
-  for (char c : field) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
 std::string CsvHeader() {
   return "period_start,period_end,account_id,root_key_id,key_id,product,requests,units,"
          "errors_4xx,errors_5xx,bytes_in,bytes_out,watermark,complete,credits_balance\n";

@@ -38,6 +38,7 @@
 #include "engine/store.h"
 #include "projections/key_directory.h"
 #include "projections/usage.h"
+#include "schemas/text.h"  // CsvField
 
 namespace keymeter {
 
@@ -75,8 +76,6 @@ struct UsageExport {
 Result<UsageExport> CollectUsage(const Store& store, const KeyDirectory& directory,
                                  const ExportQuery& query);
 
-// `field` as one RFC 4180 field (quoted and with doubled quotes only when it must be).
-std::string CsvField(std::string_view field);
 std::string CsvHeader();                                            // with its "\n"
 std::string CsvRow(const UsageExport& e, const ExportRow& row);     // with its "\n"
 std::string NdjsonRow(const UsageExport& e, const ExportRow& row);  // with its "\n"

@@ -64,6 +64,15 @@ struct Request {
   std::string_view PathParam(std::string_view name) const;
 };
 
+// A body made while it is sent: the server calls it on the offload pool (ServerOptions::
+// offload; a thread of its own without one) once the status line and headers are written, and
+// sends what it writes as HTTP/1.1 chunks (HTTP/1.0: until the connection closes). `write`
+// returns once the chunk is queued; it waits while kStreamBufferBytes are unsent (the client's
+// pace is the producer's), and returns false once the connection is gone: stop then.
+using BodyWriter = std::function<bool(std::string_view chunk)>;
+using StreamBody = std::function<void(const BodyWriter& write)>;
+inline constexpr size_t kStreamBufferBytes = 256 << 10;
+
 // What the handler fills in. Defaults: 200, application/json, empty body.
 struct Response {
   int status = 200;  // outside 100..999 is sent as 500
@@ -75,6 +84,8 @@ struct Response {
   // matched. Metrics label requests by it, never by the raw path.
   std::string_view route;
   bool close = false;  // close the connection after this response
+  // When set (status 200), the body is this stream's output and `body` is ignored.
+  StreamBody stream;
 
   void SetHeader(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

@@ -132,6 +132,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Internal();
   void Fail(int status, Code code, std::string_view message);
   void Write(bool keep, unsigned version);
+  // A streamed body (Response::stream): starts the producer, then writes what it queues.
+  struct Stream;
+  void StartStream(bool keep, bool chunked);
+  void PumpStream();
   void Linger();
   void Drain();
   void Close();
@@ -157,9 +161,24 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string head_;  // the status line and headers being written
+  std::shared_ptr<Stream> stream_;  // the streamed body being sent, if any
+  std::string chunk_;               // the chunk being written
   Request request_;
   Response response_;
   std::array<char, 4096> discard_;
+};
+
+// Between the producer's thread and the connection's strand.
+struct Session::Stream {
+  std::mutex mu;
+  std::condition_variable room;  // pending has room again, or closed
+  std::string pending ABSL_GUARDED_BY(mu);
+  bool done ABSL_GUARDED_BY(mu) = false;     // the producer returned
+  bool failed ABSL_GUARDED_BY(mu) = false;   // ... by throwing: the body ends short
+  bool closed ABSL_GUARDED_BY(mu) = false;   // the connection is gone
+  bool writing ABSL_GUARDED_BY(mu) = false;  // a PumpStream() is posted or its write in flight
+  bool keep = false;
+  bool chunked = true;
 };
 
 }  // namespace keymeter::http

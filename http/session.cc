@@ -245,6 +245,7 @@ void Session::ResetResponse() {
   response_.headers.clear();
   response_.route = {};
   response_.close = false;
+  response_.stream = nullptr;
 }
 
 // Answers with an error and closes (the rest of the request is not read).
@@ -279,7 +280,11 @@ std::string_view SerializeHead(const Response& response, bool keep, unsigned ver
   for (const auto& [name, value] : response.headers) {
     if (!name.empty() && !HasCrLf(name) && !HasCrLf(value)) append_field(name, value);
   }
-  if (has_body) {
+  const bool streamed = has_body && s == 200 && response.stream;
+  if (streamed) {
+    // HTTP/1.0 has no chunks: the body ends with the connection (Write() closes it).
+    if (version != 10) append_field("Transfer-Encoding", "chunked");
+  } else if (has_body) {
     head->append("Content-Length: ");
     append_number(response.body.size());
     head->append("\r\n");
@@ -287,23 +292,27 @@ std::string_view SerializeHead(const Response& response, bool keep, unsigned ver
   if (version == 10 && keep) append_field("Connection", "keep-alive");
   if (version != 10 && !keep) append_field("Connection", "close");
   head->append("\r\n");
-  return has_body ? std::string_view(response.body) : std::string_view();
+  return has_body && !streamed ? std::string_view(response.body) : std::string_view();
 }
 
 void Session::Write(bool keep, unsigned version) {
+  const bool streamed = response_.status == 200 && response_.stream;
+  if (streamed && version == 10) keep = false;  // the body ends with the connection
   // response_ and head_ stay as they are until the write completes.
   const std::string_view body = SerializeHead(response_, keep, version, &head_);
   const std::array<net::const_buffer, 2> buffers = {net::buffer(head_),
                                                     net::buffer(body.data(), body.size())};
   ExpiresAfter(server_.options.write_timeout);
   net::async_write(socket_, buffers,
-                     [self = shared_from_this(), keep](beast::error_code ec, size_t) {
-                       if (ec) return self->Close();
-                       if (keep) return self->ReadHeader();
-                       // Linger only when the peer may still be sending what we did not read.
-                       if (self->unread_ || self->buffer_.size() > 0) return self->Linger();
-                       self->Close();
-                     });
+                   [self = shared_from_this(), keep, streamed, version](beast::error_code ec,
+                                                                       size_t) {
+                     if (ec) return self->Close();
+                     if (streamed) return self->StartStream(keep, version != 10);
+                     if (keep) return self->ReadHeader();
+                     // Linger only when the peer may still be sending what we did not read.
+                     if (self->unread_ || self->buffer_.size() > 0) return self->Linger();
+                     self->Close();
+                   });
 }
 
 // Half-closes and reads until the peer closes (bounded), so that a client still sending the
@@ -329,6 +338,13 @@ void Session::Drain() {
 
 void Session::Close() {
   state_ = State::kClosed;
+  if (stream_) {  // a producer waiting for room stops
+    {
+      std::lock_guard lock(stream_->mu);
+      stream_->closed = true;
+    }
+    stream_->room.notify_all();
+  }
   beast::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);  // FIN after what was written
   socket_.close(ec);

@@ -1,5 +1,5 @@
 // ASCII text rules the modules share: HTTP's case-insensitive names and optional whitespace,
-// and the lowercase form of domain names and e-mail labels.
+// the lowercase form of domain names and e-mail labels, and CSV cells.
 //
 // Thread safety: free functions, no shared state.
 
@@ -32,6 +32,25 @@ inline std::string_view TrimWhitespace(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+// One CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break; a cell a
+// spreadsheet would run as a formula (=, +, -, @, tab, CR first) is quoted and starts with '.
+inline std::string CsvField(std::string_view field) {
+  // A cell a spreadsheet would run as a formula (product names come from gateways) starts with
+  // a quote mark instead, and is quoted (OWASP's CSV injection advice).
+  const bool formula = !field.empty() && std::string_view("=+-@\t\r").find(field[0]) !=
+                                             std::string_view::npos;
+  if (!formula && field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    return std::string(field);
+  }
+  std::string out = formula ? "\"'" : "\"";
+  for (char c : field) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
 }
 
 }  // namespace keymeter

@@ -138,6 +138,30 @@ BOOST_AUTO_TEST_CASE(usage_audit_and_request_log_reads) {
   BOOST_TEST(old.Int("/accounts/0/totals/requests") == 0);
   BOOST_TEST(s.Call("GET", "/v1/billing/usage?month=2020-13", {}, kOperatorToken).status == 400);
   BOOST_TEST(s.Call("GET", "/v1/billing/usage", {}, kOperatorToken).code() == "MISSING_FIELD");
+
+  // The request log exported, streamed: yesterday and today (the events are a minute old).
+  const keymeter::TimeUs today = keymeter::DayStart(keymeter::NowUs());
+  const std::string from = keymeter::FormatRfc3339(today - keymeter::kMicrosPerDay).substr(0, 10);
+  const std::string to = keymeter::FormatRfc3339(today).substr(0, 10);
+  const std::string range = "/v1/requests/export?from=" + from + "&to=" + to;
+  const Reply csv = s.Call("GET", range, {}, token);
+  BOOST_REQUIRE_MESSAGE(csv.status == 200, csv.status << " " << csv.body);
+  BOOST_TEST(csv.content_type == "text/csv; charset=utf-8");
+  BOOST_TEST(csv.Header("Content-Disposition").find("requests-" + from) != std::string::npos);
+  BOOST_TEST(csv.body.rfind("time,account_id,key_id,request_id,product,units,", 0) == 0u);
+  BOOST_TEST(std::count(csv.body.begin(), csv.body.end(), '\n') == 1 + 9);  // header + requests
+  BOOST_TEST(csv.body.find("," + account + "," + child + ",") != std::string::npos);
+  const Reply ndjson = s.Call("GET", range + "&format=ndjson&key=" + child, {}, token);
+  BOOST_REQUIRE(ndjson.status == 200);
+  BOOST_TEST(ndjson.content_type == "application/x-ndjson");
+  BOOST_TEST(std::count(ndjson.body.begin(), ndjson.body.end(), '\n') == 4);  // the child's own
+  BOOST_TEST(Json(ndjson.body.substr(0, ndjson.body.find('\n'))).Str("/key_id") == child);
+  BOOST_TEST(s.Call("GET", "/v1/requests/export?from=" + from, {}, token).code() == "MISSING_FIELD");
+  BOOST_TEST(s.Call("GET", range + "&format=xml", {}, token).code() == "INVALID_FIELD");
+  BOOST_TEST(s.Call("GET", "/v1/requests/export?from=2026-01-01&to=2026-12-31", {}, token).code() ==
+             "INVALID_FIELD");  // over 92 days
+  BOOST_TEST(s.Call("GET", range + "&key=Nope1234", {}, token).status == 404);
+  BOOST_TEST(s.Call("GET", range, {}, parent_key).status == 403);  // a member's key
 }
 
 BOOST_AUTO_TEST_CASE(accounts_and_keys_survive_a_restart) {

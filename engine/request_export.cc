@@ -1,14 +1,14 @@
-#include "cli/request_export.h"
+#include "engine/request_export.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "cli/usage_export.h"
-#include "http/json.h"
 #include "projections/column_families.h"
 #include "projections/time_buckets.h"
+#include "schemas/json_writer.h"
+#include "schemas/text.h"
 
 namespace keymeter {
 
@@ -25,7 +25,7 @@ std::string RequestRow(std::string_view account_id, const RequestRecord& r, bool
                        r.key.str(), id, CsvField(r.product), r.units, r.status, r.bytes_in,
                        r.bytes_out, r.latency_us, CsvField(r.client_ip), CsvField(r.gateway_id));
   }
-  http::JsonWriter json;
+  JsonWriter json;
   json.BeginObject();
   json.Key("time").String(time).Key("account_id").String(account_id);
   json.Key("key_id").String(r.key.str()).Key("request_id").String(id);
