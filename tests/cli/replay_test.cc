@@ -343,6 +343,28 @@ BOOST_AUTO_TEST_CASE(replay_checksum_and_export_agree_with_the_live_store) {
   BOOST_TEST(WaitHealthy(port).has_value());
   ::kill(server->pid, SIGTERM);
   BOOST_TEST(server->Wait(15s) == 0);
+
+  // `keymeter log --follow` prints what arrives after it started, until it is stopped.
+  auto follow = Spawn({"log", "--brokers", Brokers(), "--topic", topic, "--follow", "--op",
+                       "AccountConfigSet"},
+                      tmp.sub("follow.err"));
+  std::this_thread::sleep_for(3s);  // it has read the topic (nothing of that op in it)
+  {
+    auto producer = std::move(KafkaProducer::Create({.brokers = Brokers()}).value());
+    EnvelopeHeader h;
+    h.command_id = "follow-" + suffix;
+    h.time_us = NowUs();
+    h.actor = fb::ActorKind::AccountAdmin;
+    h.account_id = one_account;
+    const std::string op = BuildAccountConfigSet(h, true);
+    BOOST_REQUIRE(producer->Produce(topic, one_account, Bytes(op), NowUs() / 1000).ok());
+    BOOST_REQUIRE(producer->Flush(30s).ok());
+  }
+  const std::string line = follow->ReadLine(30s);
+  BOOST_TEST(line.find("\"command_id\":\"follow-" + suffix + "\"") != std::string::npos, line);
+  BOOST_TEST(line.find("\"data\":{\"require_confirmation\":true}") != std::string::npos, line);
+  ::kill(follow->pid, SIGTERM);
+  BOOST_TEST(follow->Wait(15s) == 0);
   BOOST_TEST_MESSAGE("done after " << (Clock::now() - started) / 1s << " s");
 }
 
