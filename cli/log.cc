@@ -87,6 +87,7 @@ class LogCommand {
       if (!options_.partitions.empty() &&
           std::find(options_.partitions.begin(), options_.partitions.end(), p) ==
               options_.partitions.end()) {
+        start_[p] = e;  // a source reading it starts at its end: nothing is read for nothing
         continue;
       }
       int64_t first = start.contains(p) ? start.at(p) : 0;
@@ -159,7 +160,7 @@ class LogCommand {
   // Prints `m` when it is in range and passes the filters; marks its partition done at its end.
   Status Take(const SourceMessage& m) {
     auto end = end_.find(m.partition);
-    if (end == end_.end() || done_.contains(m.partition) || m.offset < start_[m.partition]) {
+    if (end == end_.end() || done_.contains(m.partition) || m.offset < start_.at(m.partition)) {
       return Status::Ok();
     }
     if (m.offset >= end->second ||

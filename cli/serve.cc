@@ -110,6 +110,9 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
   serve->add_option("--group", options->group, "Kafka consumer group")
       ->envname("KEYMETER_GROUP")
       ->capture_default_str();
+  serve->add_option("--dlq-topic", options->dlq_topic, "Kafka topic of the dead letters")
+      ->envname("KEYMETER_DLQ_TOPIC")
+      ->capture_default_str();
   serve
       ->add_option("--http-threads", options->http_threads,
                    "HTTP worker threads, 0..1024 (0: one per hardware thread)")
@@ -179,6 +182,7 @@ PipelineOptions PipelineOptionsOf(const ServeOptions& options) {
   p.brokers = options.brokers;
   p.topic = options.topic;
   p.group = options.group;
+  p.dlq_topic = options.dlq_topic;
   p.read_only = options.read_only;
   p.standbys = !options.embedded() && !options.read_only && options.standby_replicas > 0;
   p.session_timeout_ms = options.session_timeout_ms;

@@ -1,12 +1,13 @@
 // `keymeter serve`: opens the store in --data-dir, loads the projections and answers HTTP on
 // --listen until SIGINT or SIGTERM (DESIGN §3, CLI).
 //
-//   keymeter serve --data-dir DIR --listen HOST:PORT [--brokers H:P --topic T --group G]
+//   keymeter serve --data-dir DIR --listen HOST:PORT [--brokers H:P --topic T --group G
+//                  --dlq-topic D]
 //                  [--http-threads N] [--read-only] [--operator-token T] [--config FILE]
 //
 // Every flag may also come from its KEYMETER_* variable (KEYMETER_DATA_DIR, KEYMETER_LISTEN,
-// KEYMETER_BROKERS, KEYMETER_TOPIC, KEYMETER_GROUP, KEYMETER_HTTP_THREADS, KEYMETER_READ_ONLY,
-// KEYMETER_OPERATOR_TOKEN, KEYMETER_CONFIG) or from the TOML file of --config
+// KEYMETER_BROKERS, KEYMETER_TOPIC, KEYMETER_GROUP, KEYMETER_DLQ_TOPIC, KEYMETER_HTTP_THREADS,
+// KEYMETER_READ_ONLY, KEYMETER_OPERATOR_TOKEN, KEYMETER_CONFIG) or from the TOML file of --config
 // (cli/serve_config.h). Precedence per setting: flag > environment > file > default; a flag
 // given twice takes the last value. A bad config file (unknown key, wrong type) is a usage error
 // naming the key. No --brokers = the embedded log.
@@ -42,6 +43,7 @@ struct ServeOptions {
   std::string brokers;  // empty = embedded log
   std::string topic = "keymeter.events";
   std::string group = "keymeter";
+  std::string dlq_topic = "keymeter.dlq";  // Kafka mode: where dead letters go
   size_t http_threads = 0;  // 0 = hardware threads
   bool read_only = false;   // open the store read-only; refuse writes
   std::string config;       // --config: the TOML file, applied while parsing (serve_config.h)

@@ -41,7 +41,7 @@ inline bool KafkaMode() {
 }
 
 // The `serve` flags of the log: none (embedded), or --brokers/--topic/--group of a topic of
-// `data_dir`'s own, created with 4 partitions on first use.
+// `data_dir`'s own, created with 4 partitions on first use, and its dead-letter topic.
 inline std::vector<std::string> LogFlags(const std::string& data_dir) {
   if (!KafkaMode()) return {};
   char suffix[17];
@@ -50,12 +50,14 @@ inline std::vector<std::string> LogFlags(const std::string& data_dir) {
   const std::string topic = "keymeter.test.api." + run + "." + suffix;
   static std::vector<std::string> created;
   if (std::find(created.begin(), created.end(), topic) == created.end()) {
-    const Status made = CreateTopic(topic, 4);
-    BOOST_REQUIRE_MESSAGE(made.ok(), "creating " << topic << " at " << Brokers() << ": "
-                                                 << made.ToString());
+    for (const auto& [name, partitions] : {std::pair{topic, 4}, {topic + ".dlq", 1}}) {
+      const Status made = CreateTopic(name, partitions);
+      BOOST_REQUIRE_MESSAGE(made.ok(), "creating " << name << " at " << Brokers() << ": "
+                                                   << made.ToString());
+    }
     created.push_back(topic);
   }
-  return {"--brokers", Brokers(), "--topic", topic, "--group", topic};
+  return {"--brokers", Brokers(), "--topic", topic, "--group", topic, "--dlq-topic", topic + ".dlq"};
 }
 
 // `keymeter serve` with KEYMETER_OPERATOR_TOKEN set, ready (caught up) when constructed.

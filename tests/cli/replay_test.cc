@@ -351,12 +351,8 @@ BOOST_AUTO_TEST_CASE(replay_checksum_and_export_agree_with_the_live_store) {
   std::this_thread::sleep_for(3s);  // it has read the topic (nothing of that op in it)
   {
     auto producer = std::move(KafkaProducer::Create({.brokers = Brokers()}).value());
-    EnvelopeHeader h;
-    h.command_id = "follow-" + suffix;
-    h.time_us = NowUs();
-    h.actor = fb::ActorKind::AccountAdmin;
-    h.account_id = one_account;
-    const std::string op = BuildAccountConfigSet(h, true);
+    const std::string op = BuildAccountConfigSet(
+        {"follow-" + suffix, NowUs(), fb::ActorKind::AccountAdmin, "", one_account}, true);
     BOOST_REQUIRE(producer->Produce(topic, one_account, Bytes(op), NowUs() / 1000).ok());
     BOOST_REQUIRE(producer->Flush(30s).ok());
   }

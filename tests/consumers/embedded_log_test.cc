@@ -142,10 +142,20 @@ BOOST_AUTO_TEST_CASE(reopen_recovers_offsets_and_partition_count) {
   auto other = EmbeddedLog::Open(db.db(), db.log(), eight);
   BOOST_REQUIRE(!other);
   BOOST_CHECK_EQUAL(other.error().name(), "LOG-PARTITIONS-MISMATCH");
-  eight.partitions = 0;
-  auto zero = EmbeddedLog::Open(db.db(), db.log(), eight);
-  BOOST_REQUIRE(!zero);
-  BOOST_CHECK_EQUAL(zero.error().name(), "INVALID-ARGUMENT");
+  eight.partitions = 0;  // a reader's choice: as the log was created
+  auto as_created = EmbeddedLog::Open(db.db(), db.log(), eight);
+  BOOST_REQUIRE(as_created);
+  BOOST_CHECK_EQUAL(as_created.value()->partitions(), 4);
+  int64_t records = 0, before = 0;
+  for (int32_t p = 0; p < 4; ++p) {
+    records += as_created.value()->EndOffset(p);
+    before += ends[p];
+  }
+  BOOST_CHECK_EQUAL(records, before + 1);  // and the one appended after the reopen
+  eight.partitions = -1;
+  auto negative = EmbeddedLog::Open(db.db(), db.log(), eight);
+  BOOST_REQUIRE(!negative);
+  BOOST_CHECK_EQUAL(negative.error().name(), "INVALID-ARGUMENT");
 }
 
 BOOST_AUTO_TEST_CASE(source_starts_at_stored_offsets) {
