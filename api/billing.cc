@@ -13,6 +13,7 @@
 #include "engine/partition_state.h"
 #include "engine/pipeline.h"
 #include "http/json.h"
+#include "projections/adjustments.h"
 #include "projections/key_directory.h"
 #include "schemas/envelope.h"
 
@@ -24,20 +25,8 @@ struct AccountSnapshot {
   std::string account_id;
   std::string name;
   std::vector<KeyView> keys;
+  std::vector<std::pair<TimeUs, uint64_t>> adjusted_months;  // AccountState's
 };
-
-// "YYYY-MM" → the month's first microsecond; nullopt on anything else.
-std::optional<TimeUs> ParseMonth(std::string_view text) {
-  if (text.size() != 7 || text[4] != '-') return std::nullopt;
-  int year = 0, month = 0;
-  for (size_t i = 0; i < 7; ++i) {
-    if (i == 4) continue;
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-    (i < 4 ? year : month) = (i < 4 ? year : month) * 10 + (text[i] - '0');
-  }
-  if (year < 1970 || month < 1 || month > 12) return std::nullopt;
-  return DaysFromCivil(year, unsigned(month), 1) * kMicrosPerDay;
-}
 
 // Every account (in a cluster: of the partitions this member owns), by id.
 std::vector<AccountSnapshot> Snapshot(Pipeline& pipeline, const Cluster* cluster) {
@@ -46,7 +35,7 @@ std::vector<AccountSnapshot> Snapshot(Pipeline& pipeline, const Cluster* cluster
   const KeyDirectory& directory = pipeline.directory();
   directory.ForEachAccount([&](const AccountState& account) {
     if (cluster != nullptr && !cluster->Owns(cluster->PartitionOf(account.account_id))) return;
-    AccountSnapshot a{account.account_id, account.name, {}};
+    AccountSnapshot a{account.account_id, account.name, {}, account.adjusted_months};
     for (const KeyState* key : directory.KeysOf(account.account_id)) {
       a.keys.push_back(ViewOf(directory, *key));
     }
@@ -57,23 +46,44 @@ std::vector<AccountSnapshot> Snapshot(Pipeline& pipeline, const Cluster* cluster
   return out;
 }
 
-// The month's counters of one cell; writes "totals".
+// The month's counters of one cell and its corrections: writes "totals" (as counted), "adjusted"
+// (the corrections' sums) and "corrected" (the two added).
 Status WriteTotals(Pipeline& pipeline, http::JsonWriter& json, UsageScope scope,
-                   const std::string& entity, TimeUs month) {
+                   const std::string& entity, TimeUs month, const AdjustedCounts& adjusted) {
   Result<Counters> cell = ReadUsageCell(pipeline.store().db(), pipeline.store().cfs()[Cf::kUsage],
                                         scope, Granularity::kMonth, entity, month);
   if (!cell) return cell.error();
   json.Key("totals").BeginObject();
   WriteCounterFields(json, cell.value());
   json.EndObject();
+  json.Key("adjusted").BeginObject().Key("requests").Int(adjusted.requests);
+  json.Key("units").Int(adjusted.units).EndObject();
+  json.Key("corrected").BeginObject();
+  json.Key("requests").Int(int64_t(cell.value().requests) + adjusted.requests);
+  json.Key("units").Int(int64_t(cell.value().units) + adjusted.units).EndObject();
   return Status::Ok();
 }
 
+// The sums of `keys`' corrections.
+AdjustedCounts SumOf(const std::map<std::string, AdjustedCounts>& by_key,
+                     const std::vector<KeyView>& keys) {
+  AdjustedCounts sum;
+  for (const KeyView& k : keys) {
+    auto it = by_key.find(k.key_id);
+    if (it == by_key.end()) continue;
+    sum.requests += it->second.requests;
+    sum.units += it->second.units;
+  }
+  return sum;
+}
+
 Status WriteMember(Pipeline& pipeline, http::JsonWriter& json, const KeyView& key, TimeUs from,
-                   TimeUs to) {
+                   TimeUs to, const std::map<std::string, AdjustedCounts>& adjusted) {
   json.BeginObject().Key("key_id").String(key.key_id).Key("label").String(key.label);
   json.Key("status").String(StatusName(key.status));
-  if (Status s = WriteTotals(pipeline, json, UsageScope::kKey, key.key_id, from); !s.ok()) {
+  if (Status s = WriteTotals(pipeline, json, UsageScope::kKey, key.key_id, from,
+                             SumOf(adjusted, {key}));
+      !s.ok()) {
     return s;
   }
   Result<std::map<std::string, Counters>> products =
@@ -93,14 +103,26 @@ Status WriteAccount(Pipeline& pipeline, http::JsonWriter& json, const AccountSna
                     TimeUs from, TimeUs to) {
   json.BeginObject().Key("account_id").String(account.account_id);
   json.Key("name").String(account.name);
-  Status s = WriteTotals(pipeline, json, UsageScope::kAccount, account.account_id, from);
+  // Corrections of the month (after it closed), kept apart from what was counted.
+  Result<std::vector<Adjustment>> corrections =
+      ReadAdjustments(pipeline.store().db(), pipeline.store().cfs()[Cf::kAdjustments],
+                      account.account_id, from);
+  if (!corrections) return corrections.error();
+  const std::map<std::string, AdjustedCounts> adjusted = SumByKey(corrections.value());
+  uint64_t version = 0;
+  for (const auto& [month, v] : account.adjusted_months) version = month == from ? v : version;
+  json.Key("version").Uint(version);
+  Status s = WriteTotals(pipeline, json, UsageScope::kAccount, account.account_id, from,
+                         SumOf(adjusted, account.keys));
   if (!s.ok()) return s;
   json.Key("root_keys").BeginArray();
   for (const KeyView& root : account.keys) {
     if (root.root != root.key_id) continue;
     json.BeginObject().Key("key_id").String(root.key_id).Key("label").String(root.label);
     json.Key("status").String(StatusName(root.status));
-    if (s = WriteTotals(pipeline, json, UsageScope::kRoot, root.key_id, from); !s.ok()) return s;
+    const std::vector<KeyView> members = PoolMembers(account.keys, root.key_id);
+    s = WriteTotals(pipeline, json, UsageScope::kRoot, root.key_id, from, SumOf(adjusted, members));
+    if (!s.ok()) return s;
     json.Key("credits");  // the pool's balance now (the view's), its refill; null without credits
     if (root.credits.enabled) {
       WriteCredits(json, root.credits, root.credits_balance);
@@ -108,8 +130,8 @@ Status WriteAccount(Pipeline& pipeline, http::JsonWriter& json, const AccountSna
       json.Null();
     }
     json.Key("members").BeginArray();
-    for (const KeyView& member : PoolMembers(account.keys, root.key_id)) {
-      if (s = WriteMember(pipeline, json, member, from, to); !s.ok()) return s;
+    for (const KeyView& member : members) {
+      if (s = WriteMember(pipeline, json, member, from, to, adjusted); !s.ok()) return s;
     }
     json.EndArray().EndObject();
   }

@@ -97,6 +97,7 @@ int HttpStatusOf(Code code) {
       {Code::kDuplicateKeyId, 409},
       {Code::kDuplicateAccount, 409},
       {Code::kDuplicateGateway, 409},
+      {Code::kMonthNotClosed, 409},
       {Code::kDuplicateMember, 409},
       {Code::kInvalidCidr, 422},
       {Code::kInvalidDomain, 422},

@@ -171,6 +171,7 @@ void RegisterOperatorRoutes(http::Router& router, ServeContext& context) {
   RegisterGatewayAdminRoutes(router, api);
   RegisterClusterRoutes(router, api);
   RegisterDeadLetterRoutes(router, api);
+  RegisterAdjustmentRoutes(router, api);
 }
 
 }  // namespace keymeter

@@ -61,6 +61,43 @@ std::optional<ExportBy> ParseExportBy(std::string_view text) {
   return std::nullopt;
 }
 
+// Fills `adjusted` and `version` of `account`'s rows (the last ones of `rows`) from the month's
+// corrections.
+Status AddCorrections(const Store& store, const KeyDirectory& directory, const ExportQuery& q,
+                      const std::string& account, std::vector<ExportRow>* rows) {
+  Result<std::vector<Adjustment>> corrections =
+      ReadAdjustments(store.db(), store.cfs()[Cf::kAdjustments], account, q.from_us);
+  if (!corrections) return corrections.error();
+  const std::map<std::string, AdjustedCounts> by_key = SumByKey(corrections.value());
+  const AccountState* state = directory.FindAccount(account);
+  const uint64_t version = state != nullptr ? state->MonthVersion(q.from_us) : 0;
+  // Whose corrections a row holds: every key's (account), a pool's members' (root), one key's.
+  auto counts = [&](const ExportRow& row) {
+    AdjustedCounts sum;
+    for (const auto& [key_id, c] : by_key) {
+      bool in_row = row.root_key_id.empty() && row.key_id.empty();
+      if (!row.key_id.empty()) {
+        in_row = key_id == row.key_id;
+      } else if (!row.root_key_id.empty()) {
+        const std::optional<KeyId> id = KeyId::Parse(key_id);
+        const KeyState* key = id ? directory.FindKey(*id) : nullptr;
+        in_row = key != nullptr && directory.RootOf(*key).str() == row.root_key_id;
+      }
+      if (in_row) {
+        sum.requests += c.requests;
+        sum.units += c.units;
+      }
+    }
+    return sum;
+  };
+  for (auto it = rows->rbegin(); it != rows->rend() && it->account_id == account; ++it) {
+    if (!it->product.empty()) continue;
+    it->adjusted = counts(*it);
+    it->version = version;
+  }
+  return Status::Ok();
+}
+
 Result<UsageExport> CollectUsage(const Store& store, const KeyDirectory& directory,
                                  const ExportQuery& q) {
   UsageExport e{.from_us = q.from_us, .to_us = q.to_us};
@@ -93,23 +130,34 @@ Result<UsageExport> CollectUsage(const Store& store, const KeyDirectory& directo
       }
       if (Status s = KeyRows(store, directory, q, *key, &e.rows); !s.ok()) return s;
     }
+    if (q.month) {
+      if (Status s = AddCorrections(store, directory, q, account, &e.rows); !s.ok()) return s;
+    }
   }
   return e;
 }
 
 std::string CsvHeader() {
   return "period_start,period_end,account_id,root_key_id,key_id,product,requests,units,"
-         "errors_4xx,errors_5xx,bytes_in,bytes_out,watermark,complete,credits_balance\n";
+         "errors_4xx,errors_5xx,bytes_in,bytes_out,watermark,complete,credits_balance,"
+         "adjusted_requests,adjusted_units,corrected_requests,corrected_units,version\n";
 }
 
 std::string CsvRow(const UsageExport& e, const ExportRow& row) {
   const Counters& c = row.counters;
-  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", Time(e.from_us),
+  std::string corrections = ",,,,";
+  if (row.adjusted) {
+    corrections = fmt::format("{},{},{},{},{}", row.adjusted->requests, row.adjusted->units,
+                              int64_t(c.requests) + row.adjusted->requests,
+                              int64_t(c.units) + row.adjusted->units, row.version);
+  }
+  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", Time(e.from_us),
                      Time(e.to_us), CsvField(row.account_id), CsvField(row.root_key_id),
                      CsvField(row.key_id), CsvField(row.product), c.requests, c.units,
                      c.errors_4xx, c.errors_5xx, c.bytes_in, c.bytes_out,
                      e.watermark ? Time(*e.watermark) : "", e.complete ? "true" : "false",
-                     row.credits_balance ? std::to_string(*row.credits_balance) : "");
+                     row.credits_balance ? std::to_string(*row.credits_balance) : "",
+                     corrections);
 }
 
 std::string NdjsonRow(const UsageExport& e, const ExportRow& row) {
@@ -137,6 +185,18 @@ std::string NdjsonRow(const UsageExport& e, const ExportRow& row) {
   json.Key("complete").Bool(e.complete);
   json.Key("credits_balance");
   row.credits_balance ? json.Int(*row.credits_balance) : json.Null();
+  if (row.adjusted) {
+    json.Key("adjusted_requests").Int(row.adjusted->requests);
+    json.Key("adjusted_units").Int(row.adjusted->units);
+    json.Key("corrected_requests").Int(int64_t(c.requests) + row.adjusted->requests);
+    json.Key("corrected_units").Int(int64_t(c.units) + row.adjusted->units);
+    json.Key("version").Uint(row.version);
+  } else {
+    for (const char* name : {"adjusted_requests", "adjusted_units", "corrected_requests",
+                             "corrected_units", "version"}) {
+      json.Key(name).Null();
+    }
+  }
   json.EndObject();
   return json.Take() + "\n";
 }

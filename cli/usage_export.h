@@ -20,9 +20,13 @@
 // runs it as a formula;
 // "\n" line ends, times as "2026-03-01T00:00:00Z", empty cells where a column does not apply):
 //   period_start,period_end,account_id,root_key_id,key_id,product,requests,units,errors_4xx,
-//   errors_5xx,bytes_in,bytes_out,watermark,complete,credits_balance
+//   errors_5xx,bytes_in,bytes_out,watermark,complete,credits_balance,adjusted_requests,
+//   adjusted_units,corrected_requests,corrected_units,version
 // credits_balance (root rows of a pool with credits): the pool's balance as the store holds it,
 // with the refills due by the watermark counted (docs/api.md, Limits); empty otherwise.
+// The last five (month periods; not product rows): the sums of the month's corrections of the
+// row's keys (projections/adjustments.h), what was counted plus them, and the account's version
+// of the month (its number of corrections); requests..bytes_out stay as counted.
 // NDJSON: one object per row with the same names; null where a column does not apply.
 //
 // Thread safety: CollectUsage reads a store that others may write (RocksDB is thread-safe) but
@@ -37,6 +41,7 @@
 
 #include "engine/store.h"
 #include "projections/key_directory.h"
+#include "projections/adjustments.h"
 #include "projections/usage.h"
 #include "schemas/text.h"  // CsvField
 
@@ -62,6 +67,8 @@ struct ExportRow {
   std::string product;
   Counters counters;
   std::optional<int64_t> credits_balance;  // root rows of a pool with credits
+  std::optional<AdjustedCounts> adjusted;  // month periods, but for product rows
+  uint64_t version = 0;                    // the account's version of the month
 };
 
 struct UsageExport {

@@ -117,6 +117,14 @@ template <class V> void Fields(V& v, fb::DeadLetterRedrivenT& o) {
   v("request_id", o.request_id);
 }
 
+template <class V> void Fields(V& v, fb::UsageAdjustedT& o) {
+  v("key_id", o.key_id);
+  v("month_start_us", o.month_start_us);
+  v("requests", o.requests);
+  v("units", o.units);
+  v("reason", o.reason);
+}
+
 template <class T, class V>
 bool VisitAs(V& v, fb::OpUnion& op, bool create) {
   if (create) op.Set(T{});
@@ -152,6 +160,7 @@ bool VisitOp(V& v, fb::Op type, fb::OpUnion& op, bool create) {
     case fb::Op::CreditsAdded: return VisitAs<fb::CreditsAddedT>(v, op, create);
     case fb::Op::CreditsConfigSet: return VisitAs<fb::CreditsConfigSetT>(v, op, create);
     case fb::Op::DeadLetterRedriven: return VisitAs<fb::DeadLetterRedrivenT>(v, op, create);
+    case fb::Op::UsageAdjusted: return VisitAs<fb::UsageAdjustedT>(v, op, create);
     default: return false;
   }
 }

@@ -41,6 +41,7 @@ std::string_view OwnerOf(Cf cf, std::string_view key,
       return by_key_id(key);
     case Cf::kAudit:
     case Cf::kRequests:
+    case Cf::kAdjustments:
       return key.substr(0, key.find('\0'));
     case Cf::kUsage:  // scope entity 0x00 ...: 'a' account_id, 'k' and 'r' a key id
       if (key.size() < 2) return {};

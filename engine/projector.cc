@@ -110,9 +110,15 @@ void Projector::Apply(const SourceMessage& m) {
     ApplyRequest(env, m, part);
     return;
   }
-  Status outcome = directory_.Apply(env, batch_.get(), [&](std::string_view account) {
-    return OnPartition(account, m.partition);
-  });
+  // A month is closed once the partition's watermark is the lateness past its end (TOO-LATE's
+  // rule below): only then may it be corrected (UsageAdjusted).
+  const TimeUs watermark = part.record.watermark_us;
+  const TimeUs closed_before =
+      watermark > 0 ? watermark - options_.month_close_lateness_us : INT64_MIN;
+  Status outcome = directory_.Apply(
+      env, batch_.get(),
+      [&](std::string_view account) { return OnPartition(account, m.partition); },
+      closed_before);
   ++stats_.ops_applied[std::string(OpName(env.op_type()))];
   if (env.op_type() == fb::Op::AccountCreated && outcome.ok()) {
     NoteAccount(part, m.partition, Str(env.account_id()));

@@ -11,6 +11,7 @@
 //   log       see consumers/embedded_log.h (the embedded event log)
 //   dlq       see consumers/dead_letter.h (the embedded dead-letter queue)
 //   gateways  gateway_id                          -> fb::GatewayRecord
+//   adjustments account_id 0x00 be64(month_start_us) be64(version) -> fb::AdjustmentRecord
 //
 // Big-endian integers make RocksDB's bytewise order the numeric order, so a time range is one
 // contiguous scan.
@@ -38,12 +39,14 @@ enum class Cf : int {
   kLog,
   kDlq,
   kGateways,
+  kAdjustments,
   kCount
 };
 
 // Names as stored in the RocksDB manifest, indexed by Cf.
 constexpr std::array<std::string_view, size_t(Cf::kCount)> kCfNames = {
-    "meta", "accounts", "keys", "audit", "usage", "requests", "log", "dlq", "gateways"};
+    "meta", "accounts", "keys", "audit", "usage", "requests", "log", "dlq", "gateways",
+    "adjustments"};
 
 // True for the column families whose content is a pure function of the log and so enters
 // the checksum (offsets differ between a Kafka and a file replay; the projections don't; the

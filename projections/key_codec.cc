@@ -42,10 +42,13 @@ std::string Finish(flatbuffers::FlatBufferBuilder& b) {
 std::string EncodeAccount(const AccountState& a) {
   flatbuffers::FlatBufferBuilder b(256);
   fb::Sha256 token = ToFb(a.admin_token_hash);
+  std::vector<fb::MonthVersion> months;
+  for (const auto& [month, version] : a.adjusted_months) months.emplace_back(month, version);
   auto record = fb::CreateAccountRecordDirect(b, a.account_id.c_str(), a.name.c_str(), &token,
                                               a.require_confirmation, a.created_us,
                                               a.updated_us, a.next_audit_seq,
-                                              a.admin_token_revoked, a.suspended);
+                                              a.admin_token_revoked, a.suspended,
+                                              months.empty() ? nullptr : &months);
   b.Finish(record);
   return Finish(b);
 }
@@ -65,6 +68,11 @@ std::optional<AccountState> DecodeAccount(std::string_view stored) {
   a.next_audit_seq = r->next_audit_seq();
   a.admin_token_revoked = r->admin_token_revoked();
   a.suspended = r->suspended();
+  if (r->adjusted_months() != nullptr) {
+    for (const fb::MonthVersion* m : *r->adjusted_months()) {
+      a.adjusted_months.emplace_back(m->month_start_us(), m->version());
+    }
+  }
   return a;
 }
 

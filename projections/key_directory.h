@@ -54,8 +54,11 @@ class KeyDirectory {
   // account that is not is treated as missing (NO-SUCH-API-KEY, not NOT-OWN), so that a
   // partition's projection is a function of its own log whoever else the store holds (a
   // cluster member's store holds only some partitions). Unset: every account is.
+  // `closed_before`: months that end at or before it are closed in the envelope's partition
+  // (its watermark less the allowed lateness): UsageAdjusted may correct only those.
   Status Apply(const fb::Envelope& envelope, rocksdb::WriteBatch* batch,
-               const std::function<bool(std::string_view account)>& same_log = {});
+               const std::function<bool(std::string_view account)>& same_log = {},
+               TimeUs closed_before = INT64_MIN);
 
   const AccountState* FindAccount(std::string_view account_id) const;
   // Forgets account `account_id` and its keys (for "_gateways", the gateways), as a store that

@@ -7,7 +7,7 @@
 //   account not found             -> NO-SUCH-ACCOUNT (no audit entry: no account to keep it)
 //   AdminTokenSet, AccountStatusSet -> their function (the operator's)
 //   account suspended             -> ACCOUNT-SUSPENDED unless the operator (or System) sent it
-//   KeyIssued, AccountConfigSet, DeadLetterRedriven -> their function
+//   KeyIssued, AccountConfigSet, DeadLetterRedriven, UsageAdjusted -> their function
 //   RequestEvent, NONE            -> NOT-A-LIFECYCLE-OP
 //   key op: target key            -> FindTarget's codes
 //   key op by a member            -> FORBIDDEN unless KeyRotated/AllowedSourcesSet on its own key
@@ -178,6 +178,8 @@ Status Dispatch(OpContext& c) {
       return SetAccountConfig(c, *c.env.op_as_AccountConfigSet());
     case fb::Op::DeadLetterRedriven:
       return RecordRedrive(c, *c.env.op_as_DeadLetterRedriven());
+    case fb::Op::UsageAdjusted:
+      return AdjustUsage(c, *c.env.op_as_UsageAdjusted());
     case fb::Op::RequestEvent:
     case fb::Op::NONE:
     case fb::Op::AccountCreated:
@@ -213,12 +215,14 @@ void PutAuditAndAccount(OpContext& c, const Status& outcome) {
 }  // namespace key_ops
 
 Status KeyDirectory::Apply(const fb::Envelope& envelope, rocksdb::WriteBatch* batch,
-                           const std::function<bool(std::string_view account)>& same_log) {
+                           const std::function<bool(std::string_view account)>& same_log,
+                           TimeUs closed_before) {
   key_ops::OpContext c{.dir = *this,
                        .env = envelope,
                        .batch = batch,
                        .now = envelope.time_us(),
-                       .same_log = &same_log};
+                       .same_log = &same_log,
+                       .closed_before = closed_before};
   Status outcome = key_ops::Dispatch(c);
   if (c.account == nullptr) return outcome;  // no account to keep the entry under
   key_ops::PutAuditAndAccount(c, outcome);

@@ -129,6 +129,7 @@ struct OpContext {
   std::string target_key_id;        // the audit entry's key id
   std::string detail;               // the audit entry's detail when the op is accepted
   const std::function<bool(std::string_view)>* same_log = nullptr;  // KeyDirectory::Apply's
+  TimeUs closed_before = INT64_MIN;  // KeyDirectory::Apply's: months ending by then are closed
 
   // True when the op may see `key`: its own account's, or another's on the same partition.
   bool Sees(const KeyState& key) const {
@@ -158,6 +159,8 @@ Status SetAccountConfig(OpContext& c, const fb::AccountConfigSet& op);
 Status SetAdminToken(OpContext& c, const fb::AdminTokenSet& op);
 // Operator or System only: suspended <-> active; INVALID-STATUS-TRANSITION if already so.
 Status SetAccountStatus(OpContext& c, const fb::AccountStatusSet& op);
+// A correction of a closed month (key_ops_adjust.cc): operator or admin; the key may be deleted.
+Status AdjustUsage(OpContext& c, const fb::UsageAdjusted& op);
 // The operator's record of a re-driven dead letter (an audit entry, nothing else).
 Status RecordRedrive(OpContext& c, const fb::DeadLetterRedriven& op);
 // Gateways (key_ops_accounts.cc), about no account: Operator or System only. Each writes its

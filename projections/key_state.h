@@ -38,6 +38,16 @@ struct AccountState {
   uint64_t next_audit_seq = 0;
   bool admin_token_revoked = false;  // no admin token authenticates (AdminTokenSet, revoked)
   bool suspended = false;            // authorizes nothing, refuses all but operator ops
+  // Months corrected after they closed (UsageAdjusted): (month start, version), ascending.
+  std::vector<std::pair<TimeUs, uint64_t>> adjusted_months;
+
+  // The version of the month starting at `month_start`: its corrections so far (0: none).
+  uint64_t MonthVersion(TimeUs month_start) const {
+    for (const auto& [month, version] : adjusted_months) {
+      if (month == month_start) return version;
+    }
+    return 0;
+  }
 
   friend bool operator==(const AccountState&, const AccountState&) = default;
 };

@@ -187,6 +187,15 @@ std::string BuildDeadLetterRedriven(const EnvelopeHeader& h, int32_t partition, 
                                                    key_id.c_str(), id ? &*id : nullptr));
 }
 
+std::string BuildUsageAdjusted(const EnvelopeHeader& h, const std::string& key_id,
+                               TimeUs month_start_us, int64_t requests, int64_t units,
+                               const std::string& reason) {
+  Builder b(256);
+  return Finish(b, h, fb::Op::UsageAdjusted,
+                fb::CreateUsageAdjustedDirect(b, key_id.c_str(), month_start_us, requests, units,
+                                              reason.c_str()));
+}
+
 std::string BuildRequestEvent(const RequestFields& r) {
   Builder b(256);
   fb::RequestId id(flatbuffers::span<const uint8_t, 16>(r.request_id.data(), 16));

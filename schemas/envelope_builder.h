@@ -81,6 +81,11 @@ std::string BuildDeadLetterRedriven(const EnvelopeHeader& h, int32_t partition, 
                                     const std::string& key_id,
                                     const std::optional<RequestIdBytes>& request_id);
 
+// A correction of the closed month starting at `month_start_us` of key `key_id`.
+std::string BuildUsageAdjusted(const EnvelopeHeader& h, const std::string& key_id,
+                               TimeUs month_start_us, int64_t requests, int64_t units,
+                               const std::string& reason);
+
 struct RequestFields {
   std::array<uint8_t, 16> request_id{};
   std::string key_id;

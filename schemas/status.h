@@ -149,7 +149,10 @@ namespace keymeter {
   X(kCreditsExhausted, "CREDITS_EXHAUSTED", "CREDITS_EXHAUSTED")                                \
   /* the projector's, for the limits (a request event of an expired key, a credits op) */       \
   X(kKeyExpired, "KEY-EXPIRED", "KEY-EXPIRED")                                                  \
-  X(kInvalidExpiry, "INVALID-EXPIRY", "INVALID-EXPIRY")
+  X(kInvalidExpiry, "INVALID-EXPIRY", "INVALID-EXPIRY")                                         \
+  /* the projector's, for corrections of closed months (UsageAdjusted) */                      \
+  X(kMonthNotClosed, "MONTH-NOT-CLOSED", "MONTH-NOT-CLOSED")                                    \
+  X(kInvalidAdjustment, "INVALID-ADJUSTMENT", "INVALID-ADJUSTMENT")
 
 enum class Code : uint16_t {
   kOk = 0,

@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(a_file_replays_into_a_store_that_checksum_and_export_read) 
   for (std::string line; std::getline(lines, line);) {
     const size_t at = line.find("\"credits_balance\":");
     BOOST_REQUIRE(at != std::string::npos);
-    const std::string value = line.substr(at + 18, line.find('}', at) - at - 18);
+    const std::string value = line.substr(at + 18, line.find_first_of(",}", at) - at - 18);
     if (value == "null") {
       ++without;
       continue;
@@ -238,6 +238,10 @@ BOOST_AUTO_TEST_CASE(a_file_replays_into_a_store_that_checksum_and_export_read) 
     BOOST_TEST(line.find("Rzz") != std::string::npos);  // the second root's id ends so
   }
   BOOST_TEST(with_credits == 3u);  // one per account
+  // The workload's correction of March (c2's, deleted): too early in a file this short
+  // (MONTH-NOT-CLOSED), so version 0 and nothing adjusted.
+  BOOST_TEST(roots.out.find("\"adjusted_requests\":0,\"adjusted_units\":0,") != std::string::npos);
+  BOOST_TEST(roots.out.find("\"version\":0}") != std::string::npos);
   BOOST_TEST(without >= 3u);
   size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) {

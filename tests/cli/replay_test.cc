@@ -293,13 +293,13 @@ BOOST_AUTO_TEST_CASE(replay_checksum_and_export_agree_with_the_live_store) {
   BOOST_REQUIRE_MESSAGE(march.code == 0, march.err);
   const auto rows = CsvRows(march.out);
   BOOST_REQUIRE(rows.size() == 41u);  // header + 40 accounts
-  BOOST_TEST(rows[0].size() == 15u);
+  BOOST_TEST(rows[0].size() == 20u);
   BOOST_TEST(rows[0][0] == "period_start");
   {
     auto store = std::move(Store::Open({.path = live, .read_only = true}).value());
     for (size_t i = 1; i < rows.size(); ++i) {
       const std::vector<std::string>& r = rows[i];
-      BOOST_REQUIRE(r.size() == 15u);
+      BOOST_REQUIRE(r.size() == 20u);
       BOOST_TEST(r[0] == "2026-03-01T00:00:00Z");
       BOOST_TEST(r[1] == "2026-04-01T00:00:00Z");
       Counters c = ReadUsageCell(store->db(), store->cfs()[Cf::kUsage], UsageScope::kAccount,

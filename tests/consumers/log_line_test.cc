@@ -74,6 +74,7 @@ std::vector<std::string> EveryOp() {
       BuildCreditsConfigSet(h, "Ab3dEf7h", true, 500, fb::RefillPeriod::Month, true),
       BuildDeadLetterRedriven(Header(fb::ActorKind::Operator), 3, 1234, "FUTURE-TIMESTAMP",
                               "RequestEvent", "Ab3dEf7h", id),
+      BuildUsageAdjusted(h, "Ab3dEf7h", 1'793'491'200'000'000, -3, 250, "outage credit"),
   };
 }
 

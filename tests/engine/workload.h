@@ -116,6 +116,10 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
         push(g, BuildStatusOp(admin(g), fb::Op::KeyDeleted, g.c2), t);
         g.c2_deleted = t;
       }
+      if (i == requests_per_account * 9 / 10) {  // a correction of last month (deleted c2's):
+        // applied where the month has closed in the partition, MONTH-NOT-CLOSED elsewhere
+        push(g, BuildUsageAdjusted(admin(g), g.c2, MonthStart(MonthStart(t) - 1), -1, 2, "fix"), t);
+      }
       if (chance(0.005)) {  // random bytes
         std::string junk(1 + rng() % 200, '\0');
         for (char& c : junk) c = char(rng());

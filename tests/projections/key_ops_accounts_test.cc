@@ -7,6 +7,7 @@
 #include <string>
 
 #include "schemas/envelope.h"
+#include "projections/adjustments.h"
 #include "tests/projections/key_ops_fixture.h"
 
 using namespace keymeter;
@@ -89,6 +90,43 @@ BOOST_AUTO_TEST_CASE(a_suspended_account_refuses_all_but_the_operator) {
   BOOST_TEST(Outcome(BuildAccountStatusSet(As(fb::ActorKind::Operator, kAcct), false)) == "OK");
   BOOST_TEST(Outcome(BuildStatusOp(A(), fb::Op::KeyActivated, "ParentAA")) == "OK");
   BOOST_TEST(History(kAcct)[1].detail == "account suspended -> active");
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_month_takes_corrections_with_a_version) {
+  Setup();
+  const TimeUs march = DaysFromCivil(2026, 3, 1) * kMicrosPerDay;
+  const TimeUs april = DaysFromCivil(2026, 4, 1) * kMicrosPerDay;
+  closed_before = april - 1;  // March ends after it: open
+  BOOST_TEST(Outcome(BuildUsageAdjusted(A(), "ChildAA1", march, 5, -1, "replay")) ==
+             "MONTH-NOT-CLOSED");
+  closed_before = april;
+  BOOST_TEST(Outcome(BuildUsageAdjusted(A(), "ChildAA1", march + 1, 5, 0, "x")) ==
+             "INVALID-ADJUSTMENT");  // not a month start
+  BOOST_TEST(Outcome(BuildUsageAdjusted(A(), "ChildAA1", march, 0, 0, "x")) == "INVALID-ADJUSTMENT");
+  BOOST_TEST(Outcome(BuildUsageAdjusted(As(fb::ActorKind::Member, kAcct, "ChildAA1"), "ChildAA1",
+                                        march, 1, 1, "x")) == "FORBIDDEN");
+  BOOST_TEST(Outcome(BuildUsageAdjusted(A(), "Foreign1", march, 1, 1, "x")) ==
+             "UNABLE-TO-CHANGE-NOT-OWN-API-KEY");
+  BOOST_TEST(Outcome(BuildUsageAdjusted(A(), "ChildAA1", march, 5, -1, "replay")) == "OK");
+  BOOST_TEST(History(kAcct).at(0).detail == "2026-03 version 1: requests 5, units -1 (replay)");
+  // A deleted key's past usage may be corrected; the operator corrects any account's key.
+  BOOST_TEST(Outcome(BuildUsageAdjusted(As(fb::ActorKind::Operator, kAcct), "Deleted1", march, 0,
+                                        7, "goodwill")) == "OK");
+  BOOST_TEST(directory->FindAccount(kAcct)->MonthVersion(march) == 2u);
+  BOOST_TEST(directory->FindAccount(kAcct)->MonthVersion(april) == 0u);
+  Reopen();  // the versions are the account's, stored with it
+  BOOST_TEST(directory->FindAccount(kAcct)->MonthVersion(march) == 2u);
+  const std::vector<Adjustment> kept =
+      ReadAdjustments(store->db(), store->cfs()[Cf::kAdjustments], kAcct, march).value();
+  BOOST_REQUIRE_EQUAL(kept.size(), 2u);
+  BOOST_TEST(kept[0].version == 1u);
+  BOOST_TEST(kept[0].key_id == "ChildAA1");
+  BOOST_TEST(kept[0].units == -1);
+  BOOST_TEST(kept[1].key_id == "Deleted1");
+  BOOST_TEST((kept[1].actor_kind == fb::ActorKind::Operator));
+  const auto sums = SumByKey(kept);
+  BOOST_TEST(sums.at("ChildAA1").requests == 5);
+  BOOST_TEST(sums.at("Deleted1").units == 7);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

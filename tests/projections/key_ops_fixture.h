@@ -41,10 +41,12 @@ struct KeyOpsFixture : DirectoryFixture {
         VerifyEnvelope(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
     BOOST_REQUIRE(env != nullptr);
     rocksdb::WriteBatch batch;
-    Status outcome = directory->Apply(*env, &batch);
+    Status outcome = directory->Apply(*env, &batch, {}, closed_before);
     BOOST_REQUIRE(store->Write(&batch).ok());
     return outcome;
   }
+  // KeyDirectory::Apply's: months ending by then are closed (UsageAdjusted).
+  TimeUs closed_before = INT64_MIN;
   // The outcome code of one op; the header of the next admin op of kAcct.
   std::string Outcome(const std::string& bytes) { return CodeName(Run(bytes)); }
   EnvelopeHeader A() { return Admin(kAcct); }
