@@ -16,6 +16,7 @@
 
 extern "C" int FuzzOne_envelope(const uint8_t* data, size_t size);
 extern "C" int FuzzOne_ndjson(const uint8_t* data, size_t size);
+extern "C" int FuzzOne_log_line(const uint8_t* data, size_t size);
 extern "C" int FuzzOne_form(const uint8_t* data, size_t size);
 extern "C" int FuzzOne_http(const uint8_t* data, size_t size);
 extern "C" int FuzzInit_http(int* argc, char*** argv);
@@ -63,7 +64,7 @@ void InitHttp() {
 BOOST_AUTO_TEST_CASE(every_seed_and_regression_input_passes_its_target) {
   InitHttp();
   const std::pair<const char*, FuzzOne> targets[] = {
-      {"envelope", FuzzOne_envelope}, {"ndjson", FuzzOne_ndjson},
+      {"envelope", FuzzOne_envelope}, {"ndjson", FuzzOne_ndjson}, {"log_line", FuzzOne_log_line},
       {"form", FuzzOne_form},         {"http", FuzzOne_http}};
   for (const auto& [name, one] : targets) {
     BOOST_TEST_CONTEXT(name) {
