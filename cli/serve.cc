@@ -65,6 +65,11 @@ void ApplyConfigFile(const CLI::App& serve, ServeOptions* options) {
   apply("--brokers", file.brokers, options->brokers);
   apply("--topic", file.topic, options->topic);
   apply("--group", file.group, options->group);
+  apply("--dlq-topic", file.dlq_topic, options->dlq_topic);
+  apply("--advertise", file.advertise, options->advertise);
+  apply("--standby-replicas", file.standby_replicas, options->standby_replicas);
+  apply("--session-timeout-ms", file.session_timeout_ms, options->session_timeout_ms);
+  apply("--drop-partition-after", file.drop_partition_after, options->drop_partition_after_s);
   apply("--http-threads", file.http_threads, options->http_threads);
   apply("--read-only", file.read_only, options->read_only);
   if (file.operator_token && !file.operator_token->empty()) {
@@ -160,8 +165,10 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
       ->envname("KEYMETER_OPERATOR_TOKEN");
   serve
       ->add_option("--config", options->config,
-                   "TOML file with any of these settings (data_dir, listen, brokers, topic, group, "
-                   "http_threads, read_only, operator_token); flags and KEYMETER_* win over it")
+                   "TOML file with any serve setting (data_dir, listen, brokers, topic, group, "
+                   "dlq_topic, http_threads, read_only, operator_token, advertise, "
+                   "standby_replicas, session_timeout_ms, drop_partition_after); flags and "
+                   "KEYMETER_* win over it")
       ->envname("KEYMETER_CONFIG");
   serve->callback([serve, options] {
     if (!options->config.empty()) ApplyConfigFile(*serve, options);

@@ -12,7 +12,8 @@ namespace keymeter {
 namespace {
 
 constexpr std::string_view kKnownKeys =
-    "data_dir, listen, brokers, topic, group, http_threads, read_only, operator_token";
+    "data_dir, listen, brokers, topic, group, dlq_topic, http_threads, read_only, operator_token, "
+    "advertise, standby_replicas, session_timeout_ms, drop_partition_after";
 
 std::string TypeName(toml::node_type type) {
   switch (type) {
@@ -40,9 +41,16 @@ class Reader {
       else if (name == "brokers") s = String(name, node, line, &out->brokers);
       else if (name == "topic") s = String(name, node, line, &out->topic);
       else if (name == "group") s = String(name, node, line, &out->group);
+      else if (name == "dlq_topic") s = String(name, node, line, &out->dlq_topic);
+      else if (name == "advertise") s = String(name, node, line, &out->advertise);
       else if (name == "operator_token") s = String(name, node, line, &out->operator_token);
       else if (name == "read_only") s = Bool(name, node, line, &out->read_only);
       else if (name == "http_threads") s = Threads(name, node, line, &out->http_threads);
+      else if (name == "standby_replicas") s = Integer(name, node, line, 0, 16, &out->standby_replicas);
+      else if (name == "session_timeout_ms")
+        s = Integer(name, node, line, 1000, 300000, &out->session_timeout_ms);
+      else if (name == "drop_partition_after")
+        s = Integer(name, node, line, 0, 604800, &out->drop_partition_after);
       else {
         s = Status(Code::kConfigUnknownKey,
                    fmt::format("{}:{}: unknown key '{}'{}; the keys are: {}", source_, line, name,
@@ -71,15 +79,22 @@ class Reader {
     *out = *node.value<bool>();
     return Status::Ok();
   }
-  Status Threads(std::string_view name, const toml::node& node, uint32_t line,
-                 std::optional<size_t>* out) const {
+  Status Integer(std::string_view name, const toml::node& node, uint32_t line, int64_t min,
+                 int64_t max, std::optional<int64_t>* out) const {
     if (!node.is_integer()) return WrongType(name, node, line, "an integer");
     const int64_t n = *node.value<int64_t>();
-    if (n < 0 || n > 1024) {
-      return Status(Code::kConfigOutOfRange,
-                    fmt::format("{}:{}: '{}' must be in 0..1024, not {}", source_, line, name, n));
+    if (n < min || n > max) {
+      return Status(Code::kConfigOutOfRange, fmt::format("{}:{}: '{}' must be in {}..{}, not {}",
+                                                         source_, line, name, min, max, n));
     }
-    *out = size_t(n);
+    *out = n;
+    return Status::Ok();
+  }
+  Status Threads(std::string_view name, const toml::node& node, uint32_t line,
+                 std::optional<size_t>* out) const {
+    std::optional<int64_t> n;
+    if (Status s = Integer(name, node, line, 0, 1024, &n); !s.ok()) return s;
+    *out = size_t(*n);
     return Status::Ok();
   }
 

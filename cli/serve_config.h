@@ -6,9 +6,14 @@
 //   brokers        = "k1:9092,k2:9092"      # string; absent or "" = the embedded log
 //   topic          = "keymeter.events"      # string
 //   group          = "keymeter"             # string
+//   dlq_topic      = "keymeter.dlq"         # string
 //   http_threads   = 4                      # integer, 0..1024 (0: one per hardware thread)
 //   read_only      = false                  # boolean
 //   operator_token = "..."                  # string; keep the file private (chmod 600)
+//   advertise            = "http://10.0.0.5:8080"  # string (a cluster)
+//   standby_replicas     = 1                # integer, 0..16
+//   session_timeout_ms   = 3000             # integer, 1000..300000
+//   drop_partition_after = 300              # integer seconds, 0..604800
 //
 // Precedence, per setting: command-line flag > KEYMETER_* environment > this file > default
 // (cli/serve.cc applies it). The file is strict: a key not listed above, a value of the
@@ -20,6 +25,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,9 +40,14 @@ struct ServeConfigFile {
   std::optional<std::string> brokers;
   std::optional<std::string> topic;
   std::optional<std::string> group;
+  std::optional<std::string> dlq_topic;
   std::optional<size_t> http_threads;
   std::optional<bool> read_only;
   std::optional<std::string> operator_token;
+  std::optional<std::string> advertise;
+  std::optional<int64_t> standby_replicas;
+  std::optional<int64_t> session_timeout_ms;
+  std::optional<int64_t> drop_partition_after;
 };
 
 // Parses `text`; `source` names it in messages (the file's path). Errors, each naming `source`,

@@ -26,9 +26,14 @@ listen = "0.0.0.0:9000"
 brokers = "k1:9092,k2:9092"
 topic = "events"
 group = "meters"
+dlq_topic = "dead"
 http_threads = 3
 read_only = true
 operator_token = "file-token"
+advertise = "http://10.0.0.5:9000"
+standby_replicas = 2
+session_timeout_ms = 6000
+drop_partition_after = 60
 )";
 
 // Parses `args` (after "keymeter") as main() does; returns the options, or the parse error's
@@ -103,6 +108,11 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_with_its_type) {
   BOOST_TEST(*c.value().http_threads == 3u);
   BOOST_TEST(*c.value().read_only);
   BOOST_TEST(*c.value().operator_token == "file-token");
+  BOOST_TEST(*c.value().dlq_topic == "dead");
+  BOOST_TEST(*c.value().advertise == "http://10.0.0.5:9000");
+  BOOST_TEST(*c.value().standby_replicas == 2);
+  BOOST_TEST(*c.value().session_timeout_ms == 6000);
+  BOOST_TEST(*c.value().drop_partition_after == 60);
   Result<ServeConfigFile> empty = ParseServeConfig("# nothing\n", "e.toml");
   BOOST_REQUIRE(empty.has_value());
   BOOST_TEST(!empty.value().data_dir.has_value());
@@ -119,6 +129,8 @@ BOOST_AUTO_TEST_CASE(unknown_keys_wrong_types_and_bad_syntax_name_the_key_and_li
       {"listen = 8080\n", "CONFIG-WRONG-TYPE", "'listen' must be a string, not an integer"},
       {"brokers = [\"a:1\"]\n", "CONFIG-WRONG-TYPE", "'brokers' must be a string, not an array"},
       {"http_threads = 5000\n", "CONFIG-OUT-OF-RANGE", "'http_threads' must be in 0..1024"},
+      {"session_timeout_ms = 10\n", "CONFIG-OUT-OF-RANGE",
+       "'session_timeout_ms' must be in 1000..300000, not 10"},
       {"listen = \n", "CONFIG-SYNTAX", "k.toml:1:"},
       {"listen = \"a\"\nlisten = \"b\"\n", "CONFIG-SYNTAX", "k.toml:2:"},
   };
@@ -148,6 +160,11 @@ BOOST_AUTO_TEST_CASE(flags_win_over_environment_over_file_over_defaults) {
     BOOST_TEST(p.options.http_threads == 3u);
     BOOST_TEST(p.options.read_only);
     BOOST_TEST((p.options.api.operator_token_hash == Sha256("file-token")));
+    BOOST_TEST(p.options.dlq_topic == "dead");
+    BOOST_TEST(p.options.advertise == "http://10.0.0.5:9000");
+    BOOST_TEST(p.options.standby_replicas == 2);
+    BOOST_TEST(p.options.session_timeout_ms == 6000);
+    BOOST_TEST(p.options.drop_partition_after_s == 60);
   }
   {  // The environment beats the file; flags beat both; the rest stays the file's.
     Env env({{"KEYMETER_LISTEN", "127.0.0.1:7000"},
