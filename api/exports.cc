@@ -82,18 +82,18 @@ void Export(const ApiPtr& api, const http::Request& request, http::Response& res
   slot->api = api;
   response.stream = [api, q, slot](const http::BodyWriter& write) {
     std::string chunk = q.ndjson ? "" : RequestCsvHeader();
-    const Status gone(Code::kIoError, "the client went away");
+    bool gone = false;  // the client went away: stop, nothing to tell anyone
     Result<uint64_t> rows = ExportRequests(
         api->pipeline.store(), api->pipeline.directory(), q, [&](std::string_view line) {
           chunk.append(line);
           if (chunk.size() < kChunkBytes) return Status::Ok();
-          const bool sent = write(chunk);
+          gone = !write(chunk);
           chunk.clear();
-          return sent ? Status::Ok() : gone;
+          return gone ? Status(Code::kIoError, "the client went away") : Status::Ok();
         });
-    if (!rows && rows.error().code() != Code::kIoError) {
-      throw std::runtime_error("request export: " + rows.error().ToString());
-    }
+    // A store that failed mid-way must not end the body as if it were whole: throwing leaves
+    // the chunked body unfinished (http::StreamBody).
+    if (!rows && !gone) throw std::runtime_error("request export: " + rows.error().ToString());
     if (rows && !chunk.empty()) write(chunk);
   };
 }
