@@ -6,8 +6,10 @@
 #include <span>
 
 #include "api/forwarding.h"
+#include "api/idempotency.h"
 #include "engine/pipeline.h"
 #include "engine/secrets.h"
+#include "schemas/envelope.h"
 
 namespace keymeter {
 
@@ -45,8 +47,12 @@ CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Ac
       return outcome;
     }
   }
-  outcome.command_id = "cmd_" + RandomKeyChars(22);
+  // Under an Idempotency-Key the id is derived (the retry's is the first attempt's) and the
+  // op carries the request's digest, by which the projector knows a retry from a reuse.
+  const Digest* request_digest = CurrentRequestDigest();
+  outcome.command_id = (request_digest != nullptr ? "idem_" : "cmd_") + RandomKeyChars(22);
   EnvelopeHeader header;
+  if (request_digest != nullptr) header.request_digest = *request_digest;
   header.command_id = outcome.command_id;
   header.time_us = NowUs();
   header.actor = actor.kind;
@@ -61,8 +67,12 @@ CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Ac
     outcome.status = published;
     return outcome;
   }
-  std::optional<Status> applied =
-      api.pipeline.AwaitOutcome(outcome.command_id, api.options.command_timeout);
+  std::optional<fb::Sha256> digest;
+  if (request_digest != nullptr) {
+    digest.emplace(flatbuffers::span<const uint8_t, 32>(request_digest->data(), 32));
+  }
+  std::optional<Status> applied = api.pipeline.AwaitOutcome(
+      OutcomeKey(outcome.command_id, digest ? &*digest : nullptr), api.options.command_timeout);
   if (!applied) {
     outcome.kind = CommandOutcome::Kind::kPending;
     return outcome;

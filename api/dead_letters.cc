@@ -17,6 +17,7 @@
 // bytes keep the request id, and dedupe keeps a second re-drive from counting. What fails again
 // is dead-lettered again, with its new reason, under a new id. At most 1,000 a call.
 
+#include "api/idempotency.h"
 #include "api/internal.h"
 #include "api/params.h"
 #include "consumers/dead_letter_reader.h"
@@ -181,10 +182,14 @@ void Redrive(ApiContext& api, const http::Request& request, http::Response& resp
       skipped.emplace_back(v.id, Status(Code::kUndecodable, "its payload does not decode"));
       continue;
     }
-    const EnvelopeHeader h{.command_id = "cmd_" + RandomKeyChars(22),
-                           .time_us = NowUs(),
-                           .actor = fb::ActorKind::Operator,
-                           .account_id = v.account_id};
+    // Under an Idempotency-Key the record of the re-drive is made once (its letter, sent
+    // again, is deduped as any re-drive is: docs/reliability.md).
+    const Digest* request_digest = CurrentRequestDigest();
+    EnvelopeHeader h{.command_id = (request_digest ? "idem_" : "cmd_") + RandomKeyChars(22),
+                     .time_us = NowUs(),
+                     .actor = fb::ActorKind::Operator,
+                     .account_id = v.account_id};
+    if (request_digest != nullptr) h.request_digest = *request_digest;
     envelopes.emplace_back(BuildDeadLetterRedriven(h, v.letter.partition, v.letter.offset,
                                                    v.letter.reason, v.op, v.key_id, v.request_id),
                            v.account_id);

@@ -8,6 +8,7 @@
 
 #include "api/client_address.h"
 #include "api/gateway_internal.h"
+#include "api/idempotency.h"
 #include "cluster/cluster.h"
 #include "consumers/embedded_log.h"
 #include "engine/pipeline.h"
@@ -116,7 +117,13 @@ Target TargetOf(ServeContext& context, const http::Request& request, bool may_as
   if (path.starts_with("/v1/gateways")) {
     return {.kind = Target::Kind::kAccount, .account = std::string(kGatewaysAccount)};
   }
-  if (path == "/v1/accounts" && request.method == "POST") return {.kind = Target::Kind::kAnyOwner};
+  if (path == "/v1/accounts" && request.method == "POST") {
+    // A keyed create names its account id up front: its owner answers it, and every retry.
+    if (std::optional<std::string> id = KeyedAccountId(request, context.options.operator_token_hash)) {
+      return {.kind = Target::Kind::kAccount, .account = std::move(*id)};
+    }
+    return {.kind = Target::Kind::kAnyOwner};
+  }
   return {};
 }
 

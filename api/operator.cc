@@ -2,6 +2,7 @@
 
 #include <shared_mutex>
 
+#include "api/idempotency.h"
 #include "api/internal.h"
 #include "cluster/cluster.h"
 #include "engine/pipeline.h"
@@ -46,10 +47,16 @@ void CreateAccount(ApiContext& api, const http::Request& request, http::Response
   const Digest digest = Sha256(token);
   std::string account_id;
   CommandOutcome outcome;
-  for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
-    do {
-      account_id = GenerateAccountId();
-    } while (AccountIdTaken(api.pipeline, account_id) || !OwnedHere(api, account_id));
+  const std::optional<std::string> keyed =
+      KeyedAccountId(request, api.options.operator_token_hash);
+  for (int attempt = 0; attempt < (keyed ? 1 : kCreateAttempts); ++attempt) {
+    if (keyed) {
+      account_id = *keyed;  // its retry's too; a collision is the projector's DUPLICATE-ACCOUNT
+    } else {
+      do {
+        account_id = GenerateAccountId();
+      } while (AccountIdTaken(api.pipeline, account_id) || !OwnedHere(api, account_id));
+    }
     outcome = RunCommand(api, account_id, kOperatorActor,
                          [&](const EnvelopeHeader& h) {
                            return BuildAccountCreated(h, **name, digest, confirm->value_or(false));

@@ -213,6 +213,7 @@ std::string EncodeLogLine(const LogMessageRef& m) {
   w.Key("kind").String(fb::EnumNameActorKind(e->actor ? e->actor->kind : fb::ActorKind::System));
   w.Key("key_id").String(e->actor ? e->actor->key_id : "").EndObject();
   w.Key("account_id").String(e->account_id);
+  if (e->request_digest) FieldWriter{w}("request_digest", e->request_digest);
   w.Key("op").String(OpName(e->op.type)).Key("data");
   std::string data;
   AppendOpJson(&data, m.payload) ? w.Raw(data) : w.Null();
@@ -289,6 +290,7 @@ Result<LogLine> LogLineParser::Parse(std::string_view line) {
   top("time_us", e.time_us);
   top("time", time_text);
   top("account_id", e.account_id);
+  top("request_digest", e.request_digest);
   top("op", op_name);
   dom::object actor_obj;
   if (top.status.ok() && obj["actor"].get_object().get(actor_obj) == simdjson::SUCCESS) {

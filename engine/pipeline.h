@@ -98,7 +98,8 @@ class Pipeline {
   // Many at once (POST /v1/events): one flush for all in Kafka mode.
   Status PublishMany(std::span<const std::pair<std::string, std::string>> envelopes_and_accounts);
 
-  // The outcome of lifecycle op `command_id` once applied; nullopt on time-out.
+  // The outcome of lifecycle op `command_id` once applied (for an idempotent one, the key is
+  // OutcomeKey(): schemas/envelope.h); nullopt on time-out.
   std::optional<Status> AwaitOutcome(const std::string& command_id,
                                      std::chrono::milliseconds timeout);
 

@@ -24,7 +24,8 @@ Projector::Projector(Store& store, KeyDirectory& directory, QuotaWindows& quota,
       quota_(quota),
       dead_letters_(dead_letters),
       options_(options),
-      batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+      batch_(std::make_unique<rocksdb::WriteBatch>()),
+      idempotency_(store.db(), store.cfs()[Cf::kIdempotency]) {}
 
 Projector::~Projector() {
   if (writing_.valid()) writing_.wait();
@@ -110,6 +111,32 @@ void Projector::Apply(const SourceMessage& m) {
     ApplyRequest(env, m, part);
     return;
   }
+  Status outcome = ApplyOp(env, m, part);
+  if (env.command_id() != nullptr && env.command_id()->size() > 0) {
+    outcomes_.emplace_back(OutcomeKey(env.command_id()->string_view(), env.request_digest()),
+                           std::move(outcome));
+  }
+}
+
+Status Projector::ApplyOp(const fb::Envelope& env, const SourceMessage& m, PartitionState& part) {
+  // An idempotent command (a command id and its request's digest) is applied once; again, it
+  // gets its first outcome back and changes nothing, not even the audit history.
+  std::optional<Digest> digest;
+  if (env.request_digest() != nullptr && env.command_id() != nullptr &&
+      env.command_id()->size() > 0) {
+    digest.emplace();
+    std::copy_n(env.request_digest()->bytes()->data(), digest->size(), digest->begin());
+    Result<IdempotencyLedger::Answer> first = idempotency_.Check(
+        env.account_id()->string_view(), env.command_id()->string_view(), *digest, env.time_us());
+    if (!first) {
+      broken_ = true;  // the store can't be read: Commit() refuses to write past this op
+      return first.error();
+    }
+    if (first.value().seen) {
+      ++stats_.commands_retried;
+      return std::move(first.value().outcome);
+    }
+  }
   // A month is closed once the partition's watermark is the lateness past its end (TOO-LATE's
   // rule below): only then may it be corrected (UsageAdjusted).
   const TimeUs watermark = part.record.watermark_us;
@@ -129,9 +156,16 @@ void Projector::Apply(const SourceMessage& m) {
           part.accounts.end()) {
     NoteAccount(part, m.partition, std::string(kGatewaysAccount));
   }
-  if (env.command_id() != nullptr && env.command_id()->size() > 0) {
-    outcomes_.emplace_back(env.command_id()->str(), std::move(outcome));
+  if (digest) {
+    Status kept = idempotency_.Record(batch_.get(), env.account_id()->string_view(),
+                                      env.command_id()->string_view(), *digest, env.time_us(),
+                                      outcome);
+    if (!kept.ok()) {
+      broken_ = true;
+      return kept;
+    }
   }
+  return outcome;
 }
 
 void Projector::NoteAccount(PartitionState& part, int32_t partition, const std::string& account_id) {
@@ -234,6 +268,11 @@ void Projector::DeadLetterOf(const SourceMessage& m, Code reason, std::string de
 }
 
 Status Projector::Commit(Source& source, bool wait) {
+  // Apply() met a store it could not read (an idempotent command's record): nothing of this
+  // batch is written, so the source's offsets stay and a reopen applies it again.
+  if (broken_) {
+    return Status(Code::kProjectorStopped, "the store could not be read; reopen the projector");
+  }
   auto c = std::make_unique<PendingCommit>();
   c->start = Clock::now();
   {
@@ -259,6 +298,7 @@ Status Projector::Commit(Source& source, bool wait) {
   batch_ = spare_batch_ != nullptr ? std::move(spare_batch_) : std::make_unique<rocksdb::WriteBatch>();
   c->outcomes = std::move(outcomes_);
   outcomes_.clear();
+  c->idempotency_generation = idempotency_.Seal();
   // One write in flight at most: batches reach the store in log order. The wait for the
   // previous write is not this commit's latency.
   const Clock::time_point prepared = Clock::now();
@@ -320,6 +360,7 @@ Status Projector::Drain(Source* source) {
     return c->status;
   }
   stats_.last_commit_latency = c->latency;
+  idempotency_.Written(c->idempotency_generation);
   if (source != nullptr) source->Committed(c->offsets);
   c->batch->Clear();
   spare_batch_ = std::move(c->batch);

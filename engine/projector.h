@@ -54,6 +54,7 @@
 #include "engine/projector_stats.h"
 #include "engine/store.h"
 #include "projections/dedupe.h"
+#include "projections/idempotency.h"
 #include "projections/key_directory.h"
 #include "projections/quota.h"
 #include "projections/request_log.h"
@@ -166,6 +167,7 @@ class Projector {
     std::vector<PartitionOffset> offsets;        // of the partitions this batch advanced
     std::map<int32_t, PartitionRecord> records;  // every partition, as of this batch
     std::vector<std::pair<std::string, Status>> outcomes;
+    uint64_t idempotency_generation = 0;  // IdempotencyLedger::Seal()
     std::chrono::steady_clock::time_point start;
     Status status;  // of the write
     std::chrono::microseconds latency{0};  // from the start of the commit to the end of the write
@@ -178,6 +180,8 @@ class Projector {
   bool OnPartition(std::string_view account, int32_t partition) const;
   void Apply(const SourceMessage& message);
   void ApplyRequest(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);
+  // A lifecycle op: its outcome, or (an idempotent command seen before) the first one.
+  Status ApplyOp(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);
   void DeadLetterOf(const SourceMessage& message, Code reason, std::string detail);
   void NoteAccount(PartitionState& part, int32_t partition, const std::string& account_id);
   Status Commit(Source& source, bool wait);
@@ -205,6 +209,7 @@ class Projector {
   UsageBatch usage_;
   RequestLogBatch requests_;
   std::vector<std::pair<std::string, Status>> outcomes_;
+  IdempotencyLedger idempotency_;
   std::function<void(const std::string&, const Status&)> outcome_listener_;
   RequestListener request_listener_;  // reservations hook, may be empty
   ProjectorStats stats_;

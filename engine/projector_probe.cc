@@ -48,6 +48,12 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                      .Help("Request events dropped as retries within the dedupe window")
                      .Register(metrics.registry())
                      .Add({});
+  retried_ = &prometheus::BuildCounter()
+                  .Name("keymeter_commands_retried_total")
+                  .Help("Commands sent again under their Idempotency-Key: answered with the "
+                        "first outcome (or IDEMPOTENCY-KEY-REUSED), not applied again")
+                  .Register(metrics.registry())
+                  .Add({});
   batch_size_ = &prometheus::BuildHistogram()
                      .Name("keymeter_batch_messages")
                      .Help("Messages per committed batch")
@@ -139,6 +145,8 @@ void ProjectorProbe::BatchCommitted(const ProjectorStats& stats) {
   add_time(write_wait_seconds_, stats.write_wait_time, time_seen_.write_wait_time);
   duplicates_->Increment(double(stats.duplicates - duplicates_seen_));
   duplicates_seen_ = stats.duplicates;
+  retried_->Increment(double(stats.commands_retried - retried_seen_));
+  retried_seen_ = stats.commands_retried;
   batch_size_->Observe(double(stats.last_batch_size));
   commit_seconds_->Observe(double(stats.last_commit_latency.count()) / 1e6);
   dedupe_entries_->Set(double(stats.dedupe_entries));

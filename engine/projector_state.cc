@@ -45,6 +45,7 @@ Status Projector::Open(const std::string& source_name, TimeUs now) {
   usage_ = UsageBatch();
   requests_ = RequestLogBatch();
   outcomes_.clear();
+  idempotency_.Clear();
   broken_ = false;
   return Status::Ok();
 }

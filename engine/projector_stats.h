@@ -19,6 +19,7 @@ struct ProjectorStats {
   uint64_t messages = 0;
   uint64_t requests_applied = 0;
   uint64_t duplicates = 0;
+  uint64_t commands_retried = 0;  // idempotent commands answered with their first outcome
   std::map<std::string, uint64_t> ops_applied;   // by op name
   std::map<std::string, uint64_t> dead_letters;  // by reason
   size_t last_batch_size = 0;

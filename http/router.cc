@@ -37,6 +37,14 @@ bool IsParam(std::string_view segment) {
 
 }  // namespace
 
+void Router::Wrap(const std::function<Handler(const Route&, Handler)>& wrap) {
+  for (const auto& entry : entries_) {
+    for (auto& [method, handler] : entry->methods) {
+      handler = wrap(Route{method, entry->pattern}, std::move(handler));
+    }
+  }
+}
+
 void Router::Add(std::string_view method, std::string_view pattern, Handler handler, Lane lane) {
   if (method.empty() || pattern.empty() || pattern.front() != '/') {
     BadRoute(method, pattern, "a route needs a method and a pattern starting with '/'");

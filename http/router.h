@@ -52,6 +52,10 @@ class Router {
   void Add(std::string_view method, std::string_view pattern, Handler handler,
            Lane lane = Lane::kWaits);
 
+  // Replaces every registered handler with `wrap(route, handler)` (a concern that spans
+  // routes, decided per route: api/idempotency.h). Before the server starts, like Add().
+  void Wrap(const std::function<Handler(const Route&, Handler)>& wrap);
+
   // Runs the handler that matches `request`, or answers 404/405/400 as above.
   void Dispatch(const Request& request, Response& response) const;
 

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "schemas/hex.h"
+
 namespace keymeter {
 
 const fb::Envelope* VerifyEnvelope(std::span<const uint8_t> bytes, size_t max_bytes) {
@@ -74,6 +76,15 @@ std::string_view StatusName(fb::KeyStatus status) {
     case fb::KeyStatus::Deleted: return "deleted";
   }
   return "unknown";
+}
+
+std::string OutcomeKey(std::string_view command_id, const fb::Sha256* request_digest) {
+  std::string key(command_id);
+  if (request_digest != nullptr) {
+    key.push_back('/');
+    AppendHex(&key, std::span<const uint8_t>(request_digest->bytes()->data(), 8));
+  }
+  return key;
 }
 
 }  // namespace keymeter

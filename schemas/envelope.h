@@ -33,6 +33,12 @@ inline constexpr std::string_view kGatewaysAccount = "_gateways";
 // A FlatBuffers string as a std::string; "" for an absent field.
 inline std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
+// What a command's outcome is published under (Pipeline::AwaitOutcome): its command id, and
+// for an idempotent command (with a request digest) the digest's first bytes too, so that a
+// retry of the same request finds the first outcome at once, and a reuse of its id for
+// another request waits for its own answer (IDEMPOTENCY-KEY-REUSED).
+std::string OutcomeKey(std::string_view command_id, const fb::Sha256* request_digest);
+
 // The key_id field of a key op (KeyIssued, ParentSet ... CreditsConfigSet: every op on one key
 // of the envelope's account); nullptr for any other op, and for a key op without the field.
 const flatbuffers::String* KeyIdOf(const fb::Envelope& env);

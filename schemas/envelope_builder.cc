@@ -15,8 +15,11 @@ const char* OrNull(const std::string& s) { return s.empty() ? nullptr : s.c_str(
 template <class T>
 std::string Finish(Builder& b, const EnvelopeHeader& h, fb::Op type, flatbuffers::Offset<T> op) {
   auto actor = fb::CreateActorDirect(b, h.actor, OrNull(h.actor_key_id));
+  fb::Sha256 digest;
+  if (h.request_digest) digest = ToFb(*h.request_digest);
   auto envelope = fb::CreateEnvelopeDirect(b, OrNull(h.command_id), h.time_us, actor,
-                                           h.account_id.c_str(), type, op.Union());
+                                           h.account_id.c_str(), type, op.Union(),
+                                           h.request_digest ? &digest : nullptr);
   b.Finish(envelope, fb::EnvelopeIdentifier());
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }

@@ -21,6 +21,8 @@ struct EnvelopeHeader {
   fb::ActorKind actor = fb::ActorKind::System;
   std::string actor_key_id;  // for fb::ActorKind::Member
   std::string account_id;
+  // An idempotent command's request digest (Envelope.request_digest); unset for any other.
+  std::optional<Digest> request_digest;
 };
 
 std::string BuildAccountCreated(const EnvelopeHeader& h, const std::string& name,

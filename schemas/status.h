@@ -152,7 +152,9 @@ namespace keymeter {
   X(kInvalidExpiry, "INVALID-EXPIRY", "INVALID-EXPIRY")                                         \
   /* the projector's, for corrections of closed months (UsageAdjusted) */                      \
   X(kMonthNotClosed, "MONTH-NOT-CLOSED", "MONTH-NOT-CLOSED")                                    \
-  X(kInvalidAdjustment, "INVALID-ADJUSTMENT", "INVALID-ADJUSTMENT")
+  X(kInvalidAdjustment, "INVALID-ADJUSTMENT", "INVALID-ADJUSTMENT")                            \
+  /* the projector's, for a command id sent again with another request (Idempotency-Key) */    \
+  X(kIdempotencyKeyReused, "IDEMPOTENCY-KEY-REUSED", "IDEMPOTENCY-KEY-REUSED")
 
 enum class Code : uint16_t {
   kOk = 0,

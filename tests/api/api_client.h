@@ -89,12 +89,15 @@ struct Reply {
 };
 
 // One request on a fresh connection; status 0 when nothing parsable answers within 10 s.
+// `extra_headers`: more header lines, each "Name: value\r\n".
 inline Reply HttpCall(uint16_t port, std::string_view method, std::string_view target,
                       std::string_view body = {}, std::string_view bearer = {},
-                      std::string_view content_type = "application/json") {
+                      std::string_view content_type = "application/json",
+                      std::string_view extra_headers = {}) {
   std::string request = std::string(method) + " " + std::string(target) +
                         " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n";
   if (!bearer.empty()) request += "Authorization: Bearer " + std::string(bearer) + "\r\n";
+  request += extra_headers;
   if (!body.empty() || method == "POST" || method == "PUT") {
     request += "Content-Type: " + std::string(content_type) + "\r\n";
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";

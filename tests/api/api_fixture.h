@@ -136,6 +136,15 @@ class ApiServer {
     return HttpCall(ports_[next_++ % ports_.size()], method, target, body, bearer);
   }
 
+  // Call() with an Idempotency-Key header (the next member, as Call()).
+  Reply CallKeyed(std::string_view idempotency_key, std::string_view method,
+                  std::string_view target, std::string_view body = {},
+                  std::string_view bearer = {}) const {
+    return HttpCall(ports_[next_++ % ports_.size()], method, target, body, bearer,
+                    "application/json",
+                    "Idempotency-Key: " + std::string(idempotency_key) + "\r\n");
+  }
+
   // A new account: {account_id, admin_token}.
   std::pair<std::string, std::string> CreateAccount(const std::string& name) const {
     Reply r = Call("POST", "/v1/accounts", R"({"name":")" + name + R"("})", kOperatorToken);

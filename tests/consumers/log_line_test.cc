@@ -27,7 +27,11 @@ EnvelopeHeader Header(fb::ActorKind actor = fb::ActorKind::AccountAdmin) {
           .time_us = 1'795'600'800'123'456,
           .actor = actor,
           .actor_key_id = actor == fb::ActorKind::Member ? "Mm3mBer1" : "",
-          .account_id = "acct-7"};
+          .account_id = "acct-7",
+          // An admin's ops carry an idempotent request's digest, the others none: both forms.
+          .request_digest = actor == fb::ActorKind::AccountAdmin
+                                ? std::optional<Digest>(DigestOf(9))
+                                : std::nullopt};
 }
 
 // One envelope per op, every field away from its default.

@@ -116,6 +116,19 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
         push(g, BuildStatusOp(admin(g), fb::Op::KeyDeleted, g.c2), t);
         g.c2_deleted = t;
       }
+      // A top-up sent with an Idempotency-Key; later its retry (the first outcome, no second
+      // top-up) and the key reused for another request (IDEMPOTENCY-KEY-REUSED): the credits
+      // balance in root2's record shows which ran.
+      if (i == requests_per_account * 4 / 10 || i == requests_per_account * 6 / 10) {
+        EnvelopeHeader h = admin(g);
+        h.command_id = "idem_" + g.account;
+        h.request_digest = Sha256("top-up of " + g.account);
+        push(g, BuildCreditsAdded(h, g.root2, 100, "top-up"), t);
+        if (i == requests_per_account * 6 / 10) {
+          h.request_digest = Sha256("another top-up of " + g.account);
+          push(g, BuildCreditsAdded(h, g.root2, 7, "top-up"), t);
+        }
+      }
       if (i == requests_per_account * 9 / 10) {  // a correction of last month (deleted c2's):
         // applied where the month has closed in the partition, MONTH-NOT-CLOSED elsewhere
         push(g, BuildUsageAdjusted(admin(g), g.c2, MonthStart(MonthStart(t) - 1), -1, 2, "fix"), t);
