@@ -17,6 +17,7 @@ void RegisterAdminRoutes(http::Router& router, ServeContext& context) {
   RegisterKeyWriteRoutes(router, api);
   RegisterKeySettingRoutes(router, api);
   RegisterKeyLimitRoutes(router, api);
+  RegisterAlertRoutes(router, api);
   RegisterAdminReadRoutes(router, api);
   RegisterN1edRoutes(router, api);
 }

@@ -137,6 +137,27 @@ Result<std::optional<std::vector<std::string>>> JsonBody::Strings(std::string_vi
   return Out(std::move(out));
 }
 
+Result<std::optional<std::vector<uint64_t>>> JsonBody::Uints(std::string_view name,
+                                                             size_t max_items,
+                                                             uint64_t max) const {
+  using Out = std::optional<std::vector<uint64_t>>;
+  dom::element v;
+  if (!Find(impl_->object, name, &v)) return Out();
+  dom::array array;
+  const std::string what = "must be an array of integers 0.." + std::to_string(max);
+  if (v.get_array().get(array) != simdjson::SUCCESS) return Invalid(name, what);
+  std::vector<uint64_t> out;
+  for (dom::element item : array) {
+    if (out.size() == max_items) {
+      return Invalid(name, "more than " + std::to_string(max_items) + " items");
+    }
+    uint64_t n = 0;
+    if (item.get_uint64().get(n) != simdjson::SUCCESS || n > max) return Invalid(name, what);
+    out.push_back(n);
+  }
+  return Out(std::move(out));
+}
+
 Result<std::optional<std::vector<std::pair<std::string, std::string>>>> JsonBody::StringMap(
     std::string_view name, size_t max_items, size_t max_bytes) const {
   using Out = std::optional<std::vector<std::pair<std::string, std::string>>>;

@@ -43,6 +43,9 @@ class JsonBody {
   // An array of at most `max_items` strings of at most `max_bytes` each.
   Result<std::optional<std::vector<std::string>>> Strings(std::string_view name, size_t max_items,
                                                           size_t max_bytes) const;
+  // An array of at most `max_items` integers, each 0..`max`.
+  Result<std::optional<std::vector<uint64_t>>> Uints(std::string_view name, size_t max_items,
+                                                     uint64_t max) const;
   // An object of at most `max_items` members whose values are strings of at most `max_bytes`.
   Result<std::optional<std::vector<std::pair<std::string, std::string>>>> StringMap(
       std::string_view name, size_t max_items, size_t max_bytes) const;

@@ -39,6 +39,7 @@ void RegisterClusterRoutes(http::Router& router, const ApiPtr& api);
 void RegisterDeadLetterRoutes(http::Router& router, const ApiPtr& api);  // dead_letters.cc
 void RegisterRequestExportRoute(http::Router& router, const ApiPtr& api);  // exports.cc
 void RegisterAdjustmentRoutes(http::Router& router, const ApiPtr& api);    // adjustments.cc
+void RegisterAlertRoutes(http::Router& router, const ApiPtr& api);         // alerts.cc
 
 // Limits on what a body may carry: lists as schemas/envelope.h's kMaxListItems and
 // kMaxItemBytes (the projector enforces the counts too), labels and names as long as an item.

@@ -60,6 +60,7 @@ KeyView ViewOf(const KeyDirectory& directory, const KeyState& key, TimeUs now) {
   v.effective_expires_at_us = directory.ExpiresAt(key);
   v.credits = key.extras().credits;
   v.credits_balance = BalanceAt(v.credits, now);
+  v.alert_percents = key.extras().alert_percents;
   return v;
 }
 
@@ -151,6 +152,9 @@ void WriteKey(http::JsonWriter& json, const KeyView& key, KeyDetail detail,
     } else {
       WriteCredits(json, key.credits, key.credits_balance);
     }
+    json.Key("alert_thresholds").BeginArray();
+    for (uint8_t p : key.alert_percents) json.Uint(p);
+    json.EndArray();
   }
   if (extra) extra(json);
   json.EndObject();

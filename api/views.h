@@ -65,6 +65,7 @@ struct KeyView {
   TimeUs effective_expires_at_us = 0;  // own or the parent's, the earlier
   Credits credits;
   int64_t credits_balance = 0;  // as of when the view was taken (refills due counted)
+  std::vector<uint8_t> alert_percents;  // alert thresholds (docs/api.md, Alerts)
 
   bool is_child() const { return !parent.empty(); }
 };

@@ -64,6 +64,11 @@ struct FieldWriter {
     w.EndArray();
   }
   void operator()(const char* name, bool v) { w.Key(name).Bool(v); }
+  void operator()(const char* name, const std::vector<uint8_t>& v) {
+    w.Key(name).BeginArray();
+    for (uint8_t n : v) w.Uint(n);
+    w.EndArray();
+  }
   template <class E>
     requires kIsEnum<E>
   void operator()(const char* name, E v) {
@@ -173,6 +178,19 @@ struct FieldReader {
       return Fail(name, "must be an integer in the field's range");
     }
     v = static_cast<I>(n);
+  }
+  void operator()(const char* name, std::vector<uint8_t>& v) {
+    dom::element e;
+    dom::array items;
+    if (!Find(name, &e)) return;
+    if (e.get_array().get(items) != simdjson::SUCCESS) return Fail(name, "must be an array");
+    for (dom::element item : items) {
+      uint64_t n = 0;
+      if (item.get_uint64().get(n) != simdjson::SUCCESS || n > 255) {
+        return Fail(name, "must hold integers 0..255");
+      }
+      v.push_back(uint8_t(n));
+    }
   }
 };
 

@@ -5,7 +5,7 @@
 //
 // A visitor `v` is called as v("name", field) for each field, in schema order, with the field of
 // the op's object-API type (fb::KeyIssuedT...): std::string, std::vector<std::string>, integers,
-// bool, the enums, std::unique_ptr<fb::Sha256>, std::unique_ptr<fb::RequestId> and the settings.
+// std::vector<uint8_t>, bool, the enums, std::unique_ptr<fb::Sha256>, std::unique_ptr<fb::RequestId> and the settings.
 
 #pragma once
 
@@ -117,6 +117,11 @@ template <class V> void Fields(V& v, fb::DeadLetterRedrivenT& o) {
   v("request_id", o.request_id);
 }
 
+template <class V> void Fields(V& v, fb::AlertThresholdsSetT& o) {
+  v("key_id", o.key_id);
+  v("percents", o.percents);
+}
+
 template <class V> void Fields(V& v, fb::UsageAdjustedT& o) {
   v("key_id", o.key_id);
   v("month_start_us", o.month_start_us);
@@ -161,6 +166,7 @@ bool VisitOp(V& v, fb::Op type, fb::OpUnion& op, bool create) {
     case fb::Op::CreditsConfigSet: return VisitAs<fb::CreditsConfigSetT>(v, op, create);
     case fb::Op::DeadLetterRedriven: return VisitAs<fb::DeadLetterRedrivenT>(v, op, create);
     case fb::Op::UsageAdjusted: return VisitAs<fb::UsageAdjustedT>(v, op, create);
+    case fb::Op::AlertThresholdsSet: return VisitAs<fb::AlertThresholdsSetT>(v, op, create);
     default: return false;
   }
 }

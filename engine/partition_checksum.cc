@@ -42,6 +42,7 @@ std::string_view OwnerOf(Cf cf, std::string_view key,
     case Cf::kAudit:
     case Cf::kRequests:
     case Cf::kAdjustments:
+    case Cf::kAlerts:
       return key.substr(0, key.find('\0'));
     case Cf::kIdempotency:  // account_id 0x00 ... and account_id 0x01 ...
       return key.substr(0, key.find_first_of(std::string_view("\0\1", 2)));

@@ -137,6 +137,7 @@ Status Projector::ApplyOp(const fb::Envelope& env, const SourceMessage& m, Parti
       return std::move(first.value().outcome);
     }
   }
+  const std::optional<AlertWatch> watched = WatchBefore(env);
   // A month is closed once the partition's watermark is the lateness past its end (TOO-LATE's
   // rule below): only then may it be corrected (UsageAdjusted).
   const TimeUs watermark = part.record.watermark_us;
@@ -147,6 +148,7 @@ Status Projector::ApplyOp(const fb::Envelope& env, const SourceMessage& m, Parti
       [&](std::string_view account) { return OnPartition(account, m.partition); },
       closed_before);
   ++stats_.ops_applied[std::string(OpName(env.op_type()))];
+  if (watched && outcome.ok()) RaiseAlertsOfChange(*watched, env.time_us());
   if (env.op_type() == fb::Op::AccountCreated && outcome.ok()) {
     NoteAccount(part, m.partition, Str(env.account_id()));
   }
@@ -233,6 +235,11 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
   }
   quota_.Count(key->id, root, r.time_us(), r.units(), pool_rated, member_rated);
   if (directory_.any_credits()) directory_.SpendCredits(root, r.time_us(), r.units());
+  if (directory_.any_alerts()) {
+    raised_.clear();
+    directory_.CountForAlerts(key->id, root, r.time_us(), r.units(), &raised_);
+    PutRaisedAlerts();
+  }
   // Reservations hook: the request is counted now, so its in-flight hold (if any) is released.
   if (request_listener_) request_listener_(root, key->id, request_id);
   part.record.watermark_us = part.dedupe->watermark();

@@ -182,6 +182,11 @@ class Projector {
   void ApplyRequest(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);
   // A lifecycle op: its outcome, or (an idempotent command seen before) the first one.
   Status ApplyOp(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);
+  // Alerts (projector_alerts.cc): what the key of a limit or threshold op watched before it;
+  // the alerts its change raised; the alerts in raised_ into the batch.
+  std::optional<AlertWatch> WatchBefore(const fb::Envelope& env) const;
+  void RaiseAlertsOfChange(const AlertWatch& before, TimeUs time_us);
+  void PutRaisedAlerts();
   void DeadLetterOf(const SourceMessage& message, Code reason, std::string detail);
   void NoteAccount(PartitionState& part, int32_t partition, const std::string& account_id);
   Status Commit(Source& source, bool wait);
@@ -210,6 +215,7 @@ class Projector {
   RequestLogBatch requests_;
   std::vector<std::pair<std::string, Status>> outcomes_;
   IdempotencyLedger idempotency_;
+  std::vector<Alert> raised_;  // reused
   std::function<void(const std::string&, const Status&)> outcome_listener_;
   RequestListener request_listener_;  // reservations hook, may be empty
   ProjectorStats stats_;

@@ -54,6 +54,12 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                         "first outcome (or IDEMPOTENCY-KEY-REUSED), not applied again")
                   .Register(metrics.registry())
                   .Add({});
+  auto& alerts = prometheus::BuildCounter()
+                     .Name("keymeter_alerts_total")
+                     .Help("Threshold alerts the projector raised, by kind (crossed, resolved)")
+                     .Register(metrics.registry());
+  alerts_crossed_ = &alerts.Add({{"kind", "crossed"}});
+  alerts_resolved_ = &alerts.Add({{"kind", "resolved"}});
   batch_size_ = &prometheus::BuildHistogram()
                      .Name("keymeter_batch_messages")
                      .Help("Messages per committed batch")
@@ -147,6 +153,10 @@ void ProjectorProbe::BatchCommitted(const ProjectorStats& stats) {
   duplicates_seen_ = stats.duplicates;
   retried_->Increment(double(stats.commands_retried - retried_seen_));
   retried_seen_ = stats.commands_retried;
+  alerts_crossed_->Increment(double(stats.alerts_crossed - crossed_seen_));
+  crossed_seen_ = stats.alerts_crossed;
+  alerts_resolved_->Increment(double(stats.alerts_resolved - resolved_seen_));
+  resolved_seen_ = stats.alerts_resolved;
   batch_size_->Observe(double(stats.last_batch_size));
   commit_seconds_->Observe(double(stats.last_commit_latency.count()) / 1e6);
   dedupe_entries_->Set(double(stats.dedupe_entries));

@@ -78,6 +78,8 @@ class ProjectorProbe {
   prometheus::Family<prometheus::Gauge>& memory_;
   prometheus::Counter* duplicates_ = nullptr;
   prometheus::Counter* retried_ = nullptr;
+  prometheus::Counter* alerts_crossed_ = nullptr;
+  prometheus::Counter* alerts_resolved_ = nullptr;
   prometheus::Histogram* batch_size_ = nullptr;
   prometheus::Histogram* commit_seconds_ = nullptr;
   prometheus::Gauge* engine_watermark_ = nullptr;
@@ -101,6 +103,8 @@ class ProjectorProbe {
   uint64_t requests_seen_ = 0;                         // GUARDED_BY(mu_)
   uint64_t duplicates_seen_ = 0;                       // GUARDED_BY(mu_)
   uint64_t retried_seen_ = 0;                          // GUARDED_BY(mu_)
+  uint64_t crossed_seen_ = 0;                          // GUARDED_BY(mu_)
+  uint64_t resolved_seen_ = 0;                         // GUARDED_BY(mu_)
   // Per partition: its end and lag gauges, while the source reports the partition.
   std::map<int32_t, std::pair<prometheus::Gauge*, prometheus::Gauge*>> lag_gauges_;  // GUARDED_BY(mu_)
 };

@@ -20,6 +20,8 @@ struct ProjectorStats {
   uint64_t requests_applied = 0;
   uint64_t duplicates = 0;
   uint64_t commands_retried = 0;  // idempotent commands answered with their first outcome
+  uint64_t alerts_crossed = 0;    // threshold alerts raised (projections/alerts.h)
+  uint64_t alerts_resolved = 0;
   std::map<std::string, uint64_t> ops_applied;   // by op name
   std::map<std::string, uint64_t> dead_letters;  // by reason
   size_t last_batch_size = 0;

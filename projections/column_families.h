@@ -13,6 +13,7 @@
 //   gateways  gateway_id                          -> fb::GatewayRecord
 //   adjustments account_id 0x00 be64(month_start_us) be64(version) -> fb::AdjustmentRecord
 //   idempotency see projections/idempotency.h (idempotent commands' first outcomes)
+//   alerts    account_id 0x00 be64(time_us) alert_id -> fb::AlertRecord (projections/alerts.h)
 //
 // Big-endian integers make RocksDB's bytewise order the numeric order, so a time range is one
 // contiguous scan.
@@ -42,13 +43,14 @@ enum class Cf : int {
   kGateways,
   kAdjustments,
   kIdempotency,
+  kAlerts,
   kCount
 };
 
 // Names as stored in the RocksDB manifest, indexed by Cf.
 constexpr std::array<std::string_view, size_t(Cf::kCount)> kCfNames = {
     "meta", "accounts", "keys", "audit", "usage", "requests", "log", "dlq", "gateways",
-    "adjustments", "idempotency"};
+    "adjustments", "idempotency", "alerts"};
 
 // True for the column families whose content is a pure function of the log and so enters
 // the checksum (offsets differ between a Kafka and a file replay; the projections don't; the

@@ -120,7 +120,8 @@ std::string EncodeKey(const KeyState& k) {
       x.root_at_delete.empty() ? nullptr : x.root_at_delete.str().c_str(), x.member_monthly_units,
       x.rate.per_second, x.rate.per_minute, x.rate.per_hour, x.expires_at_us, x.credits.enabled,
       x.credits.balance, x.credits.refill_units, x.credits.refill_period, x.credits.rollover,
-      x.credits.refilled_us);
+      x.credits.refilled_us, x.alert_percents.empty() ? nullptr : &x.alert_percents,
+      x.alert_day.start, x.alert_day.count, x.alert_month.start, x.alert_month.count);
   b.Finish(record);
   return Finish(b);
 }
@@ -169,6 +170,11 @@ std::optional<KeyState> DecodeKey(std::string_view stored) {
                .refill_period = r->credits_refill_period(),
                .rollover = r->credits_rollover(),
                .refilled_us = r->credits_refilled_us()};
+  if (r->alert_percents() != nullptr) {
+    x.alert_percents.assign(r->alert_percents()->begin(), r->alert_percents()->end());
+  }
+  x.alert_day = {.start = r->alert_day_start_us(), .count = r->alert_day_count()};
+  x.alert_month = {.start = r->alert_month_start_us(), .count = r->alert_month_count()};
   k.DropEmptyExtras();
   return k;
 }

@@ -38,7 +38,9 @@ bool KeyExtras::operator==(const KeyExtras& o) const {
          has_old_secret == o.has_old_secret && old_secret_hash == o.old_secret_hash &&
          grace_until_us == o.grace_until_us && root_at_delete == o.root_at_delete &&
          rate == o.rate && member_monthly_units == o.member_monthly_units &&
-         expires_at_us == o.expires_at_us && credits == o.credits;
+         expires_at_us == o.expires_at_us && credits == o.credits &&
+         alert_percents == o.alert_percents && alert_day == o.alert_day &&
+         alert_month == o.alert_month;
 }
 
 const KeyExtras KeyState::kNoExtras;
@@ -69,7 +71,7 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
   keys_.clear();
   keys_by_account_.clear();
   spent_.clear();
-  any_rate_limits_ = any_credits_ = any_expiry_ = false;
+  any_rate_limits_ = any_credits_ = any_expiry_ = any_alerts_ = false;
   gateways_.clear();
   member_by_email_.clear();
   ++credentials_version_;
@@ -201,6 +203,20 @@ bool KeyDirectory::SpendCredits(KeyId root, TimeUs t, uint32_t units) {
   credits.balance = SaturatingAdd(credits.balance, -int64_t(units));
   if (spent_.empty() || spent_.back() != root) spent_.push_back(root);
   return true;
+}
+
+void KeyDirectory::CountForAlerts(KeyId key, KeyId root, TimeUs t, uint32_t units,
+                                  std::vector<Alert>* out) {
+  for (const auto& [id, member] : {std::pair{root, false}, std::pair{key, true}}) {
+    if (member && id == root) break;
+    auto it = keys_.find(id);
+    if (it == keys_.end() || !it->second.has_extras() ||
+        it->second.extras().alert_percents.empty()) {
+      continue;
+    }
+    ::keymeter::CountForAlerts(it->second, member, t, units, out);
+    if (spent_.empty() || spent_.back() != id) spent_.push_back(id);
+  }
 }
 
 void KeyDirectory::PutSpentCredits(rocksdb::WriteBatch* batch) {

@@ -22,6 +22,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "projections/alerts.h"
 #include "projections/column_families.h"
 #include "projections/key_state.h"
 #include "schemas/status.h"
@@ -97,8 +98,16 @@ class KeyDirectory {
   // by `t` first); false, and nothing changes, when the pool has no credits on. The key is
   // written by the next PutSpentCredits().
   bool SpendCredits(KeyId root, TimeUs t, uint32_t units);
-  // Puts the keys whose credits requests spent since the last call into `batch`.
+  // Puts the keys whose credits requests spent (or whose alert windows they moved) since the
+  // last call into `batch`.
   void PutSpentCredits(rocksdb::WriteBatch* batch);
+
+  // True once a key has had alert thresholds.
+  bool any_alerts() const { return any_alerts_; }
+  // A request of `key` (pool `root`) at event time `t` counts for the alert thresholds of its
+  // pool and, for a child, its own (projections/alerts.h); appends the alerts it raises. The
+  // keys are written by the next PutSpentCredits().
+  void CountForAlerts(KeyId key, KeyId root, TimeUs t, uint32_t units, std::vector<Alert>* out);
 
   // Keys of an account, ordered by key id. Deleted keys included.
   std::vector<const KeyState*> KeysOf(std::string_view account_id) const;
@@ -127,7 +136,8 @@ class KeyDirectory {
   bool any_rate_limits_ = false;
   bool any_credits_ = false;
   bool any_expiry_ = false;
-  std::vector<KeyId> spent_;  // keys whose credits changed since PutSpentCredits()
+  bool any_alerts_ = false;
+  std::vector<KeyId> spent_;  // keys whose credits or alert windows changed since PutSpentCredits()
 };
 
 }  // namespace keymeter

@@ -138,6 +138,9 @@ Status ApplyKeyOp(OpContext& c) {
     case fb::Op::CreditsConfigSet:
       s = SetCredits(c, *key, *env.op_as_CreditsConfigSet());
       break;
+    case fb::Op::AlertThresholdsSet:
+      s = SetAlertThresholds(c, *key, *env.op_as_AlertThresholdsSet());
+      break;
     default:
       return Refuse(Code::kNotALifecycleOp, "not a lifecycle op");
   }

@@ -99,6 +99,7 @@ class KeyDirectoryInternal {
     if (key.extras().rate.any()) dir.any_rate_limits_ = true;
     if (key.extras().credits.enabled) dir.any_credits_ = true;
     if (key.extras().expires_at_us != 0) dir.any_expiry_ = true;
+    if (!key.extras().alert_percents.empty()) dir.any_alerts_ = true;
   }
   // Marks the credentials changed (KeyDirectory::credentials_version()).
   static void CredentialsChanged(KeyDirectory& dir) { ++dir.credentials_version_; }
@@ -198,6 +199,7 @@ Status SetConfig(OpContext& c, KeyState& key, const fb::ConfigSet& op);
 Status SetQuota(OpContext& c, KeyState& key, const fb::QuotaSet& op);
 // Children only: the child's daily cap inside its parent's pool (0 = none).
 Status SetCap(OpContext& c, KeyState& key, const fb::MemberCapSet& op);
+Status SetAlertThresholds(OpContext& c, KeyState& key, const fb::AlertThresholdsSet& op);
 Status SetRateLimits(OpContext& c, KeyState& key, const fb::RateLimitSet& op);
 Status SetExpiry(OpContext& c, KeyState& key, const fb::KeyExpirySet& op);
 Status AddCredits(OpContext& c, KeyState& key, const fb::CreditsAdded& op);

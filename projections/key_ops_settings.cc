@@ -14,12 +14,15 @@
 //   CreditsConfigSet  := NOT-A-ROOT-KEY (a child) | OK: on/off and the refill; a new refill
 //                        period starts counting at the op's period (the first refill is the
 //                        next period start)
+//   AlertThresholdsSet := INVALID-THRESHOLDS (projections/alerts.h) | OK: sorted; counting for
+//                        them starts at the op's day and month (from zero), or stops
 //
 // Nothing is written here: key_ops.cc writes the key once accepted.
 
 #include <algorithm>
 #include <map>
 
+#include "projections/alerts.h"
 #include "projections/key_ops_internal.h"
 #include "projections/time_buckets.h"
 
@@ -93,6 +96,27 @@ Status SetCap(OpContext& c, KeyState& key, const fb::MemberCapSet& op) {
   key.updated_us = c.now;
   c.detail = "member cap: " + std::to_string(key.member_cap) + " requests/day, " +
              std::to_string(op.monthly_units()) + " units/month (0 = none)";
+  return Status::Ok();
+}
+
+Status SetAlertThresholds(OpContext& c, KeyState& key, const fb::AlertThresholdsSet& op) {
+  std::vector<uint8_t> percents;
+  if (op.percents() != nullptr) percents.assign(op.percents()->begin(), op.percents()->end());
+  if (Status s = CheckThresholds(percents); !s.ok()) return Refuse(s.code(), s.message());
+  std::sort(percents.begin(), percents.end());
+  KeyExtras& x = key.mutable_extras();
+  // Counting starts now (event time); thresholds off, it stops (projections/alerts.h).
+  if (x.alert_percents.empty() && !percents.empty()) {
+    x.alert_day = {.start = DayStart(c.now), .count = 0};
+    x.alert_month = {.start = MonthStart(c.now), .count = 0};
+  } else if (percents.empty()) {
+    x.alert_day = x.alert_month = {};
+  }
+  x.alert_percents = percents;
+  key.updated_us = c.now;
+  std::string list;
+  for (uint8_t p : percents) list += (list.empty() ? "" : ", ") + std::to_string(p) + "%";
+  c.detail = "alert thresholds: " + (list.empty() ? std::string("none") : list);
   return Status::Ok();
 }
 

@@ -64,6 +64,13 @@ struct GatewayState {
   friend bool operator==(const GatewayState&, const GatewayState&) = default;
 };
 
+// A count of one UTC day or month, for alert thresholds.
+struct AlertWindow {
+  TimeUs start = 0;
+  uint64_t count = 0;
+  friend bool operator==(const AlertWindow&, const AlertWindow&) = default;
+};
+
 // What few keys have, held apart from the KeyState so that a plain key pays one pointer for it
 // (bench/README.md, memory): allowed sources, an own config, the old secret during a rotation's
 // grace period, the pool a deleted child still counts to, and the limits beyond the quota (rate
@@ -83,6 +90,11 @@ struct KeyExtras {
   uint64_t member_monthly_units = 0;  // a child's monthly unit cap inside the pool, 0 = none
   TimeUs expires_at_us = 0;           // own expiry (event time), 0 = never
   Credits credits;                    // a root key's prepaid units
+  // Alert thresholds: percents of a root key's pool limits or of a child's member caps, and
+  // what they count since they were set (projections/alerts.h).
+  std::vector<uint8_t> alert_percents;
+  AlertWindow alert_day;    // requests of the latest UTC day
+  AlertWindow alert_month;  // units of the latest UTC month
 
   // True when every field has its default: the key needs no extras.
   bool empty() const;

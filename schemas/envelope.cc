@@ -53,6 +53,8 @@ const flatbuffers::String* KeyIdOf(const fb::Envelope& env) {
       return env.op_as_CreditsAdded()->key_id();
     case fb::Op::CreditsConfigSet:
       return env.op_as_CreditsConfigSet()->key_id();
+    case fb::Op::AlertThresholdsSet:
+      return env.op_as_AlertThresholdsSet()->key_id();
     default:
       return nullptr;
   }
@@ -60,7 +62,8 @@ const flatbuffers::String* KeyIdOf(const fb::Envelope& env) {
 
 bool IsKeyOp(fb::Op op) {
   return op == fb::Op::KeyIssued || (op >= fb::Op::ParentSet && op <= fb::Op::MemberCapSet) ||
-         (op >= fb::Op::RateLimitSet && op <= fb::Op::CreditsConfigSet);
+         (op >= fb::Op::RateLimitSet && op <= fb::Op::CreditsConfigSet) ||
+         op == fb::Op::AlertThresholdsSet;
 }
 
 std::string_view OpName(fb::Op op) {

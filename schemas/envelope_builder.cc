@@ -190,6 +190,13 @@ std::string BuildDeadLetterRedriven(const EnvelopeHeader& h, int32_t partition, 
                                                    key_id.c_str(), id ? &*id : nullptr));
 }
 
+std::string BuildAlertThresholdsSet(const EnvelopeHeader& h, const std::string& key_id,
+                                   const std::vector<uint8_t>& percents) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::AlertThresholdsSet,
+                fb::CreateAlertThresholdsSetDirect(b, key_id.c_str(), &percents));
+}
+
 std::string BuildUsageAdjusted(const EnvelopeHeader& h, const std::string& key_id,
                                TimeUs month_start_us, int64_t requests, int64_t units,
                                const std::string& reason) {

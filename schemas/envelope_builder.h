@@ -84,6 +84,8 @@ std::string BuildDeadLetterRedriven(const EnvelopeHeader& h, int32_t partition, 
                                     const std::optional<RequestIdBytes>& request_id);
 
 // A correction of the closed month starting at `month_start_us` of key `key_id`.
+std::string BuildAlertThresholdsSet(const EnvelopeHeader& h, const std::string& key_id,
+                                   const std::vector<uint8_t>& percents);
 std::string BuildUsageAdjusted(const EnvelopeHeader& h, const std::string& key_id,
                                TimeUs month_start_us, int64_t requests, int64_t units,
                                const std::string& reason);

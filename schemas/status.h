@@ -154,7 +154,9 @@ namespace keymeter {
   X(kMonthNotClosed, "MONTH-NOT-CLOSED", "MONTH-NOT-CLOSED")                                    \
   X(kInvalidAdjustment, "INVALID-ADJUSTMENT", "INVALID-ADJUSTMENT")                            \
   /* the projector's, for a command id sent again with another request (Idempotency-Key) */    \
-  X(kIdempotencyKeyReused, "IDEMPOTENCY-KEY-REUSED", "IDEMPOTENCY-KEY-REUSED")
+  X(kIdempotencyKeyReused, "IDEMPOTENCY-KEY-REUSED", "IDEMPOTENCY-KEY-REUSED")              \
+  /* the projector's, for alert thresholds (AlertThresholdsSet) */                             \
+  X(kInvalidThresholds, "INVALID-THRESHOLDS", "INVALID-THRESHOLDS")
 
 enum class Code : uint16_t {
   kOk = 0,

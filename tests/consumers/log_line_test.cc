@@ -79,6 +79,7 @@ std::vector<std::string> EveryOp() {
       BuildDeadLetterRedriven(Header(fb::ActorKind::Operator), 3, 1234, "FUTURE-TIMESTAMP",
                               "RequestEvent", "Ab3dEf7h", id),
       BuildUsageAdjusted(h, "Ab3dEf7h", 1'793'491'200'000'000, -3, 250, "outage credit"),
+      BuildAlertThresholdsSet(h, "Ab3dEf7h", {50, 80, 100}),
   };
 }
 

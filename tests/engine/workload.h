@@ -98,6 +98,12 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
     push(g, BuildCreditsConfigSet(admin(g), g.root2, true, 500, fb::RefillPeriod::Day, true), t);
     push(g, BuildRateLimitSet(admin(g), g.parent, {.per_second = 5, .per_hour = 1000}), t);
     push(g, BuildRateLimitSet(admin(g), g.c1, {.per_minute = 10}), t);
+    // Alert thresholds on the parent's pool (a daily quota to watch) and on c1's member cap:
+    // the day ends mid-workload (the day's alerts resolve) and the quota is raised later.
+    push(g, BuildQuotaSet(admin(g), g.parent, 40, 0), t);
+    push(g, BuildAlertThresholdsSet(admin(g), g.parent, {50, 100}), t);
+    push(g, BuildMemberCapSet(admin(g), g.c1, 6, 0), t);
+    push(g, BuildAlertThresholdsSet(admin(g), g.c1, {50}), t);
     g.root = {{g.parent, g.parent}, {g.root2, g.root2}, {g.c1, g.parent}, {g.c2, g.parent}};
   }
   for (int i = 0; i < requests_per_account; ++i) {
@@ -108,6 +114,7 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
         g.root[g.c2] = g.root2;
       }
       if (i == requests_per_account / 2) push(g, BuildStatusOp(admin(g), fb::Op::KeySuspended, g.c1), t);
+      if (i == requests_per_account * 3 / 4) push(g, BuildQuotaSet(admin(g), g.parent, 400, 0), t);
       if (i == requests_per_account * 8 / 10) {  // c1 expires a minute from now (event time)
         g.c1_expires = t + 60 * kMicrosPerSecond;
         push(g, BuildKeyExpirySet(admin(g), g.c1, g.c1_expires), t);
