@@ -2,12 +2,12 @@
 // table: the admin sees every key, the usage of all of them and the account's quotas).
 
 import { get } from './api.js';
-import { auditLog, requestLog } from './logs.js';
+import { alertLog, auditLog, requestLog, thresholdsForm } from './logs.js';
 import { nameOfKey, renderMembers } from './members.js';
 import { h, refusedPanel, section } from './ui.js';
 import { usagePanel } from './usage.js';
 
-export const ADMIN_TABS = [['members', 'Members'], ['usage', 'Usage'], ['requests', 'Requests'], ['audit', 'Audit']];
+export const ADMIN_TABS = [['members', 'Members'], ['usage', 'Usage'], ['requests', 'Requests'], ['audit', 'Audit'], ['alerts', 'Alerts']];
 
 const usageState = { scope: '', granularity: 'day', metric: 'requests' };
 
@@ -37,6 +37,16 @@ export async function renderAdmin(root, tab) {
   } else if (tab === 'requests') {
     root.replaceChildren(section('Request log', h('p', { class: 'hint', text: 'Every request of every member, newest first (kept 30 days).' }),
       requestLog({ path: '/v1/requests', members, nameOf })));
+  } else if (tab === 'alerts') {
+    const live = keys.filter((k) => k.status !== 'deleted');
+    const list = h('div');
+    const draw = () => list.replaceChildren(alertLog({ members, nameOf }));
+    draw();
+    root.replaceChildren(
+      section('Alert thresholds', h('p', { class: 'hint', text: 'Percents of a pool\'s daily requests and monthly units (a root key), or of a member\'s cap (a child). Counting starts when they are set.' }),
+        thresholdsForm({ keys: live, nameOf, onSet: draw })),
+      section('Alerts', h('p', { class: 'hint', text: 'threshold.crossed once per day or month at each threshold; threshold.resolved when the window ends or the limit is raised. Newest first.' }),
+        list));
   } else {
     root.replaceChildren(section('Audit history', h('p', { class: 'hint', text: 'Every operation on the account\'s keys, accepted or refused, newest first.' }),
       auditLog({ members, nameOf })));

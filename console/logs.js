@@ -1,8 +1,8 @@
 // The request log and the audit history, with filters and paging (newest first; "Older" follows
 // the API's next_cursor, "Newer" goes back through the cursors already seen).
 
-import { get, query } from './api.js';
-import { h, number, time, showError, field, select, table, utcInput } from './ui.js';
+import { call, get, query } from './api.js';
+import { h, number, notify, time, showError, field, select, table, utcInput } from './ui.js';
 
 // A paged list. `filters` are form controls; `fetchPage(form data, cursor)` resolves to
 // {rows, next_cursor}; `columns` render the rows.
@@ -97,6 +97,62 @@ export function auditLog({ members, nameOf }) {
       { label: 'Key', cell: (e) => e.key_id ? nameOf(e.key_id) : '—' },
       { label: 'Outcome', cell: (e) => h('span', { class: e.outcome === 'OK' ? 'outcome ok' : 'outcome refused', text: e.outcome === 'OK' ? '✓ OK' : `✕ ${e.outcome}` }) },
       { label: 'Detail', cell: (e) => e.detail || '' },
+    ],
+  });
+}
+
+// Alert thresholds (PUT /v1/keys/{id}/alerts): a key's percents of its pool's quota (a root key)
+// or of its member cap (a child), "50, 80, 100"; empty turns them off.
+export function thresholdsForm({ keys, nameOf, onSet }) {
+  const keyField = select('key', keys.map((k) => [k.key_id, nameOf(k.key_id)]), keys[0]?.key_id || '');
+  const percents = h('input', { name: 'percents', type: 'text', placeholder: 'e.g. 50, 80, 100' });
+  const errors = h('div', { class: 'errors' });
+  const current = h('p', { class: 'hint thresholds-now' });
+  const show = () => {
+    const key = keys.find((k) => k.key_id === keyField.value);
+    const list = key?.alert_thresholds || [];
+    current.textContent = `${nameOf(keyField.value)}: ${list.length ? list.map((p) => `${p} %`).join(', ') : 'no thresholds'}` +
+      (key?.parent ? ' of its member cap' : ' of its pool\'s quota');
+  };
+  keyField.addEventListener('change', show);
+  show();
+  const form = h('form', { class: 'controls thresholds', novalidate: true },
+    field('Key', keyField), field('Thresholds (%)', percents), h('button', { type: 'submit', text: 'Set thresholds' }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const list = percents.value.split(/[\s,%]+/).filter(Boolean).map(Number);
+    try {
+      const r = await call('PUT', `/v1/keys/${keyField.value}/alerts`, { percents: list });
+      showError(errors, null);
+      Object.assign(keys.find((k) => k.key_id === keyField.value), r.body);
+      show();
+      notify('Alert thresholds set');
+      if (onSet) onSet();
+    } catch (err) {
+      showError(errors, err, 'The API refused');
+    }
+  });
+  return h('div', {}, form, current, errors);
+}
+
+// The threshold alerts (GET /v1/alerts), filtered by key.
+export function alertLog({ members, nameOf }) {
+  return pagedList({
+    name: 'alerts',
+    filters: [field('Key', select('key', [['', 'every key'], ...members], '')),
+      field('Per page', select('limit', [['20', '20'], ['50', '50'], ['100', '100']], '20'))],
+    empty: 'No alerts yet.',
+    fetchPage: async (data, cursor) => {
+      const r = await get('/v1/alerts' + query({ key: data.get('key'), limit: data.get('limit'), cursor }));
+      return { rows: r.alerts, next_cursor: r.next_cursor };
+    },
+    columns: [
+      { label: 'Time', cell: (a) => time(a.time, true) },
+      { label: 'Alert', cell: (a) => h('span', { class: a.type === 'threshold.crossed' ? 'outcome refused' : 'outcome ok', text: a.type }) },
+      { label: 'Key', cell: (a) => nameOf(a.key_id) },
+      { label: 'Threshold', cell: (a) => `${a.percent} % of ${a.metric.replaceAll('_', ' ')}` },
+      { label: 'Count', class: 'num', cell: (a) => `${number(a.value)} of ${number(a.limit)}` },
+      { label: 'Window', cell: (a) => time(a.window_start) },
     ],
   });
 }

@@ -225,6 +225,21 @@ try {
     assert.equal(await page.evaluate(() => window.__loadMark), pageId, 'no page reload');
   });
 
+  await step('alerts tab: the admin sets thresholds of 1 % and 2 % of the pool\'s quota', async () => {
+    await page.click('#nav a[href="#/admin/alerts"]');
+    await ready('#/admin/alerts');
+    await page.selectOption('.thresholds select[name=key]', owner);
+    await page.fill('.thresholds input[name=percents]', '150');
+    await page.click('.thresholds button[type=submit]');
+    assert.equal(await errorCode('.thresholds + .thresholds-now + .errors'), 'INVALID_FIELD');
+    await page.fill('.thresholds input[name=percents]', '2, 1');
+    await page.click('.thresholds button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('.thresholds-now')?.textContent.includes('1 %, 2 %'));
+    assert.deepEqual((await api('GET', `/v1/keys/${owner}`, admin)).json.alert_thresholds, [1, 2]);
+    await page.waitForSelector('.paged .list-body');
+    assert.equal(await page.textContent('.paged .page-info'), 'page 1, 0 alerts');
+  });
+
   await step('traffic: 30 requests of the member (4 of them 404, 2 of them 500), 10 of the root', async () => {
     const now = Date.now();
     const line = (key, i, status) => JSON.stringify({ request_id: randomUUID(), key_id: key,
@@ -349,6 +364,18 @@ try {
     const outcomes = await page.$$eval('.list-body td[data-label=Outcome]', (tds) => tds.map((td) => td.textContent));
     assert.ok(outcomes.includes('✕ KEY-HAS-CHILDREN'), `refused delete in ${outcomes}`);
     await shot('06-admin-audit');
+  });
+
+  await step('alerts tab: the 40 requests crossed 1 % and 2 % of the pool\'s 1,000 a day', async () => {
+    await page.click('#nav a[href="#/admin/alerts"]');
+    await ready('#/admin/alerts');
+    await page.waitForSelector('.paged .list-body table');
+    const alerts = await page.$$eval('.list-body td[data-label=Threshold]', (tds) => tds.map((td) => td.textContent));
+    // Newest first by the time of the request that crossed it (these were posted newest first).
+    assert.deepEqual(alerts.sort(), ['1 % of daily requests', '2 % of daily requests']);
+    const types = await page.$$eval('.list-body td[data-label=Alert]', (tds) => tds.map((td) => td.textContent));
+    assert.deepEqual(types, ['threshold.crossed', 'threshold.crossed']);
+    await shot('06b-admin-alerts');
   });
 
   await step('phone width: the members view fits 390 px, tables as cards', async () => {
