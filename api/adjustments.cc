@@ -32,7 +32,9 @@ void WriteEntry(http::JsonWriter& json, const Adjustment& a) {
   json.Key("requests").Int(a.requests).Key("units").Int(a.units).Key("reason").String(a.reason);
   json.Key("time").String(FormatRfc3339(a.time_us, true));
   json.Key("actor").BeginObject().Key("kind").String(ActorKindName(a.actor_kind));
-  json.Key("key_id").String(a.actor_key_id).EndObject();
+  json.Key("key_id");  // a member's own key id, else null: the audit history's actor
+  a.actor_key_id.empty() ? json.Null() : json.String(a.actor_key_id);
+  json.EndObject();
   json.Key("command_id").String(a.command_id).EndObject();
 }
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "api/openapi.h"
 #include "engine/metrics.h"
 #include "engine/pipeline.h"
 #include "engine/process_memory.h"
@@ -51,6 +52,7 @@ void RegisterOpsRoutes(http::Router& router, ServeContext& context) {
     }
     response.body = context.metrics.Serialize();
   });
+  RegisterOpenApiRoute(router);
 }
 
 }  // namespace keymeter

@@ -80,6 +80,7 @@ BOOST_AUTO_TEST_CASE(a_closed_month_is_corrected_beside_what_was_counted) {
   BOOST_TEST(first.json().Int("/version") == 1);
   BOOST_TEST(first.json().Int("/adjustment/requests") == 5);
   BOOST_TEST(first.json().Str("/adjustment/actor/kind") == "account_admin");
+  BOOST_TEST(first.json().IsNull("/adjustment/actor/key_id"));  // as in the audit history
   // The operator corrects the root (any account's key).
   const Reply second = s.Call("POST", "/v1/adjustments",
                               R"({"key_id":")" + root + R"(","month":")" + last +

@@ -1,7 +1,8 @@
 // Test-side helpers for talking to a real `keymeter` process's API: one HTTP request per
 // connection with every wait bounded (no test can hang), and a JSON reader for the answers.
 // Processes (keymeter, or curl) are spawned with tests/common/process_fixture.h. Helpers use
-// Boost.Test's REQUIRE, so call them from the test thread only.
+// Boost.Test's REQUIRE, so call them from the test thread only. Every exchange is recorded for
+// the check against docs/openapi.yaml (tests/api/openapi_recorder.h).
 #pragma once
 
 #include <simdjson.h>
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/api/openapi_recorder.h"
 #include "tests/common/process_fixture.h"
 
 namespace keymeter::testing {
@@ -107,6 +109,7 @@ inline Reply HttpCall(uint16_t port, std::string_view method, std::string_view t
   const std::optional<HttpResponse> response = Exchange(port, request, 10s);
   Reply reply;
   if (!response) return reply;
+  RecordExchange(method, target, body, *response);
   reply.status = int(response->result_int());
   reply.body = response->body();
   reply.content_type = std::string((*response)[bhttp::field::content_type]);

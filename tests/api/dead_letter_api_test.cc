@@ -118,6 +118,10 @@ BOOST_AUTO_TEST_CASE(future_events_are_redriven_once_their_time_has_come) {
   BOOST_TEST(one.Str("/reason") == "FUTURE-TIMESTAMP");
   BOOST_TEST(one.Str("/event/op") == "RequestEvent");
   BOOST_TEST(one.Str("/event/data/key_id") == key_id);
+  // The same through the API (its answer checked against docs/openapi.yaml like every other).
+  const Reply api_shown = server.Call("GET", "/v1/dead-letters/" + first, {}, kOperatorToken);
+  BOOST_TEST(api_shown.status == 200);
+  BOOST_TEST(api_shown.json().Str("/event/op") == "RequestEvent");
   BOOST_TEST(shown.out.find(key) == std::string::npos);  // never the plain key
 
   // Re-driven too early: it fails again, with its reason, under a new id.

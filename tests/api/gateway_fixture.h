@@ -1,6 +1,7 @@
 // The gateway side of a real `keymeter serve` (KEYMETER_BINARY), as gateway_api_test and the
 // nginx and Caddy gateway tests drive it: a data dir seeded in process before serve starts on it,
-// and raw requests with headers of their choosing whose answers keep every header.
+// and raw requests with headers of their choosing whose answers keep every header (and are
+// checked against docs/openapi.yaml in gateway_api_test: tests/api/openapi_recorder.h).
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "engine/pipeline.h"
+#include "tests/api/openapi_recorder.h"
 #include "tests/common/process_fixture.h"
 #include "tests/engine/authorizer_fixture.h"
 
@@ -32,7 +34,9 @@ inline std::optional<HttpResponse> Send(uint16_t port, const std::string& method
   for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
   request += "Content-Length: " + std::to_string(declared_length.value_or(body.size())) +
              "\r\n\r\n" + body;
-  return Exchange(port, request, 5s);
+  std::optional<HttpResponse> response = Exchange(port, request, 5s);
+  if (response) RecordExchange(method, target, body, *response);
+  return response;
 }
 
 inline std::string Header(const HttpResponse& r, const std::string& name) {

@@ -1,7 +1,10 @@
 // GET /metrics of a running `keymeter serve` after real traffic (authorize decisions, request
 // events, a dead letter, admin routes, an unknown route) passes `promtool check metrics`
-// (Debian's prometheus package) with no complaint, and carries the lag per partition. Runs on the
-// embedded log and, as metrics_test_kafka, on a real broker.
+// (Debian's prometheus package) with no complaint, and carries the lag per partition. The other
+// routes without a credential answer too: GET /v1/openapi.yaml serves docs/openapi.yaml as it
+// is, and the console its pages (so their answers are checked against the spec like every
+// other: tests/api/openapi_recorder.h). Runs on the embedded log and, as metrics_test_kafka, on
+// a real broker.
 #define BOOST_TEST_MODULE metrics
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
@@ -145,4 +148,23 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_and_show_lag_per_partition) {
   const auto [status, printed] = Promtool(s.dir(), text);
   BOOST_TEST(status == 0);
   BOOST_TEST(printed == "", "promtool check metrics said:\n" << printed);
+}
+
+BOOST_AUTO_TEST_CASE(the_spec_and_the_console_are_served_without_a_credential) {
+  ApiServer s;
+  const Reply spec = s.Call("GET", "/v1/openapi.yaml");
+  BOOST_TEST(spec.status == 200);
+  BOOST_TEST(spec.content_type == "application/yaml");
+  BOOST_TEST(spec.body == ReadFile(std::string(KEYMETER_SOURCE_DIR) + "/docs/openapi.yaml"));
+  BOOST_TEST(s.Call("GET", "/healthz").status == 200);
+  BOOST_TEST(s.Call("GET", "/readyz").status == 200);
+  const Reply moved = s.Call("GET", "/console");
+  BOOST_TEST(moved.status == 308);
+  BOOST_TEST(moved.Header("Location") == "/console/");
+  const Reply index = s.Call("GET", "/console/");
+  BOOST_TEST(index.status == 200);
+  BOOST_TEST(index.content_type == "text/html; charset=utf-8");
+  BOOST_TEST(s.Call("GET", "/console/app.js").status == 200);
+  BOOST_TEST(s.Call("GET", "/console/style.css").status == 200);
+  BOOST_TEST(s.Call("GET", "/console/no-such-file.js").status == 404);
 }
