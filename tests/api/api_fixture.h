@@ -133,16 +133,33 @@ class ApiServer {
   // One request; in cluster mode to the next member, round robin.
   Reply Call(std::string_view method, std::string_view target, std::string_view body = {},
              std::string_view bearer = {}) const {
-    return HttpCall(ports_[next_++ % ports_.size()], method, target, body, bearer);
+    return Retried(
+        [&] { return HttpCall(ports_[next_++ % ports_.size()], method, target, body, bearer); });
   }
 
   // Call() with an Idempotency-Key header (the next member, as Call()).
   Reply CallKeyed(std::string_view idempotency_key, std::string_view method,
                   std::string_view target, std::string_view body = {},
                   std::string_view bearer = {}) const {
-    return HttpCall(ports_[next_++ % ports_.size()], method, target, body, bearer,
-                    "application/json",
-                    "Idempotency-Key: " + std::string(idempotency_key) + "\r\n");
+    return Retried([&] {
+      return HttpCall(ports_[next_++ % ports_.size()], method, target, body, bearer,
+                      "application/json",
+                      "Idempotency-Key: " + std::string(idempotency_key) + "\r\n");
+    });
+  }
+
+  // In a cluster, `call` again (up to 5 s) while it answers 503 OWNER-UNAVAILABLE, as a client
+  // is told to (Retry-After: 1): a partition's owner may be changing hands (docs/scale.md). The
+  // request reached no owner, so nothing was applied.
+  template <class Fn>
+  Reply Retried(Fn&& call) const {
+    Reply r = call();
+    for (int i = 0; i < 10 && ClusterMode() && r.status == 503 && r.code() == "OWNER-UNAVAILABLE";
+         ++i) {
+      std::this_thread::sleep_for(500ms);
+      r = call();
+    }
+    return r;
   }
 
   // A new account: {account_id, admin_token}.
