@@ -8,7 +8,6 @@
 #include "api/forwarding.h"
 #include "api/idempotency.h"
 #include "engine/pipeline.h"
-#include "engine/secrets.h"
 #include "schemas/envelope.h"
 
 namespace keymeter {
@@ -47,13 +46,9 @@ CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Ac
       return outcome;
     }
   }
-  // Under an Idempotency-Key the id is derived (the retry's is the first attempt's) and the
-  // op carries the request's digest, by which the projector knows a retry from a reuse.
-  const Digest* request_digest = CurrentRequestDigest();
-  outcome.command_id = (request_digest != nullptr ? "idem_" : "cmd_") + RandomKeyChars(22);
   EnvelopeHeader header;
-  if (request_digest != nullptr) header.request_digest = *request_digest;
-  header.command_id = outcome.command_id;
+  NameCommand(&header);
+  outcome.command_id = header.command_id;
   header.time_us = NowUs();
   header.actor = actor.kind;
   header.actor_key_id = actor.key_id;
@@ -67,12 +62,10 @@ CommandOutcome RunCommand(ApiContext& api, std::string_view account_id, const Ac
     outcome.status = published;
     return outcome;
   }
-  std::optional<fb::Sha256> digest;
-  if (request_digest != nullptr) {
-    digest.emplace(flatbuffers::span<const uint8_t, 32>(request_digest->data(), 32));
-  }
-  std::optional<Status> applied = api.pipeline.AwaitOutcome(
-      OutcomeKey(outcome.command_id, digest ? &*digest : nullptr), api.options.command_timeout);
+  std::span<const uint8_t> digest;
+  if (header.request_digest) digest = *header.request_digest;
+  std::optional<Status> applied = api.pipeline.AwaitOutcome(OutcomeKey(outcome.command_id, digest),
+                                                            api.options.command_timeout);
   if (!applied) {
     outcome.kind = CommandOutcome::Kind::kPending;
     return outcome;

@@ -1,6 +1,7 @@
 // Commands are decided by the log (DESIGN §2): the API builds one lifecycle op with a fresh
-// random command id, publishes it keyed by its account, and waits until the projector has
-// applied it and recorded its outcome.
+// random command id (derived under an Idempotency-Key: NameCommand, api/idempotency.h),
+// publishes it keyed by its account, and waits until the projector has applied it and
+// recorded its outcome.
 //
 // RunCommand() returns one of three things:
 //   kApplied      the projector's outcome: OK or a stable code (docs/events.md)

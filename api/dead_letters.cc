@@ -23,7 +23,6 @@
 #include "consumers/dead_letter_reader.h"
 #include "consumers/log_line.h"
 #include "engine/pipeline.h"
-#include "engine/secrets.h"
 #include "http/json.h"
 #include "schemas/hex.h"
 
@@ -184,12 +183,9 @@ void Redrive(ApiContext& api, const http::Request& request, http::Response& resp
     }
     // Under an Idempotency-Key the record of the re-drive is made once (its letter, sent
     // again, is deduped as any re-drive is: docs/reliability.md).
-    const Digest* request_digest = CurrentRequestDigest();
-    EnvelopeHeader h{.command_id = (request_digest ? "idem_" : "cmd_") + RandomKeyChars(22),
-                     .time_us = NowUs(),
-                     .actor = fb::ActorKind::Operator,
-                     .account_id = v.account_id};
-    if (request_digest != nullptr) h.request_digest = *request_digest;
+    EnvelopeHeader h{
+        .time_us = NowUs(), .actor = fb::ActorKind::Operator, .account_id = v.account_id};
+    NameCommand(&h);
     envelopes.emplace_back(BuildDeadLetterRedriven(h, v.letter.partition, v.letter.offset,
                                                    v.letter.reason, v.op, v.key_id, v.request_id),
                            v.account_id);

@@ -64,6 +64,11 @@ bool TakesIdempotencyKey(const http::Router::Route& route) {
 
 const Digest* CurrentRequestDigest() { return current_digest; }
 
+void NameCommand(EnvelopeHeader* header) {
+  header->command_id = (current_digest != nullptr ? "idem_" : "cmd_") + RandomKeyChars(22);
+  if (current_digest != nullptr) header->request_digest = *current_digest;
+}
+
 http::Handler WithIdempotency(const std::optional<Digest>& operator_token_hash,
                               http::Handler inner) {
   const std::optional<Digest> secret = SecretOf(operator_token_hash);

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "http/router.h"
+#include "schemas/envelope_builder.h"
 #include "schemas/ids.h"
 
 namespace keymeter {
@@ -47,6 +48,10 @@ http::Handler WithIdempotency(const std::optional<Digest>& operator_token_hash,
 
 // The digest of the keyed request this thread is handling; nullptr outside one.
 const Digest* CurrentRequestDigest();
+
+// Names a new command in `header`: under a keyed request an "idem_" id derived as above and the
+// request's digest (by which the projector tells a retry from a reuse), else a random "cmd_" id.
+void NameCommand(EnvelopeHeader* header);
 
 // The account id a keyed `POST /v1/accounts` creates; nullopt without a (valid) key or a
 // secret. It is derived from the credential and the key alone — not from which partitions the

@@ -113,8 +113,11 @@ void Projector::Apply(const SourceMessage& m) {
   }
   Status outcome = ApplyOp(env, m, part);
   if (env.command_id() != nullptr && env.command_id()->size() > 0) {
-    outcomes_.emplace_back(OutcomeKey(env.command_id()->string_view(), env.request_digest()),
-                           std::move(outcome));
+    std::span<const uint8_t> digest;
+    if (const fb::Sha256* d = env.request_digest()) {
+      digest = {d->bytes()->data(), d->bytes()->size()};
+    }
+    outcomes_.emplace_back(OutcomeKey(env.command_id()->string_view(), digest), std::move(outcome));
   }
 }
 
@@ -124,8 +127,7 @@ Status Projector::ApplyOp(const fb::Envelope& env, const SourceMessage& m, Parti
   std::optional<Digest> digest;
   if (env.request_digest() != nullptr && env.command_id() != nullptr &&
       env.command_id()->size() > 0) {
-    digest.emplace();
-    std::copy_n(env.request_digest()->bytes()->data(), digest->size(), digest->begin());
+    digest = DigestFromFb(env.request_digest());
     Result<IdempotencyLedger::Answer> first = idempotency_.Check(
         env.account_id()->string_view(), env.command_id()->string_view(), *digest, env.time_us());
     if (!first) {

@@ -48,6 +48,13 @@ std::string AlertId(const Alert& a, bool resolved) {
   return id;
 }
 
+// Who alerts are about; views of the key's own fields (a request's count copies nothing).
+struct Subject {
+  std::string_view account_id;
+  KeyId key;
+  bool member = false;
+};
+
 struct Level {
   uint64_t limit;
   uint64_t count;
@@ -55,19 +62,15 @@ struct Level {
 };
 
 // Crossed for each percent `now` is over and `was` is not; resolved the other way round.
-void Transitions(const AlertWatch& w, std::string_view metric, TimeUs window, const Level& was,
+void Transitions(const Subject& s, std::string_view metric, TimeUs window, const Level& was,
                  const Level& now, TimeUs time_us, std::vector<Alert>* out) {
-  std::vector<uint8_t> all = was.percents;
-  all.insert(all.end(), now.percents.begin(), now.percents.end());
-  std::sort(all.begin(), all.end());
-  all.erase(std::unique(all.begin(), all.end()), all.end());
-  for (uint8_t p : all) {
+  const auto one = [&](uint8_t p) {
     const bool before = Over(was.limit, was.count, was.percents, p);
     const bool after = Over(now.limit, now.count, now.percents, p);
-    if (before == after && (!before || was.limit == now.limit)) continue;
-    Alert a{.account_id = w.account_id,
-            .key_id = w.key.str(),
-            .metric = std::string(w.member ? "member_" : "") + std::string(metric),
+    if (before == after && (!before || was.limit == now.limit)) return;
+    Alert a{.account_id = std::string(s.account_id),
+            .key_id = s.key.str(),
+            .metric = std::string(s.member ? "member_" : "") + std::string(metric),
             .percent = p,
             .window_start_us = window,
             .time_us = time_us};
@@ -87,24 +90,30 @@ void Transitions(const AlertWatch& w, std::string_view metric, TimeUs window, co
       a.alert_id = AlertId(a, false);
       out->push_back(a);
     }
+  };
+  // Each percent of either list once (no allocation: this runs for every counted request).
+  for (uint8_t p : was.percents) one(p);
+  for (uint8_t p : now.percents) {
+    if (std::find(was.percents.begin(), was.percents.end(), p) == was.percents.end()) one(p);
   }
 }
 
 // Adds `n` at `period` to `window` as above.
-void CountWindow(const AlertWatch& w, std::string_view metric, uint64_t limit, AlertWindow& window,
-                 TimeUs period, uint64_t n, TimeUs time_us, std::vector<Alert>* out) {
+void CountWindow(const Subject& s, std::string_view metric, uint64_t limit,
+                 const std::vector<uint8_t>& percents, AlertWindow& window, TimeUs period,
+                 uint64_t n, TimeUs time_us, std::vector<Alert>* out) {
   if (period < window.start) return;  // a late event
   if (period > window.start) {
     if (window.start != 0) {
-      Transitions(w, metric, window.start, {limit, window.count, w.percents},
-                  {limit, 0, w.percents}, time_us, out);
+      Transitions(s, metric, window.start, {limit, window.count, percents}, {limit, 0, percents},
+                  time_us, out);
     }
     window = {.start = period, .count = 0};
   }
   if (n == 0) return;
   const uint64_t before = window.count;
   window.count = before + n < before ? UINT64_MAX : before + n;
-  Transitions(w, metric, period, {limit, before, w.percents}, {limit, window.count, w.percents},
+  Transitions(s, metric, period, {limit, before, percents}, {limit, window.count, percents},
               time_us, out);
 }
 
@@ -132,13 +141,14 @@ AlertWatch AlertWatchOf(const KeyState& key) {
 void AlertChanges(const AlertWatch& before, const AlertWatch& after, TimeUs time_us,
                   std::vector<Alert>* out) {
   // Windows start when thresholds are set: one that has not started counts nothing yet.
+  const Subject s{after.account_id, after.key, after.member};
   if (after.day.start != 0 || before.day.start != 0) {
-    Transitions(after, "daily_requests", after.day.start,
+    Transitions(s, "daily_requests", after.day.start,
                 {before.day_limit, before.day.count, before.percents},
                 {after.day_limit, after.day.count, after.percents}, time_us, out);
   }
   if (after.month.start != 0 || before.month.start != 0) {
-    Transitions(after, "monthly_units", after.month.start,
+    Transitions(s, "monthly_units", after.month.start,
                 {before.month_limit, before.month.count, before.percents},
                 {after.month_limit, after.month.count, after.percents}, time_us, out);
   }
@@ -146,12 +156,12 @@ void AlertChanges(const AlertWatch& before, const AlertWatch& after, TimeUs time
 
 void CountForAlerts(KeyState& key, bool member, TimeUs time_us, uint64_t units,
                     std::vector<Alert>* out) {
-  AlertWatch w = AlertWatchOf(key);
-  w.member = member;
   KeyExtras& x = key.mutable_extras();
-  CountWindow(w, "daily_requests", w.day_limit, x.alert_day, DayStart(time_us), 1, time_us, out);
-  CountWindow(w, "monthly_units", w.month_limit, x.alert_month, MonthStart(time_us), units,
-              time_us, out);
+  const Subject s{key.account_id, key.id, member};
+  CountWindow(s, "daily_requests", member ? key.member_cap : key.daily_requests, x.alert_percents,
+              x.alert_day, DayStart(time_us), 1, time_us, out);
+  CountWindow(s, "monthly_units", member ? x.member_monthly_units : key.monthly_units,
+              x.alert_percents, x.alert_month, MonthStart(time_us), units, time_us, out);
 }
 
 Status CheckThresholds(const std::vector<uint8_t>& percents) {

@@ -56,8 +56,7 @@ Result<std::optional<IdempotencyLedger::Entry>> IdempotencyLedger::Find(
   if (r->request_digest() == nullptr || !code) {
     return Status(Code::kCorruptRecord, "idempotency record without digest or code");
   }
-  Entry e{.present = true, .time_us = r->time_us()};
-  std::copy_n(r->request_digest()->bytes()->data(), e.digest.size(), e.digest.begin());
+  Entry e{.present = true, .time_us = r->time_us(), .digest = DigestFromFb(r->request_digest())};
   e.outcome = *code == Code::kOk ? Status::Ok() : Status(*code, Str(r->message()));
   return std::optional<Entry>(std::move(e));
 }
@@ -120,7 +119,7 @@ Status IdempotencyLedger::Record(rocksdb::WriteBatch* batch, std::string_view ac
   }
 
   flatbuffers::FlatBufferBuilder b(128);
-  fb::Sha256 hash(flatbuffers::span<const uint8_t, 32>(digest.data(), digest.size()));
+  const fb::Sha256 hash = DigestToFb(digest);
   b.Finish(fb::CreateIdempotencyRecordDirect(b, time_us, &hash,
                                              std::string(LogName(outcome.code())).c_str(),
                                              outcome.message().c_str()));

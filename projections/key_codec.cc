@@ -8,15 +8,6 @@ namespace keymeter {
 
 namespace {
 
-fb::Sha256 ToFb(const Digest& d) {
-  return fb::Sha256(flatbuffers::span<const uint8_t, 32>(d.data(), d.size()));
-}
-
-Digest FromFb(const fb::Sha256* s) {
-  Digest d{};
-  if (s != nullptr) std::copy(s->bytes()->begin(), s->bytes()->end(), d.begin());
-  return d;
-}
 
 
 std::vector<std::string> Strings(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v) {
@@ -41,7 +32,7 @@ std::string Finish(flatbuffers::FlatBufferBuilder& b) {
 
 std::string EncodeAccount(const AccountState& a) {
   flatbuffers::FlatBufferBuilder b(256);
-  fb::Sha256 token = ToFb(a.admin_token_hash);
+  fb::Sha256 token = DigestToFb(a.admin_token_hash);
   std::vector<fb::MonthVersion> months;
   for (const auto& [month, version] : a.adjusted_months) months.emplace_back(month, version);
   auto record = fb::CreateAccountRecordDirect(b, a.account_id.c_str(), a.name.c_str(), &token,
@@ -61,7 +52,7 @@ std::optional<AccountState> DecodeAccount(std::string_view stored) {
   AccountState a;
   a.account_id = Str(r->account_id());
   a.name = Str(r->name());
-  a.admin_token_hash = FromFb(r->admin_token_hash());
+  a.admin_token_hash = DigestFromFb(r->admin_token_hash());
   a.require_confirmation = r->require_confirmation();
   a.created_us = r->created_us();
   a.updated_us = r->updated_us();
@@ -78,7 +69,7 @@ std::optional<AccountState> DecodeAccount(std::string_view stored) {
 
 std::string EncodeGateway(const GatewayState& g) {
   flatbuffers::FlatBufferBuilder b(128);
-  fb::Sha256 token = ToFb(g.token_hash);
+  fb::Sha256 token = DigestToFb(g.token_hash);
   b.Finish(fb::CreateGatewayRecordDirect(b, g.gateway_id.c_str(), g.name.c_str(), &token,
                                          g.created_us, g.revoked_us));
   return Finish(b);
@@ -93,7 +84,7 @@ std::optional<GatewayState> DecodeGateway(std::string_view stored) {
   GatewayState g;
   g.gateway_id = Str(r->gateway_id());
   g.name = Str(r->name());
-  g.token_hash = FromFb(r->token_hash());
+  g.token_hash = DigestFromFb(r->token_hash());
   g.created_us = r->created_us();
   g.revoked_us = r->revoked_us();
   return g;
@@ -110,8 +101,8 @@ std::string EncodeKey(const KeyState& k) {
   for (const auto& s : x.ips) ips.push_back(b.CreateString(s));
   for (const auto& s : x.domains) domains.push_back(b.CreateString(s));
   for (const auto& s : x.config.products) products.push_back(b.CreateString(s));
-  fb::Sha256 secret = ToFb(k.secret_hash);
-  fb::Sha256 old = ToFb(x.old_secret_hash);
+  fb::Sha256 secret = DigestToFb(k.secret_hash);
+  fb::Sha256 old = DigestToFb(x.old_secret_hash);
   auto record = fb::CreateKeyRecordDirect(
       b, k.id.str().c_str(), k.account_id.c_str(), &secret, x.has_old_secret ? &old : nullptr,
       x.grace_until_us, k.label.c_str(), k.status,
@@ -136,10 +127,10 @@ std::optional<KeyState> DecodeKey(std::string_view stored) {
   KeyState k;
   k.id = *id;
   k.account_id = Str(r->account_id());
-  k.secret_hash = FromFb(r->secret_hash());
+  k.secret_hash = DigestFromFb(r->secret_hash());
   KeyExtras& x = k.mutable_extras();
   x.has_old_secret = r->old_secret_hash() != nullptr;
-  x.old_secret_hash = FromFb(r->old_secret_hash());
+  x.old_secret_hash = DigestFromFb(r->old_secret_hash());
   x.grace_until_us = r->grace_until_us();
   k.label = Str(r->label());
   k.status = r->status();

@@ -36,12 +36,6 @@
 namespace keymeter {
 namespace key_ops {
 
-Digest ToDigest(const fb::Sha256* s) {
-  Digest d{};
-  std::copy(s->bytes()->begin(), s->bytes()->end(), d.begin());
-  return d;
-}
-
 std::vector<std::string> Strings(
     const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v) {
   std::vector<std::string> out;

@@ -36,7 +36,7 @@ Status CreateAccount(OpContext& c, const std::string& account_id) {
   AccountState a;
   a.account_id = account_id;
   a.name = Str(op.name());
-  a.admin_token_hash = ToDigest(op.admin_token_hash());
+  a.admin_token_hash = DigestFromFb(op.admin_token_hash());
   a.require_confirmation = op.require_confirmation();
   a.created_us = a.updated_us = c.now;
   c.account = &KeyDirectoryInternal::AddAccount(c.dir, account_id, std::move(a));
@@ -66,7 +66,7 @@ void PutGateway(OpContext& c, const GatewayState& g) {
 Status SetAdminToken(OpContext& c, const fb::AdminTokenSet& op) {
   if (!c.by_operator()) return Refuse(Code::kForbidden, "only the operator sets admin tokens");
   if (op.admin_token_hash() != nullptr) {
-    c.account->admin_token_hash = ToDigest(op.admin_token_hash());
+    c.account->admin_token_hash = DigestFromFb(op.admin_token_hash());
     c.account->admin_token_revoked = false;
     c.detail = "admin token replaced";
   } else {
@@ -112,7 +112,7 @@ Status CreateGateway(OpContext& c, const fb::GatewayCreated& op) {
   GatewayState g;
   g.gateway_id = id;
   g.name = Str(op.name());
-  g.token_hash = ToDigest(op.token_hash());
+  g.token_hash = DigestFromFb(op.token_hash());
   g.created_us = c.now;
   PutGateway(c, KeyDirectoryInternal::AddGateway(c.dir, std::move(g)));
   KeyDirectoryInternal::CredentialsChanged(c.dir);

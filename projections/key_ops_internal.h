@@ -114,8 +114,6 @@ namespace key_ops {
 // Refusal of an op: a stable code (Code::kNoSuchApiKey) and a message for humans.
 inline Status Refuse(Code code, std::string message) { return Status(code, std::move(message)); }
 
-// `s` (which must be present) as a Digest.
-Digest ToDigest(const fb::Sha256* s);
 // The strings of `v`; empty for an absent vector.
 std::vector<std::string> Strings(
     const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v);

@@ -46,7 +46,7 @@ Status IssueKey(OpContext& c, const fb::KeyIssued& op) {
   KeyState key;
   key.id = *id;
   key.account_id = c.account->account_id;
-  key.secret_hash = ToDigest(op.secret_hash());
+  key.secret_hash = DigestFromFb(op.secret_hash());
   key.label = Str(op.label());
   key.status = op.status();
   key.created_us = key.updated_us = c.now;
@@ -92,7 +92,7 @@ Status Rotate(OpContext& c, KeyState& key, const fb::KeyRotated& op) {
   x.has_old_secret = op.grace_until_us() > c.now;
   x.old_secret_hash = x.has_old_secret ? key.secret_hash : Digest{};
   x.grace_until_us = x.has_old_secret ? op.grace_until_us() : 0;
-  key.secret_hash = ToDigest(op.secret_hash());
+  key.secret_hash = DigestFromFb(op.secret_hash());
   key.updated_us = c.now;
   c.detail = x.has_old_secret ? "rotated; old secret valid until grace deadline"
                               : "rotated; old secret revoked";

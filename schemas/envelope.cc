@@ -1,5 +1,6 @@
 #include "schemas/envelope.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "schemas/hex.h"
@@ -81,11 +82,21 @@ std::string_view StatusName(fb::KeyStatus status) {
   return "unknown";
 }
 
-std::string OutcomeKey(std::string_view command_id, const fb::Sha256* request_digest) {
+fb::Sha256 DigestToFb(const Digest& d) {
+  return fb::Sha256(flatbuffers::span<const uint8_t, 32>(d.data(), d.size()));
+}
+
+Digest DigestFromFb(const fb::Sha256* s) {
+  Digest d{};
+  if (s != nullptr) std::copy(s->bytes()->begin(), s->bytes()->end(), d.begin());
+  return d;
+}
+
+std::string OutcomeKey(std::string_view command_id, std::span<const uint8_t> request_digest) {
   std::string key(command_id);
-  if (request_digest != nullptr) {
+  if (!request_digest.empty()) {
     key.push_back('/');
-    AppendHex(&key, std::span<const uint8_t>(request_digest->bytes()->data(), 8));
+    AppendHex(&key, request_digest.first(8));
   }
   return key;
 }

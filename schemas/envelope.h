@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "schemas/events_generated.h"
+#include "schemas/ids.h"
 
 namespace keymeter {
 
@@ -33,11 +34,15 @@ inline constexpr std::string_view kGatewaysAccount = "_gateways";
 // A FlatBuffers string as a std::string; "" for an absent field.
 inline std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
+// A Digest as the schemas' Sha256 struct, and back (an absent one reads as zeros).
+fb::Sha256 DigestToFb(const Digest& d);
+Digest DigestFromFb(const fb::Sha256* s);
+
 // What a command's outcome is published under (Pipeline::AwaitOutcome): its command id, and
-// for an idempotent command (with a request digest) the digest's first bytes too, so that a
-// retry of the same request finds the first outcome at once, and a reuse of its id for
-// another request waits for its own answer (IDEMPOTENCY-KEY-REUSED).
-std::string OutcomeKey(std::string_view command_id, const fb::Sha256* request_digest);
+// for an idempotent command (with a request digest; empty for any other) the digest's first
+// bytes too, so that a retry of the same request finds the first outcome at once, and a reuse
+// of its id for another request waits for its own answer (IDEMPOTENCY-KEY-REUSED).
+std::string OutcomeKey(std::string_view command_id, std::span<const uint8_t> request_digest);
 
 // The key_id field of a key op (KeyIssued, ParentSet ... CreditsConfigSet: every op on one key
 // of the envelope's account); nullptr for any other op, and for a key op without the field.

@@ -1,14 +1,12 @@
 #include "schemas/envelope_builder.h"
 
+#include "schemas/envelope.h"
+
 namespace keymeter {
 
 namespace {
 
 using Builder = flatbuffers::FlatBufferBuilder;
-
-fb::Sha256 ToFb(const Digest& d) {
-  return fb::Sha256(flatbuffers::span<const uint8_t, 32>(d.data(), d.size()));
-}
 
 const char* OrNull(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
 
@@ -16,7 +14,7 @@ template <class T>
 std::string Finish(Builder& b, const EnvelopeHeader& h, fb::Op type, flatbuffers::Offset<T> op) {
   auto actor = fb::CreateActorDirect(b, h.actor, OrNull(h.actor_key_id));
   fb::Sha256 digest;
-  if (h.request_digest) digest = ToFb(*h.request_digest);
+  if (h.request_digest) digest = DigestToFb(*h.request_digest);
   auto envelope = fb::CreateEnvelopeDirect(b, OrNull(h.command_id), h.time_us, actor,
                                            h.account_id.c_str(), type, op.Union(),
                                            h.request_digest ? &digest : nullptr);
@@ -36,7 +34,7 @@ std::vector<flatbuffers::Offset<flatbuffers::String>> Strings(Builder& b,
 std::string BuildAccountCreated(const EnvelopeHeader& h, const std::string& name,
                                 const Digest& admin_token_hash, bool require_confirmation) {
   Builder b(256);
-  fb::Sha256 hash = ToFb(admin_token_hash);
+  fb::Sha256 hash = DigestToFb(admin_token_hash);
   return Finish(b, h, fb::Op::AccountCreated,
                 fb::CreateAccountCreatedDirect(b, name.c_str(), &hash, require_confirmation));
 }
@@ -50,7 +48,7 @@ std::string BuildAccountConfigSet(const EnvelopeHeader& h, bool require_confirma
 std::string BuildAdminTokenSet(const EnvelopeHeader& h, const Digest* admin_token_hash) {
   Builder b(128);
   fb::Sha256 hash;
-  if (admin_token_hash != nullptr) hash = ToFb(*admin_token_hash);
+  if (admin_token_hash != nullptr) hash = DigestToFb(*admin_token_hash);
   return Finish(b, h, fb::Op::AdminTokenSet,
                 fb::CreateAdminTokenSet(b, admin_token_hash != nullptr ? &hash : nullptr));
 }
@@ -63,7 +61,7 @@ std::string BuildAccountStatusSet(const EnvelopeHeader& h, bool suspended) {
 std::string BuildGatewayCreated(const EnvelopeHeader& h, const std::string& gateway_id,
                                 const std::string& name, const Digest& token_hash) {
   Builder b(256);
-  fb::Sha256 hash = ToFb(token_hash);
+  fb::Sha256 hash = DigestToFb(token_hash);
   return Finish(b, h, fb::Op::GatewayCreated,
                 fb::CreateGatewayCreatedDirect(b, gateway_id.c_str(), name.c_str(), &hash));
 }
@@ -78,7 +76,7 @@ std::string BuildKeyIssued(const EnvelopeHeader& h, const std::string& key_id,
                            const std::string& parent, fb::KeyStatus status,
                            TimeUs expires_at_us) {
   Builder b(256);
-  fb::Sha256 hash = ToFb(secret_hash);
+  fb::Sha256 hash = DigestToFb(secret_hash);
   return Finish(b, h, fb::Op::KeyIssued,
                 fb::CreateKeyIssuedDirect(b, key_id.c_str(), &hash, label.c_str(),
                                           parent.c_str(), status, expires_at_us));
@@ -94,7 +92,7 @@ std::string BuildParentSet(const EnvelopeHeader& h, const std::string& key_id,
 std::string BuildKeyRotated(const EnvelopeHeader& h, const std::string& key_id,
                             const Digest& secret_hash, TimeUs grace_until_us) {
   Builder b(128);
-  fb::Sha256 hash = ToFb(secret_hash);
+  fb::Sha256 hash = DigestToFb(secret_hash);
   return Finish(b, h, fb::Op::KeyRotated,
                 fb::CreateKeyRotatedDirect(b, key_id.c_str(), &hash, grace_until_us));
 }
