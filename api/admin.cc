@@ -18,6 +18,7 @@ void RegisterAdminRoutes(http::Router& router, ServeContext& context) {
   RegisterKeySettingRoutes(router, api);
   RegisterKeyLimitRoutes(router, api);
   RegisterAlertRoutes(router, api);
+  RegisterWebhookRoutes(router, api);
   RegisterAdminReadRoutes(router, api);
   RegisterN1edRoutes(router, api);
 }

@@ -6,6 +6,7 @@
 
 #include "api/internal.h"
 #include "api/params.h"
+#include "api/webhooks.h"
 #include "engine/pipeline.h"
 #include "engine/store.h"
 #include "http/json.h"
@@ -66,20 +67,10 @@ void ListAlerts(ApiContext& api, const http::Request& request, http::Response& r
   json.BeginObject().Key("alerts").BeginArray();
   for (const Alert& a : page.value().alerts) {
     json.BeginObject();
-    json.Key("alert_id").String(a.alert_id);
-    json.Key("type").String(a.resolved ? "threshold.resolved" : "threshold.crossed");
-    json.Key("key_id").String(a.key_id).Key("metric").String(a.metric);
-    json.Key("percent").Uint(a.percent).Key("limit").Uint(a.limit).Key("value").Uint(a.value);
-    json.Key("window_start").String(FormatRfc3339(a.window_start_us));
-    json.Key("time").String(FormatRfc3339(a.time_us, true));
-    json.Key("resolves");
-    a.resolves.empty() ? json.Null() : json.String(a.resolves);
+    WriteAlertFields(json, a);
     json.EndObject();
   }
-  json.EndArray().Key("next_cursor");
-  const std::string& next = page.value().next_cursor;
-  next.empty() ? json.Null() : json.String(next);
-  http::SetJson(response, 200, json.EndObject().Take());
+  AnswerPage(json, page.value().next_cursor, response);
 }
 
 }  // namespace

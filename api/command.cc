@@ -83,11 +83,12 @@ int HttpStatusOf(Code code) {
     Code code;
     int status;
   };
-  static constexpr std::array<Entry, 20> kTable = {{
+  static constexpr std::array<Entry, 22> kTable = {{
       {Code::kNoSuchApiKey, 404},
       {Code::kUnableToChangeNotOwnApiKey, 404},
       {Code::kNoSuchAccount, 404},
       {Code::kNoSuchGateway, 404},
+      {Code::kNoSuchWebhook, 404},
       {Code::kForbidden, 403},
       {Code::kAccountSuspended, 403},
       {Code::kInvalidStatusTransition, 409},
@@ -102,6 +103,7 @@ int HttpStatusOf(Code code) {
       {Code::kDuplicateGateway, 409},
       {Code::kMonthNotClosed, 409},
       {Code::kDuplicateMember, 409},
+      {Code::kTooManyWebhooks, 409},
       {Code::kInvalidCidr, 422},
       {Code::kInvalidDomain, 422},
   }};

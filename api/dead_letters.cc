@@ -81,9 +81,7 @@ void List(ApiContext& api, const http::Request& request, http::Response& respons
     WriteView(json, v);
     json.EndObject();
   }
-  json.EndArray().Key("next_cursor");
-  page.value().next_cursor.empty() ? json.Null() : json.String(page.value().next_cursor);
-  http::SetJson(response, 200, json.EndObject().Take());
+  AnswerPage(json, page.value().next_cursor, response);
 }
 
 void Show(ApiContext& api, const http::Request& request, http::Response& response) {

@@ -40,6 +40,7 @@ void RegisterDeadLetterRoutes(http::Router& router, const ApiPtr& api);  // dead
 void RegisterRequestExportRoute(http::Router& router, const ApiPtr& api);  // exports.cc
 void RegisterAdjustmentRoutes(http::Router& router, const ApiPtr& api);    // adjustments.cc
 void RegisterAlertRoutes(http::Router& router, const ApiPtr& api);         // alerts.cc
+void RegisterWebhookRoutes(http::Router& router, const ApiPtr& api);       // webhooks.cc
 
 // Limits on what a body may carry: lists as schemas/envelope.h's kMaxListItems and
 // kMaxItemBytes (the projector enforces the counts too), labels and names as long as an item.

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "consumers/ndjson.h"
+#include "http/json.h"
 #include "schemas/hex.h"
 
 namespace keymeter {
@@ -124,6 +125,12 @@ std::optional<TimeUs> ParseMonth(std::string_view text) {
   }
   if (year < 1970 || month < 1 || month > 12) return std::nullopt;
   return DaysFromCivil(year, unsigned(month), 1) * kMicrosPerDay;
+}
+
+void AnswerPage(JsonWriter& json, std::string_view next_cursor, http::Response& response) {
+  json.EndArray().Key("next_cursor");
+  next_cursor.empty() ? json.Null() : json.String(next_cursor);
+  http::SetJson(response, 200, json.EndObject().Take());
 }
 
 }  // namespace keymeter

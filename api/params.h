@@ -23,6 +23,7 @@
 
 #include "http/server.h"
 #include "projections/time_buckets.h"
+#include "schemas/json_writer.h"
 #include "schemas/status.h"
 
 namespace keymeter {
@@ -40,6 +41,10 @@ std::string_view GranularityName(Granularity g);
 
 using AuditPosition = std::pair<TimeUs, uint64_t>;
 using RequestPosition = std::pair<TimeUs, std::array<uint8_t, 16>>;
+
+// Ends a page's list and its object — `{"<items>": [ ... ], "next_cursor": next or null}` — and
+// answers it 200.
+void AnswerPage(JsonWriter& json, std::string_view next_cursor, http::Response& response);
 
 std::string EncodeCursor(const AuditPosition& position);
 std::string EncodeCursor(const RequestPosition& position);

@@ -23,6 +23,7 @@
 #include "cli/common.h"
 #include "cli/serve_cluster.h"
 #include "cli/serve_config.h"
+#include "cli/serve_webhooks.h"
 #include "engine/authorize_probe.h"
 #include "engine/authorizer.h"
 #include "engine/metrics.h"
@@ -72,6 +73,7 @@ void ApplyConfigFile(const CLI::App& serve, ServeOptions* options) {
   apply("--drop-partition-after", file.drop_partition_after, options->drop_partition_after_s);
   apply("--http-threads", file.http_threads, options->http_threads);
   apply("--read-only", file.read_only, options->read_only);
+  ApplyWebhookConfig(serve, file, &options->webhooks);
   if (file.operator_token && !file.operator_token->empty()) {
     std::error_code ec;
     const std::filesystem::perms mode = std::filesystem::status(options->config, ec).permissions();
@@ -167,9 +169,11 @@ CLI::App* AddServeCommand(CLI::App& app, ServeOptions* options) {
       ->add_option("--config", options->config,
                    "TOML file with any serve setting (data_dir, listen, brokers, topic, group, "
                    "dlq_topic, http_threads, read_only, operator_token, advertise, "
-                   "standby_replicas, session_timeout_ms, drop_partition_after); flags and "
+                   "standby_replicas, session_timeout_ms, drop_partition_after, webhook_*, "
+                   "alerts_topic); flags and "
                    "KEYMETER_* win over it")
       ->envname("KEYMETER_CONFIG");
+  AddWebhookOptions(serve, &options->webhooks);
   serve->callback([serve, options] {
     if (!options->config.empty()) ApplyConfigFile(*serve, options);
     if (options->data_dir.empty()) {
@@ -361,6 +365,12 @@ int RunServe(const ServeOptions& options) {
     cluster = std::make_unique<ServeCluster>(options, pipeline, metrics, projector_probe,
                                              server.value()->address(), context);
   }
+  // The alerts in the outbox of the partitions this process owns go out (api/webhook_sender.h).
+  std::unique_ptr<WebhookSender> sender;
+  if (!options.read_only && options.webhooks.senders > 0) {
+    sender = std::make_unique<WebhookSender>(context, options.webhooks);
+    sender->Start();
+  }
   const std::string line =
       fmt::format("keymeter listening on http://{} (data dir {}, {})", server.value()->address(),
                   options.data_dir, ModeDescription(options));
@@ -373,6 +383,7 @@ int RunServe(const ServeOptions& options) {
   spdlog::info("{} received: draining HTTP connections", strsignal(signal_number));
   if (cluster != nullptr) cluster->Leave();  // the other members stop sending requests here
   server.value()->Stop();
+  if (sender != nullptr) sender->Stop();
   spdlog::info("HTTP stopped; letting the current batch commit");
   pipeline.Stop();
   spdlog::info("keymeter stopped");

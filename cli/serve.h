@@ -29,6 +29,7 @@
 #include <utility>
 
 #include "api/context.h"
+#include "api/webhook_sender.h"
 #include "schemas/ids.h"
 
 namespace CLI {
@@ -62,6 +63,8 @@ struct ServeOptions {
   // KEYMETER_OPERATOR_TOKEN, the rest from KEYMETER_COMMAND_TIMEOUT_MS,
   // KEYMETER_BILLING_LATENESS_SECONDS and KEYMETER_AUTH_FAILURES_PER_MINUTE (docs/api.md).
   ApiOptions api;
+  // Webhook deliveries and the keymeter.alerts topic (--webhook-*, --alerts-topic).
+  WebhookSenderOptions webhooks;
 
   bool embedded() const { return brokers.empty(); }
 };

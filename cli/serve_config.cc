@@ -13,7 +13,9 @@ namespace {
 
 constexpr std::string_view kKnownKeys =
     "data_dir, listen, brokers, topic, group, dlq_topic, http_threads, read_only, operator_token, "
-    "advertise, standby_replicas, session_timeout_ms, drop_partition_after";
+    "advertise, standby_replicas, session_timeout_ms, drop_partition_after, "
+    "webhook_allow_private, webhook_ca_file, webhook_timeout_ms, webhook_retry_base_ms, "
+    "webhook_retry_for_s, webhook_senders, alerts_topic";
 
 std::string TypeName(toml::node_type type) {
   switch (type) {
@@ -51,6 +53,18 @@ class Reader {
         s = Integer(name, node, line, 1000, 300000, &out->session_timeout_ms);
       else if (name == "drop_partition_after")
         s = Integer(name, node, line, 0, 604800, &out->drop_partition_after);
+      else if (name == "webhook_allow_private")
+        s = Bool(name, node, line, &out->webhook_allow_private);
+      else if (name == "webhook_ca_file") s = String(name, node, line, &out->webhook_ca_file);
+      else if (name == "alerts_topic") s = String(name, node, line, &out->alerts_topic);
+      else if (name == "webhook_timeout_ms")
+        s = Integer(name, node, line, 100, 120000, &out->webhook_timeout_ms);
+      else if (name == "webhook_retry_base_ms")
+        s = Integer(name, node, line, 10, 86400000, &out->webhook_retry_base_ms);
+      else if (name == "webhook_retry_for_s")
+        s = Integer(name, node, line, 1, 604800, &out->webhook_retry_for_s);
+      else if (name == "webhook_senders")
+        s = Integer(name, node, line, 0, 64, &out->webhook_senders);
       else {
         s = Status(Code::kConfigUnknownKey,
                    fmt::format("{}:{}: unknown key '{}'{}; the keys are: {}", source_, line, name,

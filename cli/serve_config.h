@@ -14,6 +14,13 @@
 //   standby_replicas     = 1                # integer, 0..16
 //   session_timeout_ms   = 3000             # integer, 1000..300000
 //   drop_partition_after = 300              # integer seconds, 0..604800
+//   webhook_allow_private = false           # boolean (cli/serve_webhooks.h has the webhook keys)
+//   webhook_ca_file       = "/etc/ssl/extra.pem"  # string
+//   webhook_timeout_ms    = 10000           # integer, 100..120000
+//   webhook_retry_base_ms = 10000           # integer, 10..86400000
+//   webhook_retry_for_s   = 86400           # integer seconds, 1..604800
+//   webhook_senders       = 4               # integer, 0..64 (0: no deliveries, no alerts topic)
+//   alerts_topic          = "keymeter.alerts"  # string; "" = none
 //
 // Precedence, per setting: command-line flag > KEYMETER_* environment > this file > default
 // (cli/serve.cc applies it). The file is strict: a key not listed above, a value of the
@@ -48,6 +55,13 @@ struct ServeConfigFile {
   std::optional<int64_t> standby_replicas;
   std::optional<int64_t> session_timeout_ms;
   std::optional<int64_t> drop_partition_after;
+  std::optional<bool> webhook_allow_private;
+  std::optional<std::string> webhook_ca_file;
+  std::optional<int64_t> webhook_timeout_ms;
+  std::optional<int64_t> webhook_retry_base_ms;
+  std::optional<int64_t> webhook_retry_for_s;
+  std::optional<int64_t> webhook_senders;
+  std::optional<std::string> alerts_topic;
 };
 
 // Parses `text`; `source` names it in messages (the file's path). Errors, each naming `source`,

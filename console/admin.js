@@ -1,13 +1,16 @@
-// The account admin's view: tabs for members, usage, requests and audit (seed 000's permission
-// table: the admin sees every key, the usage of all of them and the account's quotas).
+// The account admin's view: tabs for members, usage, requests, audit, alerts and webhooks (seed
+// 000's permission table: the admin sees every key, the usage of all of them and the account's
+// quotas).
 
 import { get } from './api.js';
 import { alertLog, auditLog, requestLog, thresholdsForm } from './logs.js';
 import { nameOfKey, renderMembers } from './members.js';
 import { h, refusedPanel, section } from './ui.js';
 import { usagePanel } from './usage.js';
+import { renderWebhooks } from './webhooks.js';
 
-export const ADMIN_TABS = [['members', 'Members'], ['usage', 'Usage'], ['requests', 'Requests'], ['audit', 'Audit'], ['alerts', 'Alerts']];
+export const ADMIN_TABS = [['members', 'Members'], ['usage', 'Usage'], ['requests', 'Requests'], ['audit', 'Audit'], ['alerts', 'Alerts'],
+  ['webhooks', 'Webhooks']];
 
 const usageState = { scope: '', granularity: 'day', metric: 'requests' };
 
@@ -15,6 +18,7 @@ const usageState = { scope: '', granularity: 'day', metric: 'requests' };
 // shown as the API said it.
 export async function renderAdmin(root, tab) {
   if (tab === 'members') return renderMembers(root);
+  if (tab === 'webhooks') return renderWebhooks(root);
   let keys;
   try {
     keys = await get('/v1/keys');

@@ -1,6 +1,7 @@
 // The console's shell: sign-in (an admin token or a member key, kept in sessionStorage only),
 // the role's navigation and the hash routes:
-//   #/admin/members  #/admin/usage  #/admin/requests  #/admin/audit   (account admin)
+//   #/admin/members  #/admin/usage  #/admin/requests  #/admin/audit
+//   #/admin/alerts  #/admin/webhooks                                  (account admin)
 //   #/me                                                              (member)
 // A member who opens an admin route gets the admin page's API calls refused (403 FORBIDDEN),
 // and the page shows that refusal.

@@ -4,9 +4,10 @@
 import { call, get, query } from './api.js';
 import { h, number, notify, time, showError, field, select, table, utcInput } from './ui.js';
 
-// A paged list. `filters` are form controls; `fetchPage(form data, cursor)` resolves to
-// {rows, next_cursor}; `columns` render the rows.
-function pagedList({ filters, fetchPage, columns, empty, name }) {
+// A paged list (also the webhooks' delivery log). `filters` are form controls;
+// `fetchPage(form data, cursor)` resolves to {rows, next_cursor}; `columns` render the rows,
+// `rowProps(row)` gives each <tr> its attributes.
+export function pagedList({ filters, fetchPage, columns, empty, name, rowProps }) {
   const form = h('form', { class: 'controls filters', novalidate: true }, filters,
     h('button', { type: 'submit', text: 'Apply' }));
   const errors = h('div', { class: 'errors' });
@@ -21,7 +22,7 @@ function pagedList({ filters, fetchPage, columns, empty, name }) {
       const page = await fetchPage(new FormData(form), cursors[cursors.length - 1]);
       showError(errors, null);
       next = page.next_cursor;
-      body.replaceChildren(table(columns, page.rows, { empty }));
+      body.replaceChildren(table(columns, page.rows, { empty, rowProps }));
       pageInfo.textContent = `page ${cursors.length}, ${page.rows.length} ${name}`;
       newer.disabled = cursors.length === 1;
       older.disabled = !next;
@@ -46,7 +47,7 @@ const timeFilters = () => [
   field('To (UTC)', h('input', { type: 'datetime-local', name: 'to' })),
 ];
 
-const statusText = (s) => h('span', { class: `http-status s${String(s)[0]}xx`, text: String(s) });
+export const statusText = (s) => h('span', { class: `http-status s${String(s)[0]}xx`, text: String(s) });
 
 // The request log at `path` (/v1/requests or /v1/me/requests). `members`: [[key id, label]]
 // for a member filter (admin only); `nameOf(id)` shows a key.

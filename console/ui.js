@@ -1,5 +1,5 @@
 // DOM helpers shared by the views: element builders, formatting (every time shown in UTC),
-// error and notice display, dialogs (confirm, show-a-key-once).
+// error and notice display, dialogs (confirm, show-a-key-or-secret-once).
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -99,9 +99,11 @@ export function confirmDialog(title, question, confirmLabel = 'Confirm') {
   });
 }
 
-// Shows a plain key exactly once, with a copy button; it is not kept anywhere after closing.
-export function showKeyOnce(title, key, note) {
-  const input = h('input', { class: 'plain-key', readonly: true, value: key, 'aria-label': 'API key',
+// Shows a plain key (or a webhook's signing secret: `what` names it, `once` says why it is shown
+// only now) exactly once, with a copy button; it is not kept anywhere after closing.
+const KEY_ONCE = 'This is the only time the key is shown: copy it now. keymeter keeps only its hash.';
+export function showKeyOnce(title, key, note, { what = 'API key', once = KEY_ONCE } = {}) {
+  const input = h('input', { class: 'plain-key', readonly: true, value: key, 'aria-label': what,
     spellcheck: 'false', size: 26 });
   const copied = h('span', { class: 'copied', role: 'status' });
   const copy = h('button', { type: 'button', class: 'copy', text: 'Copy',
@@ -117,7 +119,7 @@ export function showKeyOnce(title, key, note) {
   return new Promise((resolve) => {
     openDialog(h('form', { method: 'dialog', class: 'key-once' },
       h('h2', { text: title }),
-      h('p', { text: 'This is the only time the key is shown: copy it now. keymeter keeps only its hash.' }),
+      h('p', { class: 'once', text: once }),
       note ? h('p', { text: note }) : null,
       h('div', { class: 'key-row' }, input, copy, copied),
       h('div', { class: 'buttons' }, h('button', { type: 'submit', text: 'Done' }))),

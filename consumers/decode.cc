@@ -71,6 +71,15 @@ Decoded DecodeEnvelope(std::span<const uint8_t> bytes, size_t max_bytes) {
       envelope->op_as_AccountCreated()->admin_token_hash() == nullptr) {
     return Reject(envelope, Code::kMissingField, "admin_token_hash");
   }
+  if ((type == fb::Op::WebhookCreated && Empty(envelope->op_as_WebhookCreated()->webhook_id())) ||
+      (type == fb::Op::WebhookDeleted && Empty(envelope->op_as_WebhookDeleted()->webhook_id())) ||
+      (type == fb::Op::WebhookAttempted &&
+       Empty(envelope->op_as_WebhookAttempted()->webhook_id()))) {
+    return Reject(envelope, Code::kMissingField, "webhook_id");
+  }
+  if (type == fb::Op::WebhookAttempted && Empty(envelope->op_as_WebhookAttempted()->alert_id())) {
+    return Reject(envelope, Code::kMissingField, "alert_id");
+  }
   if (type == fb::Op::GatewayCreated || type == fb::Op::GatewayRevoked) {
     const flatbuffers::String* gateway_id = type == fb::Op::GatewayCreated
                                                 ? envelope->op_as_GatewayCreated()->gateway_id()

@@ -63,6 +63,14 @@ struct FieldWriter {
     }
     w.EndArray();
   }
+  void operator()(const char* name, const std::vector<std::unique_ptr<fb::AlertRefT>>& v) {
+    w.Key(name).BeginArray();
+    for (const auto& a : v) {
+      w.BeginObject().Key("alert_id").String(a->alert_id).Key("time_us").Int(a->time_us);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   void operator()(const char* name, bool v) { w.Key(name).Bool(v); }
   void operator()(const char* name, const std::vector<uint8_t>& v) {
     w.Key(name).BeginArray();
@@ -144,6 +152,24 @@ struct FieldReader {
       setting->name = n;
       setting->value = value;
       v.push_back(std::move(setting));
+    }
+  }
+  void operator()(const char* name, std::vector<std::unique_ptr<fb::AlertRefT>>& v) {
+    dom::element e;
+    dom::array a;
+    if (!Find(name, &e)) return;
+    if (e.get_array().get(a) != simdjson::SUCCESS) return Fail(name, "must be an array");
+    for (dom::element item : a) {
+      std::string_view id;
+      int64_t time_us = 0;
+      if (item["alert_id"].get_string().get(id) != simdjson::SUCCESS ||
+          item["time_us"].get_int64().get(time_us) != simdjson::SUCCESS) {
+        return Fail(name, "must hold {\"alert_id\",\"time_us\"}");
+      }
+      auto ref = std::make_unique<fb::AlertRefT>();
+      ref->alert_id = id;
+      ref->time_us = time_us;
+      v.push_back(std::move(ref));
     }
   }
   void operator()(const char* name, bool& v) {

@@ -130,6 +130,24 @@ template <class V> void Fields(V& v, fb::UsageAdjustedT& o) {
   v("reason", o.reason);
 }
 
+template <class V> void Fields(V& v, fb::WebhookCreatedT& o) {
+  v("webhook_id", o.webhook_id);
+  v("url", o.url);
+  v("events", o.events);
+}
+template <class V> void Fields(V& v, fb::WebhookDeletedT& o) { v("webhook_id", o.webhook_id); }
+template <class V> void Fields(V& v, fb::WebhookAttemptedT& o) {
+  v("webhook_id", o.webhook_id);
+  v("alert_id", o.alert_id);
+  v("alert_time_us", o.alert_time_us);
+  v("attempt", o.attempt);
+  v("status", o.status);
+  v("error", o.error);
+  v("delivered", o.delivered);
+  v("next_attempt_us", o.next_attempt_us);
+}
+template <class V> void Fields(V& v, fb::AlertsPublishedT& o) { v("alerts", o.alerts); }
+
 template <class T, class V>
 bool VisitAs(V& v, fb::OpUnion& op, bool create) {
   if (create) op.Set(T{});
@@ -167,6 +185,10 @@ bool VisitOp(V& v, fb::Op type, fb::OpUnion& op, bool create) {
     case fb::Op::DeadLetterRedriven: return VisitAs<fb::DeadLetterRedrivenT>(v, op, create);
     case fb::Op::UsageAdjusted: return VisitAs<fb::UsageAdjustedT>(v, op, create);
     case fb::Op::AlertThresholdsSet: return VisitAs<fb::AlertThresholdsSetT>(v, op, create);
+    case fb::Op::WebhookCreated: return VisitAs<fb::WebhookCreatedT>(v, op, create);
+    case fb::Op::WebhookDeleted: return VisitAs<fb::WebhookDeletedT>(v, op, create);
+    case fb::Op::WebhookAttempted: return VisitAs<fb::WebhookAttemptedT>(v, op, create);
+    case fb::Op::AlertsPublished: return VisitAs<fb::AlertsPublishedT>(v, op, create);
     default: return false;
   }
 }

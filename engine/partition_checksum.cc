@@ -45,6 +45,8 @@ std::string_view OwnerOf(Cf cf, std::string_view key,
     case Cf::kAlerts:
       return key.substr(0, key.find('\0'));
     case Cf::kIdempotency:  // account_id 0x00 ... and account_id 0x01 ...
+    case Cf::kWebhooks:
+    case Cf::kOutbox:
       return key.substr(0, key.find_first_of(std::string_view("\0\1", 2)));
     case Cf::kUsage:  // scope entity 0x00 ...: 'a' account_id, 'k' and 'r' a key id
       if (key.size() < 2) return {};

@@ -111,7 +111,10 @@ void Projector::Apply(const SourceMessage& m) {
     ApplyRequest(env, m, part);
     return;
   }
-  Status outcome = ApplyOp(env, m, part);
+  Status outcome = env.op_type() == fb::Op::WebhookAttempted ||
+                           env.op_type() == fb::Op::AlertsPublished
+                       ? ApplyDeliveryOp(env)
+                       : ApplyOp(env, m, part);
   if (env.command_id() != nullptr && env.command_id()->size() > 0) {
     std::span<const uint8_t> digest;
     if (const fb::Sha256* d = env.request_digest()) {

@@ -187,6 +187,8 @@ class Projector {
   std::optional<AlertWatch> WatchBefore(const fb::Envelope& env) const;
   void RaiseAlertsOfChange(const AlertWatch& before, TimeUs time_us);
   void PutRaisedAlerts();
+  // WebhookAttempted, AlertsPublished: System only (FORBIDDEN), of an existing account.
+  Status ApplyDeliveryOp(const fb::Envelope& env);
   void DeadLetterOf(const SourceMessage& message, Code reason, std::string detail);
   void NoteAccount(PartitionState& part, int32_t partition, const std::string& account_id);
   Status Commit(Source& source, bool wait);

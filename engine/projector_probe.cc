@@ -60,6 +60,13 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                      .Register(metrics.registry());
   alerts_crossed_ = &alerts.Add({{"kind", "crossed"}});
   alerts_resolved_ = &alerts.Add({{"kind", "resolved"}});
+  auto& attempts = prometheus::BuildCounter()
+                       .Name("keymeter_webhook_attempts_total")
+                       .Help("Webhook delivery attempts recorded, by outcome (delivered, retried, "
+                             "failed: given up)")
+                       .Register(metrics.registry());
+  const char* outcomes[3] = {"delivered", "retried", "failed"};
+  for (int i = 0; i < 3; ++i) webhook_attempts_[i] = &attempts.Add({{"outcome", outcomes[i]}});
   batch_size_ = &prometheus::BuildHistogram()
                      .Name("keymeter_batch_messages")
                      .Help("Messages per committed batch")
@@ -157,6 +164,10 @@ void ProjectorProbe::BatchCommitted(const ProjectorStats& stats) {
   crossed_seen_ = stats.alerts_crossed;
   alerts_resolved_->Increment(double(stats.alerts_resolved - resolved_seen_));
   resolved_seen_ = stats.alerts_resolved;
+  for (int i = 0; i < 3; ++i) {
+    webhook_attempts_[i]->Increment(double(stats.webhook_attempts[i] - webhook_seen_[i]));
+    webhook_seen_[i] = stats.webhook_attempts[i];
+  }
   batch_size_->Observe(double(stats.last_batch_size));
   commit_seconds_->Observe(double(stats.last_commit_latency.count()) / 1e6);
   dedupe_entries_->Set(double(stats.dedupe_entries));

@@ -80,6 +80,8 @@ class ProjectorProbe {
   prometheus::Counter* retried_ = nullptr;
   prometheus::Counter* alerts_crossed_ = nullptr;
   prometheus::Counter* alerts_resolved_ = nullptr;
+  prometheus::Counter* webhook_attempts_[3] = {};  // ProjectorStats::webhook_attempts' order
+  uint64_t webhook_seen_[3] = {};
   prometheus::Histogram* batch_size_ = nullptr;
   prometheus::Histogram* commit_seconds_ = nullptr;
   prometheus::Gauge* engine_watermark_ = nullptr;

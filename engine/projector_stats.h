@@ -22,6 +22,8 @@ struct ProjectorStats {
   uint64_t commands_retried = 0;  // idempotent commands answered with their first outcome
   uint64_t alerts_crossed = 0;    // threshold alerts raised (projections/alerts.h)
   uint64_t alerts_resolved = 0;
+  // Webhook delivery attempts recorded (WebhookAttempted), by what came of them.
+  uint64_t webhook_attempts[3] = {};  // delivered, retried, failed
   std::map<std::string, uint64_t> ops_applied;   // by op name
   std::map<std::string, uint64_t> dead_letters;  // by reason
   size_t last_batch_size = 0;

@@ -118,11 +118,21 @@ void CountWindow(const Subject& s, std::string_view metric, uint64_t limit,
 }
 
 std::string AlertKey(std::string_view account_id, TimeUs time_us, std::string_view alert_id) {
-  std::string key(account_id);
-  key.push_back('\0');
-  PutBigEndian64(&key, uint64_t(time_us));
-  key.append(alert_id);
-  return key;
+  return TimedKey(AccountPrefix(account_id, '\0'), time_us, alert_id);
+}
+
+Alert AlertOf(const fb::AlertRecord& r, std::string_view account_id) {
+  return Alert{.alert_id = Str(r.alert_id()),
+               .resolved = r.resolved(),
+               .account_id = std::string(account_id),
+               .key_id = Str(r.key_id()),
+               .metric = Str(r.metric()),
+               .percent = r.percent(),
+               .limit = r.limit(),
+               .value = r.value(),
+               .window_start_us = r.window_start_us(),
+               .time_us = r.time_us(),
+               .resolves = Str(r.resolves())};
 }
 
 }  // namespace
@@ -190,6 +200,22 @@ void PutAlert(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, const
   batch->Put(cf, AlertKey(a.account_id, a.time_us, a.alert_id), value).PermitUncheckedError();
 }
 
+Result<std::optional<Alert>> ReadAlert(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                                       std::string_view account_id, TimeUs time_us,
+                                       std::string_view alert_id) {
+  std::string bytes;
+  const rocksdb::Status s = db->Get({}, cf, AlertKey(account_id, time_us, alert_id), &bytes);
+  if (s.IsNotFound()) return std::optional<Alert>();
+  if (!s.ok()) return Status(Code::kIoError, "alerts: " + s.ToString());
+  const AlignedBytes value(bytes);
+  flatbuffers::Verifier verifier(value.data(), value.size());
+  if (!verifier.VerifyBuffer<fb::AlertRecord>(nullptr)) {
+    return Status(Code::kCorruptRecord, "alert record does not verify");
+  }
+  return std::optional<Alert>(AlertOf(*flatbuffers::GetRoot<fb::AlertRecord>(value.data()),
+                                      account_id));
+}
+
 Result<AlertPage> ReadAlerts(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                              std::string_view account_id, std::string_view key_id, size_t limit,
                              std::string_view cursor) {
@@ -228,17 +254,7 @@ Result<AlertPage> ReadAlerts(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                                        key.size() - account_id.size() - 1));
       break;
     }
-    page.alerts.push_back({.alert_id = Str(r->alert_id()),
-                           .resolved = r->resolved(),
-                           .account_id = std::string(account_id),
-                           .key_id = Str(r->key_id()),
-                           .metric = Str(r->metric()),
-                           .percent = r->percent(),
-                           .limit = r->limit(),
-                           .value = r->value(),
-                           .window_start_us = r->window_start_us(),
-                           .time_us = r->time_us(),
-                           .resolves = Str(r->resolves())});
+    page.alerts.push_back(AlertOf(*r, account_id));
   }
   if (!it->status().ok()) return Status(Code::kIoError, "alerts: " + it->status().ToString());
   return page;

@@ -84,6 +84,12 @@ Status CheckThresholds(const std::vector<uint8_t>& percents);
 
 void PutAlert(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, const Alert& a);
 
+// The alert raised at `time_us` with this id; nullopt when there is none. IO-ERROR,
+// CORRUPT-RECORD.
+Result<std::optional<Alert>> ReadAlert(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                                       std::string_view account_id, TimeUs time_us,
+                                       std::string_view alert_id);
+
 struct AlertPage {
   std::vector<Alert> alerts;
   std::string next_cursor;  // "" at the end

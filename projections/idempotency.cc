@@ -15,24 +15,14 @@ namespace keymeter {
 namespace {
 
 std::string PrimaryKey(std::string_view account_id, std::string_view command_id) {
-  std::string key(account_id);
-  key.push_back('\0');
-  key.append(command_id);
-  return key;
+  return AccountPrefix(account_id, '\0').append(command_id);
 }
 
 // The index rows of `account_id` start with this; then be64(time_us) and the command id.
-std::string IndexPrefix(std::string_view account_id) {
-  std::string key(account_id);
-  key.push_back('\x01');
-  return key;
-}
+std::string IndexPrefix(std::string_view account_id) { return AccountPrefix(account_id, '\x01'); }
 
 std::string IndexKey(std::string_view account_id, TimeUs time_us, std::string_view command_id) {
-  std::string key = IndexPrefix(account_id);
-  PutBigEndian64(&key, uint64_t(time_us));
-  key.append(command_id);
-  return key;
+  return TimedKey(IndexPrefix(account_id), time_us, command_id);
 }
 
 }  // namespace

@@ -98,6 +98,13 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
     gateways_.emplace(g->gateway_id, std::move(*g));
   }
   if (!it->status().ok()) return Status(Code::kIoError, it->status().ToString());
+  Result<std::vector<std::pair<std::string, WebhookState>>> webhooks =
+      LoadWebhooks(db, cfs_[Cf::kWebhooks]);
+  if (!webhooks) return webhooks.error();
+  for (auto& [account_id, webhook] : webhooks.value()) {
+    auto account = accounts_.find(std::string_view(account_id));
+    if (account != accounts_.end()) account->second.webhooks.push_back(std::move(webhook));
+  }
   for (auto& [account, ids] : keys_by_account_) ids.shrink_to_fit();
   for (const auto& [id, key] : keys_) {
     if (key.status == fb::KeyStatus::Deleted) continue;

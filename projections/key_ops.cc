@@ -7,8 +7,9 @@
 //   account not found             -> NO-SUCH-ACCOUNT (no audit entry: no account to keep it)
 //   AdminTokenSet, AccountStatusSet -> their function (the operator's)
 //   account suspended             -> ACCOUNT-SUSPENDED unless the operator (or System) sent it
-//   KeyIssued, AccountConfigSet, DeadLetterRedriven, UsageAdjusted -> their function
-//   RequestEvent, NONE            -> NOT-A-LIFECYCLE-OP
+//   KeyIssued, AccountConfigSet, DeadLetterRedriven, UsageAdjusted, WebhookCreated,
+//   WebhookDeleted                -> their function
+//   RequestEvent, NONE, WebhookAttempted, AlertsPublished -> NOT-A-LIFECYCLE-OP
 //   key op: target key            -> FindTarget's codes
 //   key op by a member            -> FORBIDDEN unless KeyRotated/AllowedSourcesSet on its own key
 //   key op                        -> its function
@@ -177,6 +178,12 @@ Status Dispatch(OpContext& c) {
       return RecordRedrive(c, *c.env.op_as_DeadLetterRedriven());
     case fb::Op::UsageAdjusted:
       return AdjustUsage(c, *c.env.op_as_UsageAdjusted());
+    case fb::Op::WebhookCreated:
+      return CreateWebhook(c, *c.env.op_as_WebhookCreated());
+    case fb::Op::WebhookDeleted:
+      return DeleteWebhookOp(c, *c.env.op_as_WebhookDeleted());
+    case fb::Op::WebhookAttempted:
+    case fb::Op::AlertsPublished:  // the projector's (engine/projector_alerts.cc)
     case fb::Op::RequestEvent:
     case fb::Op::NONE:
     case fb::Op::AccountCreated:

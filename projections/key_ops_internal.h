@@ -9,6 +9,8 @@
 //   key_ops_hierarchy.cc  ParentSet and the parent rules KeyIssued checks too (seed 001)
 //   key_ops_settings.cc   AllowedSourcesSet, ConfigSet, QuotaSet, MemberCapSet, RateLimitSet,
 //                         KeyExpirySet, CreditsAdded, CreditsConfigSet
+//   key_ops_adjust.cc     UsageAdjusted
+//   key_ops_webhooks.cc   WebhookCreated, WebhookDeleted
 //
 // An op function decides the op and changes the in-memory state; it returns OK (having set
 // `detail`) or Refuse(code, message) having changed no state. It writes nothing to the batch
@@ -160,6 +162,9 @@ Status SetAdminToken(OpContext& c, const fb::AdminTokenSet& op);
 Status SetAccountStatus(OpContext& c, const fb::AccountStatusSet& op);
 // A correction of a closed month (key_ops_adjust.cc): operator or admin; the key may be deleted.
 Status AdjustUsage(OpContext& c, const fb::UsageAdjusted& op);
+// Webhook endpoints (key_ops_webhooks.cc): operator or admin.
+Status CreateWebhook(OpContext& c, const fb::WebhookCreated& op);
+Status DeleteWebhookOp(OpContext& c, const fb::WebhookDeleted& op);
 // The operator's record of a re-driven dead letter (an audit entry, nothing else).
 Status RecordRedrive(OpContext& c, const fb::DeadLetterRedriven& op);
 // Gateways (key_ops_accounts.cc), about no account: Operator or System only. Each writes its

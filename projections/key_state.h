@@ -13,6 +13,7 @@
 #include "projections/allowed_sources.h"
 #include "projections/limits.h"
 #include "projections/small_string.h"
+#include "projections/webhooks.h"
 #include "schemas/envelope_builder.h"
 #include "schemas/events_generated.h"
 #include "schemas/ids.h"
@@ -40,6 +41,8 @@ struct AccountState {
   bool suspended = false;            // authorizes nothing, refuses all but operator ops
   // Months corrected after they closed (UsageAdjusted): (month start, version), ascending.
   std::vector<std::pair<TimeUs, uint64_t>> adjusted_months;
+  // Its webhook endpoints (column family "webhooks", not the account's record), by id.
+  std::vector<WebhookState> webhooks;
 
   // The version of the month starting at `month_start`: its corrections so far (0: none).
   uint64_t MonthVersion(TimeUs month_start) const {

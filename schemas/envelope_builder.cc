@@ -204,6 +204,40 @@ std::string BuildUsageAdjusted(const EnvelopeHeader& h, const std::string& key_i
                                               reason.c_str()));
 }
 
+std::string BuildWebhookCreated(const EnvelopeHeader& h, const std::string& webhook_id,
+                                const std::string& url, const std::vector<std::string>& events) {
+  Builder b(256 + url.size());
+  std::vector<flatbuffers::Offset<flatbuffers::String>> names;
+  for (const std::string& e : events) names.push_back(b.CreateString(e));
+  return Finish(b, h, fb::Op::WebhookCreated,
+                fb::CreateWebhookCreatedDirect(b, webhook_id.c_str(), url.c_str(), &names));
+}
+
+std::string BuildWebhookDeleted(const EnvelopeHeader& h, const std::string& webhook_id) {
+  Builder b(128);
+  return Finish(b, h, fb::Op::WebhookDeleted,
+                fb::CreateWebhookDeletedDirect(b, webhook_id.c_str()));
+}
+
+std::string BuildWebhookAttempted(const EnvelopeHeader& h, const WebhookAttempt& a) {
+  Builder b(256);
+  return Finish(b, h, fb::Op::WebhookAttempted,
+                fb::CreateWebhookAttemptedDirect(b, a.webhook_id.c_str(), a.alert_id.c_str(),
+                                                 a.alert_time_us, a.attempt, a.status,
+                                                 a.error.c_str(), a.delivered,
+                                                 a.next_attempt_us));
+}
+
+std::string BuildAlertsPublished(const EnvelopeHeader& h,
+                                 const std::vector<std::pair<std::string, TimeUs>>& alerts) {
+  Builder b(128 + 64 * alerts.size());
+  std::vector<flatbuffers::Offset<fb::AlertRef>> refs;
+  for (const auto& [id, time_us] : alerts) {
+    refs.push_back(fb::CreateAlertRefDirect(b, id.c_str(), time_us));
+  }
+  return Finish(b, h, fb::Op::AlertsPublished, fb::CreateAlertsPublishedDirect(b, &refs));
+}
+
 std::string BuildRequestEvent(const RequestFields& r) {
   Builder b(256);
   fb::RequestId id(flatbuffers::span<const uint8_t, 16>(r.request_id.data(), 16));

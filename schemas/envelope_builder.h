@@ -90,6 +90,25 @@ std::string BuildUsageAdjusted(const EnvelopeHeader& h, const std::string& key_i
                                TimeUs month_start_us, int64_t requests, int64_t units,
                                const std::string& reason);
 
+std::string BuildWebhookCreated(const EnvelopeHeader& h, const std::string& webhook_id,
+                                const std::string& url, const std::vector<std::string>& events);
+std::string BuildWebhookDeleted(const EnvelopeHeader& h, const std::string& webhook_id);
+// One delivery attempt (WebhookAttempted's fields).
+struct WebhookAttempt {
+  std::string webhook_id;
+  std::string alert_id;
+  TimeUs alert_time_us = 0;
+  uint32_t attempt = 0;
+  uint16_t status = 0;
+  std::string error;
+  bool delivered = false;
+  TimeUs next_attempt_us = 0;
+};
+std::string BuildWebhookAttempted(const EnvelopeHeader& h, const WebhookAttempt& a);
+// AlertsPublished of (alert id, raised at) pairs.
+std::string BuildAlertsPublished(const EnvelopeHeader& h,
+                                 const std::vector<std::pair<std::string, TimeUs>>& alerts);
+
 struct RequestFields {
   std::array<uint8_t, 16> request_id{};
   std::string key_id;

@@ -156,7 +156,13 @@ namespace keymeter {
   /* the projector's, for a command id sent again with another request (Idempotency-Key) */    \
   X(kIdempotencyKeyReused, "IDEMPOTENCY-KEY-REUSED", "IDEMPOTENCY-KEY-REUSED")              \
   /* the projector's, for alert thresholds (AlertThresholdsSet) */                             \
-  X(kInvalidThresholds, "INVALID-THRESHOLDS", "INVALID-THRESHOLDS")
+  X(kInvalidThresholds, "INVALID-THRESHOLDS", "INVALID-THRESHOLDS")                            \
+  /* webhooks: the projector's (WebhookCreated, WebhookDeleted) and a delivery's */            \
+  X(kInvalidWebhook, "INVALID-WEBHOOK", "INVALID-WEBHOOK")                                      \
+  X(kTooManyWebhooks, "TOO-MANY-WEBHOOKS", "TOO-MANY-WEBHOOKS")                                 \
+  X(kNoSuchWebhook, "NO-SUCH-WEBHOOK", "NO-SUCH-WEBHOOK")                                       \
+  X(kAddressRefused, "ADDRESS-REFUSED", "ADDRESS-REFUSED")                                      \
+  X(kHttpStatus, "HTTP-STATUS", "HTTP-STATUS")
 
 enum class Code : uint16_t {
   kOk = 0,

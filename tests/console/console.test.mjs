@@ -7,8 +7,11 @@
 // signs in, is refused an empty label (the API's INVALID_FIELD), invites a member and sees its
 // key once, confirms, suspends and reactivates it, reads its usage after traffic from
 // POST /v1/events, sets a member's rate limit and expiry and the pool's credits and refill (and is
-// refused a negative limit), filters and pages the request log, reads the audit, is refused a delete
-// (KEY-HAS-CHILDREN) and rotates the member's key. The member signs in with it, sees its own
+// refused a negative limit), filters and pages the request log, reads the audit, sets alert
+// thresholds and reads the alerts; on the webhooks tab is refused an ftp:// URL (INVALID_FIELD),
+// registers a webhook aimed at a local receiver that answers 500 and sees its signing secret once,
+// watches both alerts' deliveries fail after retries (the receiver checks their signatures with
+// that secret) and deletes it; is refused a delete (KEY-HAS-CHILDREN) and rotates the member's key. The member signs in with it, sees its own
 // key, inherited config, its own limits, credits left and expiry, usage and requests, is refused an invalid CIDR (INVALID-CIDR), cannot
 // reach the admin pages (403 FORBIDDEN, shown), and rotates its own key. Screenshots of each
 // view go to the artifacts dir. Exit 0 on success, 1 with the failed step on stderr.
@@ -17,7 +20,9 @@ import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -36,10 +41,15 @@ const OPERATOR = `op-${randomUUID()}`;
 const timeout = 15000;
 
 // keymeter serve on a free port, embedded log (every KEYMETER_ variable of the caller dropped:
-// scripts/test exports KEYMETER_BROKERS for the Kafka tests).
+// scripts/test exports KEYMETER_BROKERS for the Kafka tests). Webhooks may go to 127.0.0.1 (the
+// receiver below) and are retried 200 ms after a failed attempt, doubling, for 6 s after their
+// alert (an attempt waits for the last one to be applied: about a second apart here).
 function startServe() {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KEYMETER_')));
   env.KEYMETER_OPERATOR_TOKEN = OPERATOR;
+  env.KEYMETER_WEBHOOK_ALLOW_PRIVATE = 'true';
+  env.KEYMETER_WEBHOOK_RETRY_BASE_MS = '200';
+  env.KEYMETER_WEBHOOK_RETRY_FOR_S = '6';
   const child = spawn(binary, ['serve', '--data-dir', path.join(temp, 'db'), '--listen', '127.0.0.1:0',
     '--http-threads', '2'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
@@ -59,6 +69,20 @@ function startServe() {
 
 const { child, base } = await startServe();
 process.on('exit', () => child.kill('SIGTERM'));
+
+// A webhook receiver that is down: every delivery gets a 500, so keymeter retries, then fails it.
+const hooks = [];  // {headers, body} of each request received
+const receiver = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    hooks.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) });
+    res.writeHead(500, { 'Content-Type': 'text/plain' });
+    res.end('receiver down');
+  });
+});
+await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
 
 async function api(method, target, token, body, type = 'application/json') {
   const r = await fetch(base + target, { method, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}),
@@ -240,10 +264,48 @@ try {
     assert.equal(await page.textContent('.paged .page-info'), 'page 1, 0 alerts');
   });
 
+  let webhook, secret;
+  await step('webhooks tab: an ftp:// URL shows the API\'s INVALID_FIELD; a webhook is registered, its secret shown once', async () => {
+    await page.click('#nav a[href="#/admin/webhooks"]');
+    await ready('#/admin/webhooks');
+    assert.equal(await page.textContent('.webhooks-list'), 'No webhooks yet: register one above.');
+    const boxes = await page.$$eval('form.webhook-new input[name=events]', (bs) => bs.map((b) => [b.value, b.checked]));
+    assert.deepEqual(boxes, [['threshold.crossed', true], ['threshold.resolved', true]]);
+    await page.fill('form.webhook-new input[name=url]', 'ftp://x');
+    await page.click('form.webhook-new button[type=submit]');
+    assert.equal(await errorCode('form.webhook-new'), 'INVALID_FIELD');
+    assert.match(await page.textContent('form.webhook-new .error .message'), /^url: /);
+    assert.match(await page.textContent('form.webhook-new .error'), /HTTP 400/);
+    await page.fill('form.webhook-new input[name=url]', hookUrl);
+    await page.click('form.webhook-new button[type=submit]');
+    secret = await (await page.waitForSelector('dialog .plain-key')).inputValue();
+    assert.match(secret, /^whsec_[0-9a-f]{64}$/);
+    assert.match(await page.textContent('dialog .once'), /Copy it now, it is not shown again/);
+    assert.match(await page.textContent('dialog'), new RegExp(`go to ${hookUrl}`));
+    await shot('06c-admin-webhook-secret');
+    await page.click('dialog button[type=submit]');
+    webhook = await (await page.waitForSelector('.webhooks-list tr[data-webhook]')).getAttribute('data-webhook');
+    assert.match(webhook, /^wh_/);
+    assert.equal(await page.$$eval('form.webhook-new .error', (es) => es.length), 0, 'the refusal is cleared');
+    assert.equal(await page.inputValue('form.webhook-new input[name=url]'), '');
+    const cells = await page.$$eval(`tr[data-webhook="${webhook}"] td`, (tds) => Object.fromEntries(tds.map((td) => [td.dataset.label, td.textContent])));
+    assert.equal(cells.URL, hookUrl);
+    assert.equal(cells.Alerts, 'threshold.crossed, threshold.resolved');
+    assert.match(cells.Created, /UTC$/);
+    assert.ok(!(await page.content()).includes(secret), 'the secret is gone once the dialog closes');
+    assert.equal(await page.evaluate(() => sessionStorage.length), 1, 'only the credential is stored');
+    const listed = await api('GET', '/v1/webhooks', admin);
+    assert.deepEqual(listed.json.webhooks.map((w) => [w.webhook_id, w.url, w.events]),
+      [[webhook, hookUrl, ['threshold.crossed', 'threshold.resolved']]]);
+    assert.ok(!listed.text.includes(secret));
+  });
+
   await step('traffic: 30 requests of the member (4 of them 404, 2 of them 500), 10 of the root', async () => {
+    // 10 ms apart: the alerts (timed by the request that crossed) are young enough for the
+    // webhook's retries within the 6 s serve retries for.
     const now = Date.now();
     const line = (key, i, status) => JSON.stringify({ request_id: randomUUID(), key_id: key,
-      time: new Date(now - 1000 * (i + 1)).toISOString(), product: 'whois', units: 2, status, ip: '203.0.113.7' });
+      time: new Date(now - 10 * (i + 1)).toISOString(), product: 'whois', units: 2, status, ip: '203.0.113.7' });
     const lines = [];
     for (let i = 0; i < 30; ++i) lines.push(line(dev, i, i < 4 ? 404 : i < 6 ? 500 : 200));
     for (let i = 0; i < 10; ++i) lines.push(line(owner, i, 200));
@@ -378,6 +440,71 @@ try {
     await shot('06b-admin-alerts');
   });
 
+  await step('webhooks tab: both alerts\' deliveries to the receiver (500) are retried, then failed', async () => {
+    // Retried for 6 s after the alert: failed within a few seconds (bounded wait: 30 s).
+    await until('both deliveries to fail', async () =>
+      (await api('GET', `/v1/webhooks/${webhook}/deliveries?state=failed`, admin)).json.deliveries.length === 2, 30000);
+    await page.click('#nav a[href="#/admin/webhooks"]');
+    await ready('#/admin/webhooks');
+    assert.equal(await page.getAttribute(`tr[data-webhook="${webhook}"] button[data-action=deliveries]`, 'aria-expanded'), 'false');
+    await page.click(`tr[data-webhook="${webhook}"] button[data-action=deliveries]`);
+    await page.waitForFunction(() => document.querySelector('.deliveries .page-info')?.textContent === 'page 1, 2 deliveries');
+    assert.equal(await page.getAttribute(`tr[data-webhook="${webhook}"] button[data-action=deliveries]`, 'aria-expanded'), 'true');
+    assert.match(await page.textContent('.deliveries h2'), new RegExp(`Deliveries to ${hookUrl}`));
+    const rows = await page.$$eval('.deliveries tr[data-state]', (trs) => trs.map((tr) =>
+      ({ state: tr.dataset.state, ...Object.fromEntries([...tr.cells].map((td) => [td.dataset.label, td.textContent])),
+        refused: !!tr.querySelector('td[data-label=State] .outcome.refused') })));
+    assert.equal(rows.length, 2);
+    for (const r of rows) {
+      assert.equal(r.state, 'failed');
+      assert.equal(r.State, '✕ failed');
+      assert.ok(r.refused, 'a failed delivery is styled as refused');
+      assert.equal(r.Type, 'threshold.crossed');
+      assert.ok(Number(r.Attempts) >= 2, `attempts ${r.Attempts}`);
+      assert.equal(r['Last status'], '500');
+      assert.equal(r['Last error'], 'HTTP-STATUS');
+      assert.match(r['Last attempt'], /UTC$/);
+      assert.equal(r['Next attempt'], '—');
+    }
+    // The state filter: none pending, both failed.
+    await page.selectOption('.deliveries select[name=state]', 'pending');
+    await page.click('.deliveries .filters button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('.deliveries .page-info')?.textContent === 'page 1, 0 deliveries');
+    assert.equal(await page.textContent('.deliveries .list-body'), 'No deliveries match.');
+    await page.selectOption('.deliveries select[name=state]', 'failed');
+    await page.click('.deliveries .filters button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('.deliveries .page-info')?.textContent === 'page 1, 2 deliveries');
+    await shot('06d-admin-webhook-deliveries');
+    // What the receiver got: each alert at least twice, signed with the secret shown once.
+    assert.ok(hooks.length >= 4, `${hooks.length} requests received`);
+    const perAlert = new Map();
+    for (const hook of hooks) {
+      assert.equal(hook.method, 'POST');
+      assert.equal(hook.url, '/hook');
+      assert.equal(hook.headers['keymeter-webhook-id'], webhook);
+      assert.equal(hook.headers['keymeter-event'], 'threshold.crossed');
+      const [, t, v1] = hook.headers['keymeter-signature'].match(/^t=(\d+),v1=([0-9a-f]{64})$/);
+      assert.equal(createHmac('sha256', secret).update(`${t}.`).update(hook.body).digest('hex'), v1, 'signature');
+      const id = JSON.parse(hook.body).id;
+      perAlert.set(id, (perAlert.get(id) || 0) + 1);
+    }
+    assert.deepEqual([...perAlert.keys()].sort(), rows.map((r) => r.Alert).sort());
+    for (const [id, n] of perAlert) assert.ok(n >= 2, `${id} received ${n} times`);
+  });
+
+  await step('webhooks tab: delete after a confirmation; the list is empty', async () => {
+    await page.click(`tr[data-webhook="${webhook}"] button[data-action=delete]`);
+    await page.click('dialog button[value=cancel]');
+    assert.equal((await api('GET', '/v1/webhooks', admin)).json.webhooks.length, 1, 'cancel keeps it');
+    await page.click(`tr[data-webhook="${webhook}"] button[data-action=delete]`);
+    await page.click('dialog button[value=ok]');
+    await page.waitForSelector('.webhooks-list p.empty');
+    assert.equal(await page.textContent('.webhooks-list'), 'No webhooks yet: register one above.');
+    assert.equal(await page.$$eval('.deliveries .paged', (ps) => ps.length), 0, 'its delivery log is closed');
+    assert.deepEqual((await api('GET', '/v1/webhooks', admin)).json.webhooks, []);
+    assert.equal((await api('GET', `/v1/webhooks/${webhook}/deliveries`, admin)).json.error.code, 'NO-SUCH-WEBHOOK');
+  });
+
   await step('phone width: the members view fits 390 px, tables as cards', async () => {
     await page.click('#nav a[href="#/admin/members"]');
     await ready('#/admin/members');
@@ -442,12 +569,12 @@ try {
   });
 
   await step('member cannot reach admin data: the API answers 403 FORBIDDEN and the page shows it', async () => {
-    for (const target of ['/v1/keys', '/v1/usage', '/v1/audit', '/v1/requests', `/v1/keys/${owner}`]) {
+    for (const target of ['/v1/keys', '/v1/usage', '/v1/audit', '/v1/requests', `/v1/keys/${owner}`, '/v1/webhooks']) {
       const r = await api('GET', target, devKey);
       assert.equal(r.status, 403, target);
       assert.equal(r.json.error.code, 'FORBIDDEN', target);
     }
-    for (const tab of ['members', 'usage', 'audit']) {
+    for (const tab of ['members', 'usage', 'audit', 'webhooks']) {
       await page.goto(`${base}/console/#/admin/${tab}`);
       await ready(`#/admin/${tab}`);
       assert.equal(await errorCode('#main'), 'FORBIDDEN');
@@ -481,6 +608,8 @@ try {
   if (page) await shot(`FAILED-${done.length + 1}`).catch(() => {});
 } finally {
   if (browser) await browser.close().catch(() => {});
+  receiver.closeAllConnections();
+  receiver.close();
   child.kill('SIGTERM');
   await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
   fs.rmSync(temp, { recursive: true, force: true });

@@ -80,6 +80,12 @@ std::vector<std::string> EveryOp() {
                               "RequestEvent", "Ab3dEf7h", id),
       BuildUsageAdjusted(h, "Ab3dEf7h", 1'793'491'200'000'000, -3, 250, "outage credit"),
       BuildAlertThresholdsSet(h, "Ab3dEf7h", {50, 80, 100}),
+      BuildWebhookCreated(h, "wh_1", "https://hooks.example/k?x=1", {"threshold.crossed"}),
+      BuildWebhookDeleted(h, "wh_1"),
+      BuildWebhookAttempted(h, {.webhook_id = "wh_1", .alert_id = "alert_9", .alert_time_us = 7,
+                                .attempt = 3, .status = 503, .error = "HTTP-STATUS",
+                                .delivered = false, .next_attempt_us = 9}),
+      BuildAlertsPublished(h, {{"alert_9", 7}, {"alert_8", 6}}),
   };
 }
 

@@ -104,6 +104,11 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
     push(g, BuildAlertThresholdsSet(admin(g), g.parent, {50, 100}), t);
     push(g, BuildMemberCapSet(admin(g), g.c1, 6, 0), t);
     push(g, BuildAlertThresholdsSet(admin(g), g.c1, {50}), t);
+    // Two webhooks (every alert raised enqueues its deliveries and a topic entry); the sender's
+    // records come later (no sender runs here: its ops are in the log like any other).
+    push(g, BuildWebhookCreated(admin(g), "wh_all", "https://hooks.example/" + g.account, {}), t);
+    push(g, BuildWebhookCreated(admin(g), "wh_res", "http://hooks.example/r",
+                                {"threshold.resolved"}), t);
     g.root = {{g.parent, g.parent}, {g.root2, g.root2}, {g.c1, g.parent}, {g.c2, g.parent}};
   }
   for (int i = 0; i < requests_per_account; ++i) {
@@ -136,6 +141,23 @@ inline Workload MakeWorkload(unsigned seed, int accounts, int requests_per_accou
           push(g, BuildCreditsAdded(h, g.root2, 7, "top-up"), t);
         }
       }
+      // The sender's records: an attempt that failed, one that delivered, a publish, and a
+      // webhook removed with its log and its queue.
+      if (i == requests_per_account / 2 || i == requests_per_account * 55 / 100) {
+        const bool second = i != requests_per_account / 2;
+        EnvelopeHeader h{.command_id = "snd" + g.account + std::to_string(t), .time_us = t,
+                         .account_id = g.account};
+        push(g, BuildWebhookAttempted(h, {.webhook_id = "wh_all", .alert_id = "alert_w",
+                                          .alert_time_us = t - kMicrosPerSecond,
+                                          .attempt = second ? 2u : 1u,
+                                          .status = uint16_t(second ? 200 : 500),
+                                          .error = second ? "" : "HTTP-STATUS",
+                                          .delivered = second,
+                                          .next_attempt_us = second ? 0 : t + kMicrosPerSecond}),
+             t);
+        if (second) push(g, BuildAlertsPublished(h, {{"alert_w", t - kMicrosPerSecond}}), t);
+      }
+      if (i == requests_per_account * 85 / 100) push(g, BuildWebhookDeleted(admin(g), "wh_res"), t);
       if (i == requests_per_account * 9 / 10) {  // a correction of last month (deleted c2's):
         // applied where the month has closed in the partition, MONTH-NOT-CLOSED elsewhere
         push(g, BuildUsageAdjusted(admin(g), g.c2, MonthStart(MonthStart(t) - 1), -1, 2, "fix"), t);
