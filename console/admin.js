@@ -47,7 +47,7 @@ export async function renderAdmin(root, tab) {
     const draw = () => list.replaceChildren(alertLog({ members, nameOf }));
     draw();
     root.replaceChildren(
-      section('Alert thresholds', h('p', { class: 'hint', text: 'Percents of a pool\'s daily requests and monthly units (a root key), or of a member\'s cap (a child). Counting starts when they are set.' }),
+      section('Alert thresholds', h('p', { class: 'hint', text: 'Percents of a pool\'s daily requests, monthly units and credits (a root key), or of a member\'s cap (a child). Counting starts when they are set; a top-up or refill opens a new credits window.' }),
         thresholdsForm({ keys: live, nameOf, onSet: draw })),
       section('Alerts', h('p', { class: 'hint', text: 'threshold.crossed once per day or month at each threshold; threshold.resolved when the window ends or the limit is raised. Newest first.' }),
         list));

@@ -12,7 +12,8 @@ namespace keymeter {
 
 std::optional<AlertWatch> Projector::WatchBefore(const fb::Envelope& env) const {
   const fb::Op op = env.op_type();
-  if (op != fb::Op::QuotaSet && op != fb::Op::MemberCapSet && op != fb::Op::AlertThresholdsSet) {
+  if (op != fb::Op::QuotaSet && op != fb::Op::MemberCapSet && op != fb::Op::AlertThresholdsSet &&
+      op != fb::Op::CreditsAdded && op != fb::Op::CreditsConfigSet) {
     return std::nullopt;
   }
   const flatbuffers::String* text = KeyIdOf(env);

@@ -117,6 +117,33 @@ void CountWindow(const Subject& s, std::string_view metric, uint64_t limit,
               time_us, out);
 }
 
+// The credits' level: the balance the window opened with (none when not positive), the units
+// spent since.
+uint64_t CreditsLimit(const CreditsWindow& w) { return w.opening > 0 ? uint64_t(w.opening) : 0; }
+
+// From `was` to `now`: one window throughout, or the old one's alerts resolved and the new one's
+// raised.
+void CreditsTransitions(const Subject& s, const CreditsWindow& was, const CreditsWindow& now,
+                        const std::vector<uint8_t>& was_percents,
+                        const std::vector<uint8_t>& now_percents, TimeUs time_us,
+                        std::vector<Alert>* out) {
+  if (was.start == 0 && now.start == 0) return;
+  const Level before{CreditsLimit(was), was.spent, was_percents};
+  if (was.start == now.start) {
+    Transitions(s, "credits", now.start, before, {CreditsLimit(now), now.spent, now_percents},
+                time_us, out);
+    return;
+  }
+  if (was.start != 0) {
+    Transitions(s, "credits", was.start, before, {CreditsLimit(was), 0, was_percents}, time_us,
+                out);
+  }
+  if (now.start != 0) {
+    Transitions(s, "credits", now.start, {CreditsLimit(now), 0, now_percents},
+                {CreditsLimit(now), now.spent, now_percents}, time_us, out);
+  }
+}
+
 std::string AlertKey(std::string_view account_id, TimeUs time_us, std::string_view alert_id) {
   return TimedKey(AccountPrefix(account_id, '\0'), time_us, alert_id);
 }
@@ -145,7 +172,18 @@ AlertWatch AlertWatchOf(const KeyState& key) {
   w.percents = x.alert_percents;
   w.day = x.alert_day;
   w.month = x.alert_month;
+  w.credits = x.alert_credits;
   return w;
+}
+
+void OpenCreditsWindow(KeyState& key, TimeUs time_us) {
+  if (!key.has_extras()) return;
+  KeyExtras& x = key.mutable_extras();
+  if (key.is_child() || x.alert_percents.empty() || !x.credits.enabled) {
+    x.alert_credits = {};
+    return;
+  }
+  x.alert_credits = {.start = time_us, .opening = BalanceAt(x.credits, time_us), .spent = 0};
 }
 
 void AlertChanges(const AlertWatch& before, const AlertWatch& after, TimeUs time_us,
@@ -162,6 +200,8 @@ void AlertChanges(const AlertWatch& before, const AlertWatch& after, TimeUs time
                 {before.month_limit, before.month.count, before.percents},
                 {after.month_limit, after.month.count, after.percents}, time_us, out);
   }
+  CreditsTransitions(s, before.credits, after.credits, before.percents, after.percents, time_us,
+                     out);
 }
 
 void CountForAlerts(KeyState& key, bool member, TimeUs time_us, uint64_t units,
@@ -172,6 +212,17 @@ void CountForAlerts(KeyState& key, bool member, TimeUs time_us, uint64_t units,
               x.alert_day, DayStart(time_us), 1, time_us, out);
   CountWindow(s, "monthly_units", member ? x.member_monthly_units : key.monthly_units,
               x.alert_percents, x.alert_month, MonthStart(time_us), units, time_us, out);
+  CreditsWindow& w = x.alert_credits;
+  if (member || w.start == 0 || !x.credits.enabled || time_us < w.start) return;
+  CreditsWindow now = w;
+  // Refilled since the window opened: a new one, opening with the balance before this request
+  // (the request spent after the refill: engine/projector.cc spends before it counts).
+  if (const TimeUs refill = RefillPeriodStart(x.credits, time_us); refill > w.start) {
+    now = {.start = refill, .opening = SaturatingAdd(x.credits.balance, int64_t(units)), .spent = 0};
+  }
+  now.spent = now.spent + units < now.spent ? UINT64_MAX : now.spent + units;
+  CreditsTransitions(s, w, now, x.alert_percents, x.alert_percents, time_us, out);
+  w = now;
 }
 
 Status CheckThresholds(const std::vector<uint8_t>& percents) {

@@ -1,6 +1,8 @@
 // Threshold alerts (docs/api.md "Alerts"), derived from the log like every projection: a key's
 // alert thresholds (AlertThresholdsSet: percents) watch a root key's pool limits (daily
-// requests, monthly units) or a child's member caps (daily requests, monthly units). The
+// requests, monthly units, and its credits while they are on: the units spent of the balance
+// the window opened with, a window opening at each top-up, change of their config or refill) or
+// a child's member caps (daily requests, monthly units). The
 // projector raises `threshold.crossed` when a count reaches a percent of its limit —
 // once per window — and `threshold.resolved` when that window ends (the first request of the
 // next day or month), when the limit or the thresholds change so that the count is under it
@@ -45,7 +47,8 @@ struct Alert {
   bool resolved = false;
   std::string account_id;
   std::string key_id;
-  std::string metric;  // daily_requests, monthly_units, member_daily_requests, member_monthly_units
+  // daily_requests, monthly_units, credits, member_daily_requests, member_monthly_units
+  std::string metric;
   uint8_t percent = 0;
   uint64_t limit = 0;
   uint64_t value = 0;  // the count when it was raised
@@ -66,6 +69,7 @@ struct AlertWatch {
   uint64_t month_limit = 0;
   std::vector<uint8_t> percents;
   AlertWindow day, month;
+  CreditsWindow credits;
 };
 AlertWatch AlertWatchOf(const KeyState& key);
 
@@ -73,6 +77,11 @@ AlertWatch AlertWatchOf(const KeyState& key);
 // raises at `time_us`.
 void AlertChanges(const AlertWatch& before, const AlertWatch& after, TimeUs time_us,
                   std::vector<Alert>* out);
+
+// Opens `key`'s credits window at `time_us` with its balance then, when it is a root key with
+// thresholds and credits on; closes it otherwise. After an op that set thresholds or changed
+// the credits (a top-up, their config): the alerts of the window before resolve.
+void OpenCreditsWindow(KeyState& key, TimeUs time_us);
 
 // Counts one request of `units` at `time_us` into `key`'s windows (its thresholds must be set),
 // as its pool's (`member` false) or as a member's, appending the alerts raised.

@@ -112,7 +112,8 @@ std::string EncodeKey(const KeyState& k) {
       x.rate.per_second, x.rate.per_minute, x.rate.per_hour, x.expires_at_us, x.credits.enabled,
       x.credits.balance, x.credits.refill_units, x.credits.refill_period, x.credits.rollover,
       x.credits.refilled_us, x.alert_percents.empty() ? nullptr : &x.alert_percents,
-      x.alert_day.start, x.alert_day.count, x.alert_month.start, x.alert_month.count);
+      x.alert_day.start, x.alert_day.count, x.alert_month.start, x.alert_month.count,
+      x.alert_credits.start, x.alert_credits.opening, x.alert_credits.spent);
   b.Finish(record);
   return Finish(b);
 }
@@ -166,6 +167,9 @@ std::optional<KeyState> DecodeKey(std::string_view stored) {
   }
   x.alert_day = {.start = r->alert_day_start_us(), .count = r->alert_day_count()};
   x.alert_month = {.start = r->alert_month_start_us(), .count = r->alert_month_count()};
+  x.alert_credits = {.start = r->alert_credits_start_us(),
+                     .opening = r->alert_credits_opening(),
+                     .spent = r->alert_credits_spent()};
   k.DropEmptyExtras();
   return k;
 }

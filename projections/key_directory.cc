@@ -40,7 +40,7 @@ bool KeyExtras::operator==(const KeyExtras& o) const {
          rate == o.rate && member_monthly_units == o.member_monthly_units &&
          expires_at_us == o.expires_at_us && credits == o.credits &&
          alert_percents == o.alert_percents && alert_day == o.alert_day &&
-         alert_month == o.alert_month;
+         alert_month == o.alert_month && alert_credits == o.alert_credits;
 }
 
 const KeyExtras KeyState::kNoExtras;

@@ -113,6 +113,7 @@ Status SetAlertThresholds(OpContext& c, KeyState& key, const fb::AlertThresholds
     x.alert_day = x.alert_month = {};
   }
   x.alert_percents = percents;
+  if (x.alert_credits.start == 0 || percents.empty()) OpenCreditsWindow(key, c.now);
   key.updated_us = c.now;
   std::string list;
   for (uint8_t p : percents) list += (list.empty() ? "" : ", ") + std::to_string(p) + "%";
@@ -147,6 +148,7 @@ Status AddCredits(OpContext& c, KeyState& key, const fb::CreditsAdded& op) {
   if (!credits.enabled) credits.refilled_us = RefillPeriodStart(credits, c.now);
   credits.enabled = true;
   credits.balance = SaturatingAdd(credits.balance, op.units());
+  OpenCreditsWindow(key, c.now);  // a top-up: what its thresholds watch starts again
   key.updated_us = c.now;
   c.detail = "credits: " + std::string(op.units() >= 0 ? "+" : "") + std::to_string(op.units()) +
              " units, balance " + std::to_string(credits.balance);
@@ -166,6 +168,7 @@ Status SetCredits(OpContext& c, KeyState& key, const fb::CreditsConfigSet& op) {
   if (new_period || credits.refill_period == fb::RefillPeriod::None) {
     credits.refilled_us = RefillPeriodStart(credits, c.now);
   }
+  OpenCreditsWindow(key, c.now);
   key.updated_us = c.now;
   c.detail = std::string("credits ") + (credits.enabled ? "on" : "off") + ", balance " +
              std::to_string(credits.balance);

@@ -74,6 +74,15 @@ struct AlertWindow {
   friend bool operator==(const AlertWindow&, const AlertWindow&) = default;
 };
 
+// The credits a root key's thresholds watch: units spent since the window opened (the thresholds
+// were set, the credits topped up or reconfigured, or refilled), of the balance it opened with.
+struct CreditsWindow {
+  TimeUs start = 0;  // 0: not watched
+  int64_t opening = 0;
+  uint64_t spent = 0;
+  friend bool operator==(const CreditsWindow&, const CreditsWindow&) = default;
+};
+
 // What few keys have, held apart from the KeyState so that a plain key pays one pointer for it
 // (bench/README.md, memory): allowed sources, an own config, the old secret during a rotation's
 // grace period, the pool a deleted child still counts to, and the limits beyond the quota (rate
@@ -98,6 +107,7 @@ struct KeyExtras {
   std::vector<uint8_t> alert_percents;
   AlertWindow alert_day;    // requests of the latest UTC day
   AlertWindow alert_month;  // units of the latest UTC month
+  CreditsWindow alert_credits;  // a root key's credits, while they are on
 
   // True when every field has its default: the key needs no extras.
   bool empty() const;

@@ -99,3 +99,26 @@ BOOST_AUTO_TEST_CASE(thresholds_raise_alerts_a_member_sees_its_own_a_raise_resol
     BOOST_TEST(MetricValue(s.port(), "keymeter_alerts_total{kind=\"resolved\"}").value_or(0) == 2.0);
   }
 }
+
+// A pool's credits: 4 of 8 units spent crosses 50 %; a top-up opens a new window and resolves it.
+BOOST_AUTO_TEST_CASE(credits_thresholds_cross_and_a_top_up_resolves) {
+  ApiServer s;
+  const auto [account, admin] = s.CreateAccount("credit alerts");
+  const std::string root = s.IssueKey(admin, "pool", "", "active").substr(0, 8);
+  Reply added = s.Call("POST", "/v1/keys/" + root + "/credits", R"({"units":8,"reason":"open"})",
+                       admin);
+  BOOST_REQUIRE_MESSAGE(added.status == 200, added.status << " " << added.body);
+  BOOST_REQUIRE_EQUAL(
+      s.Call("PUT", "/v1/keys/" + root + "/alerts", R"({"percents":[50]})", admin).status, 200);
+  s.PostEvents(EventLine(root, 0, 0, "search", 200, 3) + EventLine(root, 1, 0, "search", 200, 1));
+  Reply crossed = WaitForAlerts(s, admin, 1);
+  BOOST_TEST(Alerts(crossed) == std::vector<std::string>{"crossed 50 credits " + root},
+             boost::test_tools::per_element());
+  BOOST_TEST(crossed.json().Int("/alerts/0/limit") == 8);
+  BOOST_TEST(crossed.json().Int("/alerts/0/value") == 4);
+  BOOST_REQUIRE_EQUAL(s.Call("POST", "/v1/keys/" + root + "/credits",
+                             R"({"units":10,"reason":"top-up"})", admin).status, 200);
+  Reply resolved = WaitForAlerts(s, admin, 2);
+  BOOST_TEST(resolved.json().Str("/alerts/0/type") == "threshold.resolved");
+  BOOST_TEST(resolved.json().Str("/alerts/0/resolves") == resolved.json().Str("/alerts/1/alert_id"));
+}

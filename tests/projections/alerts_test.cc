@@ -170,3 +170,82 @@ BOOST_FIXTURE_TEST_CASE(the_op_validates_starts_counting_and_is_kept, KeyOpsFixt
                  .error()
                  .code() == Code::kInvalidField);
 }
+
+// A pool's credits: thresholds watch the units spent of the balance the window opened with; a
+// top-up resolves (a new window), a refill opens a new window at its period.
+BOOST_AUTO_TEST_CASE(credits_alert_on_what_the_window_spent_top_ups_and_refills_resolve) {
+  KeyState pool;
+  pool.id = *KeyId::Parse("CredKey1");
+  pool.account_id = "acctAAAA";
+  KeyExtras& x = pool.mutable_extras();
+  x.credits = {.enabled = true, .balance = 100, .refill_units = 100,
+               .refill_period = fb::RefillPeriod::Day, .rollover = false, .refilled_us = kDay};
+  x.alert_percents = {50, 100};
+  OpenCreditsWindow(pool, kDay + 1);
+  BOOST_TEST(x.alert_credits.opening == 100);
+  std::vector<Alert> out;
+  auto spend = [&](TimeUs t, uint32_t units) {  // as the projector: spend, then count
+    RefillUntil(x.credits, t);
+    x.credits.balance -= units;
+    CountForAlerts(pool, false, t, units, &out);
+  };
+  for (int i = 1; i <= 6; ++i) spend(kDay + i * 1'000'000, 10);
+  BOOST_TEST(Names(out) == std::vector<std::string>{"crossed 50 credits 100"},
+             boost::test_tools::per_element());
+  const std::string crossed = out[0].alert_id;
+  BOOST_TEST(out[0].value == 50u);
+  BOOST_TEST(out[0].window_start_us == kDay + 1);
+
+  // A top-up: the window opens again with the balance after it (40 + 60): the 50 % resolves.
+  out.clear();
+  const AlertWatch before = AlertWatchOf(pool);
+  x.credits.balance += 60;
+  OpenCreditsWindow(pool, kDay + 10'000'000);
+  AlertChanges(before, AlertWatchOf(pool), kDay + 10'000'000, &out);
+  BOOST_REQUIRE_EQUAL(out.size(), 1u);
+  BOOST_TEST(out[0].resolved);
+  BOOST_TEST(out[0].resolves == crossed);
+  BOOST_TEST(x.alert_credits.opening == 100);
+
+  // 100 of 100 spent: both thresholds.
+  out.clear();
+  spend(kDay + 11'000'000, 100);
+  BOOST_TEST(Names(out) == (std::vector<std::string>{"crossed 50 credits 100",
+                                                      "crossed 100 credits 100"}),
+             boost::test_tools::per_element());
+  // The next day's refill (no rollover: the balance is set to 100) opens a new window: the
+  // crossings resolve, and 10 of 100 is under both.
+  out.clear();
+  spend(kDay + kMicrosPerDay + 5, 10);
+  BOOST_TEST(Names(out) == (std::vector<std::string>{"resolved 50 credits 100",
+                                                      "resolved 100 credits 100"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(x.alert_credits.start == kDay + kMicrosPerDay);
+  BOOST_TEST(x.alert_credits.opening == 100);
+  BOOST_TEST(x.alert_credits.spent == 10u);
+  // Credits off closes the window; a child never has one.
+  x.credits.enabled = false;
+  OpenCreditsWindow(pool, kDay + kMicrosPerDay + 6);
+  BOOST_TEST(x.alert_credits.start == 0);
+}
+
+// The window is in the key's record: a reload counts on from where it was.
+BOOST_FIXTURE_TEST_CASE(credits_window_opens_with_the_ops_and_is_kept, KeyOpsFixture) {
+  Setup();
+  BOOST_REQUIRE(Outcome(BuildCreditsAdded(A(), "ParentAA", 500, "opening")) == "OK");
+  BOOST_REQUIRE(Outcome(BuildAlertThresholdsSet(A(), "ParentAA", {80})) == "OK");
+  const KeyState* k = directory->FindKey(*KeyId::Parse("ParentAA"));
+  BOOST_REQUIRE(k != nullptr);
+  BOOST_TEST(k->extras().alert_credits.opening == 500);
+  const TimeUs opened = k->extras().alert_credits.start;
+  BOOST_TEST(opened != 0);
+  BOOST_REQUIRE(Outcome(BuildCreditsAdded(A(), "ParentAA", 100, "top-up")) == "OK");
+  k = directory->FindKey(*KeyId::Parse("ParentAA"));
+  BOOST_TEST(k->extras().alert_credits.opening == 600);
+  const CreditsWindow kept = k->extras().alert_credits;
+  Reopen();
+  BOOST_TEST((directory->FindKey(*KeyId::Parse("ParentAA"))->extras().alert_credits == kept));
+  // A child's thresholds watch no credits.
+  BOOST_REQUIRE(Outcome(BuildAlertThresholdsSet(A(), "ChildAA1", {50})) == "OK");
+  BOOST_TEST(directory->FindKey(*KeyId::Parse("ChildAA1"))->extras().alert_credits.start == 0);
+}
