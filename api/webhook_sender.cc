@@ -35,6 +35,7 @@ namespace {
 
 constexpr size_t kOutboxPage = 1000;
 constexpr auto kApplyWait = std::chrono::seconds(10);
+constexpr auto kRecordedFor = std::chrono::minutes(1);
 
 std::string JobKey(const OutboxEntry& e) { return e.webhook_id + '\0' + e.alert_id; }
 
@@ -52,9 +53,14 @@ struct WebhookSender::Impl {
   std::condition_variable_any wake;
   std::deque<OutboxEntry> jobs;              // GUARDED_BY(mu)
   absl::flat_hash_set<std::string> busy;     // GUARDED_BY(mu): queued or in flight
-  // Attempts recorded (applied) that the store may not show yet: the projector writes a batch
-  // after it applied it. A delivery whose stored attempts are fewer waits.
-  absl::flat_hash_map<std::string, uint32_t> recorded;  // GUARDED_BY(mu)
+  // Attempts recorded (published) that the store may not show yet: the projector writes a
+  // batch after it applied it. A delivery whose stored attempts are fewer waits; an entry goes
+  // once the store caught up, or after kRecordedFor (the delivery left the outbox).
+  struct Recorded {
+    uint32_t attempt;
+    std::chrono::steady_clock::time_point at;
+  };
+  absl::flat_hash_map<std::string, Recorded> recorded;  // GUARDED_BY(mu)
   std::unique_ptr<KafkaProducer> producer;   // the poll thread's
   std::vector<std::jthread> threads;
 
@@ -92,6 +98,7 @@ struct WebhookSender::Impl {
         wake.wait_for(lock, stop, options.poll, [] { return false; });
       }
       if (stop.stop_requested()) return;
+      Forget();
       if (!pipeline().Readiness().first) continue;
       std::vector<OutboxEntry> topic;
       std::string after;
@@ -112,6 +119,12 @@ struct WebhookSender::Impl {
     }
   }
 
+  void Forget() {
+    const auto cutoff = std::chrono::steady_clock::now() - kRecordedFor;
+    std::lock_guard lock(mu);
+    absl::erase_if(recorded, [&](const auto& entry) { return entry.second.at < cutoff; });
+  }
+
   // Queues the due deliveries of owned accounts; gathers the alerts waiting for the topic.
   void Offer(std::vector<OutboxEntry>& entries, std::vector<OutboxEntry>* topic) {
     const TimeUs now = NowUs();
@@ -124,7 +137,7 @@ struct WebhookSender::Impl {
         continue;
       }
       std::lock_guard lock(mu);
-      if (jobs.size() >= size_t(options.senders) * 4) return;  // the next poll offers the rest
+      if (jobs.size() >= size_t(options.senders) * 4) continue;  // the next poll offers it
       if (!busy.insert(JobKey(e)).second) continue;
       jobs.push_back(std::move(e));
       wake.notify_all();
@@ -136,7 +149,9 @@ struct WebhookSender::Impl {
       OutboxEntry e;
       {
         std::unique_lock lock(mu);
-        if (!wake.wait(lock, stop, [&] { return !jobs.empty(); })) return;
+        if (!wake.wait(lock, stop, [&] { return !jobs.empty(); }) || stop.stop_requested()) {
+          return;
+        }
         e = std::move(jobs.front());
         jobs.pop_front();
       }
@@ -147,6 +162,7 @@ struct WebhookSender::Impl {
   }
 
   void Deliver(const OutboxEntry& e) {
+    if (!Owned(e.account_id)) return;  // the partition moved since it was queued
     Store& store = pipeline().store();
     Result<std::optional<WebhookDelivery>> delivery =
         ReadDelivery(store.db(), store.cfs()[Cf::kWebhooks], e.account_id, e.webhook_id,
@@ -157,11 +173,12 @@ struct WebhookSender::Impl {
       std::lock_guard lock(mu);
       auto it = recorded.find(JobKey(e));
       if (it != recorded.end()) {
-        if (it->second > d.attempts) return;  // the store is a batch behind: next poll
+        if (it->second.attempt > d.attempts) return;  // the store is a batch behind: next poll
         recorded.erase(it);
       }
     }
-    if (d.delivered || d.failed) return;
+    // Delivered, given up, or not due (queued from a page read before the last attempt landed).
+    if (d.delivered || d.failed || d.next_attempt_us > NowUs()) return;
     Result<std::optional<Alert>> alert = ReadAlert(store.db(), store.cfs()[Cf::kAlerts],
                                                    e.account_id, e.alert_time_us, e.alert_id);
     if (!alert || !alert.value()) return;
@@ -198,9 +215,10 @@ struct WebhookSender::Impl {
     a.delivered = reply && a.status >= 200 && a.status < 300;
     if (!a.delivered) {
       a.error = reply ? "HTTP-STATUS" : std::string(LogName(reply.error().code()));
-      const int doublings = int(std::min<uint32_t>(a.attempt - 1, 30));
-      const TimeUs backoff = std::min(Micros(options.retry_base) << doublings,
-                                      Micros(options.retry_max));
+      const TimeUs most = Micros(options.retry_max);
+      TimeUs backoff = Micros(options.retry_base);
+      for (uint32_t i = 1; i < a.attempt && backoff < most; ++i) backoff *= 2;  // no overflow
+      backoff = std::min(backoff, most);
       a.next_attempt_us = NowUs() + std::max<TimeUs>(backoff, 1);
       if (a.next_attempt_us > e.alert_time_us + Micros(options.retry_for)) a.next_attempt_us = 0;
     }
@@ -210,8 +228,10 @@ struct WebhookSender::Impl {
       spdlog::warn("webhooks: recording attempt {} of {} to {}: {}", a.attempt, e.alert_id,
                    e.webhook_id, s.ToString());
     }
+    // Not in the log: the attempt is made again (a receiver dedupes on the alert id).
+    if (!s.ok() && s.code() != Code::kCommandPending) return;
     std::lock_guard lock(mu);
-    recorded[JobKey(e)] = a.attempt;
+    recorded[JobKey(e)] = {a.attempt, std::chrono::steady_clock::now()};
   }
 
   // Puts the alerts on the topic, then records them published, account by account.

@@ -128,7 +128,12 @@ void Create(ApiContext& api, const http::Request& request, http::Response& respo
                                               return BuildWebhookCreated(h, webhook_id, **url,
                                                                          names);
                                             });
-  if (AnswerUnlessOk(outcome, response)) return;
+  // Not applied yet (202): the id and the secret now, or never (an Idempotency-Key's retry
+  // answers the 201 again).
+  const auto pending = [&](JsonWriter& json) {
+    json.Key("webhook_id").String(webhook_id).Key("secret").String(*secret);
+  };
+  if (AnswerUnlessOk(outcome, response, pending)) return;
   std::optional<WebhookState> made;
   {
     std::shared_lock lock(api.pipeline.projector().state_mutex());
