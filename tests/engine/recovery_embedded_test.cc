@@ -71,9 +71,10 @@ BOOST_AUTO_TEST_CASE(sigkill_while_posting_events_and_admin_ops_loses_and_double
   TempDir tmp;
   const std::string data_dir = tmp.sub("live");
   const uint16_t port = FreePort();
+  // No webhook sender, as in recovery_test: the log is the test's alone.
   const std::vector<std::string> args = {"serve", "--data-dir", data_dir, "--listen",
                                          "127.0.0.1:" + std::to_string(port), "--operator-token",
-                                         kOperatorToken};
+                                         kOperatorToken, "--webhook-senders", "0"};
 
   // Accounts and keys first, on a server left alone.
   std::vector<Account> accounts(kAccounts);
