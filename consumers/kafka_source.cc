@@ -85,6 +85,7 @@ Status KafkaSource::Close() {
   incoming_.clear();
   std::lock_guard lock(mu_);
   standby_.clear();
+  next_fetch_.clear();
   pending_.clear();
   buffered_messages_ = 0;
   buffered_bytes_ = 0;
@@ -139,8 +140,15 @@ std::optional<int64_t> KafkaSource::StartOffset(int32_t partition) {
     // could fetch more of it), so its stored offset stays put until it is read from there.
     DropBuffered(partition);
   }
-  if (!options_.stored_offset) return std::nullopt;
-  return options_.stored_offset(partition);
+  std::optional<int64_t> start;
+  if (options_.stored_offset) start = options_.stored_offset(partition);
+  std::lock_guard lock(mu_);
+  if (start.has_value()) {
+    next_fetch_[partition] = *start;
+  } else {
+    next_fetch_.erase(partition);
+  }
+  return start;
 }
 
 std::optional<std::vector<int32_t>> KafkaSource::Followed() const {
@@ -177,9 +185,11 @@ size_t KafkaSource::buffered_messages() const { return Locked([&] { return buffe
 std::vector<int32_t> KafkaSource::assigned() const { return Locked([&] { return List(assigned_); }); }
 std::vector<int32_t> KafkaSource::standbys() const { return Locked([&] { return List(standby_); }); }
 SourceBuffer KafkaSource::Buffered() const {
-  return Locked([&] { return SourceBuffer{buffered_messages_, buffered_bytes_, Full()}; });
+  return Locked(
+      [&] { return SourceBuffer{buffered_messages_, buffered_bytes_, Full(), rewound_}; });
 }
 uint64_t KafkaSource::full_count() const { return Locked([&] { return full_count_; }); }
+uint64_t KafkaSource::rewound_count() const { return Locked([&] { return rewound_; }); }
 
 void KafkaSource::DropBuffered(int32_t partition) {
   auto it = pending_.find(partition);
@@ -249,6 +259,13 @@ Status KafkaSource::Fill(KafkaConsumer& consumer, bool standby, std::chrono::mil
       for (KafkaMessage& m : incoming_) {
         // Revoked and not back, or no longer tailed.
         if (!(standby ? standby_ : assigned_).contains(m.partition())) continue;
+        // Taken already in this assignment, or below its start: a rewind (see the header).
+        auto next = next_fetch_.try_emplace(m.partition(), m.offset()).first;
+        if (m.offset() < next->second) {
+          ++rewound_;
+          continue;
+        }
+        next->second = m.offset() + 1;
         buffered_bytes_ += SizeOf(m);
         ++buffered_messages_;
         pending_[m.partition()].push_back(std::move(m));

@@ -45,6 +45,7 @@ struct SourceBuffer {
   size_t messages = 0;
   size_t bytes = 0;
   bool full = false;
+  uint64_t rewound = 0;  // messages dropped since the start as below the offset expected next
 };
 
 // The stored next offset of `partition`, or nullopt when nothing was applied from it yet.

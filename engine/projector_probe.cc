@@ -106,6 +106,12 @@ ProjectorProbe::ProjectorProbe(Metrics& metrics)
                                    "none of its consumers for KEYMETER_DROP_PARTITION_AFTER_SECONDS")
                              .Register(metrics.registry())
                              .Add({});
+  rewound_ = &prometheus::BuildCounter()
+                  .Name("keymeter_source_rewound_messages_total")
+                  .Help("Messages the source dropped because their partition's next offset was "
+                        "past them already: a client that fetched again from an older offset")
+                  .Register(metrics.registry())
+                  .Add({});
   auto gauge = [&](const char* name, const char* help) {
     return &prometheus::BuildGauge().Name(name).Help(help).Register(metrics.registry()).Add({});
   };
@@ -134,6 +140,10 @@ void ProjectorProbe::SourceBuffered(const SourceBuffer& buffer) {
   buffered_messages_->Set(double(buffer.messages));
   buffered_bytes_->Set(double(buffer.bytes));
   buffer_full_->Set(buffer.full ? 1 : 0);
+  // A renewed source counts from 0 again.
+  if (buffer.rewound < rewound_seen_) rewound_seen_ = 0;
+  rewound_->Increment(double(buffer.rewound - rewound_seen_));
+  rewound_seen_ = buffer.rewound;
 }
 
 void ProjectorProbe::BatchCommitted(const ProjectorStats& stats) {

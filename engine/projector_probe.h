@@ -93,6 +93,8 @@ class ProjectorProbe {
   prometheus::Gauge* buffered_messages_ = nullptr;
   prometheus::Gauge* buffered_bytes_ = nullptr;
   prometheus::Gauge* buffer_full_ = nullptr;
+  prometheus::Counter* rewound_ = nullptr;
+  uint64_t rewound_seen_ = 0;  // the source's count at the last SourceBuffered()
   // keymeter_projector_seconds_total{phase="poll"|"apply"|"write_wait"}
   prometheus::Counter* poll_seconds_ = nullptr;
   prometheus::Counter* apply_seconds_ = nullptr;

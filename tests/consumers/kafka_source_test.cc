@@ -244,7 +244,8 @@ BOOST_AUTO_TEST_CASE(rebalance_keeps_each_store_exact) {
   }
   BOOST_CHECK(first_store.Complete(produced));
   BOOST_TEST_MESSAGE("first applied " << first_store.received << ", second "
-                                      << second_store.received);
+                                      << second_store.received << "; rewinds dropped "
+                                      << first->rewound_count());
 }
 
 BOOST_AUTO_TEST_CASE(dead_letters_reach_the_dlq_topic) {
