@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
           .string();
   std::filesystem::remove_all(dir);
   double project_s = 0, project_cpu_s = 0;
-  ProjectorStats stats;
+  ProjectorStats stats, setup_stats;
   {
     auto store = std::move(Store::Open({.path = dir}).value());
     KeyDirectory directory(store->cfs());
@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
       if (!projector.RunBatch(source)) return 1;
     }
     source.set_limits(all_sizes);
+    setup_stats = projector.stats();
     const auto start = Clock::now();
     const double cpu_start = CpuSeconds();
     while (!source.AtEnd()) {
@@ -190,11 +191,14 @@ int main(int argc, char** argv) {
       "\"partitions\":%d,\"keymeter_events_per_s\":%.0f,\"baseline\":\"FlatBuffers verify of "
       "each envelope\",\"baseline_events_per_s\":%.0f,\"ratio\":%.4f,\"verified\":%lld,"
       "\"requests_applied\":%llu,\"batches\":%llu,\"avg_envelope_bytes\":%.1f,"
-      "\"wall_s\":%.2f,\"cpu_s\":%.2f,\"cpu_us_per_event\":%.2f,\"overlap_commits\":%s}\n",
+      "\"wall_s\":%.2f,\"cpu_s\":%.2f,\"cpu_us_per_event\":%.2f,\"overlap_commits\":%s,"
+      "\"projector_thread_us_per_event\":{\"apply\":%.3f,\"write_wait\":%.3f}}\n",
       args.quick ? "true" : "false", (long long)args.events, lo.accounts, lo.keys, kPartitions, rate,
       baseline_rate, rate / baseline_rate, (long long)verified,
       (unsigned long long)stats.requests_applied, (unsigned long long)stats.batches,
       double(bytes) / double(args.events), project_s, project_cpu_s,
-      project_cpu_s * 1e6 / double(args.events), args.overlap ? "true" : "false");
+      project_cpu_s * 1e6 / double(args.events), args.overlap ? "true" : "false",
+      double((stats.apply_time - setup_stats.apply_time).count()) / double(args.events),
+      double((stats.write_wait_time - setup_stats.write_wait_time).count()) / double(args.events));
   return 0;
 }

@@ -57,7 +57,7 @@ Result<size_t> Projector::RunBatch(Source& source) {
     }
     {
       std::unique_lock lock(state_mutex_);
-      for (const SourceMessage& m : messages) Apply(m);
+      ApplyAll(messages);
     }
     // Applied: a rebalance waiting for them need not wait for this batch's commit too.
     if (!messages.empty()) source.Release();
@@ -97,11 +97,10 @@ Result<size_t> Projector::RunBatch(Source& source) {
   return consumed;
 }
 
-void Projector::Apply(const SourceMessage& m) {
+void Projector::Apply(const SourceMessage& m, Decoded decoded) {
   PartitionState& part = Partition(m.partition);
   part.record.next_offset = m.offset + 1;
   part.dirty = true;
-  Decoded decoded = DecodeEnvelope(m.payload, options_.max_message_bytes);
   if (!decoded.ok()) {
     DeadLetterOf(m, decoded.reason, std::move(decoded.detail));
     return;

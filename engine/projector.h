@@ -46,8 +46,9 @@
 #include <string>
 #include <vector>
 
-#include "consumers/dead_letter.h"
 #include "absl/container/flat_hash_map.h"
+#include "consumers/dead_letter.h"
+#include "consumers/decode.h"
 #include "consumers/source.h"
 #include "engine/freshness.h"
 #include "engine/partition_state.h"
@@ -178,7 +179,15 @@ class Projector {
   void NoteLogEnds(Source& source);
   // True when `account` is on `partition` ("acct/" records, NoteAccount).
   bool OnPartition(std::string_view account, int32_t partition) const;
-  void Apply(const SourceMessage& message);
+  // Applies a chunk in log order, in groups of kPrefetchGroup: each group is decoded first and
+  // the rows its requests will touch are prefetched (dedupe window, key directory, quota
+  // windows, usage batch), so their cache misses overlap instead of stalling one event after
+  // another (bench/README.md: apply 1.65 -> 1.45 us per event, medians of 6 runs each).
+  void ApplyAll(const std::vector<SourceMessage>& messages);
+  // Starts loading what applying `env` (a verified envelope) will read: the slots of a request
+  // event's key in the dedupe window, the key directory, the quota windows and the usage batch.
+  void Prefetch(const fb::Envelope& env, const SourceMessage& message);
+  void Apply(const SourceMessage& message, Decoded decoded);
   void ApplyRequest(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);
   // A lifecycle op: its outcome, or (an idempotent command seen before) the first one.
   Status ApplyOp(const fb::Envelope& env, const SourceMessage& message, PartitionState& part);

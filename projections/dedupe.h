@@ -30,6 +30,12 @@
 
 namespace keymeter {
 
+// FNV-1a's 64-bit loop (xor a byte, multiply by the FNV prime) from the offset basis
+// 1469598103934665603 — not FNV-1a's own (14695981039346656037), so its values are not the
+// reference vectors'; kept because Kafka's group.instance.id is derived from it
+// (engine/pipeline.cc) and must not change between versions. Stable across processes.
+uint64_t StableHash(std::string_view s);
+
 class DedupeWindow {
  public:
   DedupeWindow(TimeUs window_us, size_t max_entries)
@@ -39,6 +45,10 @@ class DedupeWindow {
   // (when recent enough) and returns false. Advances the watermark to `t`.
   bool SeenOrAdd(std::string_view account_id, const RequestIdBytes& id, TimeUs t);
 
+  // Starts loading the slot SeenOrAdd(account_id, id, ...) will probe.
+  void Prefetch(std::string_view account_id, const RequestIdBytes& id) const {
+    ids_.prefetch(Id{StableHash(account_id), id});
+  }
   // Remembers an accepted request without checking it (rebuilding after a restart).
   void Remember(std::string_view account_id, const RequestIdBytes& id, TimeUs t);
   void set_watermark(TimeUs t) { watermark_ = std::max(watermark_, t); }
@@ -67,11 +77,5 @@ class DedupeWindow {
   TimeUs swept_at_ = INT64_MIN / 2;  // the watermark at the last sweep
   absl::flat_hash_map<Id, TimeUs, IdHash> ids_;
 };
-
-// FNV-1a's 64-bit loop (xor a byte, multiply by the FNV prime) from the offset basis
-// 1469598103934665603 — not FNV-1a's own (14695981039346656037), so its values are not the
-// reference vectors'; kept because Kafka's group.instance.id is derived from it
-// (engine/pipeline.cc) and must not change between versions. Stable across processes.
-uint64_t StableHash(std::string_view s);
 
 }  // namespace keymeter

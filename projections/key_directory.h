@@ -68,6 +68,8 @@ class KeyDirectory {
   // is always of its own account.
   std::vector<KeyId> DropAccount(std::string_view account_id);
   const KeyState* FindKey(KeyId id) const;
+  // Starts loading the hash-table slot FindKey(id) will read (the projector's prefetch pass).
+  void Prefetch(KeyId id) const { keys_.prefetch(id); }
   // A gateway credential, revoked or not; nullptr if there is none.
   const GatewayState* FindGateway(std::string_view gateway_id) const;
   // Gateways ordered by id, revoked ones included.

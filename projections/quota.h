@@ -72,6 +72,11 @@ class QuotaWindows {
   void Count(KeyId key, KeyId root, TimeUs t, uint32_t units, bool pool_rated = false,
              bool member_rated = false);
 
+  // Starts loading the slots Count() will touch for `key` (as a pool and as a member).
+  void Prefetch(KeyId key) const {
+    pools_.prefetch(key);
+    members_.prefetch(key);
+  }
   // The pool of a root key, and the member window of a child; empty windows when unseen.
   QuotaWindow Pool(KeyId root) const;
   QuotaWindow Member(KeyId key) const;

@@ -228,6 +228,12 @@ void UsageBatch::Add(const UsageEvent& e) {
   AddToSlot(days_[Day{char(UsageScope::kAccount), account, day}].hours, hour, c);
 }
 
+void UsageBatch::Prefetch(KeyId key, TimeUs t) const {
+  const TimeUs day = DayStart(t);
+  days_.prefetch(Day{char(UsageScope::kKey), key.packed(), day});
+  days_.prefetch(Day{char(UsageScope::kRoot), key.packed(), day});
+}
+
 void UsageBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
   // In key order: the memtable's skip list inserts sorted keys next to the previous one (its
   // cached splice) instead of searching from the top for each.

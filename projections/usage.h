@@ -85,6 +85,9 @@ struct UsageEvent {
 class UsageBatch {
  public:
   void Add(const UsageEvent& e);
+  // Starts loading the slots Add() will touch for a request of `key` at `t` (its own day, and
+  // its pool's when it is a root key).
+  void Prefetch(KeyId key, TimeUs t) const;
   // Writes one Merge per touched (entity, day) into `batch` and clears the aggregate.
   void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf);
   bool empty() const { return days_.empty(); }
