@@ -182,18 +182,12 @@ struct WebhookSender::Impl {
     Result<std::optional<Alert>> alert = ReadAlert(store.db(), store.cfs()[Cf::kAlerts],
                                                    e.account_id, e.alert_time_us, e.alert_id);
     if (!alert || !alert.value()) return;
-    std::string url;
-    {
-      std::shared_lock lock(pipeline().projector().state_mutex());
-      const AccountState* account = pipeline().directory().FindAccount(e.account_id);
-      if (account == nullptr) return;
-      for (const WebhookState& w : account->webhooks) {
-        if (w.webhook_id == e.webhook_id) url = w.url;
-      }
-    }
+    const std::optional<WebhookState> webhook =
+        FindWebhook(pipeline(), e.account_id, e.webhook_id);
     const std::optional<std::string> secret =
         WebhookSecret(context.options.operator_token_hash, e.webhook_id);
-    if (url.empty() || !secret) return;
+    if (!webhook || !secret) return;
+    const std::string& url = webhook->url;
     WebhookAttempt a{.webhook_id = e.webhook_id,
                      .alert_id = e.alert_id,
                      .alert_time_us = e.alert_time_us,

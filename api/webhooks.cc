@@ -73,6 +73,17 @@ std::string DeliveryBody(const Alert& a) {
   return json.Take();
 }
 
+std::optional<WebhookState> FindWebhook(Pipeline& pipeline, std::string_view account_id,
+                                        std::string_view webhook_id) {
+  std::shared_lock lock(pipeline.projector().state_mutex());
+  const AccountState* account = pipeline.directory().FindAccount(account_id);
+  if (account == nullptr) return std::nullopt;
+  for (const WebhookState& w : account->webhooks) {
+    if (w.webhook_id == webhook_id) return w;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 void WriteWebhook(JsonWriter& json, const WebhookState& w) {
@@ -85,17 +96,10 @@ void WriteWebhook(JsonWriter& json, const WebhookState& w) {
 // The admin's webhook named by the path, copied under the state lock; nullopt after 404.
 std::optional<WebhookState> PathWebhook(ApiContext& api, const Credential& admin,
                                         const http::Request& request, http::Response& response) {
-  const std::string_view id = request.PathParam("id");
-  {
-    std::shared_lock lock(api.pipeline.projector().state_mutex());
-    if (const AccountState* a = api.pipeline.directory().FindAccount(admin.account_id)) {
-      for (const WebhookState& w : a->webhooks) {
-        if (w.webhook_id == id) return w;
-      }
-    }
-  }
-  http::SetError(response, 404, Code::kNoSuchWebhook, "no such webhook");
-  return std::nullopt;
+  std::optional<WebhookState> w = FindWebhook(api.pipeline, admin.account_id,
+                                              request.PathParam("id"));
+  if (!w) http::SetError(response, 404, Code::kNoSuchWebhook, "no such webhook");
+  return w;
 }
 
 void Create(ApiContext& api, const http::Request& request, http::Response& response) {
@@ -134,15 +138,8 @@ void Create(ApiContext& api, const http::Request& request, http::Response& respo
     json.Key("webhook_id").String(webhook_id).Key("secret").String(*secret);
   };
   if (AnswerUnlessOk(outcome, response, pending)) return;
-  std::optional<WebhookState> made;
-  {
-    std::shared_lock lock(api.pipeline.projector().state_mutex());
-    if (const AccountState* a = api.pipeline.directory().FindAccount(admin->account_id)) {
-      for (const WebhookState& w : a->webhooks) {
-        if (w.webhook_id == webhook_id) made = w;
-      }
-    }
-  }
+  const std::optional<WebhookState> made =
+      FindWebhook(api.pipeline, admin->account_id, webhook_id);
   if (!made) return http::SetError(response, 404, Code::kNoSuchWebhook, "no such webhook");
   JsonWriter json;
   json.BeginObject();

@@ -10,7 +10,7 @@
 //   Keymeter-Signature: t=<unix seconds>,v1=<hex(HMAC-SHA256(secret, "<t>." + body))>
 // A receiver recomputes v1 over the raw body and refuses a `t` too far from its clock.
 //
-// Thread safety: pure functions.
+// Thread safety: pure functions, but FindWebhook, which takes the projector's state lock.
 
 #pragma once
 
@@ -25,6 +25,13 @@ namespace keymeter {
 
 struct Alert;
 class JsonWriter;
+class Pipeline;
+struct WebhookState;
+
+// A copy of webhook `webhook_id` of `account_id`, taken under the projector's state lock;
+// nullopt when the account has none of that id.
+std::optional<WebhookState> FindWebhook(Pipeline& pipeline, std::string_view account_id,
+                                        std::string_view webhook_id);
 
 // The secret of `webhook_id`; nullopt without an operator token (no deployment secret).
 std::optional<std::string> WebhookSecret(const std::optional<Digest>& operator_token_hash,
