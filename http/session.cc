@@ -276,11 +276,14 @@ std::string_view SerializeHead(const Response& response, bool keep, unsigned ver
   head->push_back(' ');
   const beast::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(unsigned(s)));
   head->append(reason.data(), reason.size()).append("\r\n");
-  if (!HasCrLf(response.content_type)) append_field("Content-Type", response.content_type);
+  const bool streamed = has_body && s == 200 && response.stream;
+  // No Content-Type without content (a 204, or a 401 of GET /v1/authorize with no body).
+  if ((streamed || (has_body && !response.body.empty())) && !HasCrLf(response.content_type)) {
+    append_field("Content-Type", response.content_type);
+  }
   for (const auto& [name, value] : response.headers) {
     if (!name.empty() && !HasCrLf(name) && !HasCrLf(value)) append_field(name, value);
   }
-  const bool streamed = has_body && s == 200 && response.stream;
   if (streamed) {
     // HTTP/1.0 has no chunks: the body ends with the connection (Write() closes it).
     if (version != 10) append_field("Transfer-Encoding", "chunked");

@@ -112,6 +112,7 @@ BOOST_AUTO_TEST_CASE(handler_exceptions_become_500_and_bodies_of_204_are_dropped
   BOOST_REQUIRE(r);
   BOOST_TEST(r->result_int() == 204u);
   BOOST_TEST(r->body().empty());
+  BOOST_TEST(r->count(bhttp::field::content_type) == 0u);  // no content, no Content-Type
   BOOST_TEST(r->count("X-Bad") == 0u);
   BOOST_TEST(std::string((*r)["X-Good"]) == "yes");
   BOOST_TEST(c.Get("/hello").has_value());  // the connection survived both
