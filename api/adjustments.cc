@@ -21,6 +21,7 @@
 #include "http/json.h"
 #include "projections/adjustments.h"
 #include "projections/key_directory.h"
+#include "schemas/civil_time.h"
 
 namespace keymeter {
 namespace {

@@ -15,6 +15,7 @@
 #include "http/json.h"
 #include "projections/adjustments.h"
 #include "projections/key_directory.h"
+#include "schemas/civil_time.h"
 #include "schemas/envelope.h"
 
 namespace keymeter {

@@ -9,6 +9,7 @@
 #include "api/client_address.h"
 #include "api/gateway_internal.h"
 #include "api/idempotency.h"
+#include "api/internal.h"
 #include "cluster/cluster.h"
 #include "consumers/embedded_log.h"
 #include "engine/pipeline.h"
@@ -22,7 +23,6 @@
 
 namespace keymeter {
 namespace {
-
 constexpr std::string_view kServedBy = "X-Keymeter-Served-By";
 
 // What a request is about, for routing.
@@ -101,7 +101,7 @@ Target AuthorizeTarget(ServeContext& context, const http::Request& request, bool
 Target TargetOf(ServeContext& context, const http::Request& request, bool may_ask = true) {
   const std::string_view path = request.path;
   if (path == "/v1/authorize") return AuthorizeTarget(context, request, may_ask);
-  if (path == "/a/admin/api-key-set-parent") {  // n1ed: the admin token is in the form body
+  if (path == kN1edPath) {  // n1ed: the admin token is in the form body
     Result<FormFields> form = ParseForm(request.body);
     if (!form) return {};
     return Locate(context, FormValue(form.value(), "adminToken").value_or(""), may_ask);
@@ -205,8 +205,16 @@ void Relay(http::ClientReply&& reply, http::Response& response) {
   }
 }
 
-void OwnerUnavailable(http::Response& response, std::string_view why) {
-  SetStatusError(response, 503, Status(Code::kOwnerUnavailable, std::string(why)));
+// An error a member answers itself; on n1ed's path as n1ed answers (200, seed 001).
+void AnswerError(const http::Request& request, http::Response& response, int status,
+                 const Status& error) {
+  if (request.path == kN1edPath) return AnswerN1ed(response, error.code());
+  SetStatusError(response, status, error);
+}
+constexpr std::string_view kCatchingUp = "the owner of this account is catching up with its log";
+void OwnerUnavailable(const http::Request& request, http::Response& response,
+                      std::string_view why = kCatchingUp) {
+  AnswerError(request, response, 503, Status(Code::kOwnerUnavailable, std::string(why)));
   response.SetHeader("Retry-After", "1");
 }
 
@@ -285,7 +293,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       local.remote_address = request.Header("X-Keymeter-Client").value_or(request.remote_address);
       const Target t = Placed(cluster, TargetOf(context, local, /*may_ask=*/false));
       if (ReserveWhileCatchingUp(t)) {
-        OwnerUnavailable(response, "the owner of this account is catching up with its log");
+        OwnerUnavailable(request, response);
       } else if (AnsweredHere(cluster, t) && !PreferStandby(cluster, t)) {
         inner(local, response);
       } else if (Cluster::StandbyRead(request) && (StandsBy(cluster, t) || t.known_here)) {
@@ -305,8 +313,8 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       // let through to another member (so the limit is per member, docs/scale.md).
       const std::string client = ClientAddress(request, context.options.trusted_proxies);
       if (const int64_t wait = context.api->auth.BlockedFor(client); wait > 0) {
-        SetStatusError(response, 429,
-                       Status(Code::kTooManyAttempts, "too many failed credentials; retry later"));
+        AnswerError(request, response, 429,
+                    Status(Code::kTooManyAttempts, "too many failed credentials; retry later"));
         response.SetHeader("Retry-After", std::to_string(wait));
         response.SetHeader(std::string(kServedBy), self);
         return;
@@ -314,7 +322,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
     }
     const bool owned = AnsweredHere(cluster, t);
     if (ReserveWhileCatchingUp(t)) {
-      OwnerUnavailable(response, "the owner of this account is catching up with its log");
+      OwnerUnavailable(request, response);
       response.SetHeader(std::string(kServedBy), self);
       return;
     }
@@ -384,7 +392,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
         return;
       }
     }
-    OwnerUnavailable(response, reached ? "the account's owner moved; try again"
+    OwnerUnavailable(request, response, reached ? "the account's owner moved; try again"
                                        : "no member that owns the account answers");
   };
 }

@@ -32,6 +32,11 @@ void RegisterKeyLimitRoutes(http::Router& router, const ApiPtr& api);
 bool ReadExpiresAt(const JsonBody& body, http::Response& response, TimeUs* at);
 void RegisterAdminReadRoutes(http::Router& router, const ApiPtr& api);
 void RegisterN1edRoutes(http::Router& router, const ApiPtr& api);
+// The n1ed endpoint's path, and its answer (seed 001: always 200, {"error": null, "data": "OK"}
+// for kOk, else {"error": "<CODE>", "data": null}) — also for what a cluster member answers on
+// its behalf (api/forwarding.cc).
+inline constexpr std::string_view kN1edPath = "/a/admin/api-key-set-parent";
+void AnswerN1ed(http::Response& response, Code code);
 void RegisterBillingRoutes(http::Router& router, const ApiPtr& api);
 void RegisterGatewayAdminRoutes(http::Router& router, const ApiPtr& api);
 // GET /v1/cluster (cluster_view.cc).

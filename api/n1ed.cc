@@ -13,7 +13,9 @@
 // is the answer. Its codes outside seed 001's five are mapped onto them: KEY-DELETED →
 // NO-SUCH-API-KEY, anything else → UNABLE-TO-SET-PARENT-API-KEY. An outcome still pending after
 // the command timeout answers COMMAND-PENDING, a log that refuses the append
-// SERVICE-UNAVAILABLE (keymeter extensions).
+// SERVICE-UNAVAILABLE (keymeter extensions). In a cluster the member a client talks to answers
+// the same way for what it decides itself: TOO-MANY-ATTEMPTS, OWNER-UNAVAILABLE (with
+// Retry-After: 1) when no owner of the account answers (api/forwarding.cc).
 
 #include "api/client_address.h"
 #include "api/internal.h"
@@ -22,10 +24,7 @@
 
 namespace keymeter {
 
-namespace {
-
-// Seed 001's answer: {"error": null, "data": "OK"} for kOk, else the code's log spelling.
-void Answer(http::Response& response, Code code) {
+void AnswerN1ed(http::Response& response, Code code) {
   std::string body;
   if (code == Code::kOk) {
     body = R"({"error": null, "data": "OK"})";
@@ -36,6 +35,8 @@ void Answer(http::Response& response, Code code) {
   }
   http::SetJson(response, 200, std::move(body));
 }
+
+namespace {
 
 Code SeedCode(Code code) {
   if (code == Code::kUnableToChangeNotOwnApiKey || code == Code::kNoSuchApiKey ||
@@ -49,22 +50,24 @@ Code SeedCode(Code code) {
 
 void SetParent(ApiContext& api, const http::Request& request, http::Response& response) {
   Result<FormFields> form = ParseForm(request.body);
-  if (!form) return Answer(response, Code::kIncorrectToken);
+  if (!form) return AnswerN1ed(response, Code::kIncorrectToken);
   const FormFields& fields = form.value();
   const Resolution admin =
       api.auth.ResolveAdminToken(FormValue(fields, "adminToken").value_or(""),
                                  ClientAddress(request, api.options.trusted_proxies));
   if (admin.failure == Resolution::Failure::kRateLimited) {
     response.SetHeader("Retry-After", std::to_string(admin.retry_after_s));
-    return Answer(response, Code::kTooManyAttempts);
+    return AnswerN1ed(response, Code::kTooManyAttempts);
   }
-  if (admin.failure != Resolution::Failure::kNone) return Answer(response, Code::kIncorrectToken);
+  if (admin.failure != Resolution::Failure::kNone) {
+    return AnswerN1ed(response, Code::kIncorrectToken);
+  }
   const std::optional<KeyId> key = KeyId::Parse(FormValue(fields, "apiKey").value_or(""));
-  if (!key) return Answer(response, Code::kNoSuchApiKey);
+  if (!key) return AnswerN1ed(response, Code::kNoSuchApiKey);
   const std::optional<std::string_view> parent_text = FormValue(fields, "parentApiKey");
-  if (!parent_text) return Answer(response, Code::kInvalidParentApiKey);
+  if (!parent_text) return AnswerN1ed(response, Code::kInvalidParentApiKey);
   Result<std::string> parent = NormalizeParent(*parent_text);
-  if (!parent) return Answer(response, SeedCode(parent.error().code()));
+  if (!parent) return AnswerN1ed(response, SeedCode(parent.error().code()));
   const std::string key_id = key->str();
   const CommandOutcome outcome = RunCommand(
       api, admin.credential.account_id, Actor{},
@@ -72,22 +75,22 @@ void SetParent(ApiContext& api, const http::Request& request, http::Response& re
       {key_id, parent.value()});
   switch (outcome.kind) {
     case CommandOutcome::Kind::kPending:
-      return Answer(response, Code::kCommandPending);
+      return AnswerN1ed(response, Code::kCommandPending);
     case CommandOutcome::Kind::kUnpublished:
-      return Answer(response, Code::kServiceUnavailable);
+      return AnswerN1ed(response, Code::kServiceUnavailable);
     case CommandOutcome::Kind::kThrottled:
       response.SetHeader("Retry-After", std::to_string(outcome.retry_after_s));
-      return Answer(response, Code::kTooManyAttempts);
+      return AnswerN1ed(response, Code::kTooManyAttempts);
     case CommandOutcome::Kind::kApplied:
       break;
   }
-  Answer(response, outcome.status.ok() ? Code::kOk : SeedCode(outcome.status.code()));
+  AnswerN1ed(response, outcome.status.ok() ? Code::kOk : SeedCode(outcome.status.code()));
 }
 
 }  // namespace
 
 void RegisterN1edRoutes(http::Router& router, const ApiPtr& api) {
-  router.Add("POST", "/a/admin/api-key-set-parent",
+  router.Add("POST", std::string(kN1edPath),
              [api](const http::Request& request, http::Response& response) {
                SetParent(*api, request, response);
              });

@@ -28,9 +28,6 @@
 
 namespace keymeter {
 
-// "YYYY-MM" → the month's first microsecond (UTC); nullopt on anything else.
-std::optional<TimeUs> ParseMonth(std::string_view text);
-
 // The parameter's value, nullopt when absent or empty.
 std::optional<std::string_view> Param(const http::Request& request, std::string_view name);
 

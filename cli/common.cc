@@ -59,15 +59,6 @@ std::optional<TimeUs> ParseDate(std::string_view text) {
   return *days * kMicrosPerDay;
 }
 
-std::optional<TimeUs> ParseMonth(std::string_view text) {
-  size_t pos = 0;
-  const auto y = Digits(text, &pos, 4);
-  if (!y || !Expect(text, &pos, '-')) return std::nullopt;
-  const auto m = Digits(text, &pos, 2);
-  if (!m || *m < 1 || *m > 12 || pos != text.size()) return std::nullopt;
-  return DaysFromCivil(*y, unsigned(*m), 1) * kMicrosPerDay;
-}
-
 std::optional<TimeUs> ParseDuration(std::string_view text) {
   if (text == "0") return 0;
   if (text.size() < 2 || text.size() > 12) return std::nullopt;

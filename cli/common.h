@@ -22,8 +22,6 @@ namespace keymeter::cli {
 // "YYYY-MM-DD" → the start of that UTC day.
 std::optional<TimeUs> ParseDate(std::string_view text);
 
-// "YYYY-MM" → the start of that UTC month.
-std::optional<TimeUs> ParseMonth(std::string_view text);
 
 // A non-negative duration: an integer followed by "s", "m", "h" or "d" ("90s", "15m", "1h",
 // "2d"), or "0". Returns microseconds.

@@ -15,6 +15,7 @@
 
 #include "cli/common.h"
 #include "engine/request_export.h"
+#include "schemas/civil_time.h"
 #include "engine/process_memory.h"
 
 namespace keymeter {
@@ -110,7 +111,7 @@ CLI::App* AddExportCommand(CLI::App& app, ExportOptions* options) {
     if (options->data_dir.empty()) throw CLI::RequiredError("--data-dir (or KEYMETER_DATA_DIR)");
     ExportQuery& q = options->query;
     if (!options->month.empty()) {
-      const std::optional<TimeUs> start = cli::ParseMonth(options->month);
+      const std::optional<TimeUs> start = ParseMonth(options->month);
       if (!start) {
         throw CLI::ValidationError("--month", "expected YYYY-MM, got '" + options->month + "'");
       }

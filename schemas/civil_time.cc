@@ -89,4 +89,16 @@ Result<TimeUs> ParseRfc3339(std::string_view t) {
   return seconds * 1'000'000 + micros;
 }
 
+std::optional<TimeUs> ParseMonth(std::string_view text) {
+  if (text.size() != 7 || text[4] != '-') return std::nullopt;
+  int year = 0, month = 0;
+  for (size_t i = 0; i < 7; ++i) {
+    if (i == 4) continue;
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    (i < 4 ? year : month) = (i < 4 ? year : month) * 10 + (text[i] - '0');
+  }
+  if (year < 1970 || month < 1 || month > 12) return std::nullopt;
+  return DaysFromCivil(year, unsigned(month), 1) * kMicrosPerDay;
+}
+
 }  // namespace keymeter

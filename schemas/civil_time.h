@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -58,5 +59,8 @@ std::string FormatRfc3339(TimeUs t, bool micros = false);
 // Microseconds since the epoch of an RFC 3339 date-time ("2026-11-25T10:00:00.123456Z").
 // Errors: INVALID-FIELD naming what is wrong (format, month, day of month, hour...).
 Result<TimeUs> ParseRfc3339(std::string_view text);
+
+// "YYYY-MM" (1970 or later) -> the month's first microsecond (UTC); nullopt on anything else.
+std::optional<TimeUs> ParseMonth(std::string_view text);
 
 }  // namespace keymeter
