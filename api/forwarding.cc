@@ -200,7 +200,7 @@ void Relay(http::ClientReply&& reply, http::Response& response) {
                !EqualsIgnoreCase(name, "Transfer-Encoding") &&
                !EqualsIgnoreCase(name, "Keep-Alive") && !EqualsIgnoreCase(name, "Date") &&
                !EqualsIgnoreCase(name, "Server")) {
-      response.SetHeader(std::move(name), std::move(value));
+      response.SetHeader(name, value);
     }
   }
 }
@@ -286,7 +286,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
     if (cluster.FromPeer(request)) {
       if (request.path.starts_with(kKeysPath)) {
         AnswerKeyLookup(context, request.path, response);
-        response.SetHeader(std::string(kServedBy), self);
+        response.SetHeader(kServedBy, self);
         return;
       }
       http::Request local = request;
@@ -304,7 +304,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
         SetStatusError(response, 421,
                        Status(Code::kNotOwner, "member " + self + " does not own this account"));
       }
-      response.SetHeader(std::string(kServedBy), self);
+      response.SetHeader(kServedBy, self);
       return;
     }
     const Target t = Placed(cluster, TargetOf(context, request));
@@ -316,19 +316,19 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
         AnswerError(request, response, 429,
                     Status(Code::kTooManyAttempts, "too many failed credentials; retry later"));
         response.SetHeader("Retry-After", std::to_string(wait));
-        response.SetHeader(std::string(kServedBy), self);
+        response.SetHeader(kServedBy, self);
         return;
       }
     }
     const bool owned = AnsweredHere(cluster, t);
     if (ReserveWhileCatchingUp(t)) {
       OwnerUnavailable(request, response);
-      response.SetHeader(std::string(kServedBy), self);
+      response.SetHeader(kServedBy, self);
       return;
     }
     if ((owned && !PreferStandby(cluster, t)) || !cluster.forwarding()) {
       inner(request, response);
-      response.SetHeader(std::string(kServedBy), self);
+      response.SetHeader(kServedBy, self);
       return;
     }
     std::vector<MemberRecord> candidates;
@@ -365,7 +365,7 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       // owner unreachable, a partition without one (a member died, a rebalance) or an owner
       // still catching up, the credential may be on it: 503 below.
       inner(request, response);
-      response.SetHeader(std::string(kServedBy), self);
+      response.SetHeader(kServedBy, self);
       return;
     }
     if (t.authorize && !t.reserve && t.kind == Target::Kind::kAccount) {
@@ -382,12 +382,12 @@ http::Handler WithForwarding(ServeContext& context, http::Handler inner) {
       }
       if (owned) {  // no standby answered: the owner's own answer, caught up or not
         inner(request, response);
-        response.SetHeader(std::string(kServedBy), self);
+        response.SetHeader(kServedBy, self);
         return;
       }
       if (t.known_here) {  // this member's standby copy, or an older one of its own
         inner(request, response);
-        response.SetHeader(std::string(kServedBy), self);
+        response.SetHeader(kServedBy, self);
         MarkStandbyAnswer(cluster, t, response);
         return;
       }

@@ -53,7 +53,7 @@ bool ParseUnits(std::string_view text, uint32_t* out) {
 void SetInvalidUnits(http::Response& response) {
   http::SetError(response, 400, Code::kInvalidUnits,
                  "units must be an integer from 0 to 4294967295");
-  response.SetHeader("X-Keymeter-Reason", std::string(HttpName(Code::kInvalidUnits)));
+  response.SetHeader("X-Keymeter-Reason", HttpName(Code::kInvalidUnits));
 }
 
 // A reused result per worker thread: its account_id buffer survives between requests.
@@ -132,7 +132,7 @@ void HandleGet(const Authorizer& authorizer, const http::Request& request,
     http::SetError(response, 400, result.reason,
                    "reserve needs X-Request-Id: 32 hex digits or a UUID");
   }
-  response.SetHeader("X-Keymeter-Reason", std::string(HttpName(result.reason)));
+  response.SetHeader("X-Keymeter-Reason", HttpName(result.reason));
   if (!result.identified) return;
   response.SetHeader("X-Keymeter-Account", result.account_id);
   response.SetHeader("X-Keymeter-Key-Id", result.key_id.str());
@@ -257,7 +257,7 @@ void HandlePost(const Authorizer& authorizer, const http::Request& request,
     json.Null();
   }
   json.EndObject();
-  response.SetHeader("X-Keymeter-Reason", std::string(HttpName(result.reason)));
+  response.SetHeader("X-Keymeter-Reason", HttpName(result.reason));
   if (result.identified) SetLimitHeaders(result, now, response);
   http::SetJson(response, 200, json.Take());
 }

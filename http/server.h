@@ -87,9 +87,26 @@ struct Response {
   // When set (status 200), the body is this stream's output and `body` is ignored.
   StreamBody stream;
 
-  void SetHeader(std::string name, std::string value) {
-    headers.emplace_back(std::move(name), std::move(value));
+  // Adds a header. Its strings come from those ClearHeaders() kept, so a connection's answers
+  // allocate none once warm (authorize sets six to nine headers per answer).
+  void SetHeader(std::string_view name, std::string_view value) {
+    if (spare_headers_.empty()) {
+      headers.emplace_back(name, value);
+      return;
+    }
+    headers.push_back(std::move(spare_headers_.back()));
+    spare_headers_.pop_back();
+    headers.back().first.assign(name);
+    headers.back().second.assign(value);
   }
+  // Empties `headers`, keeping their strings for the next SetHeader() calls.
+  void ClearHeaders() {
+    for (auto& header : headers) spare_headers_.push_back(std::move(header));
+    headers.clear();
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> spare_headers_;
 };
 
 using Handler = std::function<void(const Request&, Response&)>;

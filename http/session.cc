@@ -242,7 +242,7 @@ void Session::ResetResponse() {
   response_.status = 200;
   response_.content_type.assign("application/json");
   response_.body.clear();
-  response_.headers.clear();
+  response_.ClearHeaders();
   response_.route = {};
   response_.close = false;
   response_.stream = nullptr;

@@ -121,6 +121,26 @@ BOOST_AUTO_TEST_CASE(bearer_token_rule) {
   BOOST_TEST(TrimWhitespace(" \t x y\t ") == "x y");
 }
 
+// A session's Response is reused: ClearHeaders() empties it and later headers reuse the strings
+// it kept, whatever their lengths.
+BOOST_AUTO_TEST_CASE(response_headers_after_clear) {
+  Response response;
+  response.SetHeader("X-Keymeter-Reason", "DAILY_QUOTA_EXCEEDED");
+  response.SetHeader("Retry-After", "1");
+  response.ClearHeaders();
+  BOOST_TEST(response.headers.empty());
+  response.SetHeader("A", std::string(40, 'v'));
+  response.SetHeader("X-Keymeter-Account", "acct");
+  response.SetHeader("B", "");
+  BOOST_REQUIRE_EQUAL(response.headers.size(), 3u);
+  BOOST_TEST(response.headers[0].first == "A");
+  BOOST_TEST(response.headers[0].second == std::string(40, 'v'));
+  BOOST_TEST(response.headers[1].first == "X-Keymeter-Account");
+  BOOST_TEST(response.headers[1].second == "acct");
+  BOOST_TEST(response.headers[2].first == "B");
+  BOOST_TEST(response.headers[2].second.empty());
+}
+
 // ServerOptions::offload: handlers that wait run on the offload pool, so while every one of
 // them is blocked (more of them than I/O threads), an inline route still answers on the one I/O
 // thread. Without the pool this deadlocks: the fast request times out and the test fails.
