@@ -126,7 +126,17 @@ bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::
   return true;
 }
 
-void Server::Impl::Run() {
+Server::Impl::Impl(ServerOptions o, Handler h, size_t n)
+    : options(std::move(o)), handler(std::move(h)), thread_count(n), iocs([n] {
+        std::vector<std::unique_ptr<net::io_context>> out;
+        for (size_t i = 0; i < n; ++i) out.push_back(std::make_unique<net::io_context>(1));
+        return out;
+      }()),
+      acceptor(*iocs[0]) {
+  for (const auto& ioc : iocs) work.emplace_back(ioc->get_executor());
+}
+
+void Server::Impl::Run(net::io_context& ioc) {
   for (;;) {
     try {
       ioc.run();
@@ -138,15 +148,11 @@ void Server::Impl::Run() {
 }
 
 void Server::Impl::Accept() {
-  // One I/O thread runs every handler in turn: a connection needs no strand of its own (what
-  // other threads post to it, the offload pool and Stop(), goes through the io_context too).
-  // A strand costs a mutex, a shared_ptr and type-erased executor copies on every operation.
-  auto handler = beast::bind_front_handler(&Server::Impl::OnAccept, this);
-  if (thread_count == 1) return acceptor.async_accept(ioc.get_executor(), std::move(handler));
-  acceptor.async_accept(net::make_strand(ioc), std::move(handler));
+  accepting.emplace(*iocs[next_ioc++ % iocs.size()]);
+  acceptor.async_accept(*accepting, beast::bind_front_handler(&Server::Impl::OnAccept, this));
 }
 
-void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+void Server::Impl::OnAccept(beast::error_code ec) {
   if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
   if (ec) {  // e.g. out of file descriptors: back off instead of spinning
     spdlog::warn("http: accept failed: {}", ec.message());
@@ -156,6 +162,8 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
+  Socket socket = std::move(*accepting);
+  accepting.reset();
   if (stopping.load()) return;  // the socket closes here
   socket.set_option(tcp::no_delay(true), ec);
   const bool full = connections.load() >= options.max_connections;
@@ -223,11 +231,10 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
   }
   impl->port = bound.port();
   impl->address = FormatEndpoint(bound);
-  impl->work.emplace(impl->ioc.get_executor());
   if (impl->options.offload) impl->pool.emplace(std::max<size_t>(1, impl->options.offload_threads));
   impl->Accept();
   for (size_t i = 0; i < threads; ++i) {
-    impl->threads.emplace_back([p = impl.get()] { p->Run(); });
+    impl->threads.emplace_back([p = impl.get(), i] { p->Run(*p->iocs[i]); });
   }
   return std::make_unique<Server>(std::move(impl));
 }
@@ -256,8 +263,8 @@ void Server::Stop() {
     for (const auto& session : s.Snapshot()) session->PostStop(true);
     s.WaitClosed(std::chrono::seconds(1));
   }
-  s.work.reset();
-  s.ioc.stop();
+  s.work.clear();
+  for (const auto& ioc : s.iocs) ioc->stop();
   for (std::thread& t : s.threads) t.join();
   s.threads.clear();
   // A handler still running finishes (queued ones answer 503 without running: session.cc).

@@ -1,8 +1,10 @@
-// http::Server: keymeter's HTTP/1.1 server (Boost.Beast on one Asio io_context run by N threads).
+// http::Server: keymeter's HTTP/1.1 server (Boost.Beast on N Asio io_contexts, one per thread).
 //
 // Contract:
 // - Start() binds "HOST:PORT" (port 0 = any free port; port() tells which) and serves until
-//   Stop(). Each connection is read and answered one request at a time, in order, so
+//   Stop(). Connections are dealt to the I/O threads in turn and stay on theirs (an inline
+//   handler that is slow delays its thread's other connections: `offload` is for those).
+//   Each connection is read and answered one request at a time, in order, so
 //   pipelined requests get their responses in the order they were sent. Keep-alive follows the
 //   request (HTTP/1.1 default on, "Connection: close" off).
 // - Limits answer with a JSON error body ({"error":{"code","message"}}) and close: a header

@@ -3,11 +3,10 @@
 //
 // Lifetimes: a Session is owned by the handlers of its pending operations (shared_ptr) and is
 // listed, weakly, in Impl::sessions so that Stop() can reach it. Impl outlives every Session:
-// Stop() waits for them (bounded) before the io_context stops.
+// Stop() waits for them (bounded) before the io_contexts stop.
 //
-// Thread safety: a Session's methods run on its executor only (Run/Refuse/PostStop may be called
-// from anywhere: they dispatch or post to it): a strand of its own with several I/O threads, the
-// io_context itself with one. Impl's registry is guarded by `mu`.
+// Thread safety: a Session's methods run on its io_context's one thread only (Run/Refuse/PostStop
+// may be called from anywhere: they dispatch or post to it). Impl's registry is guarded by `mu`.
 
 #pragma once
 
@@ -17,7 +16,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -33,6 +31,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "http/request_parser.h"
 #include "http/server.h"
 
 namespace keymeter::http {
@@ -52,7 +51,7 @@ size_t BodyLimitOf(const ServerOptions& options, std::string_view method, std::s
                    std::string_view content_type);
 // Fills `r` from the parsed message (string_views into `msg` and `remote`); nullptr when the
 // request is acceptable, else the message of a 400 BAD_REQUEST.
-const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::string_view remote,
+const char* FillRequest(const RequestParser::Message& msg, std::string_view remote,
                         Request& r);
 // Writes the status line and header block of `response` into `head` (cleared first) for HTTP
 // version `version` (10 or 11) with keep-alive `keep`, as Beast's serializer would: the content
@@ -62,13 +61,16 @@ const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::stri
 std::string_view SerializeHead(const Response& response, bool keep, unsigned version,
                                std::string* head);
 
-struct Server::Impl {
-  Impl(ServerOptions o, Handler h, size_t n)
-      : options(std::move(o)), handler(std::move(h)), thread_count(n), ioc(int(n)) {}
+// A connection's socket: its executor is its thread's io_context's, a concrete type (no
+// type-erased `any_io_executor` copied and destroyed around every operation).
+using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
 
-  void Run();  // a worker thread's loop
+struct Server::Impl {
+  Impl(ServerOptions o, Handler h, size_t n);
+
+  void Run(net::io_context& ioc);  // a worker thread's loop
   void Accept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAccept(beast::error_code ec);
   void Unregister(uint64_t id, const std::string& peer);
   std::vector<std::shared_ptr<Session>> Snapshot();
   bool WaitClosed(std::chrono::milliseconds timeout);  // true when no session is left
@@ -92,12 +94,17 @@ struct Server::Impl {
   std::mutex stop_mu;
   bool stopped ABSL_GUARDED_BY(stop_mu) = false;
 
-  // Declared after the registry: a session destroyed along with the io_context unregisters
-  // itself, so the registry must still exist then.
-  net::io_context ioc;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
-  tcp::acceptor acceptor{net::make_strand(ioc)};
+  // One io_context per I/O thread, each run by its thread alone: a connection lives on one of
+  // them (round robin at accept) and needs no strand (what other threads post to it, the
+  // offload pool and Stop(), goes through its io_context). Declared after the registry: a
+  // session destroyed along with its io_context unregisters itself, so the registry must still
+  // exist then.
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor;  // on iocs[0]
   net::steady_timer retry{acceptor.get_executor()};
+  std::optional<Socket> accepting;  // the socket the pending accept fills
+  size_t next_ioc = 0;              // where the next connection goes
   std::vector<std::thread> threads;
   // Runs the handlers ServerOptions::offload picks; joined by Stop() after the I/O threads.
   std::optional<net::thread_pool> pool;
@@ -105,10 +112,10 @@ struct Server::Impl {
 };
 
 // One connection: read a request, answer it, repeat; refuse with an error and close on a limit
-// or a parse error. Every step runs on the connection's strand.
+// or a parse error. Every step runs on the connection's I/O thread.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl& server, tcp::socket socket, uint64_t id);
+  Session(Server::Impl& server, Socket socket, uint64_t id);
   ~Session();  // unregisters from the server
 
   void Run();     // starts the request loop
@@ -122,12 +129,13 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class State { kIdle, kBusy, kClosing, kClosed };
 
   void ReadHeader();
-  void OnHeader(beast::error_code ec, size_t);
+  void ContinueHeader();  // parses what the buffer holds; reads more while the header is partial
+  void OnHeader();
   void ReadBody();
   void OnReadError(beast::error_code ec);
   void Handle();
   void RunHandler();                          // the handler, on whichever thread
-  void Respond(std::chrono::steady_clock::time_point start);  // on the strand: metrics, write
+  void Respond(std::chrono::steady_clock::time_point start);  // on the I/O thread: metrics, write
   void ResetResponse();
   void Internal();
   void Fail(int status, Code code, std::string_view message);
@@ -150,8 +158,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void WatchDeadline();
 
   Server::Impl& server_;
-  tcp::socket socket_;
-  net::steady_timer timer_;
+  Socket socket_;
+  net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>,
+                            net::io_context::executor_type>
+      timer_;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   bool handling_ = false;  // from Handle() to Respond(): the handler, not the peer, is at work
   const uint64_t id_;
@@ -159,7 +169,8 @@ class Session : public std::enable_shared_from_this<Session> {
   State state_ = State::kBusy;
   bool unread_ = false;  // a request was refused before it was read whole
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  RequestParser::Message message_;        // the request being read or answered
+  std::optional<RequestParser> parser_;  // a new one per request, on message_
   std::string head_;  // the status line and headers being written
   std::shared_ptr<Stream> stream_;  // the streamed body being sent, if any
   std::string chunk_;               // the chunk being written
@@ -168,7 +179,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 4096> discard_;
 };
 
-// Between the producer's thread and the connection's strand.
+// Between the producer's thread and the connection's I/O thread.
 struct Session::Stream {
   std::mutex mu;
   std::condition_variable room;  // pending has room again, or closed

@@ -21,15 +21,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kLingerTimeout{2'000};
+constexpr size_t kReadSize = 16 * 1024;  // at most this much per read
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
 
 bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
 }  // namespace
 
-Session::Session(Server::Impl& server, tcp::socket socket, uint64_t id)
+Session::Session(Server::Impl& server, Socket socket, uint64_t id)
     : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()), id_(id) {
   beast::error_code ec;
   const tcp::endpoint peer = socket_.remote_endpoint(ec);
@@ -76,29 +75,47 @@ void Session::PostStop(bool force) {
 
 void Session::ReadHeader() {
   if (server_.stopping.load(std::memory_order_relaxed)) return Close();
-  parser_.emplace();
+  parser_.emplace(message_);
   parser_->header_limit(static_cast<uint32_t>(
       std::min<size_t>(server_.options.max_header_bytes, std::numeric_limits<uint32_t>::max())));
   parser_->body_limit(std::numeric_limits<uint64_t>::max());  // set once the route is known
   state_ = State::kIdle;
   ExpiresAfter(server_.options.read_timeout);
-  bhttp::async_read_header(socket_, buffer_, *parser_,
-                           beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  ContinueHeader();
 }
 
-void Session::OnHeader(beast::error_code ec, size_t) {
+// What bhttp::async_read_header does, without its composed operations: a pipelined request
+// may already be in the buffer; else one read_some at a time until the header is whole (the
+// parser refuses one longer than its header_limit).
+void Session::ContinueHeader() {
+  if (buffer_.size() > 0) {
+    beast::error_code ec;
+    buffer_.consume(parser_->put(buffer_.data(), ec));
+    if (ec && ec != bhttp::error::need_more) {
+      state_ = State::kBusy;
+      return OnReadError(ec);
+    }
+    if (parser_->is_header_done()) return OnHeader();
+  }
+  socket_.async_read_some(buffer_.prepare(beast::read_size(buffer_, kReadSize)),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            if (ec) return self->Close();  // closed, reset, timed out, stopped
+                            self->buffer_.commit(n);
+                            self->ContinueHeader();
+                          });
+}
+
+void Session::OnHeader() {
   state_ = State::kBusy;
-  if (ec) return OnReadError(ec);
   const auto& msg = parser_->get();
   const size_t limit =
-      BodyLimitOf(server_.options, View(msg.method_string()), View(msg.target()),
-                  View(msg[bhttp::field::content_type]));
+      BodyLimitOf(server_.options, msg.method(), msg.target(), msg[bhttp::field::content_type]);
   if (const auto length = parser_->content_length(); length && *length > limit) {
     return Fail(413, Code::kBodyTooLarge, fmt::format("the body exceeds {} bytes", limit));
   }
   parser_->body_limit(limit);
   if (parser_->is_done()) return Handle();
-  if (EqualsIgnoreCase(View(msg[bhttp::field::expect]), "100-continue")) {
+  if (EqualsIgnoreCase(msg[bhttp::field::expect], "100-continue")) {
     ExpiresAfter(server_.options.write_timeout);
     net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
                      [self = shared_from_this()](beast::error_code error, size_t) {
@@ -154,7 +171,7 @@ void Session::Handle() {
     }
     // The session reads nothing until Respond() writes: request_ and the parser stay put.
     net::post(*server_.pool, [self = shared_from_this(), start,
-                              strand = socket_.get_executor()] {
+                              home = socket_.get_executor()] {
       // Once Stop() began, what is still queued answers 503 instead of running (a write
       // applied while nobody may be left to hear its outcome).
       if (self->server_.stopping.load(std::memory_order_relaxed)) {
@@ -163,7 +180,7 @@ void Session::Handle() {
         self->RunHandler();
       }
       self->server_.offloaded.fetch_sub(1);
-      net::post(strand, [self, start] { self->Respond(start); });
+      net::post(home, [self, start] { self->Respond(start); });
     });
     return;
   }
@@ -188,7 +205,7 @@ void Session::Respond(Clock::time_point start) {
   const auto& msg = parser_->get();
   server_.Served(response_.route, response_.status, Clock::now() - start);
   const bool keep =
-      msg.keep_alive() && !response_.close && !server_.stopping.load(std::memory_order_relaxed);
+      parser_->keep_alive() && !response_.close && !server_.stopping.load(std::memory_order_relaxed);
   Write(keep, msg.version());
 }
 
@@ -199,10 +216,10 @@ size_t BodyLimitOf(const ServerOptions& options, std::string_view method, std::s
              : options.max_body_bytes;
 }
 
-const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::string_view remote,
+const char* FillRequest(const RequestParser::Message& msg, std::string_view remote,
                         Request& r) {
-  r.method = View(msg.method_string());
-  r.target = View(msg.target());
+  r.method = msg.method();
+  r.target = msg.target();
   std::string_view rest = r.target;
   if (rest.empty() || rest.front() != '/') {  // absolute-form, RFC 7230 §5.3.2
     const size_t scheme = rest.find("://");
@@ -219,9 +236,7 @@ const char* FillRequest(const bhttp::request<bhttp::string_body>& msg, std::stri
   r.body = msg.body();
   r.remote_address = remote;
   r.headers.clear();
-  for (const auto& field : msg) {
-    r.headers.emplace_back(View(field.name_string()), View(field.value()));
-  }
+  for (size_t i = 0; i < msg.field_count(); ++i) r.headers.push_back(msg.field(i));
   r.query.clear();
   r.path_params.clear();
   if (q != std::string_view::npos && !ParseQuery(rest.substr(q + 1), &r.query)) {

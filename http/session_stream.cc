@@ -1,5 +1,5 @@
 // Session's streamed bodies (Response::stream): the producer runs on the offload pool and
-// queues chunks in a Stream; the connection's strand writes them as HTTP/1.1 chunks.
+// queues chunks in a Stream; the connection's I/O thread writes them as HTTP/1.1 chunks.
 
 #include <spdlog/spdlog.h>
 

@@ -197,7 +197,8 @@ void Refuse(int status, Code code, std::string_view message) {
 bool ServeOne(std::string_view bytes, size_t* used) {
   Engine& engine = *g_engine;
   const http::ServerOptions& limits = engine.server_options;
-  bhttp::request_parser<bhttp::string_body> parser;
+  http::RequestParser::Message message;
+  http::RequestParser parser(message);
   parser.header_limit(static_cast<uint32_t>(limits.max_header_bytes));
   parser.body_limit(std::numeric_limits<uint64_t>::max());
   boost::beast::error_code ec;
@@ -219,10 +220,7 @@ bool ServeOne(std::string_view bytes, size_t* used) {
   }
   const auto& msg = parser.get();
   const size_t limit =
-      http::BodyLimitOf(limits, {msg.method_string().data(), msg.method_string().size()},
-                        {msg.target().data(), msg.target().size()},
-                        {msg[bhttp::field::content_type].data(),
-                         msg[bhttp::field::content_type].size()});
+      http::BodyLimitOf(limits, msg.method(), msg.target(), msg[bhttp::field::content_type]);
   if (const auto length = parser.content_length(); length && *length > limit) {
     Refuse(413, Code::kBodyTooLarge, "body");
     return false;
@@ -259,7 +257,7 @@ bool ServeOne(std::string_view bytes, size_t* used) {
     fprintf(stderr, "http_fuzz: handler threw: %s\n", e.what());
     abort();
   }
-  const bool keep = msg.keep_alive() && !response.close;
+  const bool keep = parser.keep_alive() && !response.close;
   CheckWire(response, keep, msg.version());
   return keep;
 }

@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_honoured) {
   BOOST_TEST(r->body() == "ok");
 }
 
-// With two I/O threads (a strand per connection) and with one (none): the deadline is the
+// With two I/O threads (an io_context each) and with one: the deadline is the
 // connection's own timer either way.
 BOOST_DATA_TEST_CASE_F(ServerFixture, a_stalled_client_is_cut_off_after_the_read_timeout,
                        boost::unit_test::data::make({1, 2}), threads) {

@@ -46,6 +46,26 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   }
 }
 
+// A connection reuses its request storage: nothing of a request outlives it (a header the next
+// request lacks, a longer body, a chunked body).
+BOOST_AUTO_TEST_CASE(a_request_sees_nothing_of_the_one_before_on_its_connection) {
+  Start();
+  Client c(port());
+  BOOST_REQUIRE(
+      c.Send("GET /header HTTP/1.1\r\nHost: t\r\nX-A: 1\r\nX-B: 2\r\nX-Test: first\r\n\r\n"
+             "GET /header HTTP/1.1\r\nHost: t\r\n\r\n"
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nlonger"
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nab"
+             "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "2\r\ncd\r\n1\r\ne\r\n0\r\n\r\n"
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
+  for (const char* want : {"first", "none", "longer", "ab", "cde", ""}) {
+    auto r = c.Read();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->body() == want);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(unknown_routes_and_methods_get_404_and_405) {
   Start();
   Client c(port());
