@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -60,6 +61,19 @@ inline std::vector<std::string> LogFlags(const std::string& data_dir) {
   return {"--brokers", Brokers(), "--topic", topic, "--group", topic, "--dlq-topic", topic + ".dlq"};
 }
 
+// The API tests post events dated up to a couple of minutes back and read "today's" usage,
+// quotas and alerts: a test that straddles midnight UTC would see the day split. One started
+// within 3 minutes before or 90 s after midnight waits until 00:01:30 UTC (ApiServer does).
+inline void WaitOutUtcMidnight() {
+  using namespace std::chrono;
+  const int64_t ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  const int64_t since = ms % 86'400'000;
+  if (since <= 86'400'000 - 180'000 && since >= 90'000) return;
+  const int64_t wait = (90'000 - since + 86'400'000) % 86'400'000;
+  BOOST_TEST_MESSAGE("waiting " << wait / 1000 << " s for midnight UTC to pass");
+  std::this_thread::sleep_for(milliseconds(wait));
+}
+
 // `keymeter serve` with KEYMETER_OPERATOR_TOKEN set, ready (caught up) when constructed.
 class ApiServer {
  public:
@@ -67,6 +81,7 @@ class ApiServer {
   // one inside the server's temp dir.
   explicit ApiServer(std::vector<std::string> env = {}, std::string data_dir = {})
       : data_dir_(data_dir.empty() ? dir_.sub("db") : std::move(data_dir)) {
+    WaitOutUtcMidnight();
     env.push_back(std::string("KEYMETER_OPERATOR_TOKEN=") + kOperatorToken);
     std::vector<std::string> args = {"serve",  "--data-dir",     data_dir_, "--listen",
                                      "127.0.0.1:0", "--http-threads", "2"};

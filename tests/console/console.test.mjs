@@ -36,6 +36,17 @@ if (!binary || !artifacts) {
   process.exit(2);
 }
 fs.mkdirSync(artifacts, { recursive: true });
+// The steps post traffic dated up to a second back and read "today's" usage and alerts: a run
+// that straddles midnight UTC would see the day split. Started within 3 minutes before or
+// 90 s after midnight, the test waits until 00:01:30 UTC.
+{
+  const sinceMidnight = Date.now() % 86400e3;
+  if (sinceMidnight > 86400e3 - 180e3 || sinceMidnight < 90e3) {
+    const wait = (90e3 - sinceMidnight + 86400e3) % 86400e3;
+    console.log(`waiting ${Math.round(wait / 1000)} s for midnight UTC to pass`);
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
 const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'keymeter-console-test-'));
 const OPERATOR = `op-${randomUUID()}`;
 const timeout = 15000;
