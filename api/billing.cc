@@ -36,7 +36,7 @@ std::vector<AccountSnapshot> Snapshot(Pipeline& pipeline, const Cluster* cluster
   const KeyDirectory& directory = pipeline.directory();
   directory.ForEachAccount([&](const AccountState& account) {
     if (cluster != nullptr && !cluster->Owns(cluster->PartitionOf(account.account_id))) return;
-    AccountSnapshot a{account.account_id, account.name, {}, account.adjusted_months};
+    AccountSnapshot a{account.account_id, account.name.str(), {}, account.adjusted_months()};
     for (const KeyState* key : directory.KeysOf(account.account_id)) {
       a.keys.push_back(ViewOf(directory, *key));
     }

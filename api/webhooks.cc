@@ -78,7 +78,7 @@ std::optional<WebhookState> FindWebhook(Pipeline& pipeline, std::string_view acc
   std::shared_lock lock(pipeline.projector().state_mutex());
   const AccountState* account = pipeline.directory().FindAccount(account_id);
   if (account == nullptr) return std::nullopt;
-  for (const WebhookState& w : account->webhooks) {
+  for (const WebhookState& w : account->webhooks()) {
     if (w.webhook_id == webhook_id) return w;
   }
   return std::nullopt;
@@ -156,7 +156,7 @@ void List(ApiContext& api, const http::Request& request, http::Response& respons
   {
     std::shared_lock lock(api.pipeline.projector().state_mutex());
     if (const AccountState* a = api.pipeline.directory().FindAccount(admin->account_id)) {
-      for (const WebhookState& w : a->webhooks) {
+      for (const WebhookState& w : a->webhooks()) {
         json.BeginObject();
         WriteWebhook(json, w);
         json.EndObject();

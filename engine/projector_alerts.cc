@@ -38,7 +38,7 @@ void Projector::PutRaisedAlerts() {
     const AccountState* account = directory_.FindAccount(a.account_id);
     EnqueueDeliveries(batch_.get(), store_.cfs()[Cf::kWebhooks], store_.cfs()[Cf::kOutbox],
                       a.account_id,
-                      account != nullptr ? account->webhooks : std::vector<WebhookState>(), a);
+                      account != nullptr ? account->webhooks() : std::vector<WebhookState>(), a);
   }
 }
 
@@ -58,7 +58,7 @@ Status Projector::ApplyDeliveryOp(const fb::Envelope& env) {
   }
   const fb::WebhookAttempted& op = *env.op_as_WebhookAttempted();
   Status s = ApplyAttempt(batch_.get(), store_.cfs()[Cf::kWebhooks], store_.cfs()[Cf::kOutbox],
-                          account->account_id.str(), account->webhooks, op, env.time_us());
+                          account->account_id.str(), account->webhooks(), op, env.time_us());
   if (s.ok()) ++stats_.webhook_attempts[op.delivered() ? 0 : op.next_attempt_us() != 0 ? 1 : 2];
   return s;
 }

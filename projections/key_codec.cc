@@ -34,7 +34,7 @@ std::string EncodeAccount(const AccountState& a) {
   flatbuffers::FlatBufferBuilder b(256);
   fb::Sha256 token = DigestToFb(a.admin_token_hash);
   std::vector<fb::MonthVersion> months;
-  for (const auto& [month, version] : a.adjusted_months) months.emplace_back(month, version);
+  for (const auto& [month, version] : a.adjusted_months()) months.emplace_back(month, version);
   auto record = fb::CreateAccountRecordDirect(b, a.account_id.c_str(), a.name.c_str(), &token,
                                               a.require_confirmation, a.created_us,
                                               a.updated_us, a.next_audit_seq,
@@ -61,7 +61,7 @@ std::optional<AccountState> DecodeAccount(std::string_view stored) {
   a.suspended = r->suspended();
   if (r->adjusted_months() != nullptr) {
     for (const fb::MonthVersion* m : *r->adjusted_months()) {
-      a.adjusted_months.emplace_back(m->month_start_us(), m->version());
+      a.extras.mutable_get().adjusted_months.emplace_back(m->month_start_us(), m->version());
     }
   }
   return a;

@@ -43,16 +43,12 @@ bool KeyExtras::operator==(const KeyExtras& o) const {
          alert_month == o.alert_month && alert_credits == o.alert_credits;
 }
 
-const KeyExtras KeyState::kNoExtras;
 
 // A node of keys_ (KeyId + KeyState, 136 bytes) fills a 144-byte malloc chunk: past 136 it would
 // take the next size, 160 (bench/README.md, memory).
 static_assert(sizeof(KeyState) <= 128 || sizeof(void*) != 8);
 
-KeyExtras& KeyState::mutable_extras() {
-  if (extras_.p == nullptr) extras_.p = std::make_unique<KeyExtras>();
-  return *extras_.p;
-}
+KeyExtras& KeyState::mutable_extras() { return extras_.mutable_get(); }
 
 void KeyState::DropEmptyExtras() {
   if (extras_.p != nullptr && extras_.p->empty()) extras_.p.reset();
@@ -103,7 +99,7 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
   if (!webhooks) return webhooks.error();
   for (auto& [account_id, webhook] : webhooks.value()) {
     auto account = accounts_.find(std::string_view(account_id));
-    if (account != accounts_.end()) account->second.webhooks.push_back(std::move(webhook));
+    if (account != accounts_.end()) account->second.extras.mutable_get().webhooks.push_back(std::move(webhook));
   }
   for (auto& [account, ids] : keys_by_account_) ids.shrink_to_fit();
   for (const auto& [id, key] : keys_) {

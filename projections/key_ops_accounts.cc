@@ -41,7 +41,7 @@ Status CreateAccount(OpContext& c, const std::string& account_id) {
   a.created_us = a.updated_us = c.now;
   c.account = &KeyDirectoryInternal::AddAccount(c.dir, account_id, std::move(a));
   KeyDirectoryInternal::CredentialsChanged(c.dir);
-  c.detail = "account '" + c.account->name + "' created";
+  c.detail = "account '" + c.account->name.str() + "' created";
   return Status::Ok();
 }
 

@@ -53,7 +53,7 @@ Status AdjustUsage(OpContext& c, const fb::UsageAdjusted& op) {
     return Refuse(Code::kMonthNotClosed,
                   "the month is not complete yet in its partition: its figures still move");
   }
-  auto& months = c.account->adjusted_months;
+  auto& months = c.account->extras.mutable_get().adjusted_months;
   auto at = std::find_if(months.begin(), months.end(),
                          [&](const auto& m) { return m.first >= month; });
   if (at == months.end() || at->first != month) at = months.insert(at, {month, 0});

@@ -59,7 +59,7 @@ Status CreateWebhook(OpContext& c, const fb::WebhookCreated& op) {
   }
   Result<uint8_t> events = ParseWebhookEvents(Strings(op.events()));
   if (!events) return events.error();
-  std::vector<WebhookState>& webhooks = c.account->webhooks;
+  std::vector<WebhookState>& webhooks = c.account->extras.mutable_get().webhooks;
   auto at = ById(webhooks, id);
   if (at != webhooks.end() && at->webhook_id == id) {
     std::string message = "the account has a webhook ";
@@ -86,7 +86,7 @@ Status DeleteWebhookOp(OpContext& c, const fb::WebhookDeleted& op) {
     return Refuse(Code::kForbidden, "a member may not delete webhooks");
   }
   const std::string id = Str(op.webhook_id());
-  std::vector<WebhookState>& webhooks = c.account->webhooks;
+  std::vector<WebhookState>& webhooks = c.account->extras.mutable_get().webhooks;
   auto at = ById(webhooks, id);
   if (at == webhooks.end() || at->webhook_id != id) {
     std::string message = "no webhook ";

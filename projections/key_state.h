@@ -29,9 +29,46 @@ struct KeyConfig {
   friend bool operator==(const KeyConfig&, const KeyConfig&) = default;
 };
 
+// A unique_ptr that copies what it points to, so that a record holding it copies as a value;
+// empty compares equal to a default T (what a record without its extras holds).
+template <typename T>
+struct CopiedPtr {
+  CopiedPtr() = default;
+  CopiedPtr(const CopiedPtr& o) { *this = o; }
+  CopiedPtr& operator=(const CopiedPtr& o) {
+    if (this != &o) p = o.p != nullptr ? std::make_unique<T>(*o.p) : nullptr;
+    return *this;
+  }
+  CopiedPtr(CopiedPtr&&) noexcept = default;
+  CopiedPtr& operator=(CopiedPtr&&) noexcept = default;
+
+  // What it points to, or a default T.
+  const T& get() const { return p != nullptr ? *p : kEmpty; }
+  // What it points to, made first when empty.
+  T& mutable_get() {
+    if (p == nullptr) p = std::make_unique<T>();
+    return *p;
+  }
+  friend bool operator==(const CopiedPtr& a, const CopiedPtr& b) { return a.get() == b.get(); }
+
+  std::unique_ptr<T> p;
+  static inline const T kEmpty{};
+};
+
+// What few accounts have, behind one pointer (an account's record sits in a flat map's slot:
+// bench/README.md, memory).
+struct AccountExtras {
+  // Months corrected after they closed (UsageAdjusted): (month start, version), ascending.
+  std::vector<std::pair<TimeUs, uint64_t>> adjusted_months;
+  // Its webhook endpoints (column family "webhooks", not the account's record), by id.
+  std::vector<WebhookState> webhooks;
+
+  friend bool operator==(const AccountExtras&, const AccountExtras&) = default;
+};
+
 struct AccountState {
   AccountRef account_id;
-  std::string name;
+  SmallString name;
   Digest admin_token_hash{};
   bool require_confirmation = false;
   TimeUs created_us = 0;
@@ -39,14 +76,16 @@ struct AccountState {
   uint64_t next_audit_seq = 0;
   bool admin_token_revoked = false;  // no admin token authenticates (AdminTokenSet, revoked)
   bool suspended = false;            // authorizes nothing, refuses all but operator ops
-  // Months corrected after they closed (UsageAdjusted): (month start, version), ascending.
-  std::vector<std::pair<TimeUs, uint64_t>> adjusted_months;
-  // Its webhook endpoints (column family "webhooks", not the account's record), by id.
-  std::vector<WebhookState> webhooks;
+  CopiedPtr<AccountExtras> extras;  // empty for most accounts
+
+  const std::vector<std::pair<TimeUs, uint64_t>>& adjusted_months() const {
+    return extras.get().adjusted_months;
+  }
+  const std::vector<WebhookState>& webhooks() const { return extras.get().webhooks; }
 
   // The version of the month starting at `month_start`: its corrections so far (0: none).
   uint64_t MonthVersion(TimeUs month_start) const {
-    for (const auto& [month, version] : adjusted_months) {
+    for (const auto& [month, version] : adjusted_months()) {
       if (month == month_start) return version;
     }
     return 0;
@@ -132,7 +171,7 @@ struct KeyState {
 
   bool is_child() const { return !parent.empty(); }
   // The extras, or empty ones when the key has none.
-  const KeyExtras& extras() const { return extras_.p != nullptr ? *extras_.p : kNoExtras; }
+  const KeyExtras& extras() const { return extras_.get(); }
   bool has_extras() const { return extras_.p != nullptr; }
   // The extras to change, made when the key has none.
   KeyExtras& mutable_extras();
@@ -141,21 +180,7 @@ struct KeyState {
   bool operator==(const KeyState& o) const;
 
  private:
-  // A unique_ptr that copies what it points to, so that a KeyState copies as a value.
-  struct ExtrasPtr {
-    ExtrasPtr() = default;
-    ExtrasPtr(const ExtrasPtr& o) { *this = o; }
-    ExtrasPtr& operator=(const ExtrasPtr& o) {
-      if (this != &o) p = o.p != nullptr ? std::make_unique<KeyExtras>(*o.p) : nullptr;
-      return *this;
-    }
-    ExtrasPtr(ExtrasPtr&&) noexcept = default;
-    ExtrasPtr& operator=(ExtrasPtr&&) noexcept = default;
-    std::unique_ptr<KeyExtras> p;
-  };
-
-  static const KeyExtras kNoExtras;
-  ExtrasPtr extras_;
+  CopiedPtr<KeyExtras> extras_;
 };
 
 }  // namespace keymeter

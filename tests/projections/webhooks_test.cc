@@ -23,7 +23,7 @@ struct Fixture : KeyOpsFixture {
   std::vector<WebhookState> Webhooks() {
     const AccountState* a = directory->FindAccount(kAcct);
     BOOST_REQUIRE(a != nullptr);
-    return a->webhooks;
+    return a->webhooks();
   }
   std::vector<OutboxEntry> Outbox() {
     std::string last;
