@@ -97,7 +97,7 @@ Result<size_t> Projector::RunBatch(Source& source) {
   return consumed;
 }
 
-void Projector::Apply(const SourceMessage& m, Decoded decoded) {
+void Projector::Apply(const SourceMessage& m, Decoded decoded, const Prefetched& prefetched) {
   PartitionState& part = Partition(m.partition);
   part.record.next_offset = m.offset + 1;
   part.dirty = true;
@@ -107,7 +107,7 @@ void Projector::Apply(const SourceMessage& m, Decoded decoded) {
   }
   const fb::Envelope& env = *decoded.envelope;
   if (env.op_type() == fb::Op::RequestEvent) {
-    ApplyRequest(env, m, part);
+    ApplyRequest(env, m, part, prefetched);
     return;
   }
   Status outcome = env.op_type() == fb::Op::WebhookAttempted ||
@@ -187,10 +187,10 @@ bool Projector::OnPartition(std::string_view account, int32_t partition) const {
   return it != partition_of_account_.end() && it->second == partition;
 }
 
-void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, PartitionState& part) {
+void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, PartitionState& part,
+                             const Prefetched& prefetched) {
   const fb::RequestEvent& r = *env.op_as_RequestEvent();
-  std::optional<KeyId> id = KeyId::Parse(r.key_id()->string_view());
-  const KeyState* key = id ? directory_.FindKey(*id) : nullptr;
+  const KeyState* key = prefetched.key ? directory_.FindKey(*prefetched.key) : nullptr;
   // Another account's key on another partition is as unknown as it is to a member that holds
   // only this partition (KeyDirectory::Apply's same_log).
   if (key == nullptr || (key->account_id != r.account_id()->string_view() &&
@@ -219,10 +219,9 @@ void Projector::ApplyRequest(const fb::Envelope& env, const SourceMessage& m, Pa
       NextMonthStart(r.time_us()) + lateness <= part.record.watermark_us) {
     return DeadLetterOf(m, Code::kTooLate, "the event's month closed in this partition");
   }
-  RequestIdBytes request_id;
-  std::copy(r.request_id()->bytes()->begin(), r.request_id()->bytes()->end(), request_id.begin());
+  const RequestIdBytes& request_id = prefetched.dedupe.second;
   const AccountRef& account = key->account_id;
-  if (part.dedupe->SeenOrAdd(account, request_id, r.time_us())) {
+  if (part.dedupe->SeenOrAdd(prefetched.dedupe, r.time_us())) {
     ++stats_.duplicates;
     return;
   }

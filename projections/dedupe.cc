@@ -22,8 +22,8 @@ size_t DedupeWindow::IdHash::operator()(const std::pair<uint64_t, RequestIdBytes
   return size_t(k.first ^ (a * 0x9E3779B97F4A7C15ull) ^ (b + (a << 6) + (a >> 2)));
 }
 
-bool DedupeWindow::SeenOrAdd(std::string_view account_id, const RequestIdBytes& id, TimeUs t) {
-  auto [it, inserted] = ids_.try_emplace(Id{StableHash(account_id), id}, t);
+bool DedupeWindow::SeenOrAdd(const Id& id, TimeUs t) {
+  auto [it, inserted] = ids_.try_emplace(id, t);
   // The window as of this event: a repeat that is itself the newest event, more than a window
   // after the first, is not a duplicate (the watermark moves to `t` only below, once accepted,
   // so that dropped duplicates never move it).
@@ -41,7 +41,7 @@ bool DedupeWindow::SeenOrAdd(std::string_view account_id, const RequestIdBytes& 
 
 void DedupeWindow::Remember(std::string_view account_id, const RequestIdBytes& id, TimeUs t) {
   if (t < window_start()) return;  // too old to be checked against anyway
-  auto [it, inserted] = ids_.try_emplace(Id{StableHash(account_id), id}, t);
+  auto [it, inserted] = ids_.try_emplace(IdOf(account_id, id), t);
   if (!inserted) it->second = std::max(it->second, t);
   MaybeSweep();
 }

@@ -38,17 +38,25 @@ uint64_t StableHash(std::string_view s);
 
 class DedupeWindow {
  public:
+  // A request as the window knows it: StableHash of its account id, and its id. Worked out
+  // once per event (IdOf) for both Prefetch and SeenOrAdd.
+  using Id = std::pair<uint64_t, RequestIdBytes>;
+  static Id IdOf(std::string_view account_id, const RequestIdBytes& id) {
+    return {StableHash(account_id), id};
+  }
+
   DedupeWindow(TimeUs window_us, size_t max_entries)
       : window_us_(window_us), max_entries_(max_entries) {}
 
-  // True when (account, id) is in the window: a duplicate to drop. Otherwise remembers it
-  // (when recent enough) and returns false. Advances the watermark to `t`.
-  bool SeenOrAdd(std::string_view account_id, const RequestIdBytes& id, TimeUs t);
-
-  // Starts loading the slot SeenOrAdd(account_id, id, ...) will probe.
-  void Prefetch(std::string_view account_id, const RequestIdBytes& id) const {
-    ids_.prefetch(Id{StableHash(account_id), id});
+  // True when `id` is in the window: a duplicate to drop. Otherwise remembers it (when recent
+  // enough) and returns false. Advances the watermark to `t`.
+  bool SeenOrAdd(const Id& id, TimeUs t);
+  bool SeenOrAdd(std::string_view account_id, const RequestIdBytes& id, TimeUs t) {
+    return SeenOrAdd(IdOf(account_id, id), t);
   }
+
+  // Starts loading the slot SeenOrAdd(id, ...) will probe.
+  void Prefetch(const Id& id) const { ids_.prefetch(id); }
   // Remembers an accepted request without checking it (rebuilding after a restart).
   void Remember(std::string_view account_id, const RequestIdBytes& id, TimeUs t);
   void set_watermark(TimeUs t) { watermark_ = std::max(watermark_, t); }
@@ -63,8 +71,6 @@ class DedupeWindow {
   }
 
  private:
-  // FNV-1a of the account id (stable across processes) and the request id.
-  using Id = std::pair<uint64_t, RequestIdBytes>;
   struct IdHash {
     size_t operator()(const Id& k) const;
   };
