@@ -28,6 +28,7 @@
 #include "schemas/clock.h"
 #include "schemas/envelope.h"
 #include "schemas/envelope_builder.h"
+#include "schemas/thread_name.h"
 
 namespace keymeter {
 
@@ -279,9 +280,15 @@ WebhookSender::~WebhookSender() { Stop(); }
 
 void WebhookSender::Start() {
   if (!impl_->threads.empty()) return;
-  impl_->threads.emplace_back([this](std::stop_token stop) { impl_->Poll(stop); });
+  impl_->threads.emplace_back([this](std::stop_token stop) {
+    SetThreadName("km-outbox");
+    impl_->Poll(stop);
+  });
   for (int i = 0; i < std::max(1, impl_->options.senders); ++i) {
-    impl_->threads.emplace_back([this](std::stop_token stop) { impl_->Work(stop); });
+    impl_->threads.emplace_back([this](std::stop_token stop) {
+      SetThreadName("km-webhook");
+      impl_->Work(stop);
+    });
   }
 }
 

@@ -8,6 +8,7 @@
 #include "consumers/kafka_consumer.h"
 #include "consumers/kafka_producer.h"
 #include "schemas/clock.h"
+#include "schemas/thread_name.h"
 
 namespace keymeter {
 namespace {
@@ -59,7 +60,10 @@ Result<std::unique_ptr<Membership>> Membership::Start(MembershipOptions options)
   if (!events) return events.error();
   m->partitions_ = int32_t(events.value().size());
   m->self_ = {.member_id = o.member_id, .group = o.group, .url = o.url};
-  m->thread_ = std::jthread([self = m.get()](std::stop_token stop) { self->Loop(stop); });
+  m->thread_ = std::jthread([self = m.get()](std::stop_token stop) {
+    SetThreadName("km-membership");
+    self->Loop(stop);
+  });
   return m;
 }
 

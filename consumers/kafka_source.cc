@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "schemas/thread_name.h"
+
 namespace keymeter {
 namespace {
 
@@ -278,6 +280,7 @@ Status KafkaSource::Fill(KafkaConsumer& consumer, bool standby, std::chrono::mil
 }
 
 void KafkaSource::FetchLoop() {
+  SetThreadName("km-fetch");
   constexpr auto kWait = std::chrono::milliseconds(100);
   while (true) {
     bool standbys = false;

@@ -8,6 +8,7 @@
 #include "consumers/kafka_admin.h"
 #include "consumers/kafka_source.h"
 #include "schemas/clock.h"
+#include "schemas/thread_name.h"
 
 namespace keymeter {
 
@@ -67,7 +68,10 @@ Pipeline::~Pipeline() { Stop(); }
 
 void Pipeline::Start() {
   if (options_.read_only || thread_.joinable()) return;
-  thread_ = std::jthread([this](std::stop_token stop) { Loop(stop); });
+  thread_ = std::jthread([this](std::stop_token stop) {
+    SetThreadName("km-apply");
+    Loop(stop);
+  });
 }
 
 void Pipeline::Stop() {

@@ -8,6 +8,7 @@
 #include "consumers/decode.h"
 #include "engine/projector_probe.h"
 #include "schemas/envelope.h"
+#include "schemas/thread_name.h"
 
 namespace keymeter {
 
@@ -323,7 +324,10 @@ Status Projector::Commit(Source& source, bool wait) {
   }
   stats_.write_wait_time +=
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - prepared);
-  writing_ = std::async(std::launch::async, [this, pending = in_flight_.get()] { Write(*pending); });
+  writing_ = std::async(std::launch::async, [this, pending = in_flight_.get()] {
+    SetThreadName("km-write");
+    Write(*pending);
+  });
   return Status::Ok();
 }
 

@@ -11,6 +11,7 @@
 
 #include "http/server_internal.h"
 #include "schemas/hex.h"
+#include "schemas/thread_name.h"
 
 namespace keymeter::http {
 
@@ -234,7 +235,10 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
   if (impl->options.offload) impl->pool.emplace(std::max<size_t>(1, impl->options.offload_threads));
   impl->Accept();
   for (size_t i = 0; i < threads; ++i) {
-    impl->threads.emplace_back([p = impl.get(), i] { p->Run(*p->iocs[i]); });
+    impl->threads.emplace_back([p = impl.get(), i] {
+      SetThreadName("km-http-" + std::to_string(i));
+      p->Run(*p->iocs[i]);
+    });
   }
   return std::make_unique<Server>(std::move(impl));
 }

@@ -14,9 +14,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -58,6 +60,17 @@ BOOST_AUTO_TEST_CASE(serves_the_ops_endpoints_and_stops_cleanly_on_sigterm) {
       std::string::npos);
   BOOST_TEST(metrics->body().find("keymeter_http_request_duration_seconds_bucket") !=
              std::string::npos);
+  // keymeter's own threads carry names (top -H, perf): the projector's, two HTTP threads.
+  std::set<std::string> names;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(server->pid) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  for (const char* name : {"km-apply", "km-http-0", "km-http-1"}) {
+    BOOST_TEST(names.count(name) == 1u, name << " among the process's threads");
+  }
 
   // A second process cannot open the same data dir (RocksDB's lock): exit 1, and says why.
   auto second =
