@@ -131,7 +131,9 @@ class Replay {
       return Status(Code::kIoError, fmt::format("cannot create --data-dir {}: {}",
                                                 options_.data_dir, ec.message()));
     }
-    Result<std::unique_ptr<Store>> store = Store::Open({.path = options_.data_dir});
+    // A fresh store built in one go: no WAL (a replay cut short is started again in a fresh
+    // dir); Run() flushes it before it reports success.
+    Result<std::unique_ptr<Store>> store = Store::Open({.path = options_.data_dir, .wal = false});
     if (!store) {
       return Status(store.error().code(), fmt::format("cannot create a store in {}: {}",
                                                       options_.data_dir, store.error().message()));
@@ -207,7 +209,7 @@ class Replay {
       dead_letters_.MoveInto(&batch, store_->cfs()[Cf::kDlq]);
       if (Status s = store_->Write(&batch); !s.ok()) return s;
     }
-    return Status::Ok();
+    return store_->Flush();
   }
 
   void PrintSummary(const ReplaySource& source) {

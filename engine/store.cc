@@ -28,6 +28,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.max_background_jobs = 2;
   db_options.bytes_per_sync = 1 << 20;
   db_options.db_write_buffer_size = options.write_buffer_bytes;
+  db_options.atomic_flush = !options.wal;  // see StoreOptions::wal
   if (options.env != nullptr) db_options.env = options.env;
 
   rocksdb::BlockBasedTableOptions table;
@@ -78,7 +79,13 @@ Store::~Store() {
 Status Store::Write(rocksdb::WriteBatch* batch) {
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
+  write_options.disableWAL = !options_.wal;
   return FromRocks(db_->Write(write_options, batch));
+}
+
+Status Store::Flush() {
+  std::vector<rocksdb::ColumnFamilyHandle*> all(cfs_.handles.begin(), cfs_.handles.end());
+  return FromRocks(db_->Flush(rocksdb::FlushOptions(), all));
 }
 
 Status Store::Resume() { return FromRocks(db_->Resume()); }

@@ -25,9 +25,16 @@ struct StoreOptions {
   std::string path;
   bool create_if_missing = true;
   bool read_only = false;
-  // fsync each write (the WAL is always on). Off trades the last instants before a power loss
-  // (not a process crash) for throughput; the log replays them.
+  // fsync each write. Off trades the last instants before a power loss (not a process crash)
+  // for throughput; the log replays them.
   bool sync = false;
+  // Off: writes skip RocksDB's write-ahead log, and `atomic_flush` persists every column family
+  // at one point, so a crash leaves the store as of its last flush, offsets and state together.
+  // Only for a store built in one go from a log (`keymeter replay`), which calls Flush() before
+  // it reports success. serve keeps the WAL: after a crash it must answer from at least the
+  // state it answered from before (a key suspended then must not authorize again while the
+  // lost tail is replayed).
+  bool wal = true;
   // Memory: the block cache also holds the SST index and filter blocks, and the memtables of
   // every column family together flush before they pass `write_buffer_bytes`.
   size_t block_cache_bytes = 256 << 20;
@@ -47,6 +54,9 @@ class Store {
 
   // Applies `batch` atomically. IO-ERROR with RocksDB's message on failure.
   Status Write(rocksdb::WriteBatch* batch);
+
+  // Persists every column family's memtables now (at one point without the WAL).
+  Status Flush();
 
   // After a write error RocksDB refuses writes until the cause is gone and it is resumed: this
   // flushes what it holds and clears the error. IO-ERROR while the fault persists.

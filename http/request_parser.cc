@@ -1,7 +1,5 @@
 #include "http/request_parser.h"
 
-#include <algorithm>
-
 namespace keymeter::http {
 
 namespace {

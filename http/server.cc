@@ -128,7 +128,7 @@ bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::
 }
 
 Server::Impl::Impl(ServerOptions o, Handler h, size_t n)
-    : options(std::move(o)), handler(std::move(h)), thread_count(n), iocs([n] {
+    : options(std::move(o)), handler(std::move(h)), iocs([n] {
         std::vector<std::unique_ptr<net::io_context>> out;
         for (size_t i = 0; i < n; ++i) out.push_back(std::make_unique<net::io_context>(1));
         return out;

@@ -80,7 +80,6 @@ struct Server::Impl {
 
   const ServerOptions options;
   const Handler handler;
-  const size_t thread_count;
   std::string address;
   uint16_t port = 0;
   std::atomic<bool> stopping{false};

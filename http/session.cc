@@ -204,8 +204,8 @@ void Session::Respond(Clock::time_point start) {
   handling_ = false;
   const auto& msg = parser_->get();
   server_.Served(response_.route, response_.status, Clock::now() - start);
-  const bool keep =
-      parser_->keep_alive() && !response_.close && !server_.stopping.load(std::memory_order_relaxed);
+  const bool keep = parser_->keep_alive() && !response_.close &&
+                    !server_.stopping.load(std::memory_order_relaxed);
   Write(keep, msg.version());
 }
 

@@ -99,7 +99,8 @@ Status KeyDirectory::Load(rocksdb::DB* db) {
   if (!webhooks) return webhooks.error();
   for (auto& [account_id, webhook] : webhooks.value()) {
     auto account = accounts_.find(std::string_view(account_id));
-    if (account != accounts_.end()) account->second.extras.mutable_get().webhooks.push_back(std::move(webhook));
+    if (account == accounts_.end()) continue;
+    account->second.extras.mutable_get().webhooks.push_back(std::move(webhook));
   }
   for (auto& [account, ids] : keys_by_account_) ids.shrink_to_fit();
   for (const auto& [id, key] : keys_) {
