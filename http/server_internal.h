@@ -33,6 +33,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "http/request_parser.h"
 #include "http/server.h"
+#include "schemas/thread_name.h"
 
 namespace keymeter::http {
 
@@ -108,6 +109,17 @@ struct Server::Impl {
   // Runs the handlers ServerOptions::offload picks; joined by Stop() after the I/O threads.
   std::optional<net::thread_pool> pool;
   std::atomic<size_t> offloaded{0};  // running or queued on `pool`
+
+  // Runs `f` on `pool`, whose threads take the name km-offload at their first task (asio's
+  // pool makes its threads itself).
+  template <class F>
+  void Offload(F&& f) {
+    net::post(*pool, [f = std::forward<F>(f)]() mutable {
+      static thread_local const bool named = (SetThreadName("km-offload"), true);
+      (void)named;
+      f();
+    });
+  }
 };
 
 // One connection: read a request, answer it, repeat; refuse with an error and close on a limit

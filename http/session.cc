@@ -170,8 +170,7 @@ void Session::Handle() {
       return Respond(start);
     }
     // The session reads nothing until Respond() writes: request_ and the parser stay put.
-    net::post(*server_.pool, [self = shared_from_this(), start,
-                              home = socket_.get_executor()] {
+    server_.Offload([self = shared_from_this(), start, home = socket_.get_executor()] {
       // Once Stop() began, what is still queued answers 503 instead of running (a write
       // applied while nobody may be left to hear its outcome).
       if (self->server_.stopping.load(std::memory_order_relaxed)) {

@@ -49,7 +49,7 @@ void Session::StartStream(bool keep, bool chunked) {
     wake(lock);
   };
   if (server_.pool) {
-    net::post(*server_.pool, std::move(produce));
+    server_.Offload(std::move(produce));
   } else {
     std::thread(std::move(produce)).detach();
   }

@@ -60,7 +60,8 @@ BOOST_AUTO_TEST_CASE(serves_the_ops_endpoints_and_stops_cleanly_on_sigterm) {
       std::string::npos);
   BOOST_TEST(metrics->body().find("keymeter_http_request_duration_seconds_bucket") !=
              std::string::npos);
-  // keymeter's own threads carry names (top -H, perf): the projector's, two HTTP threads.
+  // keymeter's own threads carry names (top -H, perf): the projector's, two HTTP threads, and
+  // the offload pool's thread that answered /metrics.
   std::set<std::string> names;
   for (const auto& task :
        std::filesystem::directory_iterator("/proc/" + std::to_string(server->pid) + "/task")) {
@@ -68,7 +69,7 @@ BOOST_AUTO_TEST_CASE(serves_the_ops_endpoints_and_stops_cleanly_on_sigterm) {
     std::string name;
     if (std::getline(comm, name)) names.insert(name);
   }
-  for (const char* name : {"km-apply", "km-http-0", "km-http-1"}) {
+  for (const char* name : {"km-apply", "km-http-0", "km-http-1", "km-offload"}) {
     BOOST_TEST(names.count(name) == 1u, name << " among the process's threads");
   }
 
