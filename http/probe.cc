@@ -5,34 +5,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include <array>
-#include <atomic>
-#include <cstring>
 #include <string>
 
 namespace keymeter::http {
-
-namespace {
-
-std::atomic<uint64_t> next_probe_id{1};
-
-// What one thread served last, so that the next response of the same route and status takes no
-// lock and hashes nothing. Keyed by the probe's id (never reused, unlike its address) and a
-// copy of the route pattern (its text, not its address: a pattern's storage may go).
-struct RecentRoute {
-  uint64_t probe = 0;
-  int status = 0;
-  uint8_t size = 0;
-  char route[47] = {};
-  prometheus::Counter* counter = nullptr;
-  prometheus::Histogram* histogram = nullptr;
-
-  bool Is(uint64_t p, std::string_view r, int s) const {
-    return probe == p && status == s && size == r.size() && std::memcmp(route, r.data(), size) == 0;
-  }
-};
-
-}  // namespace
 
 HttpProbe::HttpProbe(prometheus::Registry& registry)
     : requests_(prometheus::BuildCounter()
@@ -42,8 +17,7 @@ HttpProbe::HttpProbe(prometheus::Registry& registry)
       duration_(prometheus::BuildHistogram()
                     .Name("keymeter_http_request_duration_seconds")
                     .Help("Time from a complete HTTP request to its response being ready.")
-                    .Register(registry)),
-      id_(next_probe_id.fetch_add(1)) {}
+                    .Register(registry)) {}
 
 HttpProbe::~HttpProbe() = default;
 
@@ -54,15 +28,6 @@ void HttpProbe::RequestServed(std::string_view route, int status,
       0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5};
   if (route.empty()) route = "unmatched";
   const double seconds = std::chrono::duration<double>(latency).count();
-  thread_local std::array<RecentRoute, 8> recent;
-  thread_local size_t next = 0;
-  for (const RecentRoute& r : recent) {
-    if (r.Is(id_, route, status)) {
-      r.counter->Increment();
-      r.histogram->Observe(seconds);
-      return;
-    }
-  }
   prometheus::Counter* counter = nullptr;
   prometheus::Histogram* histogram = nullptr;
   {
@@ -83,12 +48,6 @@ void HttpProbe::RequestServed(std::string_view route, int status,
               .first;
     }
     counter = c->second;
-  }
-  if (route.size() <= sizeof(RecentRoute::route)) {
-    RecentRoute& r = recent[next++ % recent.size()];
-    r = RecentRoute{.probe = id_, .status = status, .size = uint8_t(route.size()),
-                    .counter = counter, .histogram = histogram};
-    std::memcpy(r.route, route.data(), route.size());
   }
   counter->Increment();
   histogram->Observe(seconds);

@@ -5,13 +5,11 @@
 // `route` is the matched pattern ("/v1/keys/{id}"), never the raw path (bounded cardinality,
 // and paths may carry keys); requests no route matched are labelled "unmatched".
 //
-// Thread safety: RequestServed() is thread-safe; a response of a route and status its thread
-// served recently takes no lock. Must not outlive the registry.
+// Thread safety: RequestServed() is thread-safe. Must not outlive the registry.
 
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -48,7 +46,6 @@ class HttpProbe {
 
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& duration_;
-  const uint64_t id_;  // tells this probe's entries in each thread's cache (probe.cc)
   std::mutex mu_;
   // The families' children, cached so the hot path does no label hashing.
   absl::flat_hash_map<std::string, RouteMetrics> routes_ ABSL_GUARDED_BY(mu_);

@@ -1,6 +1,5 @@
-// HttpProbe: every response counts once under its route and status, whether it took the
-// thread's cache of recent routes or the locked path, and two probes on one thread (two
-// servers in one process) never count into each other.
+// HttpProbe: every response counts once under its route and status, from one thread or
+// several, and two probes in one process (two servers) never count into each other.
 #define BOOST_TEST_MODULE http_probe
 #include <prometheus/registry.h>
 
@@ -43,8 +42,7 @@ Counts Collect(prometheus::Registry& registry) {
 BOOST_AUTO_TEST_CASE(each_response_counts_once_under_its_route_and_status) {
   prometheus::Registry registry;
   HttpProbe probe(registry);
-  // More (route, status) pairs than a thread's cache holds, in turn, so that entries are
-  // replaced and looked up again.
+  // Eleven routes and two statuses in turn.
   std::map<std::pair<std::string, std::string>, double> expected;
   for (int i = 0; i < 500; ++i) {
     const std::string route = "/v1/r" + std::to_string(i % 11);
@@ -54,7 +52,7 @@ BOOST_AUTO_TEST_CASE(each_response_counts_once_under_its_route_and_status) {
   }
   probe.RequestServed("", 404, std::chrono::microseconds(1));  // no route matched
   expected[{"unmatched", "404"}] += 1;
-  // A pattern longer than the cache keeps counts too (the locked path every time).
+  // A long pattern.
   const std::string long_route = "/v1/" + std::string(80, 'x');
   for (int i = 0; i < 3; ++i) probe.RequestServed(long_route, 200, std::chrono::microseconds(1));
   expected[{long_route, "200"}] += 3;
@@ -76,8 +74,7 @@ BOOST_AUTO_TEST_CASE(two_probes_on_one_thread_count_apart_and_threads_add_up) {
   second.RequestServed("/v1/authorize", 204, std::chrono::microseconds(5));
   BOOST_TEST((Collect(first_registry).requests[{"/v1/authorize", "204"}]) == 10);
   BOOST_TEST((Collect(second_registry).requests[{"/v1/authorize", "204"}]) == 11);
-  // A probe made after another is gone never takes the old one's cached entries, even at the
-  // same address.
+  // A probe made after another is gone starts from nothing, even at the same address.
   first.reset();
   prometheus::Registry third_registry;
   auto third = std::make_unique<HttpProbe>(third_registry);
