@@ -56,6 +56,17 @@ double Percentile(std::vector<T>& v, double p) {
   return double(v[size_t(p * double(v.size() - 1))]);
 }
 
+// The round whose ratio is the median of `rounds` (the upper one of an even count): what a
+// benchmark run in rounds reports. `R` has `double ratio() const`; `rounds` is not empty.
+template <class R>
+const R& MedianRound(const std::vector<R>& rounds) {
+  std::vector<const R*> sorted;
+  for (const R& r : rounds) sorted.push_back(&r);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const R* a, const R* b) { return a->ratio() < b->ratio(); });
+  return *sorted[sorted.size() / 2];
+}
+
 // A bare consumer: assigned every partition of `topic` from the beginning, reads until `total`
 // messages arrived and discards them. Returns the seconds from assign() to the last message.
 inline double BareConsumerSeconds(const std::string& brokers, const std::string& topic,

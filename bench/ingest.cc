@@ -157,11 +157,7 @@ int main(int argc, char** argv) {
                   r.cpu_us);
     by_round += row;
   }
-  std::vector<const Round*> sorted;
-  for (const Round& r : rounds) sorted.push_back(&r);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const Round* a, const Round* b) { return a->ratio() < b->ratio(); });
-  const Round& m = *sorted[sorted.size() / 2];
+  const Round& m = bench::MedianRound(rounds);
   const ProjectorStats& stats = m.stats;
   std::printf(
       "{\"bench\":\"ingest\",\"quick\":%s,\"topic\":\"%s\",\"events\":%lld,\"accounts\":%d,\"keys\":%d,"

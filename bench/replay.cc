@@ -138,11 +138,7 @@ int main(int argc, char** argv) {
                   by_round.empty() ? "" : ",", r.replay_rate, r.baseline_rate, r.ratio());
     by_round += row;
   }
-  std::vector<const Round*> sorted;
-  for (const Round& r : done) sorted.push_back(&r);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const Round* a, const Round* b) { return a->ratio() < b->ratio(); });
-  const Round& m = *sorted[sorted.size() / 2];
+  const Round& m = MedianRound(done);
   std::printf(
       "{\"bench\":\"replay\",\"quick\":%s,\"topic\":\"%s\",\"messages\":%lld,\"replayed\":%lld,"
       "\"keys\":%s,\"partitions\":4,\"keymeter_events_per_s\":%.0f,\"replay_seconds\":%.2f,"
