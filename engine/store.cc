@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
 #include <vector>
@@ -46,8 +47,22 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (size_t i = 0; i < size_t(Cf::kCount); ++i) {
     rocksdb::ColumnFamilyOptions options = cf_options;
-    if (Cf(i) == Cf::kUsage) options.merge_operator = NewUsageMergeOperator();
-    if (Cf(i) == Cf::kRequests) options.merge_operator = NewAppendMergeOperator();
+    if (Cf(i) == Cf::kUsage) {
+      options.merge_operator = NewUsageMergeOperator();
+      // A batch's usage values are written in key order (UsageBatch::MoveInto). A plain
+      // memtable insert reuses the previous insert's place only when the new key lands right
+      // beside it and searches from the top otherwise: with ~10^6 entries in the memtable and
+      // ~10^5 keys a batch, nearly always. An insert with a hint (one for all keys: a prefix of
+      // length 0) climbs from the previous place only as far as it must, O(log d) for d
+      // entries in between instead of O(log n). The family takes no DeleteRange, which in
+      // RocksDB 7.8 would share the hint (see NewRequestLogInsertHint, docs/storage.md).
+      options.memtable_insert_with_hint_prefix_extractor.reset(
+          rocksdb::NewFixedPrefixTransform(0));
+    }
+    if (Cf(i) == Cf::kRequests) {
+      options.merge_operator = NewAppendMergeOperator();
+      options.memtable_insert_with_hint_prefix_extractor = NewRequestLogInsertHint();
+    }
     descriptors.emplace_back(std::string(kCfNames[i]), options);
   }
 

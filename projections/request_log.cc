@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -111,6 +112,26 @@ void RequestLogBatch::Add(const AccountRef& account_id, const RequestRecord& r) 
                                     .bytes_out = r.bytes_out, .latency_us = r.latency_us,
                                     .product = r.product, .client_ip = r.client_ip,
                                     .gateway_id = r.gateway_id});
+}
+
+namespace {
+
+class RequestLogInsertHint : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "keymeter.RequestLogInsertHint"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 0);  // one hint for all
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    static constexpr char kZero[8] = {};
+    return key.size() >= 8 && std::memcmp(key.data() + key.size() - 8, kZero, 8) != 0;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const rocksdb::SliceTransform> NewRequestLogInsertHint() {
+  return std::make_shared<RequestLogInsertHint>();
 }
 
 void RequestLogBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
