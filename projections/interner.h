@@ -1,5 +1,6 @@
-// Interner: small dense ids for the strings of one projector batch (products; AccountInterner for
-// account ids), so that the per-event maps hash a word instead of a string and build no string.
+// Interner: small dense ids for the strings of one projector batch (products), so that the
+// per-event maps hash a word instead of a string and build no string. (Account ids need none:
+// an AccountRef is already one pointer per account.)
 //
 // Thread safety: not thread-safe.
 
@@ -11,7 +12,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "projections/account_ref.h"
 
 namespace keymeter {
 
@@ -34,26 +34,6 @@ class Interner {
  private:
   std::vector<std::string> strings_;
   absl::flat_hash_map<std::string, uint32_t> index_;
-};
-
-// Dense ids for account ids within one batch. Equal AccountRefs are one pointer for the life of
-// the process, so a lookup hashes that pointer and compares no bytes.
-class AccountInterner {
- public:
-  uint32_t Intern(const AccountRef& account) {
-    auto [it, inserted] = index_.try_emplace(&account.str(), uint32_t(accounts_.size()));
-    if (inserted) accounts_.push_back(account);
-    return it->second;
-  }
-  const std::string& operator[](uint32_t id) const { return accounts_[id].str(); }
-  void Clear() {
-    accounts_.clear();
-    index_.clear();
-  }
-
- private:
-  std::vector<AccountRef> accounts_;
-  absl::flat_hash_map<const std::string*, uint32_t> index_;
 };
 
 }  // namespace keymeter

@@ -33,21 +33,29 @@ std::string BlockKey(std::string_view account_id, TimeUs second) {
 }
 
 // `body` is scratch space.
-void EncodeRecord(const RequestRecordView& r, TimeUs second, std::string* body, std::string* out) {
-  body->clear();
-  PutVarint(body, uint64_t(r.time_us - second));
-  for (size_t i = 0; i < kKeyIdLength; ++i) body->push_back(char(r.key.packed() >> (8 * (7 - i))));
-  body->append(reinterpret_cast<const char*>(r.request_id.data()), r.request_id.size());
-  PutVarint(body, r.status);
-  PutVarint(body, r.units);
-  PutVarint(body, r.bytes_in);
-  PutVarint(body, r.bytes_out);
-  PutVarint(body, r.latency_us);
-  PutLengthPrefixed(body, r.product);
-  PutLengthPrefixed(body, r.client_ip);
-  PutLengthPrefixed(body, r.gateway_id);
-  PutVarint(out, body->size());
-  out->append(*body);
+// Appends one record (its size, then its body) to `out`. The fixed fields are encoded on the
+// stack and appended in one go: byte by byte into the string, they were a tenth of the
+// projector's time.
+void EncodeRecord(const RequestRecordView& r, TimeUs second, std::string* out) {
+  char fixed[kMaxVarintBytes + kKeyIdLength + 16 + 5 * kMaxVarintBytes];
+  char* p = EncodeVarint(fixed, uint64_t(r.time_us - second));
+  for (size_t i = 0; i < kKeyIdLength; ++i) *p++ = char(r.key.packed() >> (8 * (7 - i)));
+  std::memcpy(p, r.request_id.data(), r.request_id.size());
+  p += r.request_id.size();
+  p = EncodeVarint(p, r.status);
+  p = EncodeVarint(p, r.units);
+  p = EncodeVarint(p, r.bytes_in);
+  p = EncodeVarint(p, r.bytes_out);
+  p = EncodeVarint(p, r.latency_us);
+  size_t size = size_t(p - fixed);
+  for (std::string_view s : {r.product, r.client_ip, r.gateway_id}) {
+    size += VarintLength(s.size()) + s.size();
+  }
+  PutVarint(out, size);
+  out->append(fixed, size_t(p - fixed));
+  PutLengthPrefixed(out, r.product);
+  PutLengthPrefixed(out, r.client_ip);
+  PutLengthPrefixed(out, r.gateway_id);
 }
 
 bool DecodeRecord(std::string_view* in, TimeUs second, RequestRecord* r) {
@@ -103,7 +111,7 @@ std::shared_ptr<rocksdb::MergeOperator> NewAppendMergeOperator() {
 
 void RequestLogBatch::Add(const AccountRef& account_id, const RequestRecordView& r) {
   const TimeUs second = FloorDiv(r.time_us, kMicrosPerSecond) * kMicrosPerSecond;
-  EncodeRecord(r, second, &body_, &blocks_[Block{accounts_.Intern(account_id), second}]);
+  EncodeRecord(r, second, &blocks_[Block{&account_id.str(), second}]);
 }
 
 void RequestLogBatch::Add(const AccountRef& account_id, const RequestRecord& r) {
@@ -139,12 +147,11 @@ void RequestLogBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamily
   std::vector<std::pair<std::string, const std::string*>> sorted;
   sorted.reserve(blocks_.size());
   for (const auto& [block, bytes] : blocks_) {
-    sorted.emplace_back(BlockKey(accounts_[block.account], block.second), &bytes);
+    sorted.emplace_back(BlockKey(*block.account, block.second), &bytes);
   }
   std::sort(sorted.begin(), sorted.end());
   for (const auto& [key, bytes] : sorted) batch->Merge(cf, key, *bytes).PermitUncheckedError();
   blocks_.clear();
-  accounts_.Clear();
 }
 
 void DropRequestsBefore(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf,

@@ -31,7 +31,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "projections/account_ref.h"
-#include "projections/interner.h"
 #include "schemas/ids.h"
 #include "schemas/status.h"
 
@@ -98,7 +97,7 @@ class RequestLogBatch {
 
  private:
   struct Block {
-    uint32_t account;  // interned in accounts_
+    const std::string* account;  // an AccountRef's interned id: one per account
     TimeUs second;
     friend bool operator==(const Block&, const Block&) = default;
     template <class H>
@@ -108,8 +107,6 @@ class RequestLogBatch {
   };
   // Insertion order matters (log order inside a block), so a block is its bytes so far.
   absl::flat_hash_map<Block, std::string> blocks_;
-  AccountInterner accounts_;
-  std::string body_;  // scratch
 };
 
 // Drops every block of `account_id` whose second starts before `cutoff_us`.

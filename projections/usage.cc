@@ -224,7 +224,7 @@ void UsageBatch::Add(const UsageEvent& e) {
   AddToSlot(key.hours, hour, c);
   AddToSlot(key.products, ProductIndex(e.product), c);
   AddToSlot(days_[Day{char(UsageScope::kRoot), e.root.packed(), day}].hours, hour, c);
-  const uint64_t account = accounts_.Intern(e.account_id);
+  const auto account = reinterpret_cast<uintptr_t>(&e.account_id.str());
   AddToSlot(days_[Day{char(UsageScope::kAccount), account, day}].hours, hour, c);
 }
 
@@ -241,7 +241,7 @@ void UsageBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandl
   sorted.reserve(days_.size());
   for (const auto& [day, slots] : days_) {
     const std::string entity = UsageScope(day.scope) == UsageScope::kAccount
-                                   ? accounts_[uint32_t(day.entity)]
+                                   ? *reinterpret_cast<const std::string*>(uintptr_t(day.entity))
                                    : EntityBytes(day.entity);
     sorted.emplace_back(UsageDayKey(UsageScope(day.scope), entity, day.start), &slots);
   }
@@ -261,7 +261,6 @@ void UsageBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandl
     batch->Merge(cf, key, scratch_).PermitUncheckedError();
   }
   days_.clear();
-  accounts_.Clear();
   products_.Clear();
   last_product_index_ = UINT32_MAX;
 }

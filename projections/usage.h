@@ -99,7 +99,8 @@ class UsageBatch {
 
  private:
   // An (entity, day) without strings: the hot path hashes three words, and the RocksDB key is
-  // built once per value at MoveInto. `entity` is a packed KeyId, or an account id interned in accounts_.
+  // built once per value at MoveInto. `entity` is a packed KeyId, or the address of an
+  // AccountRef's interned id (one pointer per account for the life of the process).
   struct Day {
     char scope;
     uint64_t entity;
@@ -118,7 +119,6 @@ class UsageBatch {
   uint32_t ProductIndex(std::string_view product);
 
   absl::flat_hash_map<Day, Slots> days_;
-  AccountInterner accounts_;
   Interner products_;
   std::string last_product_;
   uint32_t last_product_index_ = UINT32_MAX;

@@ -4,18 +4,35 @@
 
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace keymeter {
 
-inline void PutVarint(std::string* out, uint64_t v) {
+// The longest varint: a uint64_t in 7-bit groups.
+inline constexpr size_t kMaxVarintBytes = 10;
+
+// Writes `v` at `p`, which has room for kMaxVarintBytes; returns the end.
+inline char* EncodeVarint(char* p, uint64_t v) {
   while (v >= 0x80) {
-    out->push_back(char(uint8_t(v) | 0x80));
+    *p++ = char(uint8_t(v) | 0x80);
     v >>= 7;
   }
-  out->push_back(char(v));
+  *p++ = char(v);
+  return p;
+}
+
+inline size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+inline void PutVarint(std::string* out, uint64_t v) {
+  char buf[kMaxVarintBytes];
+  out->append(buf, size_t(EncodeVarint(buf, v) - buf));
 }
 
 // Reads one varint from the front of `in` and advances it; false when truncated or too long.
