@@ -2,7 +2,6 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -32,7 +31,6 @@ std::string BlockKey(std::string_view account_id, TimeUs second) {
   return key;
 }
 
-// `body` is scratch space.
 // Appends one record (its size, then its body) to `out`. The fixed fields are encoded on the
 // stack and appended in one go: byte by byte into the string, they were a tenth of the
 // projector's time.
@@ -47,15 +45,12 @@ void EncodeRecord(const RequestRecordView& r, TimeUs second, std::string* out) {
   p = EncodeVarint(p, r.bytes_in);
   p = EncodeVarint(p, r.bytes_out);
   p = EncodeVarint(p, r.latency_us);
+  const std::string_view strings[] = {r.product, r.client_ip, r.gateway_id};
   size_t size = size_t(p - fixed);
-  for (std::string_view s : {r.product, r.client_ip, r.gateway_id}) {
-    size += VarintLength(s.size()) + s.size();
-  }
+  for (std::string_view s : strings) size += VarintLength(s.size()) + s.size();
   PutVarint(out, size);
   out->append(fixed, size_t(p - fixed));
-  PutLengthPrefixed(out, r.product);
-  PutLengthPrefixed(out, r.client_ip);
-  PutLengthPrefixed(out, r.gateway_id);
+  for (std::string_view s : strings) PutLengthPrefixed(out, s);
 }
 
 bool DecodeRecord(std::string_view* in, TimeUs second, RequestRecord* r) {
@@ -122,28 +117,8 @@ void RequestLogBatch::Add(const AccountRef& account_id, const RequestRecord& r) 
                                     .gateway_id = r.gateway_id});
 }
 
-namespace {
-
-class RequestLogInsertHint : public rocksdb::SliceTransform {
- public:
-  const char* Name() const override { return "keymeter.RequestLogInsertHint"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return rocksdb::Slice(key.data(), 0);  // one hint for all
-  }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    static constexpr char kZero[8] = {};
-    return key.size() >= 8 && std::memcmp(key.data() + key.size() - 8, kZero, 8) != 0;
-  }
-};
-
-}  // namespace
-
-std::shared_ptr<const rocksdb::SliceTransform> NewRequestLogInsertHint() {
-  return std::make_shared<RequestLogInsertHint>();
-}
-
 void RequestLogBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
-  // In key order, for the memtable's skip list (see UsageBatch::MoveInto).
+  // In key order, for the memtable's insert hint (engine/store.cc).
   std::vector<std::pair<std::string, const std::string*>> sorted;
   sorted.reserve(blocks_.size());
   for (const auto& [block, bytes] : blocks_) {

@@ -38,7 +38,6 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
 class MergeOperator;
-class SliceTransform;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -78,15 +77,6 @@ struct RequestRecordView {
 // The merge operator of the requests column family.
 std::shared_ptr<rocksdb::MergeOperator> NewAppendMergeOperator();
 
-// The memtable insert hint of the "requests" family (its
-// memtable_insert_with_hint_prefix_extractor): a batch's blocks are written in key order, and
-// an insert with a hint climbs from the previous one's place only as far as it must. Every
-// block key shares one hint, except a block key at second 0, the start of each range deletion
-// (DropRequestsBefore): RocksDB 7.8 inserts range deletions with the hints of the point entries
-// (fixed upstream), and a hint from the other list breaks the memtable's skip list. So every
-// DeleteRange of this family must start at a second-0 key.
-std::shared_ptr<const rocksdb::SliceTransform> NewRequestLogInsertHint();
-
 class RequestLogBatch {
  public:
   void Add(const AccountRef& account_id, const RequestRecordView& r);
@@ -109,7 +99,9 @@ class RequestLogBatch {
   absl::flat_hash_map<Block, std::string> blocks_;
 };
 
-// Drops every block of `account_id` whose second starts before `cutoff_us`.
+// Drops every block of `account_id` whose second starts before `cutoff_us`: one DeleteRange
+// from the account's second 0, where the family's memtable insert hint requires every range
+// deletion to start (engine/store.cc).
 void DropRequestsBefore(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf,
                         std::string_view account_id, TimeUs cutoff_us);
 

@@ -235,8 +235,8 @@ void UsageBatch::Prefetch(KeyId key, TimeUs t) const {
 }
 
 void UsageBatch::MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {
-  // In key order: with the family's insert hint (engine/store.cc) the memtable's skip list
-  // inserts each key from the previous one's place instead of searching from the top.
+  // In key order, for the memtable's insert hint (engine/store.cc): the skip list inserts each
+  // key from the previous one's place instead of searching from the top.
   std::vector<std::pair<std::string, const Slots*>> sorted;
   sorted.reserve(days_.size());
   for (const auto& [day, slots] : days_) {

@@ -19,9 +19,6 @@
 // slot by slot and writes the canonical form above. Addition commutes, so the result is the same
 // whatever the batch boundaries or the interleaving of partitions: a replay gives the same bytes.
 //
-// The family never takes a DeleteRange: its memtable inserts take a hint (engine/store.cc),
-// which RocksDB 7.8 would also hand to range deletions (see NewRequestLogInsertHint).
-//
 // UsageBatch aggregates one projector batch in memory and writes one Merge per touched
 // (entity, day), not one per event.
 //

@@ -277,7 +277,7 @@ BOOST_AUTO_TEST_CASE(retention_drops_every_block_that_starts_before_the_cutoff) 
 }
 
 // Appends and retention's range deletions interleaved in one memtable, many accounts: the
-// family's insert hint (NewRequestLogInsertHint) must never reach a range deletion, which
+// family's memtable insert hint (engine/store.cc) must never reach a range deletion, which
 // RocksDB 7.8 would insert with the point entries' hint and so break the memtable (an assertion
 // in Debian's build, lost or misplaced blocks otherwise).
 BOOST_AUTO_TEST_CASE(appends_and_retention_interleaved_keep_every_block) {
