@@ -24,7 +24,6 @@
 #include "consumers/log_line.h"
 #include "engine/pipeline.h"
 #include "http/json.h"
-#include "schemas/hex.h"
 
 namespace keymeter {
 namespace {
@@ -38,7 +37,7 @@ void WriteView(http::JsonWriter& json, const DeadLetterView& v) {
   json.Key("time").String(FormatRfc3339(d.time_us, true));
   json.Key("account_id").String(v.account_id).Key("op").String(v.op).Key("key_id").String(v.key_id);
   json.Key("request_id");
-  v.request_id ? json.String(ToHex(*v.request_id)) : json.Null();
+  v.request_id ? json.String(RequestIdText(*v.request_id)) : json.Null();
   json.Key("redrivable").Bool(v.redrivable);
 }
 

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -11,6 +12,7 @@
 #include "schemas/civil_time.h"
 #include "schemas/envelope.h"
 #include "schemas/hex.h"
+#include "schemas/ids.h"
 #include "schemas/json_writer.h"
 
 namespace keymeter {
@@ -50,11 +52,20 @@ struct FieldWriter {
     for (const std::string& s : v) w.String(s);
     w.EndArray();
   }
-  template <class S>
-    requires std::is_same_v<S, fb::Sha256> || std::is_same_v<S, fb::RequestId>
-  void operator()(const char* name, const std::unique_ptr<S>& v) {
+  void operator()(const char* name, const std::unique_ptr<fb::Sha256>& v) {
     w.Key(name);
     v ? w.String(ToHex(BytesOf(*v))) : w.Null();
+  }
+  // As the request log and every answer spell a request id: a UUID.
+  void operator()(const char* name, const std::unique_ptr<fb::RequestId>& v) {
+    w.Key(name);
+    if (!v) {
+      w.Null();
+      return;
+    }
+    RequestIdBytes id;
+    std::memcpy(id.data(), BytesOf(*v).data(), id.size());
+    w.String(RequestIdText(id));
   }
   void operator()(const char* name, const std::vector<std::unique_ptr<fb::SettingT>>& v) {
     w.Key(name).BeginArray();
@@ -125,17 +136,25 @@ struct FieldReader {
       v.emplace_back(s);
     }
   }
-  template <class S>
-    requires std::is_same_v<S, fb::Sha256> || std::is_same_v<S, fb::RequestId>
-  void operator()(const char* name, std::unique_ptr<S>& v) {
+  void operator()(const char* name, std::unique_ptr<fb::Sha256>& v) {
     dom::element e;
     std::string_view s;
     if (!Find(name, &e)) return;
-    std::array<uint8_t, sizeof(S)> bytes{};
+    std::array<uint8_t, sizeof(fb::Sha256)> bytes{};
     if (e.get_string().get(s) != simdjson::SUCCESS || !DecodeHex(s, bytes)) {
-      return Fail(name, "must be " + std::to_string(2 * sizeof(S)) + " hex digits");
+      return Fail(name, "must be " + std::to_string(2 * sizeof(fb::Sha256)) + " hex digits");
     }
-    v = std::make_unique<S>(flatbuffers::span<const uint8_t, sizeof(S)>(bytes));
+    v = std::make_unique<fb::Sha256>(flatbuffers::span<const uint8_t, sizeof(fb::Sha256)>(bytes));
+  }
+  // A UUID, or 32 hex digits (as lines written before 2026-12 spell it).
+  void operator()(const char* name, std::unique_ptr<fb::RequestId>& v) {
+    dom::element e;
+    std::string_view s;
+    if (!Find(name, &e)) return;
+    std::optional<RequestIdBytes> id;
+    if (e.get_string().get(s) == simdjson::SUCCESS) id = ParseRequestId(s);
+    if (!id) return Fail(name, "must be a UUID or 32 hex digits");
+    v = std::make_unique<fb::RequestId>(flatbuffers::span<const uint8_t, 16>(*id));
   }
   void operator()(const char* name, std::vector<std::unique_ptr<fb::SettingT>>& v) {
     dom::element e;

@@ -10,7 +10,8 @@
 //
 // `data` holds every field of the op as docs/events.md names them: strings, integers and
 // booleans as they are, enums by name ("Pending", "Day"), settings as [{"name","value"}], and
-// SHA-256 digests and request ids as lowercase hex (null when absent). Nothing else: the log
+// SHA-256 digests as lowercase hex, request ids as lowercase UUIDs (32 hex digits are read back
+// too; null when absent). Nothing else: the log
 // never holds a secret, so neither does a line. The second form is a message that did not
 // decode (its bytes are not kept: a MALFORMED-KEY-ID payload may hold a whole key).
 //

@@ -16,9 +16,11 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <cstring>
+
 #include "projections/key_codec.h"
 #include "projections/key_ops_internal.h"
-#include "schemas/hex.h"
+#include "schemas/ids.h"
 
 namespace keymeter::key_ops {
 
@@ -97,7 +99,9 @@ Status RecordRedrive(OpContext& c, const fb::DeadLetterRedriven& op) {
   c.detail = "dead letter " + Str(op.reason()) + " at partition " + std::to_string(op.partition()) +
              " offset " + std::to_string(op.offset()) + " (" + Str(op.op());
   if (op.request_id() != nullptr) {
-    c.detail += " " + ToHex(std::span<const uint8_t>(op.request_id()->bytes()->data(), 16));
+    RequestIdBytes id;
+    std::memcpy(id.data(), op.request_id()->bytes()->data(), id.size());
+    c.detail += " " + RequestIdText(id);
   }
   c.detail += ") published again";
   return Status::Ok();

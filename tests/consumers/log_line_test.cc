@@ -155,6 +155,38 @@ BOOST_AUTO_TEST_CASE(a_line_is_readable_json_with_hex_digests_and_names) {
              std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_request_id_is_written_as_a_uuid_and_read_in_either_spelling) {
+  RequestFields r;
+  for (size_t i = 0; i < r.request_id.size(); ++i) r.request_id[i] = static_cast<uint8_t>(0xA0 + i);
+  r.key_id = "Ab3dEf7h";
+  r.account_id = "acct-7";
+  const std::string event = BuildRequestEvent(r);
+  const Aligned payload(event);
+  const std::string line = EncodeLogLine({.payload = payload.span()});
+  // As the request log, its exports and the dead letters spell it.
+  BOOST_TEST(line.find("\"request_id\":\"a0a1a2a3-a4a5-a6a7-a8a9-aaabacadaeaf\"") !=
+                 std::string::npos,
+             line);
+  LogLineParser parser;
+  for (std::string_view spelled :
+       {"a0a1a2a3-a4a5-a6a7-a8a9-aaabacadaeaf", "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"}) {
+    Result<LogLine> back = parser.Parse(
+        "{\"partition\":0,\"account_id\":\"acct-7\",\"op\":\"RequestEvent\",\"data\":"
+        "{\"key_id\":\"Ab3dEf7h\",\"request_id\":\"" + std::string(spelled) + "\"}}");
+    BOOST_REQUIRE_MESSAGE(back.has_value(), spelled);
+    const Aligned e(back.value().envelope);
+    const fb::Envelope* env = VerifyEnvelope(e.span());
+    BOOST_REQUIRE(env != nullptr);
+    const fb::RequestId* id = env->op_as_RequestEvent()->request_id();
+    BOOST_REQUIRE(id != nullptr);
+    BOOST_TEST(std::equal(r.request_id.begin(), r.request_id.end(), id->bytes()->begin()));
+  }
+  Result<LogLine> bad = parser.Parse(
+      "{\"partition\":0,\"op\":\"RequestEvent\",\"data\":{\"request_id\":\"a0a1-not-an-id\"}}");
+  BOOST_REQUIRE(!bad.has_value());
+  BOOST_TEST(bad.error().code() == Code::kInvalidField);
+}
+
 BOOST_AUTO_TEST_CASE(a_message_that_does_not_decode_gets_the_error_form) {
   const std::string junk = "not an envelope at all, just bytes";
   const Aligned payload(junk);
