@@ -1,10 +1,8 @@
 #include "engine/partition_checksum.h"
 
-#include <openssl/evp.h>
 #include <rocksdb/db.h>
 
 #include <memory>
-#include <span>
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
@@ -13,19 +11,11 @@
 #include "projections/column_families.h"
 #include "projections/key_codec.h"
 #include "schemas/envelope.h"
-#include "schemas/hex.h"
+#include "schemas/sha256.h"
 
 namespace keymeter {
 
 namespace {
-
-using Digester = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
-
-void UpdateSized(EVP_MD_CTX* ctx, std::string_view s) {
-  const uint64_t n = s.size();
-  EVP_DigestUpdate(ctx, &n, sizeof(n));
-  EVP_DigestUpdate(ctx, s.data(), s.size());
-}
 
 // The account a row of `cf` belongs to ("" when it can't be told).
 std::string_view OwnerOf(Cf cf, std::string_view key,
@@ -95,24 +85,17 @@ Status ForEachPartitionRow(const Store& store, const PartitionRowFn& fn) {
 }
 
 Result<std::map<int32_t, std::string>> PartitionChecksums(const Store& store) {
-  std::map<int32_t, Digester> digests;
+  std::map<int32_t, Sha256Checksum> sums;
   Status visited = ForEachPartitionRow(
       store, [&](int32_t partition, size_t cf, std::string_view key, std::string_view value) {
-        auto [d, added] =
-            digests.try_emplace(partition, Digester(EVP_MD_CTX_new(), EVP_MD_CTX_free));
-        if (added) EVP_DigestInit_ex(d->second.get(), EVP_sha256(), nullptr);
-        UpdateSized(d->second.get(), kCfNames[cf]);
-        UpdateSized(d->second.get(), key);
-        UpdateSized(d->second.get(), value);
+        Sha256Checksum& sum = sums[partition];
+        sum.Add(kCfNames[cf]);
+        sum.Add(key);
+        sum.Add(value);
       });
   if (!visited.ok()) return visited;
   std::map<int32_t, std::string> out;
-  for (auto& [partition, ctx] : digests) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx.get(), digest, &len);
-    out[partition] = ToHex(std::span<const uint8_t>(digest, len));
-  }
+  for (auto& [partition, sum] : sums) out[partition] = sum.Hex();
   return out;
 }
 

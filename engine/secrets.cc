@@ -17,24 +17,6 @@ constexpr std::string_view kAlphabet =
 
 }  // namespace
 
-Digest Sha256(std::string_view text) {
-  // OpenSSL 3's one-shot SHA256() fetches the algorithm from its provider (a lock, a hash
-  // lookup, a reference count) and allocates a context on every call: ~500 ns for a key, 6 % of
-  // serve's CPU under authorize load. The algorithm is fetched once and each thread keeps a
-  // context: ~110 ns.
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                                 EVP_MD_CTX_free);
-  Digest d;
-  unsigned int size = 0;
-  if (md == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), text.data(), text.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), d.data(), &size) != 1) {
-    throw std::runtime_error("SHA-256 unavailable in OpenSSL");
-  }
-  return d;
-}
-
 bool DigestEqual(const Digest& a, const Digest& b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

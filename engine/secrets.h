@@ -13,12 +13,10 @@
 #include <string_view>
 
 #include "schemas/ids.h"
+#include "schemas/sha256.h"  // Sha256, for the callers that digest keys and tokens
 #include "schemas/status.h"
 
 namespace keymeter {
-
-// SHA-256 of `text`.
-Digest Sha256(std::string_view text);
 
 // Compares two digests in time independent of where they differ.
 bool DigestEqual(const Digest& a, const Digest& b);

@@ -1,6 +1,5 @@
 #include "engine/store.h"
 
-#include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
@@ -12,7 +11,7 @@
 
 #include "projections/request_log.h"
 #include "projections/usage.h"
-#include "schemas/hex.h"
+#include "schemas/sha256.h"
 
 namespace keymeter {
 
@@ -139,27 +138,18 @@ uint64_t Store::LiveDataBytes() const {
 }
 
 Result<std::string> Store::Checksum() const {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  auto update_sized = [&](rocksdb::Slice s) {
-    const uint64_t n = s.size();
-    EVP_DigestUpdate(ctx.get(), &n, sizeof(n));
-    EVP_DigestUpdate(ctx.get(), s.data(), s.size());
-  };
+  Sha256Checksum sum;
   for (size_t i = 0; i < size_t(Cf::kCount); ++i) {
     if (!IsProjection(Cf(i))) continue;
-    update_sized(kCfNames[i]);
+    sum.Add(kCfNames[i]);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_.handles[i]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      update_sized(it->key());
-      update_sized(it->value());
+      sum.Add(it->key().ToStringView());
+      sum.Add(it->value().ToStringView());
     }
     if (!it->status().ok()) return FromRocks(it->status());
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  return ToHex(std::span<const uint8_t>(digest, len));
+  return sum.Hex();
 }
 
 }  // namespace keymeter

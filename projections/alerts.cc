@@ -1,6 +1,5 @@
 #include "projections/alerts.h"
 
-#include <openssl/sha.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -13,6 +12,7 @@
 #include "schemas/envelope.h"
 #include "schemas/hex.h"
 #include "schemas/records_generated.h"
+#include "schemas/sha256.h"
 
 namespace keymeter {
 
@@ -41,10 +41,9 @@ std::string AlertId(const Alert& a, bool resolved) {
   PutBigEndian64(&text, uint64_t(a.window_start_us));
   PutBigEndian64(&text, a.limit);
   text.push_back(resolved ? 'r' : 'c');
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  const Digest digest = Sha256(text);
   std::string id = "alert_";
-  AppendHex(&id, std::span<const uint8_t>(digest, 16));
+  AppendHex(&id, std::span<const uint8_t>(digest.data(), 16));
   return id;
 }
 
