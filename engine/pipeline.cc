@@ -167,8 +167,12 @@ void Pipeline::Loop(std::stop_token stop) {
       if (Status dropped = DropUnfollowed(*source); !dropped.ok()) n = std::move(dropped);
     }
     if (n) {
-      const std::string broker_error = n.value() == 0 ? ProbeBroker(*source) : "";
-      SetState(n.value() == 0 && broker_error.empty(), broker_error);
+      // An idle log: caught up if the broker answers. Otherwise by what is left of the log.
+      const bool idle = n.value() == 0;
+      const std::string broker_error = idle ? ProbeBroker(*source) : "";
+      SetState(idle ? broker_error.empty()
+                    : projector_->EngineFreshness().lag_messages <= options_.ready_lag_messages,
+               broker_error);
       backoff = std::chrono::milliseconds(100);
       continue;
     }

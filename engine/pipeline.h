@@ -78,6 +78,10 @@ struct PipelineOptions {
   // "dlq" are deleted at start and hourly; Kafka: retention.ms of the DLQ topic when keymeter
   // creates it (an existing topic keeps its own; kafka-configs.sh --alter changes it).
   TimeUs dlq_retention_us = 30 * kMicrosPerDay;
+  // Ready (Readiness) once what is left of the log after a batch is at most this many
+  // messages, or a batch came back empty. Under steady traffic almost no batch is empty, so
+  // "empty" alone would keep a busy member not ready for good.
+  int64_t ready_lag_messages = 50'000;
 };
 
 class Pipeline {
@@ -103,7 +107,8 @@ class Pipeline {
   std::optional<Status> AwaitOutcome(const std::string& command_id,
                                      std::chrono::milliseconds timeout);
 
-  // (ready, reason): ready once the projector caught up with the log and nothing failed.
+  // (ready, reason): ready once the projector caught up with the log (within
+  // `ready_lag_messages` of its end, or idle) and nothing failed.
   std::pair<bool, std::string> Readiness() const;
   bool kafka_mode() const { return !options_.brokers.empty(); }
   // The name offsets are stored under: "kafka/<topic>" or "embedded".
