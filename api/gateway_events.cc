@@ -48,8 +48,7 @@ std::string UnitsMessage(const Intake& intake) {
 // The fields of a verified request event, its gateway replaced by `gateway_id`.
 RequestFields FieldsOf(const fb::RequestEvent& r, const std::string& gateway_id) {
   RequestFields f;
-  std::copy(r.request_id()->bytes()->begin(), r.request_id()->bytes()->end(),
-            f.request_id.begin());
+  f.request_id = RequestIdFromFb(r.request_id());
   f.key_id = Str(r.key_id());
   f.account_id = Str(r.account_id());
   f.time_us = r.time_us();

@@ -53,11 +53,7 @@ DeadLetterView ViewOf(DeadLetter d) {
     v.key_id = Str(KeyIdOf(*env));
     if (const fb::RequestEvent* r = env->op_as_RequestEvent()) {
       v.key_id = Str(r->key_id());
-      if (r->request_id() != nullptr) {
-        RequestIdBytes id{};
-        std::copy(r->request_id()->bytes()->begin(), r->request_id()->bytes()->end(), id.begin());
-        v.request_id = id;
-      }
+      if (r->request_id() != nullptr) v.request_id = RequestIdFromFb(r->request_id());
     }
   }
   v.letter = std::move(d);

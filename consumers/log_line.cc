@@ -3,7 +3,6 @@
 #include <simdjson.h>
 
 #include <charconv>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -59,13 +58,7 @@ struct FieldWriter {
   // As the request log and every answer spell a request id: a UUID.
   void operator()(const char* name, const std::unique_ptr<fb::RequestId>& v) {
     w.Key(name);
-    if (!v) {
-      w.Null();
-      return;
-    }
-    RequestIdBytes id;
-    std::memcpy(id.data(), BytesOf(*v).data(), id.size());
-    w.String(RequestIdText(id));
+    v ? w.String(RequestIdText(RequestIdFromFb(v.get()))) : w.Null();
   }
   void operator()(const char* name, const std::vector<std::unique_ptr<fb::SettingT>>& v) {
     w.Key(name).BeginArray();

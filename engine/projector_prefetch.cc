@@ -4,6 +4,7 @@
 #include <array>
 
 #include "engine/projector.h"
+#include "schemas/envelope.h"
 
 namespace keymeter {
 
@@ -36,8 +37,7 @@ Projector::Prefetched Projector::Prefetch(const fb::Envelope& env, const SourceM
   directory_.Prefetch(*out.key);
   quota_.Prefetch(*out.key);
   usage_.Prefetch(*out.key, r.time_us());
-  RequestIdBytes request_id;
-  std::copy(r.request_id()->bytes()->begin(), r.request_id()->bytes()->end(), request_id.begin());
+  const RequestIdBytes request_id = RequestIdFromFb(r.request_id());
   // The event's account: ApplyRequest drops an event whose key is another account's before it
   // looks the id up, so this is the key's account whenever the id is used.
   out.dedupe = DedupeWindow::IdOf(r.account_id()->string_view(), request_id);

@@ -16,8 +16,6 @@
 
 #include <rocksdb/write_batch.h>
 
-#include <cstring>
-
 #include "projections/key_codec.h"
 #include "projections/key_ops_internal.h"
 #include "schemas/ids.h"
@@ -99,9 +97,7 @@ Status RecordRedrive(OpContext& c, const fb::DeadLetterRedriven& op) {
   c.detail = "dead letter " + Str(op.reason()) + " at partition " + std::to_string(op.partition()) +
              " offset " + std::to_string(op.offset()) + " (" + Str(op.op());
   if (op.request_id() != nullptr) {
-    RequestIdBytes id;
-    std::memcpy(id.data(), op.request_id()->bytes()->data(), id.size());
-    c.detail += " " + RequestIdText(id);
+    c.detail += " " + RequestIdText(RequestIdFromFb(op.request_id()));
   }
   c.detail += ") published again";
   return Status::Ok();

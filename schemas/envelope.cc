@@ -92,6 +92,12 @@ Digest DigestFromFb(const fb::Sha256* s) {
   return d;
 }
 
+RequestIdBytes RequestIdFromFb(const fb::RequestId* id) {
+  RequestIdBytes out{};
+  if (id != nullptr) std::copy(id->bytes()->begin(), id->bytes()->end(), out.begin());
+  return out;
+}
+
 std::string OutcomeKey(std::string_view command_id, std::span<const uint8_t> request_digest) {
   std::string key(command_id);
   if (!request_digest.empty()) {

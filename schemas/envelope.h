@@ -37,6 +37,8 @@ inline std::string Str(const flatbuffers::String* s) { return s ? s->str() : std
 // A Digest as the schemas' Sha256 struct, and back (an absent one reads as zeros).
 fb::Sha256 DigestToFb(const Digest& d);
 Digest DigestFromFb(const fb::Sha256* s);
+// A request id as the schemas' RequestId struct holds it (an absent one reads as zeros).
+RequestIdBytes RequestIdFromFb(const fb::RequestId* id);
 
 // What a command's outcome is published under (Pipeline::AwaitOutcome): its command id, and
 // for an idempotent command (with a request digest; empty for any other) the digest's first
