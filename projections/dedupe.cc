@@ -51,13 +51,25 @@ void DedupeWindow::MaybeSweep() {
   if (!moved && ids_.size() <= max_entries_) return;
   swept_at_ = watermark_;
   const TimeUs start = window_start();
-  absl::erase_if(ids_, [start](const auto& entry) { return entry.second < start; });
-  if (ids_.size() <= max_entries_) return;
-  // Over the bound within the window: drop the oldest eighth of the bound, by time (ties go
-  // together, so what is dropped depends on the entries alone, not on their arrival order).
+  if (ids_.size() <= max_entries_) {
+    absl::erase_if(ids_, [start](const auto& entry) { return entry.second < start; });
+    return;
+  }
+  // Over the bound: one pass drops what fell out of the window and gathers the times of the
+  // rest (bench: the sweeps took a third of an insert's time at the bound with a pass each).
   std::vector<TimeUs> times;
   times.reserve(ids_.size());
-  for (const auto& [key, time] : ids_) times.push_back(time);
+  for (auto it = ids_.begin(); it != ids_.end();) {
+    if (it->second < start) {
+      ids_.erase(it++);  // erasing leaves the other iterators valid
+    } else {
+      times.push_back(it->second);
+      ++it;
+    }
+  }
+  if (ids_.size() <= max_entries_) return;
+  // Still over the bound within the window: drop the oldest eighth of the bound, by time (ties
+  // go together, so what is dropped depends on the entries alone, not on their arrival order).
   const size_t keep = max_entries_ - max_entries_ / 8;
   std::nth_element(times.begin(), times.end() - keep, times.end());
   const TimeUs cutoff = *(times.end() - keep);
