@@ -160,24 +160,24 @@ std::optional<std::vector<int32_t>> KafkaSource::Followed() const {
   return out;
 }
 
-std::vector<PartitionOffset> KafkaSource::LogEnds() const {
+std::vector<PartitionOffset> KafkaSource::LogEnds() const { return Ends(nullptr); }
+bool KafkaSource::LogEndsKnown() const {
+  bool known = true;
+  Ends(&known);
+  return known;
+}
+
+std::vector<PartitionOffset> KafkaSource::Ends(bool* all_known) const {
   std::vector<PartitionOffset> ends;
   if (!consumer_) return ends;
-  std::set<int32_t> assigned, standby;
-  {
-    std::lock_guard lock(mu_);
-    assigned = assigned_;
-    standby = standby_;
-  }
+  const auto [assigned, standby] = Locked([&] { return std::pair(assigned_, standby_); });
   // librdkafka's cached watermarks may be read from any thread.
-  for (int32_t p : assigned) {
-    if (std::optional<int64_t> high = consumer_->CachedHighWatermark(options_.topic, p)) {
-      ends.push_back({p, *high});
-    }
-  }
-  for (int32_t p : standby) {
-    if (std::optional<int64_t> high = standby_consumer_->CachedHighWatermark(options_.topic, p)) {
-      ends.push_back({p, *high});
+  for (const auto& [consumer, partitions] :
+       {std::pair(consumer_.get(), &assigned), std::pair(standby_consumer_.get(), &standby)}) {
+    for (int32_t p : *partitions) {
+      const std::optional<int64_t> high = consumer->CachedHighWatermark(options_.topic, p);
+      if (high) ends.push_back({p, *high});
+      if (!high && all_known != nullptr) *all_known = false;
     }
   }
   return ends;

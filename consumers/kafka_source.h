@@ -147,6 +147,7 @@ class KafkaSource : public Source {
   std::string name() const override { return "kafka/" + options_.topic; }
   // The assigned partitions' high watermarks from the last fetch responses (no round trip).
   std::vector<PartitionOffset> LogEnds() const override;
+  bool LogEndsKnown() const override;
 
   // Stops the fetch thread, leaves the group and releases every fetched message (the payloads
   // of the last Poll too). Idempotent. Errors: KAFKA-ERROR.
@@ -174,6 +175,8 @@ class KafkaSource : public Source {
   uint64_t rewound_count() const;
 
  private:
+  // LogEnds(); `all_known` (may be null) turns false when a partition read has no cached end.
+  std::vector<PartitionOffset> Ends(bool* all_known) const;
   void FetchLoop();
   // Moves up to kFetchChunk messages from `consumer` into pending_ (those of partitions still
   // read). Fetch thread.

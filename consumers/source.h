@@ -78,6 +78,10 @@ class Source {
   // watermarks from the last fetch response. For the lag metric; partitions whose end is not
   // known yet are left out; empty when the source can't tell.
   virtual std::vector<PartitionOffset> LogEnds() const { return {}; }
+  // False while a partition this source reads has no known end yet (Kafka: no fetch response
+  // for it since it was assigned): what is left of the log can't be told, so the projector is
+  // not counted as caught up (readiness).
+  virtual bool LogEndsKnown() const { return true; }
 
   // A round trip to the log behind this source: OK when it answers within `timeout`, else why
   // not (readiness reports it while the source is idle). Sources that are always there (the

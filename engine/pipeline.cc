@@ -12,10 +12,6 @@
 
 namespace keymeter {
 
-namespace {
-
-}  // namespace
-
 Result<std::unique_ptr<Pipeline>> Pipeline::Open(const PipelineOptions& options) {
   std::unique_ptr<Pipeline> p(new Pipeline(options));
   if (Status s = p->Init(); !s.ok()) return s;
@@ -167,11 +163,13 @@ void Pipeline::Loop(std::stop_token stop) {
       if (Status dropped = DropUnfollowed(*source); !dropped.ok()) n = std::move(dropped);
     }
     if (n) {
-      // An idle log: caught up if the broker answers. Otherwise by what is left of the log.
+      // An idle log: caught up if the broker answers. Otherwise by what is left of the log. And
+      // only once the end of every partition read is known (an unknown one may hide a backlog).
       const bool idle = n.value() == 0;
       const std::string broker_error = idle ? ProbeBroker(*source) : "";
-      SetState(idle ? broker_error.empty()
-                    : projector_->EngineFreshness().lag_messages <= options_.ready_lag_messages,
+      SetState(projector_->LogEndsKnown() &&
+                   (idle ? broker_error.empty()
+                         : projector_->EngineFreshness().lag_messages <= options_.ready_lag_messages),
                broker_error);
       backoff = std::chrono::milliseconds(100);
       continue;

@@ -138,6 +138,9 @@ class Projector {
   // The same over every partition held: the oldest watermark and the summed lag. Takes the
   // state mutex (shared) itself.
   Freshness EngineFreshness() const;
+  // False while the source did not know the end of every partition it reads, at the last
+  // batch (Source::LogEndsKnown): the lag above may then hide a backlog. Thread-safe.
+  bool LogEndsKnown() const;
   // The partition records as of the last successful commit (what a restart resumes from).
   std::map<int32_t, PartitionRecord> Partitions() const;
   // True after a failed commit, until Open(): the in-memory state may be ahead of the store.
@@ -225,6 +228,7 @@ class Projector {
   bool broken_ = true;  // until Open()
 
   std::map<int32_t, PartitionState> partitions_;
+  bool log_ends_known_ = true;  // Source::LogEndsKnown at NoteLogEnds, under state_mutex_
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::unique_ptr<rocksdb::WriteBatch> spare_batch_;  // a written batch's, cleared, for reuse
   std::unique_ptr<PendingCommit> in_flight_;         // handed to writing_, not yet drained

@@ -132,10 +132,17 @@ Freshness Projector::EngineFreshness() const {
   return f;
 }
 
+bool Projector::LogEndsKnown() const {
+  std::shared_lock lock(state_mutex_);
+  return log_ends_known_;
+}
+
 void Projector::NoteLogEnds(Source& source) {
   const std::vector<PartitionOffset> ends = source.LogEnds();
+  const bool known = source.LogEndsKnown();
   {
     std::unique_lock lock(state_mutex_);
+    log_ends_known_ = known;
     for (const PartitionOffset& end : ends) {
       if (auto it = partitions_.find(end.partition); it != partitions_.end()) {
         it->second.log_end = end.next_offset;

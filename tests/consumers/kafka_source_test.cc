@@ -149,6 +149,13 @@ BOOST_AUTO_TEST_CASE(reads_from_stored_offsets_and_commits_to_the_group) {
   BOOST_CHECK_EQUAL(first_offset.at(0), 10);
   for (int32_t p = 1; p < kPartitions; ++p) BOOST_CHECK_EQUAL(first_offset.at(p), 0);
   BOOST_CHECK_EQUAL(source->assigned().size(), size_t{kPartitions});
+  // Every assigned partition's end is known by now (from the fetch responses): where the
+  // produced messages end.
+  BOOST_CHECK(source->LogEndsKnown());
+  std::map<int32_t, int64_t> ends;
+  for (const PartitionOffset& end : source->LogEnds()) ends[end.partition] = end.next_offset;
+  BOOST_CHECK_EQUAL(ends.size(), size_t{kPartitions});
+  for (const auto& [p, end] : ends) BOOST_CHECK_EQUAL(end, produced.count.at(p));
 
   // Committed() makes the stored offsets the group's committed offsets.
   std::vector<PartitionOffset> next;

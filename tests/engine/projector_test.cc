@@ -358,3 +358,22 @@ BOOST_AUTO_TEST_CASE(a_drop_cut_short_is_finished_when_the_store_opens) {
                        std::string(kDropPrefix) + EncodeBigEndian32(2), &mark)
                  .IsNotFound());
 }
+
+// A source that has not seen a partition's end yet (Kafka before its first fetch response for
+// it): the projector says so, and the pipeline does not count itself caught up meanwhile.
+BOOST_AUTO_TEST_CASE(an_unknown_log_end_is_reported) {
+  Workload w = MakeWorkload(4, 2, 100);
+  TempDir tmp;
+  Engine e(tmp.sub("db"));
+  struct Blind : VectorSource {
+    using VectorSource::VectorSource;
+    bool LogEndsKnown() const override { return known; }
+    bool known = false;
+  };
+  Blind source(w.log, [&](int32_t p) { return e.projector->StoredOffset(p); });
+  BOOST_REQUIRE(e.projector->RunBatch(source).has_value());
+  BOOST_TEST(!e.projector->LogEndsKnown());
+  source.known = true;
+  BOOST_REQUIRE(e.projector->RunBatch(source).has_value());
+  BOOST_TEST(e.projector->LogEndsKnown());
+}
