@@ -246,10 +246,10 @@ bool EmbeddedLog::WaitForData(std::span<const int64_t> next,
 EmbeddedLogSource::EmbeddedLogSource(const EmbeddedLog& log, StoredOffsetFn stored_offset)
     : log_(log), stored_offset_(std::move(stored_offset)) {}
 
-std::vector<PartitionOffset> EmbeddedLogSource::LogEnds() const {
-  std::vector<PartitionOffset> ends;
-  for (int32_t p = 0; p < log_.partitions(); ++p) ends.push_back({p, log_.EndOffset(p)});
-  return ends;
+LogEndsSeen EmbeddedLogSource::LogEnds() const {
+  LogEndsSeen seen;
+  for (int32_t p = 0; p < log_.partitions(); ++p) seen.ends.push_back({p, log_.EndOffset(p)});
+  return seen;
 }
 
 Result<size_t> EmbeddedLogSource::Poll(std::vector<SourceMessage>* out, size_t max,

@@ -147,7 +147,7 @@ class EmbeddedLogSource : public Source {
                       std::chrono::milliseconds timeout) override;
   std::string name() const override { return "embedded"; }
   // Every partition's EndOffset().
-  std::vector<PartitionOffset> LogEnds() const override;
+  LogEndsSeen LogEnds() const override;
 
  private:
   const EmbeddedLog& log_;

@@ -160,27 +160,20 @@ std::optional<std::vector<int32_t>> KafkaSource::Followed() const {
   return out;
 }
 
-std::vector<PartitionOffset> KafkaSource::LogEnds() const { return Ends(nullptr); }
-bool KafkaSource::LogEndsKnown() const {
-  bool known = true;
-  Ends(&known);
-  return known;
-}
-
-std::vector<PartitionOffset> KafkaSource::Ends(bool* all_known) const {
-  std::vector<PartitionOffset> ends;
-  if (!consumer_) return ends;
+LogEndsSeen KafkaSource::LogEnds() const {
+  LogEndsSeen seen;
+  if (!consumer_) return seen;
   const auto [assigned, standby] = Locked([&] { return std::pair(assigned_, standby_); });
   // librdkafka's cached watermarks may be read from any thread.
   for (const auto& [consumer, partitions] :
        {std::pair(consumer_.get(), &assigned), std::pair(standby_consumer_.get(), &standby)}) {
     for (int32_t p : *partitions) {
       const std::optional<int64_t> high = consumer->CachedHighWatermark(options_.topic, p);
-      if (high) ends.push_back({p, *high});
-      if (!high && all_known != nullptr) *all_known = false;
+      if (high) seen.ends.push_back({p, *high});
+      if (!high) seen.all_known = false;
     }
   }
-  return ends;
+  return seen;
 }
 
 size_t KafkaSource::buffered_messages() const { return Locked([&] { return buffered_messages_; }); }

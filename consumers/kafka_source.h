@@ -145,9 +145,9 @@ class KafkaSource : public Source {
   // Commits `next` of the partitions still assigned, asynchronously; failures are ignored.
   void Committed(const std::vector<PartitionOffset>& next) override;
   std::string name() const override { return "kafka/" + options_.topic; }
-  // The assigned partitions' high watermarks from the last fetch responses (no round trip).
-  std::vector<PartitionOffset> LogEnds() const override;
-  bool LogEndsKnown() const override;
+  // The assigned and standby partitions' high watermarks from the last fetch responses (no
+  // round trip); not all known while one of them has had no fetch response yet.
+  LogEndsSeen LogEnds() const override;
 
   // Stops the fetch thread, leaves the group and releases every fetched message (the payloads
   // of the last Poll too). Idempotent. Errors: KAFKA-ERROR.
@@ -175,8 +175,6 @@ class KafkaSource : public Source {
   uint64_t rewound_count() const;
 
  private:
-  // LogEnds(); `all_known` (may be null) turns false when a partition read has no cached end.
-  std::vector<PartitionOffset> Ends(bool* all_known) const;
   void FetchLoop();
   // Moves up to kFetchChunk messages from `consumer` into pending_ (those of partitions still
   // read). Fetch thread.

@@ -38,6 +38,15 @@ struct PartitionOffset {
   int64_t next_offset = 0;
 };
 
+// Source::LogEnds(): the partitions whose end is known, and whether every partition read has one.
+struct LogEndsSeen {
+  std::vector<PartitionOffset> ends;
+  // False while a partition the source reads has no known end yet (Kafka: no fetch response
+  // for it since it was assigned): what is left of the log can't be told, so the projector is
+  // not counted as caught up (readiness).
+  bool all_known = true;
+};
+
 // What a source holds fetched ahead of the projector (its read-ahead buffer), and whether that
 // buffer is at its bound, so that the source takes no more from the log: a projector or store
 // slower than the log shows here (back-pressure), on /metrics.
@@ -76,12 +85,8 @@ class Source {
   // The end of each partition this source reads (the next offset the log will assign), as the
   // source last saw it, without a round trip: the embedded log's end offsets, Kafka's high
   // watermarks from the last fetch response. For the lag metric; partitions whose end is not
-  // known yet are left out; empty when the source can't tell.
-  virtual std::vector<PartitionOffset> LogEnds() const { return {}; }
-  // False while a partition this source reads has no known end yet (Kafka: no fetch response
-  // for it since it was assigned): what is left of the log can't be told, so the projector is
-  // not counted as caught up (readiness).
-  virtual bool LogEndsKnown() const { return true; }
+  // known yet are left out (and `all_known` says so); no ends when the source can't tell.
+  virtual LogEndsSeen LogEnds() const { return {}; }
 
   // A round trip to the log behind this source: OK when it answers within `timeout`, else why
   // not (readiness reports it while the source is idle). Sources that are always there (the

@@ -109,7 +109,7 @@ class Pipeline {
 
   // (ready, reason): ready once the projector caught up with the log (within
   // `ready_lag_messages` of its end, or idle; the end of every partition read known:
-  // Source::LogEndsKnown) and nothing failed.
+  // Source::LogEnds) and nothing failed.
   std::pair<bool, std::string> Readiness() const;
   bool kafka_mode() const { return !options_.brokers.empty(); }
   // The name offsets are stored under: "kafka/<topic>" or "embedded".

@@ -139,7 +139,7 @@ class Projector {
   // state mutex (shared) itself.
   Freshness EngineFreshness() const;
   // False while the source did not know the end of every partition it reads, at the last
-  // batch (Source::LogEndsKnown): the lag above may then hide a backlog. Thread-safe.
+  // batch (LogEndsSeen::all_known): the lag above may then hide a backlog. Thread-safe.
   bool LogEndsKnown() const;
   // The partition records as of the last successful commit (what a restart resumes from).
   std::map<int32_t, PartitionRecord> Partitions() const;
@@ -228,7 +228,7 @@ class Projector {
   bool broken_ = true;  // until Open()
 
   std::map<int32_t, PartitionState> partitions_;
-  bool log_ends_known_ = true;  // Source::LogEndsKnown at NoteLogEnds, under state_mutex_
+  bool log_ends_known_ = true;  // LogEndsSeen::all_known at NoteLogEnds, under state_mutex_
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::unique_ptr<rocksdb::WriteBatch> spare_batch_;  // a written batch's, cleared, for reuse
   std::unique_ptr<PendingCommit> in_flight_;         // handed to writing_, not yet drained

@@ -138,18 +138,17 @@ bool Projector::LogEndsKnown() const {
 }
 
 void Projector::NoteLogEnds(Source& source) {
-  const std::vector<PartitionOffset> ends = source.LogEnds();
-  const bool known = source.LogEndsKnown();
+  const LogEndsSeen seen = source.LogEnds();
   {
     std::unique_lock lock(state_mutex_);
-    log_ends_known_ = known;
-    for (const PartitionOffset& end : ends) {
+    log_ends_known_ = seen.all_known;
+    for (const PartitionOffset& end : seen.ends) {
       if (auto it = partitions_.find(end.partition); it != partitions_.end()) {
         it->second.log_end = end.next_offset;
       }
     }
   }
-  if (probe_ != nullptr) probe_->LogEnds(ends, Partitions());
+  if (probe_ != nullptr) probe_->LogEnds(seen.ends, Partitions());
 }
 
 std::map<int32_t, PartitionRecord> Projector::Partitions() const {

@@ -151,9 +151,10 @@ BOOST_AUTO_TEST_CASE(reads_from_stored_offsets_and_commits_to_the_group) {
   BOOST_CHECK_EQUAL(source->assigned().size(), size_t{kPartitions});
   // Every assigned partition's end is known by now (from the fetch responses): where the
   // produced messages end.
-  BOOST_CHECK(source->LogEndsKnown());
+  const LogEndsSeen seen = source->LogEnds();
+  BOOST_CHECK(seen.all_known);
   std::map<int32_t, int64_t> ends;
-  for (const PartitionOffset& end : source->LogEnds()) ends[end.partition] = end.next_offset;
+  for (const PartitionOffset& end : seen.ends) ends[end.partition] = end.next_offset;
   BOOST_CHECK_EQUAL(ends.size(), size_t{kPartitions});
   for (const auto& [p, end] : ends) BOOST_CHECK_EQUAL(end, produced.count.at(p));
 

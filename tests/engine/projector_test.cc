@@ -367,7 +367,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_log_end_is_reported) {
   Engine e(tmp.sub("db"));
   struct Blind : VectorSource {
     using VectorSource::VectorSource;
-    bool LogEndsKnown() const override { return known; }
+    LogEndsSeen LogEnds() const override { return {{}, known}; }
     bool known = false;
   };
   Blind source(w.log, [&](int32_t p) { return e.projector->StoredOffset(p); });
