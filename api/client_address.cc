@@ -33,12 +33,16 @@ std::optional<IpAddress> ForwardedFor(const http::Request& request) {
   if (std::optional<std::string_view> real = request.Header("X-Real-IP")) {
     return ParseIp(http::TrimWhitespace(*real));
   }
-  if (std::optional<std::string_view> chain = request.Header("X-Forwarded-For")) {
-    const size_t comma = chain->rfind(',');
-    return ParseIp(http::TrimWhitespace(
-        comma == std::string_view::npos ? *chain : chain->substr(comma + 1)));
+  // The last address of the last X-Forwarded-For line: a proxy that appends a line of its own
+  // (HAProxy's `option forwardfor`) leaves the client's line before it.
+  std::optional<std::string_view> chain;
+  for (const auto& [name, value] : request.headers) {
+    if (http::EqualsIgnoreCase(name, "X-Forwarded-For")) chain = value;
   }
-  return std::nullopt;
+  if (!chain) return std::nullopt;
+  const size_t comma = chain->rfind(',');
+  return ParseIp(
+      http::TrimWhitespace(comma == std::string_view::npos ? *chain : chain->substr(comma + 1)));
 }
 
 }  // namespace

@@ -1,5 +1,11 @@
 #include "http/request_parser.h"
 
+#include <boost/beast/http/error.hpp>
+
+#include <algorithm>
+
+#include "schemas/text.h"
+
 namespace keymeter::http {
 
 namespace {
@@ -37,7 +43,21 @@ void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
   ec = boost::beast::http::error::bad_version;  // a request parser never sees a status line
 }
 
-void RequestParser::on_field_impl(Field id, string_view name, string_view value, error_code&) {
+void RequestParser::on_field_impl(Field id, string_view name, string_view value,
+                                  error_code& ec) {
+  // A chunked body's trailer: dropped (RFC 9110 §6.5.1 lets a recipient), so that nothing sent
+  // after the body can pass for a header a proxy in front checked or removed.
+  if (is_header_done()) return;
+  // Transfer-Encoding: only "chunked", in HTTP/1.1. Beast frames the body by chunked only when
+  // it is the last coding, takes any other as no body at all, and accepts a Content-Length
+  // after one: a request whose framing a proxy may read otherwise (RFC 9112 §6.3: 400, close).
+  const std::string_view coding =
+      id == Field::transfer_encoding ? TrimWhitespace({value.data(), value.size()}) : "";
+  if (id == Field::transfer_encoding &&
+      (message_.version_ != 11 || !EqualsIgnoreCase(coding, "chunked"))) {
+    ec = boost::beast::http::error::bad_transfer_encoding;
+    return;
+  }
   if (message_.count_ == message_.fields_.size()) message_.fields_.emplace_back();
   Message::Entry& e = message_.fields_[message_.count_++];
   e.id = id;
@@ -47,8 +67,9 @@ void RequestParser::on_field_impl(Field id, string_view name, string_view value,
 
 void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& length,
                                       error_code&) {
-  // The parser has checked `length` against its body limit already.
-  if (length) message_.body_.reserve(size_t(*length));
+  // The parser has checked `length` against its body limit already; the storage grows with what
+  // arrives beyond kKeptBodyCapacity, so that a header alone does not hold a large allocation.
+  if (length) message_.body_.reserve(std::min<size_t>(size_t(*length), kKeptBodyCapacity));
 }
 
 size_t RequestParser::on_body_impl(string_view body, error_code&) {

@@ -21,7 +21,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kLingerTimeout{2'000};
-constexpr size_t kReadSize = 16 * 1024;  // at most this much per read
+constexpr size_t kReadSize = 16 * 1024;  // at most this much per read of a header
+// The read buffer holds at most a header (the parser refuses one over max_header_bytes) and
+// one read beyond it (bhttp::async_read reads the body 64 KiB at a time). Bounded, so that a
+// chunk-size line or a trailer that never ends fails (400) instead of growing it: the header
+// and body limits count neither.
+constexpr size_t kReadAhead = 64 * 1024 + kReadSize;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
@@ -29,7 +34,11 @@ bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string
 }  // namespace
 
 Session::Session(Server::Impl& server, Socket socket, uint64_t id)
-    : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()), id_(id) {
+    : server_(server),
+      socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      id_(id),
+      buffer_(server.options.max_header_bytes + kReadAhead) {
   beast::error_code ec;
   const tcp::endpoint peer = socket_.remote_endpoint(ec);
   if (!ec) remote_ = peer.address().to_string();
@@ -97,7 +106,12 @@ void Session::ContinueHeader() {
     }
     if (parser_->is_header_done()) return OnHeader();
   }
-  socket_.async_read_some(buffer_.prepare(beast::read_size(buffer_, kReadSize)),
+  const size_t room = beast::read_size(buffer_, kReadSize);
+  if (room == 0) {  // not reached while the parser keeps its header limit
+    state_ = State::kBusy;
+    return OnReadError(bhttp::error::header_limit);
+  }
+  socket_.async_read_some(buffer_.prepare(room),
                           [self = shared_from_this()](beast::error_code ec, size_t n) {
                             if (ec) return self->Close();  // closed, reset, timed out, stopped
                             self->buffer_.commit(n);
@@ -155,11 +169,11 @@ void Session::OnReadError(beast::error_code ec) {
 
 void Session::Handle() {
   const Clock::time_point start = Clock::now();
-  handling_ = true;  // until Respond(): the deadline does not cut a request being handled
   const auto& msg = parser_->get();
   if (const char* error = FillRequest(msg, remote_, request_)) {
     return Fail(400, Code::kBadRequest, error);
   }
+  handling_ = true;  // until Respond(): the deadline does not cut a request being handled
   ResetResponse();
   if (server_.pool && server_.options.offload && server_.options.offload(request_)) {
     if (server_.offloaded.fetch_add(1) >= server_.options.max_offloaded) {
@@ -265,6 +279,7 @@ void Session::ResetResponse() {
 // Answers with an error and closes (the rest of the request is not read).
 void Session::Fail(int status, Code code, std::string_view message) {
   state_ = State::kBusy;
+  handling_ = false;  // the deadline bounds the refusal's write and linger
   unread_ = true;
   ResetResponse();
   SetError(response_, status, code, message);
@@ -313,10 +328,14 @@ std::string_view SerializeHead(const Response& response, bool keep, unsigned ver
 }
 
 void Session::Write(bool keep, unsigned version) {
-  const bool streamed = response_.status == 200 && response_.stream;
+  // The answer to a HEAD is its header alone (RFC 9110 §9.3.2): a client reads no body after
+  // it, so one sent would pass for the start of the next answer.
+  const bool head_only = message_.method() == "HEAD";
+  const bool streamed = response_.status == 200 && response_.stream && !head_only;
   if (streamed && version == 10) keep = false;  // the body ends with the connection
   // response_ and head_ stay as they are until the write completes.
-  const std::string_view body = SerializeHead(response_, keep, version, &head_);
+  std::string_view body = SerializeHead(response_, keep, version, &head_);
+  if (head_only) body = {};
   const std::array<net::const_buffer, 2> buffers = {net::buffer(head_),
                                                     net::buffer(body.data(), body.size())};
   ExpiresAfter(server_.options.write_timeout);

@@ -68,6 +68,9 @@ BOOST_AUTO_TEST_CASE(failures_count_per_client_address_ipv6_per_64) {
   BOOST_TEST(ClientAddress(request, proxies) == "192.0.2.9");
   request.headers = {{"X-Forwarded-For", "192.0.2.1, 2001:db8:5:6::7"}};
   BOOST_TEST(ClientAddress(request, proxies) == "2001:db8:5:6::/64");
+  // A proxy that appends a line of its own: the client's line before it moves nothing.
+  request.headers = {{"X-Forwarded-For", "192.0.2.66"}, {"x-forwarded-for", "192.0.2.5"}};
+  BOOST_TEST(ClientAddress(request, proxies) == "192.0.2.5");
   request.headers = {{"X-Real-IP", "not an address"}};
   BOOST_TEST(ClientAddress(request, proxies) == "10.1.2.3");
   request.remote_address = "::1";

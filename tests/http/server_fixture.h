@@ -61,10 +61,12 @@ class Client {
     return true;
   }
 
-  // The next response, or nullopt on close, timeout or an unparsable reply.
-  std::optional<Reply> Read(std::chrono::milliseconds timeout = 5s) {
+  // The next response, or nullopt on close, timeout or an unparsable reply. `head`: the answer
+  // to a HEAD request (a header alone, whatever its Content-Length says).
+  std::optional<Reply> Read(std::chrono::milliseconds timeout = 5s, bool head = false) {
     const Clock::time_point deadline = Clock::now() + timeout;
     bhttp::response_parser<bhttp::string_body> parser;
+    parser.skip(head);
     parser.eager(true);
     parser.body_limit(64 << 20);
     while (!parser.is_done()) {
