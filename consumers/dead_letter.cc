@@ -118,6 +118,12 @@ void KafkaDeadLetterSink::Add(const DeadLetter& d) {
   buffer_.push_back(std::move(p));
 }
 
+void KafkaDeadLetterSink::Discard() {
+  std::lock_guard lock(buffer_mu_);
+  buffer_.clear();
+  buffer_bytes_ = 0;
+}
+
 size_t KafkaDeadLetterSink::buffered_bytes() const {
   std::lock_guard lock(buffer_mu_);
   return buffer_bytes_;
@@ -180,6 +186,12 @@ void EmbeddedDeadLetterSink::MoveInto(rocksdb::WriteBatch* batch, rocksdb::Colum
   }
   // WriteBatch::Put only fails past its max_bytes, which keymeter never sets.
   for (const auto& [key, value] : pending) batch->Put(cf, key, value).PermitUncheckedError();
+}
+
+void EmbeddedDeadLetterSink::Discard() {
+  std::lock_guard lock(mu_);
+  pending_.clear();
+  pending_bytes_ = 0;
 }
 
 size_t EmbeddedDeadLetterSink::buffered_bytes() const {

@@ -87,6 +87,9 @@ class DeadLetterSink {
   // family `cf`, "dlq") and forgets them. Sinks that make them durable themselves (Kafka's, in
   // Flush()) have nothing to put.
   virtual void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) {}
+  // Forgets what was added and is not durable yet: the projector reopens, and applies again
+  // what they came from (else a Kafka sink would produce them twice).
+  virtual void Discard() = 0;
   // Times the sink's producer replaced its librdkafka handle after a fatal error (0 for sinks
   // without a producer).
   virtual uint64_t producer_renewals() const { return 0; }
@@ -121,6 +124,7 @@ class KafkaDeadLetterSink : public DeadLetterSink {
 
   void Add(const DeadLetter& d) override;
   Status Flush() override;
+  void Discard() override;
   std::chrono::milliseconds FlushWaiting() const override;
   uint64_t producer_renewals() const override;
   size_t buffered_bytes() const override;
@@ -150,6 +154,7 @@ class EmbeddedDeadLetterSink : public DeadLetterSink {
   Status Flush() override { return Status::Ok(); }
 
   void MoveInto(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf) override;
+  void Discard() override;
   size_t buffered() const;
   size_t buffered_bytes() const override;
 

@@ -19,7 +19,7 @@ namespace keymeter {
 
 namespace {
 
-constexpr std::array<Code, 19> kReasons = {
+constexpr std::array<Code, 20> kReasons = {
     reason::kOk,
     reason::kMalformedKey,
     reason::kNotFound,
@@ -39,6 +39,7 @@ constexpr std::array<Code, 19> kReasons = {
     reason::kExpired,
     reason::kRateLimited,
     reason::kCreditsExhausted,
+    reason::kStorageError,
 };
 
 bool IsWellFormedKey(std::string_view key) {
@@ -226,6 +227,10 @@ void Authorizer::Decide(const AuthorizeRequest& request, TimeUs now, AuthorizeRe
   const KeyId id = *KeyId::Parse(request.key);
 
   std::shared_lock lock(state_);
+  // A reload after a storage fault failed midway: what memory holds is not the store.
+  if (projector_ != nullptr && !projector_->loaded_locked()) {
+    return Deny(out, reason::kStorageError, 503);
+  }
   const KeyState* key = directory_.FindKey(id);
   if (key == nullptr) {
     // Compare anyway, so that the time taken does not tell whether the id exists.

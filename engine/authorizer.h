@@ -3,6 +3,8 @@
 //
 // Decision order; the first check that fails is the reason (HTTP status for GET /v1/authorize):
 //   1. the key is 24 characters of [A-Za-z0-9]                       else MALFORMED_KEY (401)
+//   1b. the projections are loaded: a reload after a storage fault that failed midway leaves
+//      them half loaded (set_freshness's projector says so)             else STORAGE-ERROR (503)
 //   2. its id exists and SHA-256(key) equals the secret hash (constant-time compare), or the old
 //      secret's while now < grace_until                               else NOT_FOUND (401):
 //      a wrong secret looks exactly like an unknown id, existence never leaks
@@ -88,6 +90,7 @@ inline constexpr Code kReservationsFull = Code::kReservationsFull;
 inline constexpr Code kExpired = Code::kExpired;
 inline constexpr Code kRateLimited = Code::kRateLimited;
 inline constexpr Code kCreditsExhausted = Code::kCreditsExhausted;
+inline constexpr Code kStorageError = Code::kStorageError;
 }  // namespace reason
 
 // Every reason Authorize() can give (for metrics).
@@ -161,7 +164,8 @@ class Authorizer {
         probe_(probe) {}
 
   // Reports each verified key's freshness (AuthorizeResult::freshness) from `projector`, whose
-  // state mutex is the one given above. Set before the first call; may stay unset.
+  // state mutex is the one given above, and answers 503 STORAGE-ERROR while its projections
+  // are half loaded (Projector::loaded_locked). Set before the first call; may stay unset.
   void set_freshness(const Projector* projector) { projector_ = projector; }
 
   // Decides `request` at wall time `now` into `*out` (every field is overwritten; reusing one

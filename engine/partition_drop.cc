@@ -3,12 +3,16 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/partition_checksum.h"
 #include "engine/partition_state.h"
+#include "engine/pipeline.h"
 #include "engine/store.h"
 #include "projections/column_families.h"
 
@@ -82,6 +86,41 @@ Status FinishPartitionDrops(Store& store) {
     if (Status s = Finish(store, p); !s.ok()) return s;
   }
   return Status::Ok();
+}
+
+// The pipeline's side: when a partition is dropped.
+Result<bool> Pipeline::DropUnfollowed(Source& source) {
+  if (options_.drop_partition_after.count() <= 0) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_drop_check_ < std::chrono::seconds(1)) return false;
+  last_drop_check_ = now;
+  const std::optional<std::vector<int32_t>> followed = source.Followed();
+  if (!followed) return false;  // reads every partition
+  std::function<bool(int32_t)> held_elsewhere;
+  {
+    std::lock_guard lock(mu_);
+    held_elsewhere = drop_policy_;
+  }
+  if (!held_elsewhere) return false;
+  for (const auto& [p, record] : projector_->Partitions()) {
+    auto [at, first_seen] = last_followed_.try_emplace(p, now);
+    // The clock runs only while the partition is another member's: never through an outage.
+    if (std::ranges::count(*followed, p) > 0 || !held_elsewhere(p)) {
+      at->second = now;
+      continue;
+    }
+    if (first_seen || now - at->second < options_.drop_partition_after) continue;
+    spdlog::info("projector: dropping partition {}: none of this member's consumers has read it "
+                 "for {} s", p, options_.drop_partition_after.count());
+    if (Status s = projector_->DropPartition(&source, p); !s.ok()) {
+      spdlog::warn("projector: dropping partition {}: {}", p, s.ToString());
+      return s;
+    }
+    last_followed_.erase(p);
+    partitions_dropped_.fetch_add(1, std::memory_order_relaxed);
+    return true;  // Partitions() changed: the next call goes on
+  }
+  return false;
 }
 
 }  // namespace keymeter

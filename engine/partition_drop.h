@@ -10,6 +10,11 @@
 // to p) and the mark. A store opened with a mark left finishes that drop first
 // (FinishPartitionDrops, called by Projector::Open), so a half-dropped partition is never read.
 //
+// When: Pipeline::DropUnfollowed (defined in partition_drop.cc) drops a partition its source
+// has not read for drop_partition_after while another member holds it; the pipeline then makes
+// a new source, since the group may have handed p back during the drop with the offset stored
+// before it.
+//
 // Thread safety: writes through Store; the caller makes sure nothing applies events of p
 // meanwhile (the pipeline's thread drops between batches, p followed by no consumer).
 

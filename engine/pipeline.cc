@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "consumers/kafka_admin.h"
@@ -160,7 +162,18 @@ void Pipeline::Loop(std::stop_token stop) {
     KeepDeadLetters();
     Result<size_t> n = projector_->RunBatch(*source);
     if (n) {
-      if (Status dropped = DropUnfollowed(*source); !dropped.ok()) n = std::move(dropped);
+      Result<bool> dropped = DropUnfollowed(*source);
+      if (!dropped) {
+        n = std::move(dropped).error();
+      } else if (dropped.value()) {
+        // The group may have handed the partition back while it was being dropped, and the
+        // source started it from the offset stored before: a new source asks every start
+        // offset again (the dropped partition's is now the log's earliest). A static member
+        // rejoins with its assignment as it was.
+        source.reset();
+        ReleaseOwnership();
+        continue;
+      }
     }
     if (n) {
       // An idle log: caught up if the broker answers. Otherwise by what is left of the log. And
@@ -218,44 +231,14 @@ void Pipeline::Loop(std::stop_token stop) {
   if (Status s = projector_->Drain(source.get()); !s.ok()) spdlog::warn("projector: {}", s.ToString());
 }
 
-Status Pipeline::DropUnfollowed(Source& source) {
-  if (options_.drop_partition_after.count() <= 0) return Status::Ok();
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last_drop_check_ < std::chrono::seconds(1)) return Status::Ok();
-  last_drop_check_ = now;
-  const std::optional<std::vector<int32_t>> followed = source.Followed();
-  if (!followed) return Status::Ok();  // reads every partition
-  std::function<bool(int32_t)> held_elsewhere;
-  {
-    std::lock_guard lock(mu_);
-    held_elsewhere = drop_policy_;
-  }
-  if (!held_elsewhere) return Status::Ok();
-  for (const auto& [p, record] : projector_->Partitions()) {
-    auto [at, first_seen] = last_followed_.try_emplace(p, now);
-    // The clock runs only while the partition is another member's: never through an outage.
-    if (std::ranges::count(*followed, p) > 0 || !held_elsewhere(p)) {
-      at->second = now;
-      continue;
-    }
-    if (first_seen || now - at->second < options_.drop_partition_after) continue;
-    spdlog::info("projector: dropping partition {}: none of this member's consumers has read it "
-                 "for {} s", p, options_.drop_partition_after.count());
-    if (Status s = projector_->DropPartition(&source, p); !s.ok()) {
-      spdlog::warn("projector: dropping partition {}: {}", p, s.ToString());
-      return s;
-    }
-    last_followed_.erase(p);
-    partitions_dropped_.fetch_add(1, std::memory_order_relaxed);
-    return Status::Ok();  // Partitions() changed: the next call goes on
-  }
-  return Status::Ok();
-}
-
 std::string Pipeline::instance_id() const {
   if (!options_.instance_id.empty()) return options_.instance_id;
+  // The host's name too: containers on several hosts often mount their data dir at one path.
+  char host[256] = {};
+  (void)gethostname(host, sizeof host - 1);
   return fmt::format("keymeter-{:016x}",
-                     StableHash(std::filesystem::absolute(options_.data_dir).string()));
+                     StableHash(std::string(host) + ":" +
+                                std::filesystem::absolute(options_.data_dir).string()));
 }
 
 void Pipeline::ReleaseOwnership() {

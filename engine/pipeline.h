@@ -55,8 +55,8 @@ struct PipelineOptions {
   std::string group = "keymeter";
   std::string dlq_topic = "keymeter.dlq";
   // Static group membership (group.instance.id): a restarted process takes its partitions back
-  // at once instead of waiting out the dead member's session. Empty: derived from the data
-  // dir's absolute path, so one data dir is one member.
+  // at once instead of waiting out the dead member's session. Empty: derived from the host's
+  // name and the data dir's absolute path, so one data dir is one member.
   std::string instance_id;
   int32_t embedded_partitions = 4;
   bool read_only = false;  // serve a store without following any log
@@ -173,9 +173,9 @@ class Pipeline {
   // "" when the log behind `source` answered the last probe (at most one a second); else the
   // reason.
   std::string ProbeBroker(Source& source);
-  // Drops the stored partitions `source` has not read for drop_partition_after (between
-  // batches, on the projector thread). An error: the projector is broken.
-  Status DropUnfollowed(Source& source);
+  // Drops a stored partition `source` has not read for drop_partition_after (between batches,
+  // on the projector thread): true when one was. An error: the projector is broken.
+  Result<bool> DropUnfollowed(Source& source);
   // Applies PipelineOptions::dlq_retention_us (at most hourly; the projector thread's).
   void KeepDeadLetters();
 

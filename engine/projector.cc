@@ -4,6 +4,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <mutex>
+#include <utility>
 
 #include "consumers/decode.h"
 #include "engine/projector_probe.h"
@@ -34,6 +35,7 @@ Projector::~Projector() {
 
 Result<size_t> Projector::RunBatch(Source& source) {
   if (broken_) return Status(Code::kProjectorStopped, "a commit failed; reopen the projector");
+  if (!poll_error_.ok()) return std::exchange(poll_error_, Status::Ok());
   if (writing_.valid() && writing_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
     if (Status s = Drain(&source); !s.ok()) return s;
   }
@@ -54,7 +56,9 @@ Result<size_t> Projector::RunBatch(Source& source) {
     stats_.poll_time += std::chrono::duration_cast<std::chrono::microseconds>(apply_start - poll_start);
     if (!polled) {
       if (consumed == 0) return polled.error();
-      break;  // commit what we have; the error comes back on the next poll
+      // Commit what we have; the next RunBatch() returns the error (a source gives it once).
+      poll_error_ = polled.error();
+      break;
     }
     {
       std::unique_lock lock(state_mutex_);

@@ -145,6 +145,10 @@ class Projector {
   std::map<int32_t, PartitionRecord> Partitions() const;
   // True after a failed commit, until Open(): the in-memory state may be ahead of the store.
   bool broken() const { return broken_; }
+  // False from the start of an Open() that failed until one succeeds: the projections are then
+  // half loaded (a read error midway), and nothing may be answered from them. Call with
+  // state_mutex() held, shared or not.
+  bool loaded_locked() const { return loaded_; }
   const ProjectorStats& stats() const { return stats_; }
   // Metrics after each commit; may be null. Set before the projector runs.
   void set_probe(ProjectorProbe* probe) { probe_ = probe; }
@@ -226,9 +230,11 @@ class Projector {
   const ProjectorOptions options_;
   std::string source_name_;
   bool broken_ = true;  // until Open()
+  bool loaded_ = true;  // under state_mutex_; see loaded_locked()
 
   std::map<int32_t, PartitionState> partitions_;
   bool log_ends_known_ = true;  // LogEndsSeen::all_known at NoteLogEnds, under state_mutex_
+  Status poll_error_;  // a source's error after a batch had messages: RunBatch's next answer
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::unique_ptr<rocksdb::WriteBatch> spare_batch_;  // a written batch's, cleared, for reuse
   std::unique_ptr<PendingCommit> in_flight_;         // handed to writing_, not yet drained

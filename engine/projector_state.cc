@@ -18,6 +18,7 @@ Status Projector::Open(const std::string& source_name, TimeUs now) {
   in_flight_.reset();
   std::unique_lock lock(state_mutex_);
   broken_ = true;
+  loaded_ = false;
   rocksdb::DB* db = store_.db();
   std::string stored;
   rocksdb::Status s = db->Get({}, store_.cfs()[Cf::kMeta], kSourceKey, &stored);
@@ -46,7 +47,10 @@ Status Projector::Open(const std::string& source_name, TimeUs now) {
   requests_ = RequestLogBatch();
   outcomes_.clear();
   idempotency_.Clear();
+  dead_letters_.Discard();  // what a failed batch added: applied again from the stored offsets
+  poll_error_ = Status::Ok();
   broken_ = false;
+  loaded_ = true;
   return Status::Ok();
 }
 

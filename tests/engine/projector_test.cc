@@ -7,44 +7,17 @@
 
 #include <set>
 
-#include "consumers/dead_letter.h"
 #include "engine/partition_checksum.h"
 #include "engine/partition_drop.h"
 #include "engine/partition_state.h"
-#include "engine/projector.h"
 #include "tests/common/temp_dir.h"
+#include "tests/engine/projector_engine.h"
 #include "tests/engine/workload.h"
 
 using namespace keymeter;
 using namespace keymeter::testing;
 
 namespace {
-
-struct Engine {
-  explicit Engine(const std::string& path, ProjectorOptions options = {}) {
-    store = std::move(Store::Open({.path = path}).value());
-    directory = std::make_unique<KeyDirectory>(store->cfs());
-    projector = std::make_unique<Projector>(*store, *directory, quota, dlq, options);
-    Status s = projector->Open("vector", now);
-    BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
-  }
-  // Runs until the source is drained, or `max_batches`.
-  void Run(const std::vector<LogMessage>& log, unsigned seed, int max_batches = INT32_MAX) {
-    VectorSource source(log, [&](int32_t p) { return projector->StoredOffset(p); }, seed);
-    for (int i = 0; i < max_batches && !source.AtEnd(); ++i) {
-      Result<size_t> n = projector->RunBatch(source);
-      BOOST_REQUIRE(n.has_value());
-    }
-  }
-  std::string Checksum() { return store->Checksum().value(); }
-
-  TimeUs now = 0;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<KeyDirectory> directory;
-  QuotaWindows quota;
-  EmbeddedDeadLetterSink dlq;
-  std::unique_ptr<Projector> projector;
-};
 
 std::map<std::string, Counters> AllUsage(Store& store) {
   return AllUsageCells(store.db(), store.cfs()[Cf::kUsage]).value();
@@ -376,4 +349,39 @@ BOOST_AUTO_TEST_CASE(an_unknown_log_end_is_reported) {
   source.known = true;
   BOOST_REQUIRE(e.projector->RunBatch(source).has_value());
   BOOST_TEST(e.projector->LogEndsKnown());
+}
+
+// An error the source gives once a batch holds messages is not lost: the batch is committed, and
+// the next RunBatch() returns the error (a fatal one makes the pipeline replace its consumer).
+BOOST_AUTO_TEST_CASE(a_poll_error_after_messages_comes_back_from_the_next_batch) {
+  Workload w = MakeWorkload(4, 2, 100);
+  TempDir tmp;
+  Engine e(tmp.sub("db"));
+  struct Failing : VectorSource {
+    using VectorSource::VectorSource;
+    Result<size_t> Poll(std::vector<SourceMessage>* out, size_t max,
+                        std::chrono::milliseconds timeout) override {
+      if (++polls == 2) return Status(Code::kKafkaFatal, "fenced");
+      return VectorSource::Poll(out, std::min<size_t>(max, 10), timeout);
+    }
+    int polls = 0;
+  };
+  Failing source(w.log, [&](int32_t p) { return e.projector->StoredOffset(p); });
+  Result<size_t> first = e.projector->RunBatch(source);
+  BOOST_REQUIRE(first.has_value());
+  BOOST_TEST(first.value() == 10u);
+  Result<size_t> second = e.projector->RunBatch(source);
+  BOOST_REQUIRE(!second.has_value());
+  BOOST_TEST(second.error().code() == Code::kKafkaFatal);
+  BOOST_TEST(e.projector->RunBatch(source).has_value());
+}
+
+// A reopen forgets the dead letters a failed batch added: applied again, they come again.
+BOOST_AUTO_TEST_CASE(a_reopen_discards_dead_letters_not_yet_written) {
+  TempDir tmp;
+  Engine e(tmp.sub("db"));
+  e.dlq.Add(DeadLetter::Make("UNDECODABLE", "junk", "vector", 0, 7, 1000, {}));
+  BOOST_TEST(e.dlq.buffered() == 1u);
+  BOOST_REQUIRE(e.projector->Open("vector", 0).ok());
+  BOOST_TEST(e.dlq.buffered() == 0u);
 }
