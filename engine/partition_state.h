@@ -3,6 +3,7 @@
 //
 // Layout (column family "meta"):
 //   "source"                    -> name of the source this store follows ("kafka/keymeter.events")
+//   "instance"                  -> its group.instance.id in Kafka mode, made at random once
 //   "part/" be32(partition)     -> be64(next_offset) be64(watermark_us) be64(retention_cutoff_us)
 //   "acct/" account_id          -> be32(partition)   (the partition an account's events come from)
 //
@@ -47,6 +48,7 @@ class Store;
 Result<std::optional<TimeUs>> StoreWatermark(const Store& store);
 
 inline constexpr std::string_view kSourceKey = "source";
+inline constexpr std::string_view kInstanceKey = "instance";  // Pipeline::instance_id()
 inline constexpr std::string_view kPartitionPrefix = "part/";
 inline constexpr std::string_view kAccountPrefix = "acct/";
 

@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <unistd.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
-#include <filesystem>
 
 #include "consumers/kafka_admin.h"
 #include "consumers/kafka_source.h"
+#include "engine/partition_state.h"
+#include "engine/secrets.h"
 #include "schemas/clock.h"
 #include "schemas/thread_name.h"
 
@@ -28,6 +30,9 @@ Status Pipeline::Init() {
   if (!store) return store.error();
   store_ = std::move(store.value());
   directory_ = std::make_unique<KeyDirectory>(store_->cfs());
+  if (kafka_mode() && !options_.read_only && options_.instance_id.empty()) {
+    if (Status s = LoadInstanceId(); !s.ok()) return s;
+  }
   if (kafka_mode()) {
     KafkaProducerOptions producer_options{.brokers = options_.brokers};
     Result<std::unique_ptr<KafkaProducer>> dlq_producer = KafkaProducer::Create(producer_options);
@@ -232,13 +237,20 @@ void Pipeline::Loop(std::stop_token stop) {
 }
 
 std::string Pipeline::instance_id() const {
-  if (!options_.instance_id.empty()) return options_.instance_id;
-  // The host's name too: containers on several hosts often mount their data dir at one path.
-  char host[256] = {};
-  (void)gethostname(host, sizeof host - 1);
-  return fmt::format("keymeter-{:016x}",
-                     StableHash(std::string(host) + ":" +
-                                std::filesystem::absolute(options_.data_dir).string()));
+  return options_.instance_id.empty() ? instance_id_ : options_.instance_id;
+}
+
+Status Pipeline::LoadInstanceId() {
+  rocksdb::DB* db = store_->db();
+  rocksdb::Status s = db->Get({}, store_->cfs()[Cf::kMeta], kInstanceKey, &instance_id_);
+  if (s.ok()) return Status::Ok();
+  if (!s.IsNotFound()) return Status(Code::kIoError, s.ToString());
+  // At random, not from the data dir's path: containers on several hosts often mount theirs at
+  // one path, and one id fences the other's consumer.
+  instance_id_ = "keymeter-" + RandomKeyChars(16);
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->cfs()[Cf::kMeta], kInstanceKey, instance_id_).PermitUncheckedError();
+  return store_->Write(&batch);
 }
 
 void Pipeline::ReleaseOwnership() {

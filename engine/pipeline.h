@@ -55,8 +55,9 @@ struct PipelineOptions {
   std::string group = "keymeter";
   std::string dlq_topic = "keymeter.dlq";
   // Static group membership (group.instance.id): a restarted process takes its partitions back
-  // at once instead of waiting out the dead member's session. Empty: derived from the host's
-  // name and the data dir's absolute path, so one data dir is one member.
+  // at once instead of waiting out the dead member's session. Empty: one made at random when
+  // the store is first served in Kafka mode and kept in it ("instance" in "meta"), so one data
+  // dir is one member wherever it is mounted (a copied data dir must be given its own).
   std::string instance_id;
   int32_t embedded_partitions = 4;
   bool read_only = false;  // serve a store without following any log
@@ -164,6 +165,8 @@ class Pipeline {
   explicit Pipeline(const PipelineOptions& options)
       : options_(options), session_timeout_ms_(options.session_timeout_ms) {}
   Status Init();
+  // Reads the store's group.instance.id, or makes one and keeps it there.
+  Status LoadInstanceId();
   Result<std::unique_ptr<Source>> MakeSource();
   void Loop(std::stop_token stop);
   void RecordOutcome(const std::string& command_id, const Status& outcome);
@@ -207,6 +210,7 @@ class Pipeline {
   // The projector thread's: when each stored partition was last read by a consumer of ours.
   std::map<int32_t, std::chrono::steady_clock::time_point> last_followed_;
   std::chrono::steady_clock::time_point last_drop_check_;
+  std::string instance_id_;  // the store's, when PipelineOptions::instance_id is empty
   std::optional<std::chrono::steady_clock::time_point> last_dlq_kept_;
 
   mutable std::mutex mu_;

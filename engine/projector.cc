@@ -35,13 +35,13 @@ Projector::~Projector() {
 
 Result<size_t> Projector::RunBatch(Source& source) {
   if (broken_) return Status(Code::kProjectorStopped, "a commit failed; reopen the projector");
-  if (!poll_error_.ok()) return std::exchange(poll_error_, Status::Ok());
   if (writing_.valid() && writing_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
     if (Status s = Drain(&source); !s.ok()) return s;
   }
   const auto deadline = Clock::now() + options_.max_batch_time;
   std::vector<SourceMessage> messages;
   size_t consumed = 0;
+  Status poll_error;  // the source's, once the batch held messages: returned after its commit
   while (consumed < options_.max_batch_events) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0 && consumed > 0) break;
@@ -56,8 +56,7 @@ Result<size_t> Projector::RunBatch(Source& source) {
     stats_.poll_time += std::chrono::duration_cast<std::chrono::microseconds>(apply_start - poll_start);
     if (!polled) {
       if (consumed == 0) return polled.error();
-      // Commit what we have; the next RunBatch() returns the error (a source gives it once).
-      poll_error_ = polled.error();
+      poll_error = polled.error();  // a source gives it once: not lost behind the commit
       break;
     }
     {
@@ -99,6 +98,7 @@ Result<size_t> Projector::RunBatch(Source& source) {
     probe_->BatchCommitted(stats_);
     probe_->SourceBuffered(source.Buffered());
   }
+  if (!poll_error.ok()) return poll_error;
   return consumed;
 }
 

@@ -106,7 +106,9 @@ class Projector {
   // The next offset to read of `partition`, for the source; nullopt when never read.
   std::optional<int64_t> StoredOffset(int32_t partition) const;
 
-  // One batch. Returns how many messages it consumed (0 when the source had none in time).
+  // One batch. Returns how many messages it consumed (0 when the source had none in time), or
+  // the source's error: a poll that failed once the batch held messages ends the batch, which
+  // is committed, and then its error is returned.
   Result<size_t> RunBatch(Source& source);
 
   // Waits for a batch still being written (with `overlap_commits`) and tells `source` (may be
@@ -234,7 +236,6 @@ class Projector {
 
   std::map<int32_t, PartitionState> partitions_;
   bool log_ends_known_ = true;  // LogEndsSeen::all_known at NoteLogEnds, under state_mutex_
-  Status poll_error_;  // a source's error after a batch had messages: RunBatch's next answer
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::unique_ptr<rocksdb::WriteBatch> spare_batch_;  // a written batch's, cleared, for reuse
   std::unique_ptr<PendingCommit> in_flight_;         // handed to writing_, not yet drained

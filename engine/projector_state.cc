@@ -48,7 +48,6 @@ Status Projector::Open(const std::string& source_name, TimeUs now) {
   outcomes_.clear();
   idempotency_.Clear();
   dead_letters_.Discard();  // what a failed batch added: applied again from the stored offsets
-  poll_error_ = Status::Ok();
   broken_ = false;
   loaded_ = true;
   return Status::Ok();

@@ -11,7 +11,7 @@
 //   block over max_header_bytes → 431 HEADERS_TOO_LARGE, a body over the request's limit → 413
 //   BODY_TOO_LARGE, anything unparsable → 400 BAD_REQUEST, and so is framing a proxy could read
 //   otherwise (a Transfer-Encoding other than "chunked", or in HTTP/1.0). A chunked body's
-//   trailer is dropped; the answer to HEAD has no body. A handler that throws → 500
+//   trailer fields are never headers; the answer to HEAD has no body. A handler that throws → 500
 //   INTERNAL. A connection idle or stalled past read_timeout is closed; beyond max_connections
 //   in all, or max_connections_per_peer from one address, a new connection gets 503
 //   TOO_MANY_CONNECTIONS and is closed.
