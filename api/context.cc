@@ -99,6 +99,14 @@ std::optional<Credential> Authenticate(ApiContext& api, const http::Request& req
     http::SetError(response, 403, Code::kForbidden, "this endpoint needs " + wanted);
     return std::nullopt;
   }
+  // The old secret of a rotation in its grace only authorizes (every member endpoint: /v1/me*,
+  // the alerts).
+  if (r.credential.role == Role::kMember && r.credential.grace_secret) {
+    http::SetError(response, 403, Code::kForbidden,
+                   "the old secret of a rotation only authorizes requests until its grace ends; "
+                   "use the new key");
+    return std::nullopt;
+  }
   // Every answer to a credential says how fresh what it reads is: the account's partition, or
   // for the operator every partition held.
   SetFreshnessHeaders(r.credential.account_id.empty()

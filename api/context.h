@@ -117,7 +117,8 @@ std::shared_ptr<ApiContext> ApiOf(ServeContext& context);
 // The caller's credential when it has role `role`; otherwise writes the error and returns
 // nullopt: 429 TOO_MANY_ATTEMPTS (with Retry-After) for a blocked address, 401 UNAUTHORIZED for
 // a missing or unknown credential, 403 FORBIDDEN for a valid credential of another role (a
-// member's key on an admin endpoint, an admin token on the operator's). On success the answer
+// member's key on an admin endpoint, an admin token on the operator's), 403 FORBIDDEN too for a
+// member's old secret still in its rotation's grace (it only authorizes). On success the answer
 // gets X-Keymeter-Watermark and X-Keymeter-Lag (api/views.h): the freshness of the credential's
 // account, or for the operator of every partition held.
 std::optional<Credential> Authenticate(ApiContext& api, const http::Request& request,

@@ -12,17 +12,26 @@ namespace keymeter {
 namespace {
 
 thread_local const Digest* current_digest = nullptr;
+thread_local DerivedRandomness* current_commands = nullptr;
 
-// Sets the thread's request digest for a scope.
+// Sets the thread's request digest and its stream of command ids for a scope.
 class DigestScope {
  public:
-  explicit DigestScope(const Digest& d) : outer_(current_digest) { current_digest = &d; }
-  ~DigestScope() { current_digest = outer_; }
+  DigestScope(const Digest& d, DerivedRandomness* commands)
+      : outer_(current_digest), outer_commands_(current_commands) {
+    current_digest = &d;
+    current_commands = commands;
+  }
+  ~DigestScope() {
+    current_digest = outer_;
+    current_commands = outer_commands_;
+  }
   DigestScope(const DigestScope&) = delete;
   DigestScope& operator=(const DigestScope&) = delete;
 
  private:
   const Digest* const outer_;
+  DerivedRandomness* const outer_commands_;
 };
 
 // SHA-256 over the parts, each preceded by its length: no two different lists collide.
@@ -65,7 +74,8 @@ bool TakesIdempotencyKey(const http::Router::Route& route) {
 const Digest* CurrentRequestDigest() { return current_digest; }
 
 void NameCommand(EnvelopeHeader* header) {
-  header->command_id = (current_digest != nullptr ? "idem_" : "cmd_") + RandomKeyChars(22);
+  header->command_id = (current_digest != nullptr ? "idem_" : "cmd_") +
+                       RandomKeyChars(22, current_digest != nullptr ? current_commands : nullptr);
   if (current_digest != nullptr) header->request_digest = *current_digest;
 }
 
@@ -87,8 +97,15 @@ http::Handler WithIdempotency(const std::optional<Digest>& operator_token_hash,
     }
     const std::string_view credential = request.Header("Authorization").value_or("");
     const Digest digest = DigestOf({request.method, request.target, request.body});
-    DigestScope scope(digest);
-    DerivedRandomness randomness(*secret, DigestOf({credential, *key}));
+    // Command ids: the same for the key whatever the request, so the projector tells a retry
+    // (same digest) from a reuse (another: 422). Keys and tokens: the same only for the same
+    // request, so a reused key never hands out what another request got (another account's
+    // token, a secret from a command id that the audit log shows).
+    DerivedRandomness commands(*secret, DigestOf({"command ids", credential, *key}));
+    DigestScope scope(digest, &commands);
+    const std::string_view request_digest(reinterpret_cast<const char*>(digest.data()),
+                                          digest.size());
+    DerivedRandomness randomness(*secret, DigestOf({credential, *key, request_digest}));
     inner(request, response);
   };
 }

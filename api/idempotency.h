@@ -5,9 +5,10 @@
 // The header is taken on every POST, PUT and DELETE of the operator, account-admin and member
 // API (TakesIdempotencyKey). WithIdempotency() wraps such a route's handler: under a key it
 // runs the handler as it would run without one, but
-//   - with DerivedRandomness (engine/secrets.h) seeded by the credential and the key, so the
-//     command ids, key ids, plain keys and tokens it makes are those the first attempt made:
-//     a retry of POST /v1/keys hands out the same plain key, which nothing stores;
+//   - with DerivedRandomness (engine/secrets.h): command ids seeded by the credential and the
+//     key, key ids, plain keys and tokens by those and the request's digest, so a retry makes
+//     what the first attempt made (a retry of POST /v1/keys hands out the same plain key, which
+//     nothing stores), and the same key with another request never makes the same secrets;
 //   - with the request's digest (method, target and body) on every command it publishes
 //     (RunCommand, Envelope.request_digest), so the projector applies each command id once and
 //     answers a retry with the first outcome, for at least a day and across restarts and

@@ -74,17 +74,11 @@ void WriteOptional(http::JsonWriter& json, const std::optional<uint64_t>& v) {
 }
 
 // The member's own key, or nullopt after writing the error. The old secret of a rotation in its
-// grace only authorizes: 403 FORBIDDEN here.
+// grace only authorizes: 403 FORBIDDEN here (Authenticate).
 std::optional<KeyView> Me(ApiContext& api, const http::Request& request, http::Response& response,
                           Credential* member) {
   std::optional<Credential> c = Authenticate(api, request, response, Role::kMember);
   if (!c) return std::nullopt;
-  if (c->grace_secret) {
-    http::SetError(response, 403, Code::kForbidden,
-                   "the old secret of a rotation only authorizes requests until its grace ends; "
-                   "use the new key");
-    return std::nullopt;
-  }
   std::optional<KeyView> key = FindKeyView(api.pipeline, c->key_id);
   if (!key) {
     http::SetError(response, 401, Code::kUnauthorized, "the credential is not valid");

@@ -56,11 +56,11 @@ void DerivedRandomness::Fill(unsigned char* out, size_t n) {
   }
 }
 
-std::string RandomKeyChars(size_t n) {
+std::string RandomKeyChars(size_t n, DerivedRandomness* from) {
   std::string out;
   out.reserve(n);
   unsigned char buf[64];
-  DerivedRandomness* derived = DerivedRandomness::Current();
+  DerivedRandomness* derived = from != nullptr ? from : DerivedRandomness::Current();
   while (out.size() < n) {
     if (derived != nullptr) {
       derived->Fill(buf, sizeof(buf));

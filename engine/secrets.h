@@ -25,8 +25,10 @@ bool DigestEqual(const Digest& a, const Digest& b);
 Digest HmacSha256(std::string_view key, std::string_view data);
 
 // `n` random characters of the key alphabet (rejection sampling: no modulo bias): from
-// OpenSSL's CSPRNG, or from the innermost DerivedRandomness alive on this thread.
-std::string RandomKeyChars(size_t n);
+// OpenSSL's CSPRNG, or from the innermost DerivedRandomness alive on this thread, or from
+// `from` when given.
+class DerivedRandomness;
+std::string RandomKeyChars(size_t n, DerivedRandomness* from = nullptr);
 
 // While alive, makes this thread's RandomKeyChars() — and so every id, key and token made
 // here — a function of (`secret`, `seed`): the bytes of HMAC-SHA256(secret, seed ‖ be64(i))

@@ -8,8 +8,10 @@
 //   status       := pending --KeyConfirmed--> active <--KeyActivated-- suspended
 //                   pending, active --KeySuspended--> suspended
 //                   anything else: INVALID-STATUS-TRANSITION
-//   KeyRotated   := MISSING-FIELD (no secret_hash) | OK: new secret, the old one kept until
-//                   grace_until_us if that is after the event time
+//   KeyRotated   := MISSING-FIELD (no secret_hash) | IDEMPOTENCY-KEY-REUSED (the new secret is
+//                   the current or the old one: a retry's Idempotency-Key sent again after its
+//                   window) | OK: new secret, the old one kept until grace_until_us if that is
+//                   after the event time
 //   KeyDeleted   := KEY-HAS-CHILDREN | OK: deleted for ever; a child leaves its parent, its
 //                   pool kept as root_at_delete
 //
@@ -88,11 +90,18 @@ Status Transition(OpContext& c, KeyState& key, fb::KeyStatus to) {
 
 Status Rotate(OpContext& c, KeyState& key, const fb::KeyRotated& op) {
   if (op.secret_hash() == nullptr) return Refuse(Code::kMissingField, "secret_hash");
+  const Digest next = DigestFromFb(op.secret_hash());
+  if (next == key.secret_hash ||
+      (key.extras().has_old_secret && next == key.extras().old_secret_hash)) {
+    return Refuse(Code::kIdempotencyKeyReused,
+                  "the new secret is this key's current or previous one: an Idempotency-Key "
+                  "sent again after its window; rotate with a new one");
+  }
   KeyExtras& x = key.mutable_extras();
   x.has_old_secret = op.grace_until_us() > c.now;
   x.old_secret_hash = x.has_old_secret ? key.secret_hash : Digest{};
   x.grace_until_us = x.has_old_secret ? op.grace_until_us() : 0;
-  key.secret_hash = DigestFromFb(op.secret_hash());
+  key.secret_hash = next;
   key.updated_us = c.now;
   c.detail = x.has_old_secret ? "rotated; old secret valid until grace deadline"
                               : "rotated; old secret revoked";

@@ -153,3 +153,29 @@ BOOST_AUTO_TEST_CASE(a_malformed_key_is_refused_before_anything_runs) {
   // Reads ignore the header.
   BOOST_TEST(s.CallKeyed("any", "GET", "/v1/keys", {}, admin).status == 200);
 }
+
+// A key sent again with another request never hands out what that request got: the operator's
+// new admin tokens of two accounts differ, and in one account the second request is refused
+// (the suspend's command id, which the audit shows, once gave the rotated secret its
+// characters).
+BOOST_AUTO_TEST_CASE(a_reused_key_never_hands_out_another_requests_secrets) {
+  ApiServer s;
+  const auto [x, admin_x] = s.CreateAccount("reuse-x");
+  const auto [y, admin_y] = s.CreateAccount("reuse-y");
+  const std::string path_x = "/v1/accounts/" + x + "/admin-token";
+  const std::string path_y = "/v1/accounts/" + y + "/admin-token";
+  Reply tx = s.CallKeyed("tok-1", "POST", path_x, {}, kOperatorToken);
+  Reply ty = s.CallKeyed("tok-1", "POST", path_y, {}, kOperatorToken);
+  BOOST_REQUIRE_MESSAGE(tx.status == 201, tx.status << " " << tx.body);
+  BOOST_REQUIRE_MESSAGE(ty.status == 201, ty.status << " " << ty.body);
+  BOOST_TEST(tx.json().Str("/admin_token") != ty.json().Str("/admin_token"));
+  const std::string token = tx.json().Str("/admin_token");
+  const std::string a = s.IssueKey(token, "a"), b = s.IssueKey(token, "b");
+  Reply suspended =
+      s.CallKeyed("op-1", "POST", "/v1/keys/" + a.substr(0, 8) + "/suspend", {}, token);
+  BOOST_REQUIRE_MESSAGE(suspended.status / 100 == 2, suspended.status << " " << suspended.body);
+  Reply rotated = s.CallKeyed("op-1", "POST", "/v1/keys/" + b.substr(0, 8) + "/rotate", {}, token);
+  BOOST_TEST(rotated.status == 422, rotated.body);
+  BOOST_TEST(rotated.code() == "IDEMPOTENCY-KEY-REUSED");
+  BOOST_TEST(s.Call("GET", "/v1/me", {}, b).status == 200);  // b's secret unchanged
+}

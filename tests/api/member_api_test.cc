@@ -237,6 +237,7 @@ BOOST_AUTO_TEST_CASE(only_the_current_secret_of_a_usable_key_manages_it) {
   ExpectForbidden(t.AsChild("POST", "/v1/me/rotate", R"({"grace_seconds":0})"), "grace rotate");
   ExpectForbidden(t.AsChild("PUT", "/v1/me/allowed-sources", R"({"ips":[]})"), "grace sources");
   ExpectForbidden(t.AsChild("GET", "/v1/me"), "grace read");
+  ExpectForbidden(t.AsChild("GET", "/v1/alerts"), "grace alerts");
   BOOST_TEST(t.server.Call("POST", "/v1/authorize", old_key).json().Bool("/allowed"));
   BOOST_TEST(t.server.Call("GET", "/v1/me", {}, fresh).status == 200);
 

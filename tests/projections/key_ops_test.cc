@@ -241,6 +241,12 @@ BOOST_AUTO_TEST_CASE(rotation_keeps_only_the_secret_just_replaced) {
   BOOST_TEST(Outcome(BuildKeyRotated(A(), "Lonely01", Sha256("3"), now + 100'000'000)) == "OK");
   BOOST_TEST((Key("Lonely01").extras().old_secret_hash == Sha256("2")));
   BOOST_TEST((Key("Lonely01").extras().old_secret_hash != first));
+  // The secret it has, or had: an Idempotency-Key sent again after its window, refused.
+  for (const char* again : {"3", "2"}) {
+    BOOST_TEST(Outcome(BuildKeyRotated(A(), "Lonely01", Sha256(again), now + 100'000'000)) ==
+               "IDEMPOTENCY-KEY-REUSED");
+  }
+  BOOST_TEST((Key("Lonely01").secret_hash == Sha256("3")));
   // A deadline equal to the op's event time keeps nothing (valid while event time < deadline).
   const EnvelopeHeader h = A();
   BOOST_TEST(Outcome(BuildKeyRotated(h, "Lonely01", Sha256("4"), h.time_us)) == "OK");
