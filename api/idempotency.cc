@@ -74,8 +74,9 @@ bool TakesIdempotencyKey(const http::Router::Route& route) {
 const Digest* CurrentRequestDigest() { return current_digest; }
 
 void NameCommand(EnvelopeHeader* header) {
-  header->command_id = (current_digest != nullptr ? "idem_" : "cmd_") +
-                       RandomKeyChars(22, current_digest != nullptr ? current_commands : nullptr);
+  // current_commands is set with current_digest: null outside a keyed request.
+  header->command_id =
+      (current_digest != nullptr ? "idem_" : "cmd_") + RandomKeyChars(22, current_commands);
   if (current_digest != nullptr) header->request_digest = *current_digest;
 }
 

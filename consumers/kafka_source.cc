@@ -169,8 +169,11 @@ LogEndsSeen KafkaSource::LogEnds() const {
        {std::pair(consumer_.get(), &assigned), std::pair(standby_consumer_.get(), &standby)}) {
     for (int32_t p : *partitions) {
       const std::optional<int64_t> high = consumer->CachedHighWatermark(options_.topic, p);
-      if (high) seen.ends.push_back({p, *high});
-      if (!high) seen.all_known = false;
+      if (high) {
+        seen.ends.push_back({p, *high});
+      } else {
+        seen.all_known = false;
+      }
     }
   }
   return seen;

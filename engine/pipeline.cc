@@ -1,11 +1,8 @@
 #include "engine/pipeline.h"
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
-
+#include <spdlog/spdlog.h>
 
 #include "consumers/kafka_admin.h"
 #include "consumers/kafka_source.h"

@@ -45,16 +45,16 @@ void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
 
 void RequestParser::on_field_impl(Field id, string_view name, string_view value,
                                   error_code& ec) {
-  // A chunked body's trailer: dropped (RFC 9110 §6.5.1 lets a recipient), so that nothing sent
-  // after the body can pass for a header a proxy in front checked or removed.
+  // A chunked body's trailer fields are not kept (RFC 9110 §6.5.1 lets a recipient drop them),
+  // so that nothing sent after the body can pass for a header a proxy in front checked or
+  // removed. (Beast's own checks still see them: a Content-Length trailer is refused.)
   if (is_header_done()) return;
   // Transfer-Encoding: only "chunked", in HTTP/1.1. Beast frames the body by chunked only when
   // it is the last coding, takes any other as no body at all, and accepts a Content-Length
   // after one: a request whose framing a proxy may read otherwise (RFC 9112 §6.3: 400, close).
-  const std::string_view coding =
-      id == Field::transfer_encoding ? TrimWhitespace({value.data(), value.size()}) : "";
   if (id == Field::transfer_encoding &&
-      (message_.version_ != 11 || !EqualsIgnoreCase(coding, "chunked"))) {
+      (message_.version_ != 11 ||
+       !EqualsIgnoreCase(TrimWhitespace({value.data(), value.size()}), "chunked"))) {
     ec = boost::beast::http::error::bad_transfer_encoding;
     return;
   }
